@@ -1,0 +1,332 @@
+use std::collections::HashMap;
+
+use goodhart_core::Estimate;
+
+use crate::bootstrap::{bootstrap_mean_ci, Interval};
+use crate::weights::bon_weights;
+
+/// Everything that can be wrong with a best-of-n request.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BonError {
+    #[error("the grid of n is empty: give at least one n >= 1")]
+    EmptyGrid,
+    #[error("n = 0 in the grid: best-of-n needs n >= 1")]
+    ZeroN,
+    #[error("no prompts given: the estimator averages over prompts, pass at least one pool")]
+    NoPrompts,
+    #[error("prompt {prompt}: proxy has {proxy} scores but gold has {gold}; score every sample with both RMs")]
+    LengthMismatch { prompt: usize, proxy: usize, gold: usize },
+    #[error("prompt {prompt}: the pool holds {pool} samples but the grid asks for n = {n}; draw pools of at least {n} samples or shorten the grid")]
+    PoolTooSmall { prompt: usize, pool: usize, n: usize },
+    #[error("prompt {prompt}: {which}[{index}] is {value}, not a finite score (did the RM diverge?)")]
+    NonFinite { prompt: usize, which: &'static str, index: usize, value: f64 },
+}
+
+/// One prompt's pool: the proxy and gold scores of the same `N` samples, in the same order.
+#[derive(Debug, Clone, Copy)]
+pub struct PromptPool<'a> {
+    pub proxy: &'a [f64],
+    pub gold: &'a [f64],
+}
+
+impl<'a> PromptPool<'a> {
+    pub fn new(proxy: &'a [f64], gold: &'a [f64]) -> Self {
+        PromptPool { proxy, gold }
+    }
+
+    fn validate(&self, prompt: usize, max_n: usize) -> Result<(), BonError> {
+        if self.proxy.len() != self.gold.len() {
+            return Err(BonError::LengthMismatch { prompt, proxy: self.proxy.len(), gold: self.gold.len() });
+        }
+        if self.proxy.len() < max_n {
+            return Err(BonError::PoolTooSmall { prompt, pool: self.proxy.len(), n: max_n });
+        }
+        for (which, xs) in [("proxy", self.proxy), ("gold", self.gold)] {
+            if let Some((index, &value)) = xs.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                return Err(BonError::NonFinite { prompt, which, index, value });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// About `points` log-spaced integers from 1 to `max_n` inclusive, without duplicates.
+///
+/// `log_grid(12_600, 20)` is the 20-point grid used by the benchmarks.
+pub fn log_grid(max_n: u64, points: usize) -> Vec<u64> {
+    let max_n = max_n.max(1);
+    let steps = points.max(2) - 1;
+    let mut grid: Vec<u64> = (0..=steps)
+        .map(|k| ((max_n as f64).ln() * k as f64 / steps as f64).exp().round() as u64)
+        .map(|n| n.clamp(1, max_n))
+        .collect();
+    grid.dedup();
+    grid
+}
+
+/// The best-of-n estimator for a fixed grid of n; see the crate docs for the formula.
+#[derive(Debug, Clone)]
+pub struct BonEstimator {
+    ns: Vec<usize>,
+}
+
+/// Weight tables, one `(start, weights)` per n of the grid, for one pool size.
+type Table = Vec<(usize, Vec<f64>)>;
+
+impl BonEstimator {
+    /// An estimator for the grid `ns` (sorted and deduplicated here).
+    pub fn new(ns: &[u64]) -> Result<Self, BonError> {
+        if ns.is_empty() {
+            return Err(BonError::EmptyGrid);
+        }
+        if ns.contains(&0) {
+            return Err(BonError::ZeroN);
+        }
+        let mut ns: Vec<usize> = ns.iter().map(|&n| n as usize).collect();
+        ns.sort_unstable();
+        ns.dedup();
+        Ok(BonEstimator { ns })
+    }
+
+    /// The grid, ascending.
+    pub fn ns(&self) -> Vec<u64> {
+        self.ns.iter().map(|&n| n as u64).collect()
+    }
+
+    fn table(&self, pool: usize) -> Table {
+        self.ns.iter().map(|&n| bon_weights(pool, n)).collect()
+    }
+
+    /// Expected proxy and gold score of the best of n, for every prompt and every n, with the
+    /// means and standard errors across prompts.
+    pub fn estimate(&self, pools: &[PromptPool<'_>]) -> Result<BonCurves, BonError> {
+        if pools.is_empty() {
+            return Err(BonError::NoPrompts);
+        }
+        let max_n = *self.ns.last().expect("grid is non-empty");
+        for (prompt, pool) in pools.iter().enumerate() {
+            pool.validate(prompt, max_n)?;
+        }
+        let mut tables: HashMap<usize, Table> = HashMap::new();
+        for pool in pools {
+            tables.entry(pool.proxy.len()).or_insert_with(|| self.table(pool.proxy.len()));
+        }
+        let per_prompt = |pool: &PromptPool<'_>| prompt_values(pool, &tables[&pool.proxy.len()]);
+
+        #[cfg(feature = "parallel")]
+        let rows: Vec<(Vec<f64>, Vec<f64>)> = {
+            use rayon::prelude::*;
+            pools.par_iter().map(per_prompt).collect()
+        };
+        #[cfg(not(feature = "parallel"))]
+        let rows: Vec<(Vec<f64>, Vec<f64>)> = pools.iter().map(per_prompt).collect();
+
+        let cols = self.ns.len();
+        let mut per_prompt_proxy = Vec::with_capacity(rows.len() * cols);
+        let mut per_prompt_gold = Vec::with_capacity(rows.len() * cols);
+        for (p, g) in rows {
+            per_prompt_proxy.extend(p);
+            per_prompt_gold.extend(g);
+        }
+        let column = |m: &[f64], j: usize| Estimate::from_iter(m.iter().skip(j).step_by(cols).copied());
+        Ok(BonCurves {
+            ns: self.ns(),
+            kl: self.ns.iter().map(|&n| goodhart_kl::kl_bon(n as u64).expect("n >= 1")).collect(),
+            proxy: (0..cols).map(|j| column(&per_prompt_proxy, j)).collect(),
+            gold: (0..cols).map(|j| column(&per_prompt_gold, j)).collect(),
+            per_prompt_proxy,
+            per_prompt_gold,
+        })
+    }
+}
+
+/// Best-of-n curves for a single prompt's pool: `(proxy, gold)`, one value per n of `ns`.
+pub fn best_of_n_pool(proxy: &[f64], gold: &[f64], ns: &[u64]) -> Result<(Vec<f64>, Vec<f64>), BonError> {
+    let est = BonEstimator::new(ns)?;
+    let pool = PromptPool::new(proxy, gold);
+    pool.validate(0, *est.ns.last().expect("grid is non-empty"))?;
+    let table = est.table(proxy.len());
+    Ok(prompt_values(&pool, &table))
+}
+
+/// Sorts one pool by proxy (ties: gold replaced by the tied run's mean) and applies every
+/// weight vector of the table.
+fn prompt_values(pool: &PromptPool<'_>, table: &Table) -> (Vec<f64>, Vec<f64>) {
+    let mut pairs: Vec<(f64, f64)> = pool.proxy.iter().copied().zip(pool.gold.iter().copied()).collect();
+    pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let (proxy, mut gold): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
+    let mut start = 0;
+    for run in proxy.chunk_by(|a, b| a == b) {
+        if run.len() > 1 {
+            let g = &mut gold[start..start + run.len()];
+            let mean = g.iter().sum::<f64>() / g.len() as f64;
+            g.fill(mean);
+        }
+        start += run.len();
+    }
+    table
+        .iter()
+        .map(|(s, w)| (dot(w, &proxy[*s..]), dot(w, &gold[*s..])))
+        .unzip()
+}
+
+/// Dot product with four independent accumulators, so the compiler can vectorise it.
+#[inline]
+fn dot(w: &[f64], x: &[f64]) -> f64 {
+    let (wc, xc) = (w.chunks_exact(4), x.chunks_exact(4));
+    let tail: f64 = wc.remainder().iter().zip(xc.remainder()).map(|(a, b)| a * b).sum();
+    let mut acc = [0.0f64; 4];
+    for (a, b) in wc.zip(xc) {
+        for k in 0..4 {
+            acc[k] += a[k] * b[k];
+        }
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+}
+
+/// Best-of-n curves over a set of prompts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BonCurves {
+    /// The grid of n, ascending.
+    pub ns: Vec<u64>,
+    /// `kl_bon(n)` for each n.
+    pub kl: Vec<f64>,
+    /// Mean proxy score of the best of n across prompts, with its standard error.
+    pub proxy: Vec<Estimate>,
+    /// Mean gold score of the best of n across prompts, with its standard error.
+    pub gold: Vec<Estimate>,
+    /// Row-major `[prompt, n]` per-prompt expected proxy score.
+    pub per_prompt_proxy: Vec<f64>,
+    /// Row-major `[prompt, n]` per-prompt expected gold score.
+    pub per_prompt_gold: Vec<f64>,
+}
+
+impl BonCurves {
+    /// Number of prompts averaged.
+    pub fn num_prompts(&self) -> usize {
+        self.per_prompt_gold.len() / self.ns.len()
+    }
+
+    /// Percentile bootstrap intervals over prompts for the mean gold and proxy at each n:
+    /// `(gold, proxy)`, deterministic for a given `seed`.
+    pub fn bootstrap(&self, resamples: usize, level: f64, seed: u64) -> (Vec<Interval>, Vec<Interval>) {
+        let cols = self.ns.len();
+        (
+            bootstrap_mean_ci(&self.per_prompt_gold, cols, resamples, level, seed),
+            bootstrap_mean_ci(&self.per_prompt_proxy, cols, resamples, level, seed),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use goodhart_core::SplitMix64;
+    use proptest::prelude::*;
+
+    /// Brute force: enumerate every n-subset; its winner is the max proxy, ties broken uniformly
+    /// at random, so it contributes the mean gold of its tied maximisers.
+    fn brute_force(proxy: &[f64], gold: &[f64], n: usize) -> (f64, f64) {
+        let big_n = proxy.len();
+        let (mut sp, mut sg, mut count) = (0.0, 0.0, 0u64);
+        for mask in 0u32..(1 << big_n) {
+            if mask.count_ones() as usize != n {
+                continue;
+            }
+            let members: Vec<usize> = (0..big_n).filter(|i| mask & (1 << i) != 0).collect();
+            let best = members.iter().map(|&i| proxy[i]).fold(f64::NEG_INFINITY, f64::max);
+            let winners: Vec<usize> = members.iter().copied().filter(|&i| proxy[i] == best).collect();
+            sp += best;
+            sg += winners.iter().map(|&i| gold[i]).sum::<f64>() / winners.len() as f64;
+            count += 1;
+        }
+        (sp / count as f64, sg / count as f64)
+    }
+
+    fn pool_strategy() -> impl Strategy<Value = (Vec<f64>, Vec<f64>)> {
+        (1usize..=12).prop_flat_map(|n| {
+            (
+                // few distinct values, so ties are common
+                prop::collection::vec((0i32..6).prop_map(|x| x as f64 * 0.5), n),
+                prop::collection::vec(-3.0f64..3.0, n),
+            )
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn equals_brute_force_enumeration((proxy, gold) in pool_strategy()) {
+            let ns: Vec<u64> = (1..=proxy.len() as u64).collect();
+            let (p, g) = best_of_n_pool(&proxy, &gold, &ns).unwrap();
+            for (k, &n) in ns.iter().enumerate() {
+                let (bp, bg) = brute_force(&proxy, &gold, n as usize);
+                prop_assert!((p[k] - bp).abs() < 1e-10, "n={n}: proxy {} vs {bp}", p[k]);
+                prop_assert!((g[k] - bg).abs() < 1e-10, "n={n}: gold {} vs {bg}", g[k]);
+            }
+        }
+
+        #[test]
+        fn proxy_curve_is_non_decreasing(seed in any::<u64>(), pool in 2usize..3000) {
+            let mut rng = SplitMix64::new(seed);
+            let proxy: Vec<f64> = (0..pool).map(|_| rng.next_f64() * 4.0 - 2.0).collect();
+            let gold: Vec<f64> = (0..pool).map(|_| rng.next_f64()).collect();
+            let grid = log_grid(pool as u64, 25);
+            let (p, _) = best_of_n_pool(&proxy, &gold, &grid).unwrap();
+            for w in p.windows(2) {
+                prop_assert!(w[1] >= w[0] - 1e-12, "{:?}", w);
+            }
+        }
+    }
+
+    #[test]
+    fn n_one_is_the_pool_mean_and_n_max_is_the_top_sample() {
+        let mut rng = SplitMix64::new(3);
+        let proxy: Vec<f64> = (0..500).map(|_| rng.next_f64()).collect();
+        let gold: Vec<f64> = (0..500).map(|_| rng.next_f64()).collect();
+        let (p, g) = best_of_n_pool(&proxy, &gold, &[1, 500]).unwrap();
+        assert!((p[0] - proxy.iter().sum::<f64>() / 500.0).abs() < 1e-12);
+        assert!((g[0] - gold.iter().sum::<f64>() / 500.0).abs() < 1e-12);
+        let top = (0..500).max_by(|&a, &b| proxy[a].total_cmp(&proxy[b])).unwrap();
+        assert!((g[1] - gold[top]).abs() < 1e-12);
+    }
+
+    #[test]
+    fn averages_over_prompts_with_standard_errors() {
+        let a = ([0.0, 1.0], [1.0, 3.0]);
+        let b = ([0.0, 1.0], [5.0, 7.0]);
+        let est = BonEstimator::new(&[2, 1]).unwrap();
+        let c = est.estimate(&[PromptPool::new(&a.0, &a.1), PromptPool::new(&b.0, &b.1)]).unwrap();
+        assert_eq!(c.ns, vec![1, 2]);
+        assert_eq!(c.num_prompts(), 2);
+        assert_eq!(c.per_prompt_gold, vec![2.0, 3.0, 6.0, 7.0]);
+        assert!((c.gold[0].mean - 4.0).abs() < 1e-12 && (c.gold[0].se - 2.0).abs() < 1e-12);
+        assert!((c.gold[1].mean - 5.0).abs() < 1e-12);
+        let (gold_ci, _) = c.bootstrap(500, 0.9, 1);
+        assert!(gold_ci[0].lo >= 2.0 && gold_ci[0].hi <= 6.0 && gold_ci[0].lo < gold_ci[0].hi);
+        assert_eq!(c.bootstrap(500, 0.9, 1), c.bootstrap(500, 0.9, 1));
+    }
+
+    #[test]
+    fn bad_input_says_what_to_fix() {
+        let est = BonEstimator::new(&[1, 4]).unwrap();
+        let e = est.estimate(&[PromptPool::new(&[0.0; 3], &[0.0; 3])]).unwrap_err();
+        assert_eq!(e, BonError::PoolTooSmall { prompt: 0, pool: 3, n: 4 });
+        assert!(e.to_string().contains("at least 4"));
+        let e = est.estimate(&[PromptPool::new(&[0.0; 4], &[0.0, f64::NAN, 0.0, 0.0])]).unwrap_err();
+        assert!(e.to_string().contains("gold[1]"));
+        assert_eq!(est.estimate(&[]).unwrap_err(), BonError::NoPrompts);
+        assert_eq!(BonEstimator::new(&[]).unwrap_err(), BonError::EmptyGrid);
+        assert_eq!(BonEstimator::new(&[0, 3]).unwrap_err(), BonError::ZeroN);
+        assert!(matches!(best_of_n_pool(&[0.0; 4], &[0.0; 3], &[1]), Err(BonError::LengthMismatch { .. })));
+    }
+
+    #[test]
+    fn log_grid_spans_the_range() {
+        let g = log_grid(12_600, 20);
+        assert_eq!(g.first(), Some(&1));
+        assert_eq!(g.last(), Some(&12_600));
+        assert!(g.len() == 20 && g.windows(2).all(|w| w[0] < w[1]), "{g:?}");
+        assert_eq!(log_grid(3, 20), vec![1, 2, 3]);
+    }
+}

@@ -1,0 +1,158 @@
+use serde::{Deserialize, Serialize};
+
+/// How a policy was optimised against the proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Best-of-n sampling: no training, KL is `kl_bon(n)`.
+    Bon,
+    /// Reinforcement learning (PPO); KL is estimated from log-probabilities.
+    Rl,
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Method::Bon => "bon",
+            Method::Rl => "rl",
+        })
+    }
+}
+
+/// One point of an optimisation curve: how far the policy moved and what each RM thinks of it.
+///
+/// `kl` is KL(pi || pi_init) in nats; the paper's x-axis is `d = sqrt(kl)`. Scores are recentred
+/// so that the initial policy scores 0 on average. `n` is set for best-of-n, `step` for RL.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    pub n: Option<u64>,
+    pub step: Option<u64>,
+    pub kl: f64,
+    pub kl_se: f64,
+    pub proxy: f64,
+    pub proxy_se: f64,
+    pub gold: f64,
+    pub gold_se: f64,
+}
+
+impl CurvePoint {
+    /// `d = sqrt(KL)`, the paper's distance; negative KL estimates (possible with k1) give `d = 0`.
+    pub fn sqrt_kl(&self) -> f64 {
+        self.kl.max(0.0).sqrt()
+    }
+}
+
+/// The result of one optimiser run: points ordered by increasing optimisation (n or step).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Curve {
+    pub method: Method,
+    pub points: Vec<CurvePoint>,
+}
+
+/// One row of an experiment's results table: a [`CurvePoint`] with the cell it came from.
+///
+/// These rows are what figure code, reports and users load (as CSV or Parquet). Columns follow
+/// the paper: RM size and parameter count, RM data size, policy size, seed, and the point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub experiment: String,
+    pub method: Method,
+    pub rm_size: String,
+    pub rm_params: u64,
+    pub data_size: u64,
+    pub policy_size: String,
+    pub kl_penalty: f64,
+    pub seed: u64,
+    pub n: Option<u64>,
+    pub step: Option<u64>,
+    pub kl: f64,
+    pub sqrt_kl: f64,
+    pub gold: f64,
+    pub gold_se: f64,
+    pub proxy: f64,
+    pub proxy_se: f64,
+}
+
+impl Record {
+    /// An empty row for `experiment` and `method`; fill it with the `with_*` builders.
+    pub fn new(experiment: impl Into<String>, method: Method) -> Self {
+        Record {
+            experiment: experiment.into(),
+            method,
+            rm_size: String::new(),
+            rm_params: 0,
+            data_size: 0,
+            policy_size: String::new(),
+            kl_penalty: 0.0,
+            seed: 0,
+            n: None,
+            step: None,
+            kl: 0.0,
+            sqrt_kl: 0.0,
+            gold: f64::NAN,
+            gold_se: f64::NAN,
+            proxy: f64::NAN,
+            proxy_se: f64::NAN,
+        }
+    }
+
+    pub fn with_n(mut self, n: u64) -> Self {
+        self.n = Some(n);
+        self
+    }
+
+    pub fn with_step(mut self, step: u64) -> Self {
+        self.step = Some(step);
+        self
+    }
+
+    /// Sets `kl` and keeps `sqrt_kl = sqrt(max(kl, 0))` consistent with it.
+    pub fn with_kl(mut self, kl: f64) -> Self {
+        self.kl = kl;
+        self.sqrt_kl = kl.max(0.0).sqrt();
+        self
+    }
+
+    /// Copies KL, scores, `n` and `step` from a curve point.
+    pub fn with_point(self, p: &CurvePoint) -> Self {
+        let mut r = self.with_kl(p.kl);
+        r.n = p.n;
+        r.step = p.step;
+        r.gold = p.gold;
+        r.gold_se = p.gold_se;
+        r.proxy = p.proxy;
+        r.proxy_se = p.proxy_se;
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_round_trips_through_json() {
+        let p = CurvePoint {
+            n: Some(4),
+            step: None,
+            kl: 0.636,
+            kl_se: 0.0,
+            proxy: 0.5,
+            proxy_se: 0.01,
+            gold: 0.3,
+            gold_se: 0.02,
+        };
+        let r = Record::new("fig1", Method::Bon).with_point(&p);
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.contains("\"method\":\"bon\""));
+        let back: Record = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, r);
+        assert!((back.sqrt_kl - 0.636f64.sqrt()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn negative_kl_estimate_maps_to_zero_distance() {
+        let r = Record::new("x", Method::Rl).with_kl(-0.01);
+        assert_eq!(r.sqrt_kl, 0.0);
+    }
+}

@@ -1,0 +1,65 @@
+use serde::{Deserialize, Serialize};
+
+/// A sample mean with its standard error: `mean = (1/n) sum x_i`,
+/// `se = sqrt(s^2 / n)` with the unbiased sample variance `s^2 = sum (x_i - mean)^2 / (n - 1)`.
+///
+/// With fewer than two values the standard error is undefined and reported as `NaN`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    pub mean: f64,
+    pub se: f64,
+    pub n: usize,
+}
+
+impl Estimate {
+    /// Mean and standard error of `values` (Welford's algorithm, numerically stable).
+    pub fn from_values(values: &[f64]) -> Self {
+        Self::from_iter(values.iter().copied())
+    }
+
+    /// Mean and standard error of the values an iterator yields.
+    pub fn from_iter(values: impl IntoIterator<Item = f64>) -> Self {
+        let (mut n, mut mean, mut m2) = (0usize, 0.0f64, 0.0f64);
+        for x in values {
+            n += 1;
+            let delta = x - mean;
+            mean += delta / n as f64;
+            m2 += delta * (x - mean);
+        }
+        let (mean, se) = match n {
+            0 => (f64::NAN, f64::NAN),
+            1 => (mean, f64::NAN),
+            _ => (mean, (m2 / (n - 1) as f64 / n as f64).sqrt()),
+        };
+        Estimate { mean, se, n }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn known_values() {
+        let e = Estimate::from_values(&[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(e.n, 4);
+        assert!((e.mean - 2.5).abs() < 1e-12);
+        // s^2 = 5/3, se = sqrt(5/12)
+        assert!((e.se - (5.0f64 / 12.0).sqrt()).abs() < 1e-12);
+        assert!(Estimate::from_values(&[]).mean.is_nan());
+        assert!(Estimate::from_values(&[7.0]).se.is_nan());
+    }
+
+    proptest! {
+        #[test]
+        fn matches_two_pass_formula(xs in prop::collection::vec(-1e3f64..1e3, 2..64)) {
+            let e = Estimate::from_values(&xs);
+            let n = xs.len() as f64;
+            let mean = xs.iter().sum::<f64>() / n;
+            let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+            prop_assert!((e.mean - mean).abs() <= 1e-9 * (1.0 + mean.abs()));
+            prop_assert!((e.se - (var / n).sqrt()).abs() <= 1e-7 * (1.0 + var.sqrt()));
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! goodhart: reproduce, measure and extend *Scaling Laws for Reward Model Overoptimization*
+//! (Gao, Schulman, Hilton 2022) on your own machine.
+//!
+//! This facade re-exports the member crates so that one dependency brings them all:
+//!
+//! - [`core`]: the shared traits (policy, reward model, optimiser) and records;
+//! - [`kl`]: KL estimators and the best-of-n KL;
+//! - [`bon`]: the unbiased best-of-n estimator;
+//! - [`laws`]: the functional forms of the paper and their fits.
+//!
+//! Projects that need only the mathematics can depend on `goodhart-kl`, `goodhart-bon` or
+//! `goodhart-laws` alone: none of them pulls in an ML framework.
+//!
+//! ```
+//! assert!((goodhart::kl::kl_bon(1000).unwrap() - 5.909).abs() < 1e-3);
+//! ```
+
+pub use goodhart_bon as bon;
+pub use goodhart_core as core;
+pub use goodhart_kl as kl;
+//LAWS pub use goodhart_laws as laws;
