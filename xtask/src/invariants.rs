@@ -30,7 +30,10 @@ pub fn check() -> Result<()> {
         }
     }
     if !bad.is_empty() {
-        bail!("architecture invariant broken (the math crates must stay framework-free):\n  {}", bad.join("\n  "));
+        bail!(
+            "architecture invariant broken (the math crates must stay framework-free):\n  {}",
+            bad.join("\n  ")
+        );
     }
     println!("ok: {} depend on none of {}", MATH_CRATES.join(", "), FORBIDDEN.join(", "));
     Ok(())

@@ -12,7 +12,13 @@ pub struct Interval {
 /// the `(1 - level)/2` and `(1 + level)/2` quantiles of those means (linear interpolation).
 ///
 /// Deterministic for a given `seed` (SplitMix64).
-pub fn bootstrap_mean_ci(values: &[f64], cols: usize, resamples: usize, level: f64, seed: u64) -> Vec<Interval> {
+pub fn bootstrap_mean_ci(
+    values: &[f64],
+    cols: usize,
+    resamples: usize,
+    level: f64,
+    seed: u64,
+) -> Vec<Interval> {
     assert!(cols > 0 && values.len() % cols == 0, "values must be a [rows, {cols}] matrix");
     assert!(resamples > 0 && level > 0.0 && level < 1.0, "need resamples > 0 and 0 < level < 1");
     let rows = values.len() / cols;

@@ -3,6 +3,7 @@ use std::collections::HashMap;
 use goodhart_core::Estimate;
 
 use crate::bootstrap::{bootstrap_mean_ci, Interval};
+use crate::radix::sort_by_proxy;
 use crate::weights::bon_weights;
 
 /// Everything that can be wrong with a best-of-n request.
@@ -15,7 +16,9 @@ pub enum BonError {
     ZeroN,
     #[error("no prompts given: the estimator averages over prompts, pass at least one pool")]
     NoPrompts,
-    #[error("prompt {prompt}: proxy has {proxy} scores but gold has {gold}; score every sample with both RMs")]
+    #[error(
+        "prompt {prompt}: proxy has {proxy} scores but gold has {gold}; score every sample with both RMs"
+    )]
     LengthMismatch { prompt: usize, proxy: usize, gold: usize },
     #[error("prompt {prompt}: the pool holds {pool} samples but the grid asks for n = {n}; draw pools of at least {n} samples or shorten the grid")]
     PoolTooSmall { prompt: usize, pool: usize, n: usize },
@@ -129,7 +132,7 @@ impl BonEstimator {
             per_prompt_proxy.extend(p);
             per_prompt_gold.extend(g);
         }
-        let column = |m: &[f64], j: usize| Estimate::from_iter(m.iter().skip(j).step_by(cols).copied());
+        let column = |m: &[f64], j: usize| Estimate::from_iterator(m.iter().skip(j).step_by(cols).copied());
         Ok(BonCurves {
             ns: self.ns(),
             kl: self.ns.iter().map(|&n| goodhart_kl::kl_bon(n as u64).expect("n >= 1")).collect(),
@@ -153,9 +156,7 @@ pub fn best_of_n_pool(proxy: &[f64], gold: &[f64], ns: &[u64]) -> Result<(Vec<f6
 /// Sorts one pool by proxy (ties: gold replaced by the tied run's mean) and applies every
 /// weight vector of the table.
 fn prompt_values(pool: &PromptPool<'_>, table: &Table) -> (Vec<f64>, Vec<f64>) {
-    let mut pairs: Vec<(f64, f64)> = pool.proxy.iter().copied().zip(pool.gold.iter().copied()).collect();
-    pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-    let (proxy, mut gold): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
+    let (proxy, mut gold) = sort_by_proxy(pool.proxy, pool.gold);
     let mut start = 0;
     for run in proxy.chunk_by(|a, b| a == b) {
         if run.len() > 1 {
@@ -165,24 +166,27 @@ fn prompt_values(pool: &PromptPool<'_>, table: &Table) -> (Vec<f64>, Vec<f64>) {
         }
         start += run.len();
     }
-    table
-        .iter()
-        .map(|(s, w)| (dot(w, &proxy[*s..]), dot(w, &gold[*s..])))
-        .unzip()
+    table.iter().map(|(s, w)| dot2(w, &proxy[*s..], &gold[*s..])).unzip()
 }
 
-/// Dot product with four independent accumulators, so the compiler can vectorise it.
+/// `(w . x, w . y)` in one pass over `w`, with four independent accumulators per product so the
+/// compiler can vectorise it.
 #[inline]
-fn dot(w: &[f64], x: &[f64]) -> f64 {
-    let (wc, xc) = (w.chunks_exact(4), x.chunks_exact(4));
-    let tail: f64 = wc.remainder().iter().zip(xc.remainder()).map(|(a, b)| a * b).sum();
-    let mut acc = [0.0f64; 4];
-    for (a, b) in wc.zip(xc) {
+fn dot2(w: &[f64], x: &[f64], y: &[f64]) -> (f64, f64) {
+    let (wc, xc, yc) = (w.chunks_exact(4), x.chunks_exact(4), y.chunks_exact(4));
+    let mut tail = (0.0, 0.0);
+    for ((a, b), c) in wc.remainder().iter().zip(xc.remainder()).zip(yc.remainder()) {
+        tail.0 += a * b;
+        tail.1 += a * c;
+    }
+    let (mut ax, mut ay) = ([0.0f64; 4], [0.0f64; 4]);
+    for ((a, b), c) in wc.zip(xc).zip(yc) {
         for k in 0..4 {
-            acc[k] += a[k] * b[k];
+            ax[k] += a[k] * b[k];
+            ay[k] += a[k] * c[k];
         }
     }
-    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+    ((ax[0] + ax[1]) + (ax[2] + ax[3]) + tail.0, (ay[0] + ay[1]) + (ay[2] + ay[3]) + tail.1)
 }
 
 /// Best-of-n curves over a set of prompts.

@@ -34,6 +34,7 @@
 
 mod bootstrap;
 mod estimator;
+mod radix;
 mod weights;
 
 pub use bootstrap::{bootstrap_mean_ci, Interval};

@@ -14,11 +14,11 @@ pub struct Estimate {
 impl Estimate {
     /// Mean and standard error of `values` (Welford's algorithm, numerically stable).
     pub fn from_values(values: &[f64]) -> Self {
-        Self::from_iter(values.iter().copied())
+        Self::from_iterator(values.iter().copied())
     }
 
     /// Mean and standard error of the values an iterator yields.
-    pub fn from_iter(values: impl IntoIterator<Item = f64>) -> Self {
+    pub fn from_iterator(values: impl IntoIterator<Item = f64>) -> Self {
         let (mut n, mut mean, mut m2) = (0usize, 0.0f64, 0.0f64);
         for x in values {
             n += 1;

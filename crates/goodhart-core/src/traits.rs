@@ -62,8 +62,7 @@ pub trait RewardModel {
     fn num_params(&self) -> u64;
 
     /// Scores a batch; `prompts` and `responses` have equal lengths.
-    fn score(&self, prompts: &[Vec<TokenId>], responses: &[Vec<TokenId>])
-        -> Result<Vec<f32>, BoxError>;
+    fn score(&self, prompts: &[Vec<TokenId>], responses: &[Vec<TokenId>]) -> Result<Vec<f32>, BoxError>;
 }
 
 /// Something that optimises a policy against a `proxy` and reports what the `gold` thinks.

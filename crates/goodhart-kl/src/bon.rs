@@ -66,11 +66,7 @@ pub fn kl_bon_discrete(probs: &[f64], n: u64) -> Result<f64, KlError> {
         // q = F^n - F_prev^n = F^n * (1 - (F_prev/F)^n), computed in log space for large n.
         let f = (cum / total).min(1.0);
         let log_fn = n * f.ln();
-        let q = if prev == 0.0 {
-            log_fn.exp()
-        } else {
-            log_fn.exp() * -(n * (prev / cum).ln()).exp_m1()
-        };
+        let q = if prev == 0.0 { log_fn.exp() } else { log_fn.exp() * -(n * (prev / cum).ln()).exp_m1() };
         if q > 0.0 {
             kl += q * (q / (p / total)).ln();
         }
@@ -127,7 +123,11 @@ mod tests {
                 return 0.0;
             }
             let dens = n * u.powf(n - 1.0);
-            if dens == 0.0 { 0.0 } else { dens * dens.ln() }
+            if dens == 0.0 {
+                0.0
+            } else {
+                dens * dens.ln()
+            }
         };
         let m = 200_000;
         let h = 1.0 / m as f64;
@@ -153,7 +153,7 @@ mod tests {
         // Half the pool is one repeated response that the proxy likes best: best-of-8 picks it
         // almost surely, which is a move of about ln 2 nats, not 1.2.
         let mut scores: Vec<f64> = (0..1000).map(|i| i as f64).collect();
-        scores.extend(std::iter::repeat(5000.0).take(1000));
+        scores.extend(std::iter::repeat_n(5000.0, 1000));
         let tie_aware = kl_bon_from_pool(&scores, 8).unwrap();
         let atom_pick = 1.0 - 0.5f64.powi(8);
         // The atom's term dominates; the lower half, picked with probability 0.5^8, adds ~0.01.

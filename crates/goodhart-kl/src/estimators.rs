@@ -29,12 +29,7 @@ impl Estimator {
     }
 }
 
-fn check_batch(
-    logp_policy: &[f32],
-    logp_init: &[f32],
-    mask: &[bool],
-    seq_len: usize,
-) -> Result<(), KlError> {
+fn check_batch(logp_policy: &[f32], logp_init: &[f32], mask: &[bool], seq_len: usize) -> Result<(), KlError> {
     if seq_len == 0 {
         return Err(KlError::ZeroSeqLen);
     }
@@ -172,8 +167,14 @@ mod tests {
         assert!((Estimator::K2.eval(lr) - 0.125).abs() < 1e-15);
         assert!((Estimator::K3.eval(lr) - (0.5f64.exp() - 1.5)).abs() < 1e-15);
         // masked tokens are ignored, sequences sum
-        let kls = sequence_kls(Estimator::K1, &[-1.0, -2.0, -3.0, -4.0], &[-2.0, -2.0, -1.0, -9.0], &[true, true, true, false], 2)
-            .unwrap();
+        let kls = sequence_kls(
+            Estimator::K1,
+            &[-1.0, -2.0, -3.0, -4.0],
+            &[-2.0, -2.0, -1.0, -9.0],
+            &[true, true, true, false],
+            2,
+        )
+        .unwrap();
         assert_eq!(kls, vec![1.0, -2.0]);
     }
 
@@ -184,7 +185,10 @@ mod tests {
         assert!(err.to_string().contains("logp_policy[1]"));
         let err = batch_kl(Estimator::K1, &[0.0, 0.0], &[0.0], &[true, true], 2).unwrap_err();
         assert!(matches!(err, KlError::LengthMismatch { what: "logp_init", got: 1, expected: 2 }));
-        assert!(matches!(batch_kl(Estimator::K1, &[0.0; 3], &[0.0; 3], &[true; 3], 2), Err(KlError::LengthMismatch { .. })));
+        assert!(matches!(
+            batch_kl(Estimator::K1, &[0.0; 3], &[0.0; 3], &[true; 3], 2),
+            Err(KlError::LengthMismatch { .. })
+        ));
         assert_eq!(batch_kl(Estimator::K1, &[], &[], &[], 0).unwrap_err(), KlError::ZeroSeqLen);
     }
 

@@ -5,11 +5,17 @@ const SUM_TOLERANCE: f64 = 1e-6;
 
 pub(crate) fn check_distribution(what: &'static str, p: &[f64]) -> Result<f64, KlError> {
     if let Some((i, v)) = p.iter().enumerate().find(|(_, v)| !v.is_finite() || **v < 0.0) {
-        return Err(KlError::NotADistribution { what, reason: format!("entry {i} is {v}, not a finite probability >= 0") });
+        return Err(KlError::NotADistribution {
+            what,
+            reason: format!("entry {i} is {v}, not a finite probability >= 0"),
+        });
     }
     let sum: f64 = p.iter().sum();
     if (sum - 1.0).abs() > SUM_TOLERANCE {
-        return Err(KlError::NotADistribution { what, reason: format!("entries sum to {sum}, not 1 (normalise it first)") });
+        return Err(KlError::NotADistribution {
+            what,
+            reason: format!("entries sum to {sum}, not 1 (normalise it first)"),
+        });
     }
     Ok(sum)
 }

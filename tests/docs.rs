@@ -1,0 +1,68 @@
+//! The docs must tell the truth about the code: these checks fail when they drift apart.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(path: impl AsRef<Path>) -> String {
+    let path = root().join(path);
+    fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+fn crate_names() -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(root().join("crates"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The test command in the README's "Run the tests" section.
+fn readme_test_command() -> String {
+    let readme = read("README.md");
+    let section = readme.split("## Run the tests").nth(1).expect("README has a 'Run the tests' section");
+    let block = section.split("```sh").nth(1).expect("a ```sh block follows it");
+    block.split("```").next().unwrap().trim().to_string()
+}
+
+#[test]
+fn ci_runs_the_readme_test_command() {
+    let cmd = readme_test_command();
+    assert!(cmd.starts_with("cargo test"), "README test command: {cmd}");
+    let ci = read(".ci/run");
+    assert!(
+        ci.lines().any(|l| l.trim() == cmd),
+        ".ci/run must run the README's test command `{cmd}` on a line of its own"
+    );
+}
+
+#[test]
+fn architecture_has_a_heading_per_crate() {
+    let arch = read("ARCHITECTURE.md");
+    for name in crate_names() {
+        assert!(arch.contains(&format!("### `{name}`")), "ARCHITECTURE.md lacks a `### `{name}`` heading");
+    }
+}
+
+#[test]
+fn every_crate_opens_with_a_doc_and_a_doctest() {
+    for name in crate_names() {
+        let lib = read(format!("crates/{name}/src/lib.rs"));
+        assert!(lib.starts_with("//!"), "crates/{name}/src/lib.rs must open with a crate doc (//!)");
+        let doc: String = lib.lines().take_while(|l| l.starts_with("//!")).collect::<Vec<_>>().join("\n");
+        assert!(doc.contains("```"), "the crate doc of {name} has no doctest");
+    }
+}
+
+#[test]
+fn facade_reexports_every_crate() {
+    let lib = read("src/lib.rs");
+    for name in crate_names() {
+        let ident = name.replace('-', "_");
+        assert!(lib.contains(&format!("pub use {ident}")), "src/lib.rs does not re-export {name}");
+    }
+}
