@@ -16,10 +16,7 @@ const POOL: usize = 12_600;
 fn bench(c: &mut Criterion) {
     // gold = proxy + independent noise, as in the paper's regressional-Goodhart picture.
     let mut rng = SplitMix64::new(2022);
-    let mut normal = move || {
-        let (u, v) = (rng.next_f64().max(1e-300), rng.next_f64());
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    };
+    let mut normal = move || rng.next_gaussian();
     let pools: Vec<(Vec<f64>, Vec<f64>)> = (0..PROMPTS)
         .map(|_| {
             let gold: Vec<f64> = (0..POOL).map(|_| normal()).collect();

@@ -28,7 +28,7 @@ pub fn bootstrap_mean_ci(
     for _ in 0..resamples {
         sums.fill(0.0);
         for _ in 0..rows {
-            let r = rng.below(rows as u64) as usize;
+            let r = rng.next_below(rows as u64) as usize;
             for (s, v) in sums.iter_mut().zip(&values[r * cols..(r + 1) * cols]) {
                 *s += v;
             }

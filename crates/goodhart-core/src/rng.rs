@@ -25,10 +25,26 @@ impl SplitMix64 {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
-    /// A uniform integer in `0..n` (Lemire's multiply-shift; `n` must be > 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        assert!(n > 0, "SplitMix64::below needs n > 0");
-        ((self.next_u64() as u128 * n as u128) >> 64) as u64
+    /// A uniform integer in `0..n` without modulo bias (Lemire's multiply with rejection).
+    ///
+    /// # Panics
+    /// If `n == 0`.
+    pub fn next_below(&mut self, n: u64) -> u64 {
+        assert!(n > 0, "SplitMix64::next_below needs n > 0");
+        let threshold = n.wrapping_neg() % n;
+        loop {
+            let m = u128::from(self.next_u64()) * u128::from(n);
+            if (m as u64) >= threshold {
+                return (m >> 64) as u64;
+            }
+        }
+    }
+
+    /// A standard normal deviate (Box-Muller).
+    pub fn next_gaussian(&mut self) -> f64 {
+        let u1 = 1.0 - self.next_f64(); // (0, 1]
+        let u2 = self.next_f64();
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
     }
 }
 
@@ -47,8 +63,12 @@ mod tests {
         for _ in 0..30_000 {
             let x = r.next_f64();
             assert!((0.0..1.0).contains(&x));
-            counts[r.below(3) as usize] += 1;
+            counts[r.next_below(3) as usize] += 1;
         }
         assert!(counts.iter().all(|&c| (9_500..10_500).contains(&c)), "{counts:?}");
+        let g: Vec<f64> = (0..20_000).map(|_| r.next_gaussian()).collect();
+        let mean = g.iter().sum::<f64>() / g.len() as f64;
+        let var = g.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / g.len() as f64;
+        assert!(mean.abs() < 0.03 && (var - 1.0).abs() < 0.05, "mean {mean}, var {var}");
     }
 }
