@@ -83,8 +83,9 @@ impl WriterConfig {
         let mut sentences: Vec<Vec<&'static str>> = Vec::with_capacity(lines);
         let mut last_noun: Option<&'static str> = None;
         for _ in 0..lines {
-            let noun = if last_noun.is_some() && rng.next_f64() < self.repeat_error * (1.0 - skill) {
-                last_noun.unwrap()
+            let repeat = last_noun.filter(|_| rng.next_f64() < self.repeat_error * (1.0 - skill));
+            let noun = if let Some(noun) = repeat {
+                noun
             } else {
                 let on_topic = rng.next_f64() < self.on_topic_base + self.on_topic_gain * skill;
                 let topic =
