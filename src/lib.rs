@@ -19,6 +19,7 @@ pub use goodhart_bon as bon;
 pub use goodhart_core as core;
 pub use goodhart_kl as kl;
 pub use goodhart_laws as laws;
+pub use goodhart_nn as nn;
 pub use goodhart_policy as policy;
 pub use goodhart_rm as rm;
 pub use goodhart_world as world;

@@ -1,6 +1,13 @@
 //! Language-model policies: pretraining on the world's corpus, batched sampling with a KV cache,
 //! and log-probability scoring of given responses.
 //!
+//! - [`pretrain()`] trains the initial policy `pi_init` by next-token prediction on
+//!   `[bos] prompt response [eos]` sequences;
+//! - [`generate()`] samples responses with temperature / top-k / top-p, returning the
+//!   log-probabilities of the distribution actually sampled from;
+//! - [`response_logprobs()`] scores given responses under a policy (for KL and PPO);
+//! - [`LmPolicy`] implements `goodhart_core::Policy` on top of both.
+//!
 //! ```
 //! use goodhart_core::SamplingSettings;
 //! use goodhart_policy::sampling::{draw, sampling_logprobs};
@@ -13,4 +20,14 @@
 //! ```
 
 pub mod data;
+mod error;
+mod generate;
+mod policy;
+mod pretrain;
 pub mod sampling;
+
+pub use data::{lm_batch, LmBatch, Specials, TokenizedDoc};
+pub use error::PolicyError;
+pub use generate::{generate, response_logprobs, token_logprobs};
+pub use policy::LmPolicy;
+pub use pretrain::{lm_loss, pretrain, validation_loss, PretrainConfig, PretrainLog};

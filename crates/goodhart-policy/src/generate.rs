@@ -1,0 +1,186 @@
+//! Batched sampling with the KV cache, and log-probability scoring of given responses.
+
+use burn::prelude::*;
+use burn::tensor::activation::log_softmax;
+use goodhart_core::{Sample, SamplingSettings, TokenId};
+use goodhart_nn::{Gpt, KvCache};
+
+use crate::data::Specials;
+use crate::sampling::{draw, sampling_logprobs, sequence_rng, validate};
+use crate::PolicyError;
+
+/// Token ids as an `[rows, cols]` Int tensor.
+pub(crate) fn int_tensor(ids: &[u32], rows: usize, cols: usize, device: &Device) -> Tensor<2, Int> {
+    let data: Vec<i32> = ids.iter().map(|&t| t as i32).collect();
+    Tensor::from_data(TensorData::new(data, [rows, cols]), device)
+}
+
+fn check_vocab(ids: &[u32], vocab: usize) -> Result<(), PolicyError> {
+    match ids.iter().find(|&&t| t as usize >= vocab) {
+        Some(&id) => Err(PolicyError::TokenOutOfRange { id, vocab }),
+        None => Ok(()),
+    }
+}
+
+/// Samples one response per prompt: `[bos] prompt` is fed once through the cache, then one token
+/// per step until every row has produced `[eos]` or `max_new_tokens` tokens.
+///
+/// Response `i` (in input order) draws from the stream `sequence_rng(seed, first_index + i)`, so it
+/// does not depend on `batch_size` or on which other prompts are in the call. A response includes
+/// its `[eos]` if it produced one. Prompts of equal length are batched together, at most
+/// `batch_size` rows at a time.
+pub fn generate(
+    model: &Gpt,
+    prompts: &[Vec<TokenId>],
+    settings: &SamplingSettings,
+    sp: Specials,
+    seed: u64,
+    first_index: u64,
+    batch_size: usize,
+) -> Result<Vec<Sample>, PolicyError> {
+    validate(settings)?;
+    let cfg = model.config();
+    let device = model.lm_head.weight.device();
+    let mut out: Vec<Option<Sample>> = vec![None; prompts.len()];
+    let mut by_len: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+    for (i, p) in prompts.iter().enumerate() {
+        check_vocab(p, cfg.vocab_size)?;
+        by_len.entry(p.len()).or_default().push(i);
+    }
+    for (&plen, rows) in &by_len {
+        let ctx = plen + 1; // [bos] + prompt
+        let needed = ctx + settings.max_new_tokens;
+        if needed > cfg.max_seq_len + 1 {
+            return Err(PolicyError::TooLong {
+                needed,
+                prompt: plen,
+                new: settings.max_new_tokens,
+                max: cfg.max_seq_len,
+            });
+        }
+        for chunk in rows.chunks(batch_size.max(1)) {
+            let samples = sample_chunk(model, prompts, chunk, ctx, settings, sp, seed, first_index, &device);
+            for (&i, s) in chunk.iter().zip(samples) {
+                out[i] = Some(s);
+            }
+        }
+    }
+    Ok(out.into_iter().map(|s| s.expect("every prompt was sampled")).collect())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sample_chunk(
+    model: &Gpt,
+    prompts: &[Vec<TokenId>],
+    rows: &[usize],
+    ctx: usize,
+    settings: &SamplingSettings,
+    sp: Specials,
+    seed: u64,
+    first_index: u64,
+    device: &Device,
+) -> Vec<Sample> {
+    let cfg = model.config();
+    let b = rows.len();
+    let vocab = cfg.vocab_size;
+    // The last sampled token never needs to be fed back, so the cache holds ctx + max_new - 1.
+    let capacity = (ctx + settings.max_new_tokens - 1).min(cfg.max_seq_len);
+    let mut cache = KvCache::with_capacity(cfg, b, capacity, device);
+    let mut input = Vec::with_capacity(b * ctx);
+    for &i in rows {
+        input.push(sp.bos);
+        input.extend_from_slice(&prompts[i]);
+    }
+    let logits = model.forward_cached(int_tensor(&input, b, ctx, device), &mut cache);
+    let mut last = logits.slice(s![.., (ctx - 1).., ..]).reshape([b, vocab]);
+
+    let mut rngs: Vec<_> = rows.iter().map(|&i| sequence_rng(seed, first_index + i as u64)).collect();
+    let mut samples: Vec<Sample> = rows
+        .iter()
+        .map(|&i| Sample { prompt: prompts[i].clone(), response: Vec::new(), logprobs: Vec::new() })
+        .collect();
+    let mut done = vec![false; b];
+    let mut dist = Vec::with_capacity(vocab);
+    for step in 0..settings.max_new_tokens {
+        let host: Vec<f32> = last.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 logits");
+        let mut next = vec![sp.pad; b];
+        for r in 0..b {
+            if done[r] {
+                continue;
+            }
+            sampling_logprobs(&host[r * vocab..(r + 1) * vocab], settings, &mut dist);
+            let (tok, lp) = draw(&dist, rngs[r].next_f64());
+            samples[r].response.push(tok as TokenId);
+            samples[r].logprobs.push(lp);
+            next[r] = tok as TokenId;
+            done[r] = tok as TokenId == sp.eos;
+        }
+        if done.iter().all(|&d| d) || step + 1 == settings.max_new_tokens {
+            break;
+        }
+        last = model.forward_cached(int_tensor(&next, b, 1, device), &mut cache).reshape([b, vocab]);
+    }
+    samples
+}
+
+/// Per-token log-probabilities `log pi(response[t] | prompt, response[..t])` of given responses,
+/// under the full (untruncated, temperature 1) model distribution, in batches of `batch_size`.
+pub fn response_logprobs(
+    model: &Gpt,
+    prompts: &[Vec<TokenId>],
+    responses: &[Vec<TokenId>],
+    sp: Specials,
+    batch_size: usize,
+) -> Result<Vec<Vec<f32>>, PolicyError> {
+    assert_eq!(prompts.len(), responses.len(), "one response per prompt");
+    let cfg = model.config();
+    let device = model.lm_head.weight.device();
+    let mut out = Vec::with_capacity(prompts.len());
+    let idx: Vec<usize> = (0..prompts.len()).collect();
+    for chunk in idx.chunks(batch_size.max(1)) {
+        let mut seqs = Vec::with_capacity(chunk.len());
+        for &i in chunk {
+            check_vocab(&prompts[i], cfg.vocab_size)?;
+            check_vocab(&responses[i], cfg.vocab_size)?;
+            let needed = 1 + prompts[i].len() + responses[i].len();
+            if needed > cfg.max_seq_len + 1 {
+                return Err(PolicyError::TooLong {
+                    needed,
+                    prompt: prompts[i].len(),
+                    new: responses[i].len(),
+                    max: cfg.max_seq_len,
+                });
+            }
+            let mut s = vec![sp.bos];
+            s.extend_from_slice(&prompts[i]);
+            s.extend_from_slice(&responses[i]);
+            seqs.push(s);
+        }
+        // inputs are the sequence without its last token; the target at t is token t + 1.
+        let t = seqs.iter().map(|s| s.len() - 1).max().unwrap_or(1).max(1);
+        let b = seqs.len();
+        let mut inputs = vec![sp.pad; b * t];
+        let mut targets = vec![sp.pad; b * t];
+        for (r, s) in seqs.iter().enumerate() {
+            let n = s.len() - 1;
+            inputs[r * t..r * t + n].copy_from_slice(&s[..n]);
+            targets[r * t..r * t + n].copy_from_slice(&s[1..]);
+        }
+        let logits = model.forward(int_tensor(&inputs, b, t, &device));
+        let lp = token_logprobs(logits, int_tensor(&targets, b, t, &device));
+        let host: Vec<f32> = lp.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 logprobs");
+        for (r, &i) in chunk.iter().enumerate() {
+            let start = r * t + prompts[i].len(); // target index of the first response token
+            out.push(host[start..start + responses[i].len()].to_vec());
+        }
+    }
+    Ok(out)
+}
+
+/// `log softmax(logits)[b, t, targets[b, t]]`, differentiable.
+///
+/// # Shapes
+/// - `logits`: `[B, T, V]`, `targets`: `[B, T]` -> `[B, T]`
+pub fn token_logprobs(logits: Tensor<3>, targets: Tensor<2, Int>) -> Tensor<2> {
+    log_softmax(logits, 2).gather(2, targets.unsqueeze_dim::<3>(2)).squeeze_dim::<2>(2)
+}
