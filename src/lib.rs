@@ -21,5 +21,6 @@ pub use goodhart_kl as kl;
 pub use goodhart_laws as laws;
 pub use goodhart_nn as nn;
 pub use goodhart_policy as policy;
+pub use goodhart_repro as repro;
 pub use goodhart_rm as rm;
 pub use goodhart_world as world;

@@ -3,6 +3,7 @@
 //! One module per task. Tasks shell out to cargo, so they run exactly what a user would type.
 
 mod invariants;
+mod reproduce;
 
 use std::process::{Command, ExitCode};
 
@@ -12,6 +13,7 @@ const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
+  reproduce    run a paper experiment: `cargo xtask reproduce fig1 [--preset tiny|laptop]`
   test         run the test suite exactly as CI does (the README's test command)
   invariants   check the architecture invariants (math crates pull in no burn or polars)
   help         print this message
@@ -32,6 +34,7 @@ fn run(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("test") => cargo(&["test", "--workspace"]),
         Some("invariants") => invariants::check(),
+        Some("reproduce") => reproduce::run(&args[1..]),
         Some("help" | "-h" | "--help") | None => {
             print!("{USAGE}");
             Ok(())

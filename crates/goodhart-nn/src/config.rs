@@ -43,6 +43,7 @@ impl GptConfig {
     ///
     /// | name    | `d_model` | `n_layers` | `n_heads` | non-embedding params |
     /// |---------|----------:|-----------:|----------:|---------------------:|
+    /// | `p3k`   |   8 |  3 | 2 |      2 632 |
     /// | `p10k`  |  16 |  3 | 2 |      9 872 |
     /// | `p30k`  |  24 |  4 | 3 |     28 944 |
     /// | `p100k` |  40 |  5 | 5 |     98 680 |
@@ -59,6 +60,7 @@ impl GptConfig {
     /// [`NnError::UnknownPreset`] for a name not in [`PRESETS`].
     pub fn preset(name: &str, vocab_size: usize, max_seq_len: usize) -> Result<Self, NnError> {
         let (d_model, n_layers, n_heads) = match name {
+            "p3k" => (8, 3, 2),
             "p10k" => (16, 3, 2),
             "p30k" => (24, 4, 3),
             "p100k" => (40, 5, 5),

@@ -1,0 +1,180 @@
+//! Experiments as data: one serialisable config per experiment, with named presets.
+
+use goodhart_core::SamplingSettings;
+use goodhart_policy::PretrainConfig;
+use goodhart_rm::RmTrainConfig;
+use goodhart_world::WorldConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::ReproError;
+
+/// Presets, smallest first: `tiny` runs in seconds (tests), `laptop` in minutes on 2 cores
+/// (the default), `paper` asks for a GPU.
+pub const PRESETS: [&str; 3] = ["tiny", "laptop", "paper"];
+
+/// The world, its corpus and its tokenizer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorldStage {
+    pub world: WorldConfig,
+    /// Documents in the pretraining corpus (the last `val_docs` are held out).
+    pub corpus_docs: usize,
+    pub val_docs: usize,
+    pub seed: u64,
+}
+
+/// The initial policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyStage {
+    /// A `goodhart_nn::PRESETS` name.
+    pub size: String,
+    /// Context length in tokens (prompt and response together).
+    pub max_seq_len: usize,
+    pub pretrain: PretrainConfig,
+    /// How the policy samples for comparisons, pools and RL.
+    pub sampling: SamplingSettings,
+}
+
+/// The gold RM: trained on comparisons labelled by the rubric, then frozen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GoldStage {
+    pub size: String,
+    /// Comparisons (pairs of responses of the broad writer to the same prompt).
+    pub pairs: usize,
+    pub train: RmTrainConfig,
+    /// Initial-policy samples used for recentring and normalisation.
+    pub calibration_samples: usize,
+}
+
+/// The proxy RMs: trained on pairs of initial-policy samples labelled by the gold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProxyStage {
+    /// Sizes of the sweep (`goodhart_nn::PRESETS` names), smallest first.
+    pub sizes: Vec<String>,
+    /// Comparisons in all; 10% are held out for validation.
+    pub pairs: usize,
+    /// Probability that a label is flipped.
+    pub label_noise: f64,
+    pub train: RmTrainConfig,
+}
+
+/// Best-of-n: a pool of samples per prompt, drawn once and reused for every proxy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BonStage {
+    pub prompts: usize,
+    /// Samples per prompt (the largest n).
+    pub pool: usize,
+    /// Points of the log-spaced grid of n.
+    pub grid_points: usize,
+    /// Bootstrap resamples over prompts for the confidence intervals.
+    pub bootstrap: usize,
+    pub seed: u64,
+}
+
+/// A whole experiment: every stage's settings and the master seed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentConfig {
+    pub preset: String,
+    pub world: WorldStage,
+    pub policy: PolicyStage,
+    pub gold: GoldStage,
+    pub proxies: ProxyStage,
+    pub bon: BonStage,
+}
+
+fn sizes(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+impl ExperimentConfig {
+    /// The named preset (see [`PRESETS`]).
+    pub fn preset(name: &str) -> Result<Self, ReproError> {
+        let sampling = SamplingSettings { temperature: 1.0, top_k: None, top_p: None, max_new_tokens: 40 };
+        match name {
+            "tiny" => Ok(ExperimentConfig {
+                preset: name.into(),
+                world: WorldStage {
+                    world: WorldConfig::default(),
+                    corpus_docs: 3000,
+                    val_docs: 200,
+                    seed: 1,
+                },
+                policy: PolicyStage {
+                    size: "p10k".into(),
+                    max_seq_len: 56,
+                    pretrain: PretrainConfig { steps: 40, batch_size: 32, ..PretrainConfig::tiny() },
+                    sampling,
+                },
+                gold: GoldStage {
+                    size: "p30k".into(),
+                    pairs: 600,
+                    train: RmTrainConfig { epochs: 1, ..RmTrainConfig::tiny() },
+                    calibration_samples: 256,
+                },
+                proxies: ProxyStage {
+                    sizes: sizes(&["p10k"]),
+                    pairs: 400,
+                    label_noise: 0.0,
+                    train: RmTrainConfig { epochs: 1, ..RmTrainConfig::tiny() },
+                },
+                bon: BonStage { prompts: 8, pool: 64, grid_points: 6, bootstrap: 100, seed: 7 },
+            }),
+            "laptop" => Ok(ExperimentConfig {
+                preset: name.into(),
+                world: WorldStage {
+                    world: WorldConfig::default(),
+                    corpus_docs: 60_000,
+                    val_docs: 2000,
+                    seed: 1,
+                },
+                policy: PolicyStage {
+                    size: "p300k".into(),
+                    max_seq_len: 56,
+                    pretrain: PretrainConfig::laptop(),
+                    sampling,
+                },
+                gold: GoldStage {
+                    size: "p1m".into(),
+                    pairs: 30_000,
+                    train: RmTrainConfig { epochs: 2, ..RmTrainConfig::laptop() },
+                    calibration_samples: 4096,
+                },
+                proxies: ProxyStage {
+                    sizes: sizes(&["p3k", "p10k", "p30k", "p100k", "p300k"]),
+                    pairs: 30_000,
+                    label_noise: 0.0,
+                    train: RmTrainConfig { epochs: 2, ..RmTrainConfig::laptop() },
+                },
+                bon: BonStage { prompts: 64, pool: 2048, grid_points: 16, bootstrap: 500, seed: 7 },
+            }),
+            "paper" => Ok(ExperimentConfig {
+                preset: name.into(),
+                world: WorldStage {
+                    world: WorldConfig::default(),
+                    corpus_docs: 500_000,
+                    val_docs: 5000,
+                    seed: 1,
+                },
+                policy: PolicyStage {
+                    size: "p3m".into(),
+                    max_seq_len: 56,
+                    pretrain: PretrainConfig { steps: 20_000, batch_size: 128, ..PretrainConfig::laptop() },
+                    sampling,
+                },
+                gold: GoldStage {
+                    size: "p30m".into(),
+                    pairs: 100_000,
+                    train: RmTrainConfig { epochs: 2, ..RmTrainConfig::laptop() },
+                    calibration_samples: 16_384,
+                },
+                proxies: ProxyStage {
+                    sizes: sizes(&["p10k", "p30k", "p100k", "p300k", "p1m", "p3m", "p10m"]),
+                    pairs: 100_000,
+                    label_noise: 0.0,
+                    train: RmTrainConfig { epochs: 1, ..RmTrainConfig::laptop() },
+                },
+                bon: BonStage { prompts: 1000, pool: 12_600, grid_points: 20, bootstrap: 1000, seed: 7 },
+            }),
+            other => Err(ReproError::UnknownPreset(other.to_string())),
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! Figure 1a: best-of-n against proxies of every size, gold measured, laws fitted.
+
+use goodhart_bon::{log_grid, BonCurves, BonEstimator, PromptPool};
+use goodhart_core::{Estimate, Method, Record};
+use goodhart_laws::{bootstrap, bootstrap_ci, fit, FitOptions, Form};
+use serde::{Deserialize, Serialize};
+
+use crate::pipeline::{Pipeline, RmReport};
+use crate::ReproError;
+
+/// One proxy size's best-of-n result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BonResult {
+    pub proxy: RmReport,
+    pub ns: Vec<u64>,
+    pub kl: Vec<f64>,
+    pub gold: Vec<Estimate>,
+    pub proxy_score: Vec<Estimate>,
+    /// `R_bon(d) = d (alpha - beta d)` fitted to the gold curve, and to the proxy curve.
+    pub alpha_bon: f64,
+    pub beta_bon: f64,
+    pub r2: f64,
+    pub proxy_alpha: f64,
+    pub proxy_beta: f64,
+    pub proxy_r2: f64,
+    /// Peak of the fitted gold curve (`None` when `beta <= 0`), with 90% bootstrap intervals over
+    /// prompts.
+    pub peak_d: Option<f64>,
+    pub peak_r: Option<f64>,
+    pub alpha_ci: (f64, f64),
+    pub beta_ci: (f64, f64),
+    /// The measured gold curve falls after its maximum: max minus last value exceeds two standard
+    /// errors of that (paired, per-prompt) difference.
+    pub falls_after_peak: bool,
+    pub fall: Estimate,
+}
+
+/// Everything figure 1a shows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Fig1Bon {
+    pub gold: RmReport,
+    pub results: Vec<BonResult>,
+    pub records: Vec<Record>,
+}
+
+fn fit_bon(d: &[f64], y: &[f64]) -> Result<goodhart_laws::FittedLaw, ReproError> {
+    fit(Form::Bon, d, y, &FitOptions::default()).map_err(|e| ReproError::Fit(e.to_string()))
+}
+
+/// Runs every stage figure 1a needs (cached ones are reused) and computes its curves and fits.
+pub fn fig1_bon(p: &Pipeline) -> Result<Fig1Bon, ReproError> {
+    let w = p.world()?;
+    let (policy_key, policy) = p.policy(&w)?;
+    let gold = p.gold(&w, &policy_key, &policy)?;
+    let (data_key, train, val, _) = p.proxy_data(&w, &policy_key, &policy, &gold)?;
+    let (pool_key, pools) = p.bon_pools(&w, &policy_key, &policy)?;
+    let gold_scores = p.bon_scores(&pool_key, &pools, &gold)?;
+    let grid = log_grid(p.config.bon.pool as u64, p.config.bon.grid_points);
+    let estimator = BonEstimator::new(&grid)?;
+    let mut results = Vec::new();
+    let mut records = Vec::new();
+    for size in &p.config.proxies.sizes {
+        let proxy = p.proxy(&w, size, &data_key, &train, &val)?;
+        let proxy_scores = p.bon_scores(&pool_key, &pools, &proxy)?;
+        let views: Vec<PromptPool<'_>> =
+            proxy_scores.iter().zip(&gold_scores).map(|(pr, g)| PromptPool::new(pr, g)).collect();
+        let curves = estimator.estimate(&views)?;
+        let result = analyse(&curves, proxy.eval.clone(), p.config.bon.bootstrap, p.config.bon.seed)?;
+        for (k, &n) in curves.ns.iter().enumerate() {
+            let mut r = Record::new("fig1", Method::Bon).with_n(n).with_kl(curves.kl[k]);
+            r.rm_size = size.clone();
+            r.rm_params = proxy.eval.params;
+            r.data_size = proxy.eval.train_pairs as u64;
+            r.policy_size = p.config.policy.size.clone();
+            r.seed = p.config.bon.seed;
+            (r.gold, r.gold_se) = (curves.gold[k].mean, curves.gold[k].se);
+            (r.proxy, r.proxy_se) = (curves.proxy[k].mean, curves.proxy[k].se);
+            records.push(r);
+        }
+        results.push(result);
+    }
+    Ok(Fig1Bon { gold: gold.eval, results, records })
+}
+
+fn analyse(
+    curves: &BonCurves,
+    proxy: RmReport,
+    resamples: usize,
+    seed: u64,
+) -> Result<BonResult, ReproError> {
+    let d: Vec<f64> = curves.kl.iter().map(|k| k.sqrt()).collect();
+    let gold: Vec<f64> = curves.gold.iter().map(|e| e.mean).collect();
+    let proxy_mean: Vec<f64> = curves.proxy.iter().map(|e| e.mean).collect();
+    let law = fit_bon(&d, &gold)?;
+    let proxy_law = fit_bon(&d, &proxy_mean)?;
+    let cols = curves.ns.len();
+    let prompts = curves.num_prompts();
+    // Bootstrap over prompts: refit the mean gold curve of each resample.
+    let mut params = Vec::with_capacity(resamples);
+    bootstrap(prompts, resamples, seed, |idx| {
+        let mean: Vec<f64> = (0..cols)
+            .map(|j| {
+                idx.iter().map(|&i| curves.per_prompt_gold[i * cols + j]).sum::<f64>() / idx.len() as f64
+            })
+            .collect();
+        if let Ok(f) = fit_bon(&d, &mean) {
+            params.push((f.alpha(), f.beta()));
+        }
+        0.0
+    });
+    let ci = |xs: Vec<f64>| bootstrap_ci(&xs, 0.9).unwrap_or((f64::NAN, f64::NAN));
+    let alpha_ci = ci(params.iter().map(|p| p.0).collect());
+    let beta_ci = ci(params.iter().map(|p| p.1).collect());
+    let argmax = (0..cols).max_by(|&a, &b| gold[a].total_cmp(&gold[b])).expect("non-empty grid");
+    let fall =
+        Estimate::from_iterator((0..prompts).map(|i| {
+            curves.per_prompt_gold[i * cols + argmax] - curves.per_prompt_gold[i * cols + cols - 1]
+        }));
+    let peak = law.peak();
+    Ok(BonResult {
+        proxy,
+        ns: curves.ns.clone(),
+        kl: curves.kl.clone(),
+        gold: curves.gold.clone(),
+        proxy_score: curves.proxy.clone(),
+        alpha_bon: law.alpha(),
+        beta_bon: law.beta(),
+        r2: law.r2,
+        proxy_alpha: proxy_law.alpha(),
+        proxy_beta: proxy_law.beta(),
+        proxy_r2: proxy_law.r2,
+        peak_d: peak.map(|p| p.d),
+        peak_r: peak.map(|p| p.r),
+        alpha_ci,
+        beta_ci,
+        falls_after_peak: argmax + 1 < cols && fall.mean > 2.0 * fall.se,
+        fall,
+    })
+}

@@ -1,0 +1,60 @@
+//! The paper's experiments as data: presets, a content-addressed artifact store, the pipeline
+//! stages (world, policy, gold, proxy data, proxies, best-of-n pools and scores), and the results
+//! of each figure as records, fits and a report.
+//!
+//! Every stage is a function of its config and the keys of its inputs; the [`Store`] computes it
+//! once, into a directory keyed by a hash of those, and every figure that needs it reuses it. An
+//! interrupted run leaves only temporary directories, which the next run removes.
+//!
+//! ```
+//! use goodhart_repro::{key_of, ExperimentConfig};
+//!
+//! let tiny = ExperimentConfig::preset("tiny").unwrap();
+//! assert!(tiny.bon.pool >= 64);
+//! // a stage's key changes with any input it depends on
+//! assert_ne!(key_of("policy", &tiny.policy), key_of("policy", &ExperimentConfig::preset("laptop").unwrap().policy));
+//! ```
+
+pub mod config;
+pub mod fig1;
+pub mod pipeline;
+pub mod report;
+pub mod store;
+
+use std::path::{Path, PathBuf};
+
+pub use config::{ExperimentConfig, PRESETS};
+pub use pipeline::Pipeline;
+pub use store::{key_of, Store};
+
+/// Everything that can stop an experiment, with what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReproError {
+    #[error("unknown preset {0:?}: use one of {PRESETS:?}")]
+    UnknownPreset(String),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path} is corrupt ({reason}): delete its stage directory to have it recomputed")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("artifact: {0}")]
+    Artifact(String),
+    #[error("degenerate result: {0}")]
+    Degenerate(&'static str),
+    #[error("fit failed: {0}")]
+    Fit(String),
+    #[error(transparent)]
+    Model(#[from] goodhart_nn::NnError),
+    #[error(transparent)]
+    Policy(#[from] goodhart_policy::PolicyError),
+    #[error(transparent)]
+    Rm(#[from] goodhart_rm::RmError),
+    #[error(transparent)]
+    Bon(#[from] goodhart_bon::BonError),
+}
+
+impl ReproError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        ReproError::Io { path: path.to_path_buf(), source }
+    }
+}

@@ -1,0 +1,480 @@
+//! The stages of an experiment, each computed once per key and shared by every figure.
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use goodhart_core::{SplitMix64, TokenId};
+use goodhart_nn::{Gpt, GptConfig};
+use goodhart_policy::{generate, pretrain, Specials, TokenizedDoc};
+use goodhart_rm::calibration::Calibration;
+use goodhart_rm::pairs::{label_pairs, split_validation, Comparison, Pair};
+use goodhart_rm::{evaluate, score_raw, train_rm, CalibratedRm, RmEval, RmSpecials};
+use goodhart_world::{Prompt, World, WorldTokenizer, WriterConfig};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use crate::config::ExperimentConfig;
+use crate::store::{key_of, read_json, write_json, Outcome, Store};
+use crate::ReproError;
+
+/// Rows per forward pass when sampling or scoring.
+const BATCH: usize = 256;
+
+fn bar(len: u64, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len);
+    pb.set_style(
+        ProgressStyle::with_template("{msg:>24} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    pb.set_message(what.to_string());
+    pb
+}
+
+/// A line above the progress bar, or on stderr when there is no terminal to draw the bar on.
+fn say(pb: &ProgressBar, line: String) {
+    if pb.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        pb.println(line);
+    }
+}
+
+fn summary(stage: &str, outcome: Outcome, dir: &Path, detail: &str) {
+    let what = match outcome {
+        Outcome::Cached => "cached  ",
+        Outcome::Computed => "computed",
+    };
+    eprintln!("[{what}] {stage:<16} {detail}  ({})", dir.display());
+}
+
+/// The corpus, its tokenizer and the world that generated them.
+pub struct WorldArtifacts {
+    pub key: String,
+    pub world: World,
+    pub tokenizer: WorldTokenizer,
+    pub train: Vec<TokenizedDoc>,
+    pub val: Vec<TokenizedDoc>,
+    pub specials: Specials,
+}
+
+impl WorldArtifacts {
+    pub fn rm_specials(&self) -> RmSpecials {
+        RmSpecials { pad: self.specials.pad, bos: self.specials.bos }
+    }
+
+    pub fn encode(&self, text: &str) -> Result<Vec<TokenId>, ReproError> {
+        self.tokenizer.encode(text).map_err(|e| ReproError::Artifact(e.to_string()))
+    }
+
+    pub fn decode(&self, ids: &[TokenId]) -> Result<String, ReproError> {
+        self.tokenizer.decode(ids).map_err(|e| ReproError::Artifact(e.to_string()))
+    }
+
+    /// The rubric's score of a (prompt, response) given as tokens.
+    pub fn rubric(&self, prompt: &[TokenId], response: &[TokenId]) -> Result<f64, ReproError> {
+        let (p, r) = (self.decode(prompt)?, self.decode(response)?);
+        Ok(self.world.judge(&p, &r).map_err(|e| ReproError::Artifact(e.to_string()))?.score)
+    }
+}
+
+/// A trained reward model with its key and validation numbers.
+pub struct TrainedRm {
+    pub key: String,
+    pub size: String,
+    pub rm: CalibratedRm,
+    pub eval: RmReport,
+}
+
+/// What a reward model's directory records about its quality.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RmReport {
+    pub size: String,
+    pub params: u64,
+    pub total_params: u64,
+    pub train_pairs: usize,
+    pub val: RmEval,
+    /// For the gold: agreement with the rubric on held-out pairs (its validation accuracy).
+    pub calibration: Calibration,
+}
+
+/// Best-of-n pools: per prompt, `pool` responses of the initial policy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pools {
+    pub prompts: Vec<Vec<TokenId>>,
+    /// `responses[p][i]`: the i-th sample for prompt p.
+    pub responses: Vec<Vec<Vec<TokenId>>>,
+}
+
+/// An experiment's pipeline over a store.
+pub struct Pipeline {
+    pub config: ExperimentConfig,
+    pub store: Store,
+    pub device: Device,
+}
+
+impl Pipeline {
+    pub fn new(config: ExperimentConfig, runs: impl Into<PathBuf>, device: Device) -> Self {
+        Pipeline { config, store: Store::new(runs), device }
+    }
+
+    /// Stage 1: corpus and tokenizer.
+    pub fn world(&self) -> Result<WorldArtifacts, ReproError> {
+        let c = &self.config.world;
+        let key = key_of("world", c);
+        let world = World::new(c.world.clone());
+        let docs = world.documents(c.corpus_docs, c.seed);
+        let (dir, outcome) = self.store.ensure("world", &key, c, |tmp| {
+            let tok = WorldTokenizer::train(docs.iter().map(|d| d.text()), c.world.vocab_size)
+                .map_err(|e| ReproError::Artifact(e.to_string()))?;
+            tok.save(&tmp.join("tokenizer.json")).map_err(|e| ReproError::Artifact(e.to_string()))
+        })?;
+        let tokenizer = WorldTokenizer::load(&dir.join("tokenizer.json"))
+            .map_err(|e| ReproError::Artifact(e.to_string()))?;
+        let specials = Specials { pad: tokenizer.pad, bos: tokenizer.bos, eos: tokenizer.eos };
+        let mut enc = Vec::with_capacity(docs.len());
+        for d in &docs {
+            let prompt = tokenizer.encode(&d.prompt).map_err(|e| ReproError::Artifact(e.to_string()))?;
+            let response = tokenizer.encode(&d.response).map_err(|e| ReproError::Artifact(e.to_string()))?;
+            enc.push(TokenizedDoc { prompt, response });
+        }
+        let val = enc.split_off(enc.len() - c.val_docs.min(enc.len() / 2));
+        summary(
+            "world",
+            outcome,
+            &dir,
+            &format!("{} documents, vocabulary {}", c.corpus_docs, tokenizer.vocab_size()),
+        );
+        Ok(WorldArtifacts { key, world, tokenizer, train: enc, val, specials })
+    }
+
+    fn model_config(&self, size: &str, w: &WorldArtifacts) -> Result<GptConfig, ReproError> {
+        Ok(GptConfig::preset(size, w.tokenizer.vocab_size(), self.config.policy.max_seq_len)?)
+    }
+
+    /// Stage 2: the pretrained initial policy.
+    pub fn policy(&self, w: &WorldArtifacts) -> Result<(String, Gpt), ReproError> {
+        let c = &self.config.policy;
+        let inputs = (&w.key, &c.size, c.max_seq_len, &c.pretrain);
+        let key = key_of("policy", &inputs);
+        let config = self.model_config(&c.size, w)?;
+        let (dir, outcome) = self.store.ensure("policy", &key, &inputs, |tmp| {
+            let pb = bar(c.pretrain.steps as u64, "pretraining policy");
+            let (model, logs) =
+                pretrain(&config, &w.train, &w.val, w.specials, &c.pretrain, &self.device, |l| {
+                    pb.inc(1);
+                    if let Some(v) = l.val_loss {
+                        say(
+                            &pb,
+                            format!("  step {:>5}  train {:.3}  val {:.3}", l.step + 1, l.train_loss, v),
+                        );
+                    }
+                })?;
+            pb.finish_and_clear();
+            model.save(tmp.join("model"))?;
+            write_json(&tmp.join("log.json"), &logs)
+        })?;
+        let model = Gpt::load(dir.join("model"), &self.device)?;
+        summary("policy", outcome, &dir, &format!("{} ({} params)", c.size, config.non_embedding_params()));
+        Ok((key, model))
+    }
+
+    /// `n` samples of the policy for random prompts (prompt tokens, response tokens).
+    fn policy_samples(
+        &self,
+        w: &WorldArtifacts,
+        policy: &Gpt,
+        n: usize,
+        seed: u64,
+        what: &str,
+    ) -> Result<(Vec<Vec<TokenId>>, Vec<Vec<TokenId>>), ReproError> {
+        let prompts: Vec<Vec<TokenId>> =
+            w.world.prompts(n, seed).iter().map(|p| w.encode(&p.text())).collect::<Result<_, _>>()?;
+        let pb = bar(n as u64, what);
+        let mut responses = Vec::with_capacity(n);
+        for (k, chunk) in prompts.chunks(BATCH).enumerate() {
+            let samples = generate(
+                policy,
+                chunk,
+                &self.config.policy.sampling,
+                w.specials,
+                seed,
+                (k * BATCH) as u64,
+                BATCH,
+            )?;
+            responses.extend(samples.into_iter().map(|s| s.response));
+            pb.inc(chunk.len() as u64);
+        }
+        pb.finish_and_clear();
+        Ok((prompts, responses))
+    }
+
+    /// Stage 3: the gold RM, trained on rubric-labelled comparisons of the broad writer, recentred
+    /// and normalised on initial-policy samples.
+    pub fn gold(&self, w: &WorldArtifacts, policy_key: &str, policy: &Gpt) -> Result<TrainedRm, ReproError> {
+        let c = &self.config.gold;
+        let inputs = (&w.key, policy_key, c);
+        let key = key_of("gold", &inputs);
+        let config = self.model_config(&c.size, w)?;
+        let (dir, outcome) = self.store.ensure("gold", &key, &inputs, |tmp| {
+            let writer = WriterConfig::broad();
+            let mut rng = SplitMix64::new(c.train.seed ^ 0x601D);
+            let (mut pairs, mut sa, mut sb) = (Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..c.pairs {
+                let prompt = Prompt::random(&mut rng);
+                let (a, b) = (writer.respond(&prompt, &mut rng), writer.respond(&prompt, &mut rng));
+                let text = prompt.text();
+                sa.push(w.world.judge(&text, &a).map_err(|e| ReproError::Artifact(e.to_string()))?.score);
+                sb.push(w.world.judge(&text, &b).map_err(|e| ReproError::Artifact(e.to_string()))?.score);
+                pairs.push(Pair { prompt: w.encode(&text)?, a: w.encode(&a)?, b: w.encode(&b)? });
+            }
+            let (comps, _) = label_pairs(pairs, &sa, &sb, 0.0, c.train.seed);
+            let (train, val) = split_validation(comps, 0.1, c.train.seed);
+            let model = self.train_reward_model("training gold RM", &config, &train, &val, w, &c.train)?;
+            let val_eval = evaluate(&model, &val, w.rm_specials(), BATCH);
+            let (prompts, responses) = self.policy_samples(
+                w,
+                policy,
+                c.calibration_samples,
+                c.train.seed ^ 0xCA1,
+                "gold calibration",
+            )?;
+            let raw = score_raw(&model, &prompts, &responses, w.rm_specials(), BATCH);
+            let calibration = Calibration::gold(&raw)
+                .ok_or(ReproError::Degenerate("the gold RM scores every initial-policy sample the same"))?;
+            let rm = CalibratedRm {
+                name: "gold".into(),
+                model,
+                calibration,
+                specials: w.rm_specials(),
+                batch_size: BATCH,
+            };
+            rm.save(&tmp.join("rm"))?;
+            let report = RmReport {
+                size: c.size.clone(),
+                params: config.non_embedding_params() as u64,
+                total_params: config.num_params_scalar() as u64,
+                train_pairs: train.len(),
+                val: val_eval,
+                calibration,
+            };
+            write_json(&tmp.join("report.json"), &report)
+        })?;
+        let rm = CalibratedRm::load(&dir.join("rm"), &self.device)?;
+        let eval: RmReport = read_json(&dir.join("report.json"))?;
+        summary(
+            "gold",
+            outcome,
+            &dir,
+            &format!("{}: agreement with the rubric {:.3}", c.size, eval.val.accuracy),
+        );
+        Ok(TrainedRm { key, size: c.size.clone(), rm, eval })
+    }
+
+    fn train_reward_model(
+        &self,
+        what: &str,
+        config: &GptConfig,
+        train: &[Comparison],
+        val: &[Comparison],
+        w: &WorldArtifacts,
+        cfg: &goodhart_rm::RmTrainConfig,
+    ) -> Result<goodhart_nn::ScalarModel, ReproError> {
+        let steps = train.len().div_ceil(cfg.batch_size) * cfg.epochs;
+        let pb = bar(steps as u64, what);
+        let (model, _) = train_rm(config, None, train, val, w.rm_specials(), cfg, &self.device, |l| {
+            pb.inc(1);
+            if let Some(v) = l.val {
+                say(
+                    &pb,
+                    format!("  {what}: epoch {}  val loss {:.4}  acc {:.3}", l.epoch + 1, v.loss, v.accuracy),
+                );
+            }
+        })?;
+        pb.finish_and_clear();
+        Ok(model)
+    }
+
+    /// Stage 4: comparisons of initial-policy samples, hard-labelled by the gold.
+    pub fn proxy_data(
+        &self,
+        w: &WorldArtifacts,
+        policy_key: &str,
+        policy: &Gpt,
+        gold: &TrainedRm,
+    ) -> Result<(String, Vec<Comparison>, Vec<Comparison>, Vec<f64>), ReproError> {
+        let c = &self.config.proxies;
+        let inputs = (policy_key, &gold.key, c.pairs, c.label_noise, c.train.seed);
+        let key = key_of("proxy-data", &inputs);
+        let (dir, outcome) = self.store.ensure("proxy-data", &key, &inputs, |tmp| {
+            let seed = c.train.seed ^ 0xDA7A;
+            let (prompts, a) = self.policy_samples(w, policy, c.pairs, seed, "sampling proxy data (a)")?;
+            // the second response of each pair: same prompts, another stream of samples
+            let mut b = Vec::with_capacity(c.pairs);
+            let pb = bar(c.pairs as u64, "sampling proxy data (b)");
+            for (k, chunk) in prompts.chunks(BATCH).enumerate() {
+                let first = (c.pairs + k * BATCH) as u64;
+                let s =
+                    generate(policy, chunk, &self.config.policy.sampling, w.specials, seed, first, BATCH)?;
+                b.extend(s.into_iter().map(|s| s.response));
+                pb.inc(chunk.len() as u64);
+            }
+            pb.finish_and_clear();
+            let sa = gold.rm.score_batch(&prompts, &a);
+            let sb = gold.rm.score_batch(&prompts, &b);
+            let pairs =
+                prompts.into_iter().zip(a).zip(b).map(|((prompt, a), b)| Pair { prompt, a, b }).collect();
+            let (comps, stats) = label_pairs(pairs, &sa, &sb, c.label_noise, c.train.seed);
+            let (train, val) = split_validation(comps, 0.1, c.train.seed);
+            let init_scores: Vec<f64> = sa.iter().chain(&sb).copied().collect();
+            write_json(&tmp.join("comparisons.json"), &(train, val, stats))?;
+            write_json(&tmp.join("gold_scores.json"), &init_scores)
+        })?;
+        let (train, val, _stats): (Vec<Comparison>, Vec<Comparison>, goodhart_rm::pairs::LabelStats) =
+            read_json(&dir.join("comparisons.json"))?;
+        let gold_scores: Vec<f64> = read_json(&dir.join("gold_scores.json"))?;
+        summary(
+            "proxy-data",
+            outcome,
+            &dir,
+            &format!("{} train / {} validation comparisons", train.len(), val.len()),
+        );
+        Ok((key, train, val, gold_scores))
+    }
+
+    /// Stage 5: one proxy RM of the sweep, recentred on initial-policy samples and recalibrated
+    /// on its validation comparisons.
+    pub fn proxy(
+        &self,
+        w: &WorldArtifacts,
+        size: &str,
+        data_key: &str,
+        train: &[Comparison],
+        val: &[Comparison],
+    ) -> Result<TrainedRm, ReproError> {
+        let c = &self.config.proxies;
+        let inputs = (data_key, size, &c.train);
+        let key = key_of("proxy", &inputs);
+        let config = self.model_config(size, w)?;
+        let (dir, outcome) = self.store.ensure("proxy", &key, &inputs, |tmp| {
+            let model =
+                self.train_reward_model(&format!("training proxy {size}"), &config, train, val, w, &c.train)?;
+            let val_eval = evaluate(&model, val, w.rm_specials(), BATCH);
+            let sp = w.rm_specials();
+            let prompts: Vec<Vec<TokenId>> = val.iter().map(|c| c.prompt.clone()).collect();
+            let chosen = score_raw(
+                &model,
+                &prompts,
+                &val.iter().map(|c| c.chosen.clone()).collect::<Vec<_>>(),
+                sp,
+                BATCH,
+            );
+            let rejected = score_raw(
+                &model,
+                &prompts,
+                &val.iter().map(|c| c.rejected.clone()).collect::<Vec<_>>(),
+                sp,
+                BATCH,
+            );
+            let margins: Vec<f64> = chosen.iter().zip(&rejected).map(|(a, b)| a - b).collect();
+            let init: Vec<f64> = chosen.iter().chain(&rejected).copied().collect();
+            let calibration = Calibration::proxy(&init, &margins, &vec![1.0; margins.len()]);
+            let rm = CalibratedRm {
+                name: format!("proxy-{size}"),
+                model,
+                calibration,
+                specials: sp,
+                batch_size: BATCH,
+            };
+            rm.save(&tmp.join("rm"))?;
+            let report = RmReport {
+                size: size.to_string(),
+                params: config.non_embedding_params() as u64,
+                total_params: config.num_params_scalar() as u64,
+                train_pairs: train.len(),
+                val: val_eval,
+                calibration,
+            };
+            write_json(&tmp.join("report.json"), &report)
+        })?;
+        let rm = CalibratedRm::load(&dir.join("rm"), &self.device)?;
+        let eval: RmReport = read_json(&dir.join("report.json"))?;
+        summary(
+            "proxy",
+            outcome,
+            &dir,
+            &format!("{size}: val loss {:.4}, accuracy {:.3}", eval.val.loss, eval.val.accuracy),
+        );
+        Ok(TrainedRm { key, size: size.to_string(), rm, eval })
+    }
+
+    /// Stage 6: best-of-n pools, drawn once per policy and shared by every proxy.
+    pub fn bon_pools(
+        &self,
+        w: &WorldArtifacts,
+        policy_key: &str,
+        policy: &Gpt,
+    ) -> Result<(String, Pools), ReproError> {
+        let c = &self.config.bon;
+        let inputs = (policy_key, c.prompts, c.pool, c.seed, &self.config.policy.sampling);
+        let key = key_of("bon-pool", &inputs);
+        let (dir, outcome) = self.store.ensure("bon-pool", &key, &inputs, |tmp| {
+            let prompts: Vec<Vec<TokenId>> = w
+                .world
+                .prompts(c.prompts, c.seed)
+                .iter()
+                .map(|p| w.encode(&p.text()))
+                .collect::<Result<_, _>>()?;
+            let pb = bar((c.prompts * c.pool) as u64, "sampling BoN pools");
+            let mut responses = Vec::with_capacity(c.prompts);
+            for (p, prompt) in prompts.iter().enumerate() {
+                let mut pool = Vec::with_capacity(c.pool);
+                for start in (0..c.pool).step_by(BATCH) {
+                    let n = BATCH.min(c.pool - start);
+                    let batch = vec![prompt.clone(); n];
+                    let first = (p * c.pool + start) as u64;
+                    let s = generate(
+                        policy,
+                        &batch,
+                        &self.config.policy.sampling,
+                        w.specials,
+                        c.seed,
+                        first,
+                        BATCH,
+                    )?;
+                    pool.extend(s.into_iter().map(|s| s.response));
+                    pb.inc(n as u64);
+                }
+                responses.push(pool);
+            }
+            pb.finish_and_clear();
+            write_json(&tmp.join("pools.json"), &Pools { prompts, responses })
+        })?;
+        let pools: Pools = read_json(&dir.join("pools.json"))?;
+        summary("bon-pool", outcome, &dir, &format!("{} prompts x {} samples", c.prompts, c.pool));
+        Ok((key, pools))
+    }
+
+    /// Stage 7: a reward model's scores of every pooled sample, `[prompt][sample]`.
+    pub fn bon_scores(
+        &self,
+        pool_key: &str,
+        pools: &Pools,
+        rm: &TrainedRm,
+    ) -> Result<Vec<Vec<f64>>, ReproError> {
+        let inputs = (pool_key, &rm.key);
+        let key = key_of("bon-scores", &inputs);
+        let (dir, outcome) = self.store.ensure("bon-scores", &key, &inputs, |tmp| {
+            let pb = bar(pools.prompts.len() as u64, &format!("scoring with {}", rm.rm.name));
+            let mut scores = Vec::with_capacity(pools.prompts.len());
+            for (prompt, pool) in pools.prompts.iter().zip(&pools.responses) {
+                scores.push(rm.rm.score_batch(&vec![prompt.clone(); pool.len()], pool));
+                pb.inc(1);
+            }
+            pb.finish_and_clear();
+            write_json(&tmp.join("scores.json"), &scores)
+        })?;
+        summary("bon-scores", outcome, &dir, &rm.rm.name);
+        read_json(&dir.join("scores.json"))
+    }
+}

@@ -1,0 +1,129 @@
+//! Results on disk: records as CSV, fits as JSON, and a Markdown report a person reads.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use goodhart_core::Record;
+
+use crate::fig1::Fig1Bon;
+use crate::ReproError;
+
+fn opt(x: Option<f64>) -> String {
+    x.map_or("-".into(), |v| format!("{v:.3}"))
+}
+
+/// Records as CSV (one header row, the columns of [`Record`]).
+pub fn records_csv(records: &[Record]) -> String {
+    let mut out = String::from(
+        "experiment,method,rm_size,rm_params,data_size,policy_size,kl_penalty,seed,n,step,kl,sqrt_kl,gold,gold_se,proxy,proxy_se\n",
+    );
+    for r in records {
+        let o = |x: Option<u64>| x.map_or(String::new(), |v| v.to_string());
+        writeln!(
+            out,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            r.experiment,
+            r.method,
+            r.rm_size,
+            r.rm_params,
+            r.data_size,
+            r.policy_size,
+            r.kl_penalty,
+            r.seed,
+            o(r.n),
+            o(r.step),
+            r.kl,
+            r.sqrt_kl,
+            r.gold,
+            r.gold_se,
+            r.proxy,
+            r.proxy_se
+        )
+        .expect("write to string");
+    }
+    out
+}
+
+/// The Markdown tables of figure 1a.
+pub fn fig1_markdown(f: &Fig1Bon) -> String {
+    let mut s = String::new();
+    writeln!(s, "# fig1a: best-of-n against proxies of every size\n").unwrap();
+    writeln!(
+        s,
+        "Gold RM: {} ({} params): agreement with the rubric on held-out pairs {:.3}, validation loss {:.4}.\n",
+        f.gold.size, f.gold.params, f.gold.val.accuracy, f.gold.val.loss
+    )
+    .unwrap();
+    writeln!(s, "## Proxy reward models\n").unwrap();
+    writeln!(s, "| size | params | train pairs | val loss | val accuracy (vs gold) |").unwrap();
+    writeln!(s, "|---|---|---|---|---|").unwrap();
+    for r in &f.results {
+        let p = &r.proxy;
+        writeln!(
+            s,
+            "| {} | {} | {} | {:.4} | {:.3} |",
+            p.size, p.params, p.train_pairs, p.val.loss, p.val.accuracy
+        )
+        .unwrap();
+    }
+    writeln!(s, "\n## Fits of R_bon(d) = d (alpha - beta d) to the gold curve\n").unwrap();
+    writeln!(s, "| size | alpha_bon [90% CI] | beta_bon [90% CI] | R^2 | d* | R* | gold falls after peak | max - last (se) |").unwrap();
+    writeln!(s, "|---|---|---|---|---|---|---|---|").unwrap();
+    for r in &f.results {
+        writeln!(
+            s,
+            "| {} | {:.3} [{:.3}, {:.3}] | {:.3} [{:.3}, {:.3}] | {:.3} | {} | {} | {} | {:.3} ({:.3}) |",
+            r.proxy.size,
+            r.alpha_bon,
+            r.alpha_ci.0,
+            r.alpha_ci.1,
+            r.beta_bon,
+            r.beta_ci.0,
+            r.beta_ci.1,
+            r.r2,
+            opt(r.peak_d),
+            opt(r.peak_r),
+            if r.falls_after_peak { "yes" } else { "no" },
+            r.fall.mean,
+            r.fall.se
+        )
+        .unwrap();
+    }
+    writeln!(s, "\n## Curves (mean over prompts, standard error in parentheses)\n").unwrap();
+    for r in &f.results {
+        writeln!(
+            s,
+            "### proxy {}\n\n| n | KL | sqrt KL | proxy | gold |\n|---|---|---|---|---|",
+            r.proxy.size
+        )
+        .unwrap();
+        for k in 0..r.ns.len() {
+            writeln!(
+                s,
+                "| {} | {:.3} | {:.3} | {:.3} ({:.3}) | {:.3} ({:.3}) |",
+                r.ns[k],
+                r.kl[k],
+                r.kl[k].sqrt(),
+                r.proxy_score[k].mean,
+                r.proxy_score[k].se,
+                r.gold[k].mean,
+                r.gold[k].se
+            )
+            .unwrap();
+        }
+        writeln!(s).unwrap();
+    }
+    s
+}
+
+/// Writes `bon.csv`, `fig1_bon.json` and `report.md` into `out` (atomically each).
+pub fn write_fig1(out: &Path, f: &Fig1Bon, config_json: &str) -> Result<(), ReproError> {
+    let w = |name: &str, text: &str| {
+        goodhart_world::write_atomic(&out.join(name), text.as_bytes())
+            .map_err(|e| ReproError::Artifact(e.to_string()))
+    };
+    w("bon.csv", &records_csv(&f.records))?;
+    w("fig1_bon.json", &serde_json::to_string_pretty(f).expect("serialises"))?;
+    w("config.json", config_json)?;
+    w("report.md", &fig1_markdown(f))
+}

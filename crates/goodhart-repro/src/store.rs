@@ -1,0 +1,168 @@
+//! A content-addressed artifact store: one directory per stage and key.
+//!
+//! A stage's directory is `<root>/<stage>/<key>`, where the key is a hash of everything the stage's
+//! output depends on (its config section and the keys of its inputs). A stage writes into a
+//! temporary directory beside it and renames it into place when done, after writing
+//! `stage.json` (what was computed, from what, and how long it took). So a directory that exists
+//! is complete: an interrupted run leaves only a `*.partial.*` directory, which the next run
+//! removes and recomputes, saying so.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::ReproError;
+
+/// The file that marks a stage directory as complete.
+pub const STAGE_FILE: &str = "stage.json";
+
+/// The key of a stage: the first 16 hex digits of the SHA-256 of its inputs' canonical JSON.
+pub fn key_of(stage: &str, inputs: &impl Serialize) -> String {
+    let json = serde_json::to_vec(&(stage, inputs)).expect("stage inputs serialise");
+    let digest = Sha256::digest(&json);
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// What happened to a stage in this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Cached,
+    Computed,
+}
+
+/// The store rooted at a run directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Store { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The directory of `stage` with `key` (it may not exist yet).
+    pub fn dir(&self, stage: &str, key: &str) -> PathBuf {
+        self.root.join(stage).join(key)
+    }
+
+    /// True when `stage/key` was completed by an earlier run.
+    pub fn is_done(&self, stage: &str, key: &str) -> bool {
+        self.dir(stage, key).join(STAGE_FILE).is_file()
+    }
+
+    /// Returns the directory of `stage/key`, running `compute` into a fresh temporary directory
+    /// first if it is not complete yet. `inputs` is recorded in `stage.json`.
+    pub fn ensure(
+        &self,
+        stage: &str,
+        key: &str,
+        inputs: &impl Serialize,
+        compute: impl FnOnce(&Path) -> Result<(), ReproError>,
+    ) -> Result<(PathBuf, Outcome), ReproError> {
+        let dir = self.dir(stage, key);
+        if self.is_done(stage, key) {
+            return Ok((dir, Outcome::Cached));
+        }
+        let parent = dir.parent().expect("stage dirs have a parent");
+        std::fs::create_dir_all(parent).map_err(|e| ReproError::io(parent, e))?;
+        self.remove_partials(parent, key)?;
+        if dir.exists() {
+            eprintln!(
+                "note: {} has no {STAGE_FILE}: it is incomplete or corrupt, recomputing it",
+                dir.display()
+            );
+            std::fs::remove_dir_all(&dir).map_err(|e| ReproError::io(&dir, e))?;
+        }
+        let tmp = parent.join(format!("{key}.partial.{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).map_err(|e| ReproError::io(&tmp, e))?;
+        let start = Instant::now();
+        compute(&tmp)?;
+        let record = serde_json::json!({
+            "stage": stage,
+            "key": key,
+            "inputs": inputs,
+            "seconds": start.elapsed().as_secs_f64(),
+            "goodhart_version": env!("CARGO_PKG_VERSION"),
+        });
+        let marker = tmp.join(STAGE_FILE);
+        std::fs::write(&marker, serde_json::to_vec_pretty(&record).expect("record serialises"))
+            .map_err(|e| ReproError::io(&marker, e))?;
+        std::fs::rename(&tmp, &dir).map_err(|e| ReproError::io(&dir, e))?;
+        Ok((dir, Outcome::Computed))
+    }
+
+    /// Removes temporary directories that interrupted runs left for `key`.
+    fn remove_partials(&self, parent: &Path, key: &str) -> Result<(), ReproError> {
+        let prefix = format!("{key}.partial.");
+        for entry in std::fs::read_dir(parent).map_err(|e| ReproError::io(parent, e))? {
+            let entry = entry.map_err(|e| ReproError::io(parent, e))?;
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                eprintln!("note: removing {} left by an interrupted run", entry.path().display());
+                std::fs::remove_dir_all(entry.path()).map_err(|e| ReproError::io(&entry.path(), e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes JSON atomically (temporary file, then rename).
+pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), ReproError> {
+    let bytes = serde_json::to_vec(value).expect("value serialises");
+    goodhart_world::write_atomic(path, &bytes).map_err(|e| ReproError::Artifact(e.to_string()))
+}
+
+/// Reads JSON written by [`write_json`], naming the file if it is missing or corrupt.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ReproError> {
+    let bytes = std::fs::read(path).map_err(|e| ReproError::io(path, e))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ReproError::Corrupt { path: path.to_path_buf(), reason: e.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn computes_once_then_reuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let key = key_of("s", &("a", 1));
+        assert_eq!(key.len(), 16);
+        assert_ne!(key, key_of("s", &("a", 2)));
+        let mut runs = 0;
+        for expected in [Outcome::Computed, Outcome::Cached] {
+            let (d, outcome) = store
+                .ensure("s", &key, &"inputs", |tmp| {
+                    runs += 1;
+                    std::fs::write(tmp.join("x"), "1").map_err(|e| ReproError::io(tmp, e))
+                })
+                .unwrap();
+            assert_eq!(outcome, expected);
+            assert_eq!(std::fs::read_to_string(d.join("x")).unwrap(), "1");
+        }
+        assert_eq!(runs, 1);
+    }
+
+    #[test]
+    fn failed_or_interrupted_work_is_redone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let err = store.ensure("s", "k", &(), |_| Err(ReproError::Artifact("boom".into()))).unwrap_err();
+        assert!(err.to_string().contains("boom"));
+        assert!(!store.is_done("s", "k"));
+        // a directory without stage.json (say, copied half-way) is recomputed
+        std::fs::create_dir_all(store.dir("s", "k")).unwrap();
+        let (_, outcome) = store.ensure("s", "k", &(), |_| Ok(())).unwrap();
+        assert_eq!(outcome, Outcome::Computed);
+        assert!(store.is_done("s", "k"));
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("s")).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "partial directories are cleaned up");
+    }
+}

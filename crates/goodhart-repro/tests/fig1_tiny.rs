@@ -1,0 +1,52 @@
+//! The whole best-of-n path at the tiny preset: what must hold whatever the world.
+
+use burn::prelude::Device;
+use goodhart_kl::kl_bon;
+use goodhart_repro::fig1::fig1_bon;
+use goodhart_repro::report::write_fig1;
+use goodhart_repro::{ExperimentConfig, Pipeline};
+
+#[test]
+fn tiny_fig1_runs_end_to_end_and_reuses_its_cache() {
+    let runs = tempfile::tempdir().unwrap();
+    let config = ExperimentConfig::preset("tiny").unwrap();
+    let pipeline = Pipeline::new(config.clone(), runs.path(), Device::flex());
+    let fig = fig1_bon(&pipeline).unwrap();
+    assert_eq!(fig.results.len(), config.proxies.sizes.len());
+    for r in &fig.results {
+        // the KL grid is kl_bon(n)
+        for (n, kl) in r.ns.iter().zip(&r.kl) {
+            assert!((kl - kl_bon(*n).unwrap()).abs() < 1e-12);
+        }
+        assert_eq!(r.ns[0], 1);
+        assert_eq!(*r.ns.last().unwrap(), config.bon.pool as u64);
+        // the proxy curve never decreases in n
+        for w in r.proxy_score.windows(2) {
+            assert!(w[1].mean >= w[0].mean - 1e-9, "{:?}", r.proxy_score);
+        }
+        assert!(r.gold.iter().chain(&r.proxy_score).all(|e| e.mean.is_finite()));
+    }
+    // n = 1 is the pool mean: recompute it from the stored pools and scores
+    let w = pipeline.world().unwrap();
+    let (policy_key, policy) = pipeline.policy(&w).unwrap();
+    let (pool_key, pools) = pipeline.bon_pools(&w, &policy_key, &policy).unwrap();
+    let gold = pipeline.gold(&w, &policy_key, &policy).unwrap();
+    let gold_scores = pipeline.bon_scores(&pool_key, &pools, &gold).unwrap();
+    let pool_mean = gold_scores.iter().map(|s| s.iter().sum::<f64>() / s.len() as f64).sum::<f64>()
+        / gold_scores.len() as f64;
+    assert!((fig.results[0].gold[0].mean - pool_mean).abs() < 1e-9);
+
+    // Outputs exist and parse.
+    let out = tempfile::tempdir().unwrap();
+    write_fig1(out.path(), &fig, "{}").unwrap();
+    let csv = std::fs::read_to_string(out.path().join("bon.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + fig.records.len());
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("fig1_bon.json")).unwrap()).unwrap();
+    assert!(json["results"].as_array().unwrap().len() == fig.results.len());
+    assert!(std::fs::read_to_string(out.path().join("report.md")).unwrap().contains("alpha_bon"));
+
+    // A second run finds every stage cached and gives the same numbers.
+    let again = fig1_bon(&Pipeline::new(config, runs.path(), Device::flex())).unwrap();
+    assert_eq!(serde_json::to_string(&again).unwrap(), serde_json::to_string(&fig).unwrap());
+}

@@ -1,0 +1,77 @@
+//! `cargo xtask reproduce <target>`: runs a paper experiment end to end, reusing cached stages.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use burn::prelude::Device;
+use goodhart_repro::report::write_fig1;
+use goodhart_repro::{fig1::fig1_bon, ExperimentConfig, Pipeline};
+
+pub const USAGE: &str = "\
+usage: cargo xtask reproduce <target> [--preset tiny|laptop|paper] [--runs DIR] [--out DIR]
+
+targets:
+  fig1     best-of-n against proxy RMs of every size (figure 1a)
+
+options:
+  --preset P   experiment size (default: laptop; tiny runs in seconds)
+  --runs DIR   artifact store shared by all targets (default: runs/<preset>)
+  --out DIR    where results go (default: results/<target>/<preset>)
+";
+
+struct Args {
+    target: String,
+    preset: String,
+    runs: Option<PathBuf>,
+    out: Option<PathBuf>,
+}
+
+fn parse(args: &[String]) -> Result<Args> {
+    let mut it = args.iter();
+    let mut a = Args { target: String::new(), preset: "laptop".into(), runs: None, out: None };
+    while let Some(arg) = it.next() {
+        let mut value =
+            |name: &str| it.next().cloned().with_context(|| format!("{name} needs a value\n\n{USAGE}"));
+        match arg.as_str() {
+            "--preset" => a.preset = value("--preset")?,
+            "--runs" => a.runs = Some(value("--runs")?.into()),
+            "--out" => a.out = Some(value("--out")?.into()),
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                std::process::exit(0);
+            }
+            flag if flag.starts_with('-') => bail!("unknown option {flag}\n\n{USAGE}"),
+            target if a.target.is_empty() => a.target = target.to_string(),
+            extra => bail!("unexpected argument {extra}\n\n{USAGE}"),
+        }
+    }
+    if a.target.is_empty() {
+        bail!("which target?\n\n{USAGE}");
+    }
+    Ok(a)
+}
+
+pub fn run(args: &[String]) -> Result<()> {
+    let a = parse(args)?;
+    let config = ExperimentConfig::preset(&a.preset)?;
+    let root = crate::workspace_root();
+    let runs = a.runs.unwrap_or_else(|| root.join("runs").join(&a.preset));
+    let out = a.out.unwrap_or_else(|| root.join("results").join(&a.target).join(&a.preset));
+    let started = Instant::now();
+    let config_json = serde_json::to_string_pretty(&config)?;
+    let pipeline = Pipeline::new(config, &runs, Device::flex());
+    match a.target.as_str() {
+        "fig1" => {
+            let fig = fig1_bon(&pipeline)?;
+            write_fig1(&out, &fig, &config_json)?;
+            print!(
+                "{}",
+                goodhart_repro::report::fig1_markdown(&fig).split("## Curves").next().unwrap_or_default()
+            );
+        }
+        other => bail!("unknown target {other:?}\n\n{USAGE}"),
+    }
+    eprintln!("done in {:.1?}: results in {}", started.elapsed(), out.display());
+    Ok(())
+}
