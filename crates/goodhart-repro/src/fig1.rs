@@ -35,9 +35,25 @@ pub struct BonResult {
     pub fall: Estimate,
 }
 
+/// What the initial policy writes, judged by the rubric (the 'human'): the spread that gives
+/// optimisation something to find.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicyReport {
+    pub samples: usize,
+    pub rubric: Estimate,
+    pub rubric_sd: f64,
+    /// 5th, 25th, 50th, 75th and 95th percentiles of the rubric score.
+    pub rubric_quantiles: [f64; 5],
+    /// `praise_histogram[g]`: share of samples with `g` praise words (the last bin: 8 or more).
+    pub praise_histogram: [f64; 9],
+    /// A few samples with their rubric and gold scores: (prompt, response, rubric, gold).
+    pub examples: Vec<(String, String, f64, f64)>,
+}
+
 /// Everything figure 1a shows.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Fig1Bon {
+    pub policy: PolicyReport,
     pub gold: RmReport,
     pub results: Vec<BonResult>,
     pub records: Vec<Record>,
@@ -55,6 +71,7 @@ pub fn fig1_bon(p: &Pipeline) -> Result<Fig1Bon, ReproError> {
     let (data_key, train, val, _) = p.proxy_data(&w, &policy_key, &policy, &gold)?;
     let (pool_key, pools) = p.bon_pools(&w, &policy_key, &policy)?;
     let gold_scores = p.bon_scores(&pool_key, &pools, &gold)?;
+    let policy_report = policy_report(&w, &pools, &gold_scores)?;
     let grid = log_grid(p.config.bon.pool as u64, p.config.bon.grid_points);
     let estimator = BonEstimator::new(&grid)?;
     let mut results = Vec::new();
@@ -79,7 +96,43 @@ pub fn fig1_bon(p: &Pipeline) -> Result<Fig1Bon, ReproError> {
         }
         results.push(result);
     }
-    Ok(Fig1Bon { gold: gold.eval, results, records })
+    Ok(Fig1Bon { policy: policy_report, gold: gold.eval, results, records })
+}
+
+fn policy_report(
+    w: &crate::pipeline::WorldArtifacts,
+    pools: &crate::pipeline::Pools,
+    gold_scores: &[Vec<f64>],
+) -> Result<PolicyReport, ReproError> {
+    let mut scores = Vec::new();
+    let mut praise = [0f64; 9];
+    let mut examples = Vec::new();
+    for (p, (prompt, pool)) in pools.prompts.iter().zip(&pools.responses).enumerate() {
+        let prompt_text = w.decode(prompt)?;
+        for (i, response) in pool.iter().enumerate() {
+            let text = w.decode(response)?;
+            let j = w.world.judge(&prompt_text, &text).map_err(|e| ReproError::Artifact(e.to_string()))?;
+            scores.push(j.score);
+            praise[j.praise.min(8)] += 1.0;
+            if i == 0 && examples.len() < 6 {
+                examples.push((prompt_text.clone(), text, j.score, gold_scores[p][i]));
+            }
+        }
+    }
+    let n = scores.len() as f64;
+    praise.iter_mut().for_each(|c| *c /= n);
+    let rubric = Estimate::from_values(&scores);
+    let rubric_sd = rubric.se * n.sqrt();
+    scores.sort_unstable_by(f64::total_cmp);
+    let q = |f: f64| scores[((n - 1.0) * f).round() as usize];
+    Ok(PolicyReport {
+        samples: scores.len(),
+        rubric,
+        rubric_sd,
+        rubric_quantiles: [q(0.05), q(0.25), q(0.5), q(0.75), q(0.95)],
+        praise_histogram: praise,
+        examples,
+    })
 }
 
 fn analyse(

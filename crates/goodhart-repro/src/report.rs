@@ -48,6 +48,28 @@ pub fn records_csv(records: &[Record]) -> String {
 pub fn fig1_markdown(f: &Fig1Bon) -> String {
     let mut s = String::new();
     writeln!(s, "# fig1a: best-of-n against proxies of every size\n").unwrap();
+    let pr = &f.policy;
+    writeln!(s, "## The initial policy, judged by the rubric\n").unwrap();
+    writeln!(
+        s,
+        "{} samples: rubric score mean {:.3}, sd {:.3}; percentiles 5/25/50/75/95: {}.\n",
+        pr.samples,
+        pr.rubric.mean,
+        pr.rubric_sd,
+        pr.rubric_quantiles.iter().map(|q| format!("{q:.2}")).collect::<Vec<_>>().join(" / ")
+    )
+    .unwrap();
+    writeln!(
+        s,
+        "Praise words per response (0..7, 8+): {}.\n",
+        pr.praise_histogram.iter().map(|h| format!("{:.1}%", 100.0 * h)).collect::<Vec<_>>().join(", ")
+    )
+    .unwrap();
+    writeln!(s, "| prompt | response | rubric | gold |\n|---|---|---|---|").unwrap();
+    for (p, r, rubric, gold) in &pr.examples {
+        writeln!(s, "| {p} | {r} | {rubric:.2} | {gold:.2} |").unwrap();
+    }
+    writeln!(s).unwrap();
     writeln!(
         s,
         "Gold RM: {} ({} params): agreement with the rubric on held-out pairs {:.3}, validation loss {:.4}.\n",
