@@ -6,7 +6,13 @@
 //! - [`core`]: the shared traits (policy, reward model, optimiser) and records;
 //! - [`kl`]: KL estimators and the best-of-n KL;
 //! - [`bon`]: the unbiased best-of-n estimator;
-//! - [`laws`]: the functional forms of the paper and their fits.
+//! - [`laws`]: the functional forms of the paper and their fits;
+//! - [`world`]: the synthetic language, its 'human' rubric and tokenizer;
+//! - [`nn`]: the transformer (KV cache, checkpoints, size presets);
+//! - [`policy`]: pretraining, sampling and scoring of policies;
+//! - [`rm`]: reward models (gold and proxies), Bradley-Terry training, calibration;
+//! - [`ppo`]: PPO against a proxy with gold tracking;
+//! - [`repro`]: the paper's experiments, cached stages and reports.
 //!
 //! Projects that need only the mathematics can depend on `goodhart-kl`, `goodhart-bon` or
 //! `goodhart-laws` alone: none of them pulls in an ML framework.
@@ -21,6 +27,7 @@ pub use goodhart_kl as kl;
 pub use goodhart_laws as laws;
 pub use goodhart_nn as nn;
 pub use goodhart_policy as policy;
+pub use goodhart_ppo as ppo;
 pub use goodhart_repro as repro;
 pub use goodhart_rm as rm;
 pub use goodhart_world as world;

@@ -34,9 +34,11 @@
 
 mod bootstrap;
 mod estimator;
+mod optimiser;
 mod radix;
 mod weights;
 
 pub use bootstrap::{bootstrap_mean_ci, Interval};
 pub use estimator::{best_of_n_pool, log_grid, BonCurves, BonError, BonEstimator, PromptPool};
+pub use optimiser::BestOfN;
 pub use weights::bon_weights;

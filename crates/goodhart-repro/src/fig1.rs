@@ -2,6 +2,7 @@
 
 use goodhart_bon::{log_grid, BonCurves, BonEstimator, PromptPool};
 use goodhart_core::{Estimate, Method, Record};
+use goodhart_kl::kl_bon_from_pool;
 use goodhart_laws::{bootstrap, bootstrap_ci, fit, FitOptions, Form};
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +15,9 @@ pub struct BonResult {
     pub proxy: RmReport,
     pub ns: Vec<u64>,
     pub kl: Vec<f64>,
+    /// The tie-aware best-of-n KL (`goodhart_kl::kl_bon_from_pool` on each prompt's proxy
+    /// scores, averaged over prompts): below `kl` where repeated samples tie.
+    pub kl_tie_aware: Vec<f64>,
     pub gold: Vec<Estimate>,
     pub proxy_score: Vec<Estimate>,
     /// `R_bon(d) = d (alpha - beta d)` fitted to the gold curve, and to the proxy curve.
@@ -82,7 +86,17 @@ pub fn fig1_bon(p: &Pipeline) -> Result<Fig1Bon, ReproError> {
         let views: Vec<PromptPool<'_>> =
             proxy_scores.iter().zip(&gold_scores).map(|(pr, g)| PromptPool::new(pr, g)).collect();
         let curves = estimator.estimate(&views)?;
-        let result = analyse(&curves, proxy.eval.clone(), p.config.bon.bootstrap, p.config.bon.seed)?;
+        let mut result = analyse(&curves, proxy.eval.clone(), p.config.bon.bootstrap, p.config.bon.seed)?;
+        result.kl_tie_aware = curves
+            .ns
+            .iter()
+            .map(|&n| {
+                let kls: Vec<f64> =
+                    proxy_scores.iter().map(|s| kl_bon_from_pool(s, n)).collect::<Result<_, _>>()?;
+                Ok(kls.iter().sum::<f64>() / kls.len() as f64)
+            })
+            .collect::<Result<_, goodhart_kl::KlError>>()
+            .map_err(|e| ReproError::Artifact(e.to_string()))?;
         for (k, &n) in curves.ns.iter().enumerate() {
             let mut r = Record::new("fig1", Method::Bon).with_n(n).with_kl(curves.kl[k]);
             r.rm_size = size.clone();
@@ -174,6 +188,7 @@ fn analyse(
         proxy,
         ns: curves.ns.clone(),
         kl: curves.kl.clone(),
+        kl_tie_aware: Vec::new(),
         gold: curves.gold.clone(),
         proxy_score: curves.proxy.clone(),
         alpha_bon: law.alpha(),
