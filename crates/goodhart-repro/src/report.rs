@@ -115,16 +115,17 @@ pub fn fig1_markdown(f: &Fig1Bon) -> String {
     for r in &f.results {
         writeln!(
             s,
-            "### proxy {}\n\n| n | KL | sqrt KL | proxy | gold |\n|---|---|---|---|---|",
+            "### proxy {}\n\n| n | KL_bon | tie-aware KL | sqrt KL | proxy | gold |\n|---|---|---|---|---|---|",
             r.proxy.size
         )
         .unwrap();
         for k in 0..r.ns.len() {
             writeln!(
                 s,
-                "| {} | {:.3} | {:.3} | {:.3} ({:.3}) | {:.3} ({:.3}) |",
+                "| {} | {:.3} | {:.3} | {:.3} | {:.3} ({:.3}) | {:.3} ({:.3}) |",
                 r.ns[k],
                 r.kl[k],
+                r.kl_tie_aware[k],
                 r.kl[k].sqrt(),
                 r.proxy_score[k].mean,
                 r.proxy_score[k].se,
