@@ -98,6 +98,31 @@ pub struct RmReport {
     pub calibration: Calibration,
 }
 
+impl RmReport {
+    fn new(
+        size: &str,
+        config: &GptConfig,
+        train_pairs: usize,
+        val: RmEval,
+        calibration: Calibration,
+    ) -> Self {
+        RmReport {
+            size: size.to_string(),
+            params: config.non_embedding_params() as u64,
+            total_params: config.num_params_scalar() as u64,
+            train_pairs,
+            val,
+            calibration,
+        }
+    }
+}
+
+/// Writes a trained reward model (`rm/`) and its report (`report.json`) into a stage directory.
+fn save_rm(dir: &Path, rm: &CalibratedRm, report: RmReport) -> Result<(), ReproError> {
+    rm.save(&dir.join("rm"))?;
+    write_json(&dir.join("report.json"), &report)
+}
+
 /// Best-of-n pools: per prompt, `pool` responses of the initial policy.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Pools {
@@ -249,16 +274,7 @@ impl Pipeline {
                 specials: w.rm_specials(),
                 batch_size: BATCH,
             };
-            rm.save(&tmp.join("rm"))?;
-            let report = RmReport {
-                size: c.size.clone(),
-                params: config.non_embedding_params() as u64,
-                total_params: config.num_params_scalar() as u64,
-                train_pairs: train.len(),
-                val: val_eval,
-                calibration,
-            };
-            write_json(&tmp.join("report.json"), &report)
+            save_rm(tmp, &rm, RmReport::new(&c.size, &config, train.len(), val_eval, calibration))
         })?;
         let rm = CalibratedRm::load(&dir.join("rm"), &self.device)?;
         let eval: RmReport = read_json(&dir.join("report.json"))?;
@@ -386,16 +402,7 @@ impl Pipeline {
                 specials: sp,
                 batch_size: BATCH,
             };
-            rm.save(&tmp.join("rm"))?;
-            let report = RmReport {
-                size: size.to_string(),
-                params: config.non_embedding_params() as u64,
-                total_params: config.num_params_scalar() as u64,
-                train_pairs: train.len(),
-                val: val_eval,
-                calibration,
-            };
-            write_json(&tmp.join("report.json"), &report)
+            save_rm(tmp, &rm, RmReport::new(size, &config, train.len(), val_eval, calibration))
         })?;
         let rm = CalibratedRm::load(&dir.join("rm"), &self.device)?;
         let eval: RmReport = read_json(&dir.join("report.json"))?;
