@@ -59,6 +59,10 @@ pub struct PolicyReport {
 pub struct Fig1Bon {
     pub policy: PolicyReport,
     pub gold: RmReport,
+    /// The gold's agreement with the rubric on the proxies' validation comparisons (pairs of
+    /// initial-policy samples, labelled by the gold): the same pairs the proxies' accuracy is
+    /// measured on, so the two numbers compare like with like. Ties in rubric score count half.
+    pub gold_rubric_agreement_on_policy_pairs: f64,
     pub results: Vec<BonResult>,
     pub records: Vec<Record>,
 }
@@ -110,7 +114,26 @@ pub fn fig1_bon(p: &Pipeline) -> Result<Fig1Bon, ReproError> {
         }
         results.push(result);
     }
-    Ok(Fig1Bon { policy: policy_report, gold: gold.eval, results, records })
+    let mut agree = 0.0;
+    for c in &val {
+        let chosen = w.rubric(&c.prompt, &c.chosen)?;
+        let rejected = w.rubric(&c.prompt, &c.rejected)?;
+        agree += if chosen > rejected {
+            1.0
+        } else if chosen == rejected {
+            0.5
+        } else {
+            0.0
+        };
+    }
+    let gold_rubric_agreement_on_policy_pairs = agree / val.len().max(1) as f64;
+    Ok(Fig1Bon {
+        policy: policy_report,
+        gold: gold.eval,
+        gold_rubric_agreement_on_policy_pairs,
+        results,
+        records,
+    })
 }
 
 fn policy_report(

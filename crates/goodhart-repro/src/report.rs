@@ -76,6 +76,12 @@ pub fn fig1_markdown(f: &Fig1Bon) -> String {
         f.gold.size, f.gold.params, f.gold.val.accuracy, f.gold.val.loss
     )
     .unwrap();
+    writeln!(
+        s,
+        "On the proxies' validation pairs (initial-policy samples), the gold agrees with the rubric on {:.3} of them (rubric ties count half).\n",
+        f.gold_rubric_agreement_on_policy_pairs
+    )
+    .unwrap();
     writeln!(s, "## Proxy reward models\n").unwrap();
     writeln!(s, "| size | params | train pairs | val loss | val accuracy (vs gold) |").unwrap();
     writeln!(s, "|---|---|---|---|---|").unwrap();
