@@ -1,4 +1,4 @@
-use goodhart_core::SplitMix64;
+use goodhart_core::{quantile_sorted, SplitMix64};
 
 /// A two-sided confidence interval.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -41,20 +41,12 @@ pub fn bootstrap_mean_ci(
         .into_iter()
         .map(|mut m| {
             m.sort_unstable_by(f64::total_cmp);
-            Interval { lo: quantile(&m, (1.0 - level) / 2.0), hi: quantile(&m, (1.0 + level) / 2.0) }
+            Interval {
+                lo: quantile_sorted(&m, (1.0 - level) / 2.0),
+                hi: quantile_sorted(&m, (1.0 + level) / 2.0),
+            }
         })
         .collect()
-}
-
-/// Quantile `q` of sorted data, linear interpolation between order statistics.
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    let pos = q * (sorted.len() - 1) as f64;
-    let (i, frac) = (pos.floor() as usize, pos.fract());
-    if i + 1 < sorted.len() {
-        sorted[i] * (1.0 - frac) + sorted[i + 1] * frac
-    } else {
-        sorted[i]
-    }
 }
 
 #[cfg(test)]
@@ -73,11 +65,5 @@ mod tests {
         assert!(ci_large.hi - ci_large.lo < 0.5 * (ci_small.hi - ci_small.lo));
         // A constant column has a zero-width interval.
         assert_eq!(bootstrap_mean_ci(&[2.0; 10], 2, 50, 0.9, 0)[1], Interval { lo: 2.0, hi: 2.0 });
-    }
-
-    #[test]
-    fn quantiles_interpolate() {
-        assert_eq!(quantile(&[0.0, 10.0], 0.25), 2.5);
-        assert_eq!(quantile(&[4.0], 0.9), 4.0);
     }
 }

@@ -35,6 +35,18 @@ impl Estimate {
     }
 }
 
+/// Quantile `q` (in [0, 1]) of ascending `sorted` data, interpolating linearly between order
+/// statistics: position `q (n - 1)`. Used for percentile bootstrap intervals and reports.
+///
+/// # Panics
+/// If `sorted` is empty.
+pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
+    assert!(!sorted.is_empty(), "quantile of no data");
+    let pos = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,6 +61,13 @@ mod tests {
         assert!((e.se - (5.0f64 / 12.0).sqrt()).abs() < 1e-12);
         assert!(Estimate::from_values(&[]).mean.is_nan());
         assert!(Estimate::from_values(&[7.0]).se.is_nan());
+    }
+
+    #[test]
+    fn quantiles_interpolate() {
+        assert_eq!(quantile_sorted(&[0.0, 10.0], 0.25), 2.5);
+        assert_eq!(quantile_sorted(&[4.0], 0.9), 4.0);
+        assert_eq!(quantile_sorted(&[1.0, 2.0, 3.0], 1.0), 3.0);
     }
 
     proptest! {

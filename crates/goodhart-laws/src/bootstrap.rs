@@ -3,6 +3,7 @@
 use crate::error::check_finite;
 use crate::LawError;
 
+use goodhart_core::quantile_sorted;
 pub use goodhart_core::SplitMix64;
 
 /// Nonparametric bootstrap: draw `n_resamples` resamples of `n_units`
@@ -44,13 +45,6 @@ pub fn bootstrap_ci(samples: &[f64], level: f64) -> Result<(f64, f64), LawError>
     sorted.sort_by(f64::total_cmp);
     let tail = (1.0 - level) / 2.0;
     Ok((quantile_sorted(&sorted, tail), quantile_sorted(&sorted, 1.0 - tail)))
-}
-
-fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
-    let pos = q * (sorted.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = pos.ceil() as usize;
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Figure 1a: best-of-n against proxies of every size, gold measured, laws fitted.
 
 use goodhart_bon::{log_grid, BonCurves, BonEstimator, PromptPool};
-use goodhart_core::{Estimate, Method, Record};
+use goodhart_core::{quantile_sorted, Estimate, Method, Record};
 use goodhart_kl::kl_bon_from_pool;
 use goodhart_laws::{bootstrap, bootstrap_ci, fit, FitOptions, Form};
 use serde::{Deserialize, Serialize};
@@ -161,7 +161,7 @@ fn policy_report(
     let rubric = Estimate::from_values(&scores);
     let rubric_sd = rubric.se * n.sqrt();
     scores.sort_unstable_by(f64::total_cmp);
-    let q = |f: f64| scores[((n - 1.0) * f).round() as usize];
+    let q = |f: f64| quantile_sorted(&scores, f);
     Ok(PolicyReport {
         samples: scores.len(),
         rubric,

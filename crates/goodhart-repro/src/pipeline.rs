@@ -215,23 +215,31 @@ impl Pipeline {
     ) -> Result<(Vec<Vec<TokenId>>, Vec<Vec<TokenId>>), ReproError> {
         let prompts: Vec<Vec<TokenId>> =
             w.world.prompts(n, seed).iter().map(|p| w.encode(&p.text())).collect::<Result<_, _>>()?;
-        let pb = bar(n as u64, what);
-        let mut responses = Vec::with_capacity(n);
+        let responses = self.responses(w, policy, &prompts, seed, 0, what)?;
+        Ok((prompts, responses))
+    }
+
+    /// One response per prompt; response `i` draws from stream `first + i` of `seed`.
+    fn responses(
+        &self,
+        w: &WorldArtifacts,
+        policy: &Gpt,
+        prompts: &[Vec<TokenId>],
+        seed: u64,
+        first: usize,
+        what: &str,
+    ) -> Result<Vec<Vec<TokenId>>, ReproError> {
+        let pb = bar(prompts.len() as u64, what);
+        let mut responses = Vec::with_capacity(prompts.len());
         for (k, chunk) in prompts.chunks(BATCH).enumerate() {
-            let samples = generate(
-                policy,
-                chunk,
-                &self.config.policy.sampling,
-                w.specials,
-                seed,
-                (k * BATCH) as u64,
-                BATCH,
-            )?;
+            let index = (first + k * BATCH) as u64;
+            let samples =
+                generate(policy, chunk, &self.config.policy.sampling, w.specials, seed, index, BATCH)?;
             responses.extend(samples.into_iter().map(|s| s.response));
             pb.inc(chunk.len() as u64);
         }
         pb.finish_and_clear();
-        Ok((prompts, responses))
+        Ok(responses)
     }
 
     /// Stage 3: the gold RM, trained on rubric-labelled comparisons of the broad writer, recentred
@@ -326,16 +334,7 @@ impl Pipeline {
             let seed = c.train.seed ^ 0xDA7A;
             let (prompts, a) = self.policy_samples(w, policy, c.pairs, seed, "sampling proxy data (a)")?;
             // the second response of each pair: same prompts, another stream of samples
-            let mut b = Vec::with_capacity(c.pairs);
-            let pb = bar(c.pairs as u64, "sampling proxy data (b)");
-            for (k, chunk) in prompts.chunks(BATCH).enumerate() {
-                let first = (c.pairs + k * BATCH) as u64;
-                let s =
-                    generate(policy, chunk, &self.config.policy.sampling, w.specials, seed, first, BATCH)?;
-                b.extend(s.into_iter().map(|s| s.response));
-                pb.inc(chunk.len() as u64);
-            }
-            pb.finish_and_clear();
+            let b = self.responses(w, policy, &prompts, seed, c.pairs, "sampling proxy data (b)")?;
             let sa = gold.rm.score_batch(&prompts, &a);
             let sb = gold.rm.score_batch(&prompts, &b);
             let pairs =
