@@ -6,13 +6,13 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use burn::prelude::Device;
 use goodhart_repro::report::write_fig1;
-use goodhart_repro::{fig1::fig1_bon, ExperimentConfig, Pipeline};
+use goodhart_repro::{fig1::fig1, ExperimentConfig, Pipeline};
 
 pub const USAGE: &str = "\
 usage: cargo xtask reproduce <target> [--preset tiny|laptop|paper] [--runs DIR] [--out DIR]
 
 targets:
-  fig1     best-of-n against proxy RMs of every size (figure 1a)
+  fig1     best-of-n (1a) and PPO (1b) against proxy RMs of every size
 
 options:
   --preset P   experiment size (default: laptop; tiny runs in seconds)
@@ -63,12 +63,14 @@ pub fn run(args: &[String]) -> Result<()> {
     let pipeline = Pipeline::new(config, &runs, Device::flex());
     match a.target.as_str() {
         "fig1" => {
-            let fig = fig1_bon(&pipeline)?;
+            let fig = fig1(&pipeline)?;
             write_fig1(&out, &fig, &config_json)?;
-            print!(
-                "{}",
-                goodhart_repro::report::fig1_markdown(&fig).split("## Curves").next().unwrap_or_default()
-            );
+            // the tables of fits, without the per-point curve tables
+            let report = goodhart_repro::report::fig1_markdown(&fig);
+            print!("{}", report.split("## Curves").next().unwrap_or_default());
+            if let Some(rl) = report.split_once("## fig1b").map(|(_, rl)| rl) {
+                print!("## fig1b{}", rl.split("### PPO vs").next().unwrap_or_default());
+            }
         }
         other => bail!("unknown target {other:?}\n\n{USAGE}"),
     }

@@ -346,6 +346,55 @@ fn goodness_of_fit(observed: &[f64], predicted: &[f64], weights: &[f64]) -> (f64
     (r2, (ss_res / w_sum).sqrt())
 }
 
+/// Fits `form` to several curves at once with one alpha shared by all and a beta per curve, as the
+/// paper does for RL across reward-model sizes (its figure 1b and section 3.2): minimises
+/// sum over curves and points of (R(d) - r)^2. `Bon`, `Rl` and `RlLog1p` are linear in
+/// (alpha, beta_1, ..., beta_k), so this is one least-squares solve (SVD); the returned laws are
+/// each curve's fit with alpha fixed at the shared value (their betas are the joint solution's).
+///
+/// # Errors
+/// [`LawError::InvalidArgument`] for `BonPower` or no curves; the errors of [`fit`] for a curve
+/// that cannot be fitted.
+pub fn fit_shared_alpha(form: Form, curves: &[(&[f64], &[f64])]) -> Result<(f64, Vec<FittedLaw>), LawError> {
+    if form == Form::BonPower {
+        return Err(LawError::InvalidArgument("a shared alpha needs a form linear in its parameters".into()));
+    }
+    if curves.is_empty() {
+        return Err(LawError::InvalidArgument("no curves to fit".into()));
+    }
+    for (d, r) in curves {
+        validate(form, d, r, &FitOptions::default())?;
+    }
+    let rows: usize = curves.iter().map(|(d, _)| d.len()).sum();
+    let mut a = DMatrix::zeros(rows, 1 + curves.len());
+    let mut b = DVector::zeros(rows);
+    let mut row = 0;
+    let mut grad = [0.0; 2];
+    for (k, (d, r)) in curves.iter().enumerate() {
+        for (&d, &r) in d.iter().zip(r.iter()) {
+            // R = alpha * dR/dalpha + beta * dR/dbeta (both forms are linear, 0 at d = 0)
+            form.partial_derivatives(&[0.0, 0.0], d, &mut grad);
+            a[(row, 0)] = grad[0];
+            a[(row, 1 + k)] = grad[1];
+            b[row] = r;
+            row += 1;
+        }
+    }
+    let solution = a
+        .svd(true, true)
+        .solve(&b, 1e-12)
+        .map_err(|e| LawError::SolverFailed { iterations: 0, reason: e.to_string() })?;
+    let alpha = solution[0];
+    if !alpha.is_finite() {
+        return Err(LawError::SolverFailed { iterations: 0, reason: "non-finite shared alpha".into() });
+    }
+    let laws = curves
+        .iter()
+        .map(|(d, r)| fit(form, d, r, &FitOptions::default().with_fixed_alpha(alpha)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((alpha, laws))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

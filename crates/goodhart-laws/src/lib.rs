@@ -21,6 +21,7 @@
 //!
 //! * [`fit`]: weighted least squares of any form with a self-contained
 //!   [`levenberg_marquardt`] solver, optional fixed alpha, R^2 and RMSE;
+//! * [`fit_shared_alpha`]: one alpha shared by several curves, a beta each (RL across RM sizes);
 //! * [`extrapolate`]: fit on d <= d_cut, measure error beyond it;
 //! * [`iterated_rl`]: iterated RLHF with k rounds of d/k each,
 //!   R = d (alpha - beta ln d + beta ln k);
@@ -63,7 +64,7 @@ mod scaling;
 
 pub use bootstrap::{bootstrap, bootstrap_ci, SplitMix64};
 pub use error::LawError;
-pub use fit::{extrapolate, fit, Extrapolation, FitOptions, FittedLaw};
+pub use fit::{extrapolate, fit, fit_shared_alpha, Extrapolation, FitOptions, FittedLaw};
 pub use form::{iterated_rl, Form, Peak};
 pub use lm::{levenberg_marquardt, LmOptions, LmReport};
 pub use regressional::{expected_gold_given_proxy, shrinkage_factor};

@@ -3,8 +3,8 @@
 //! free parameters, non-deterministic PRNG, ...).
 
 use goodhart_laws::{
-    bootstrap, bootstrap_ci, expected_gold_given_proxy, extrapolate, fit, iterated_rl, shrinkage_factor,
-    FitOptions, Form, SplitMix64,
+    bootstrap, bootstrap_ci, expected_gold_given_proxy, extrapolate, fit, fit_shared_alpha, iterated_rl,
+    shrinkage_factor, FitOptions, Form, SplitMix64,
 };
 use proptest::prelude::*;
 
@@ -39,6 +39,37 @@ fn close(a: f64, b: f64, tol: f64) -> bool {
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: cases(64), ..ProptestConfig::default() })]
+
+    /// Curves that share an alpha (each with its own beta and grid) give that alpha back exactly,
+    /// and each curve's beta; a shared fit never beats the per-curve free fits in total error.
+    #[test]
+    fn shared_alpha_recovers_the_common_alpha(
+        alpha in 0.2..1.5f64,
+        betas in prop::collection::vec(0.02..0.5f64, 2..5),
+        shift in 0.0..2.0f64,
+        seed: u64,
+    ) {
+        for form in [Form::Bon, Form::Rl] {
+            let grids: Vec<Vec<f64>> = (0..betas.len()).map(|k| grid(0.2, 3.0 + shift * k as f64, 12 + k)).collect();
+            let exact: Vec<Vec<f64>> = grids.iter().zip(&betas).map(|(d, &b)| curve(form, &[alpha, b], d, 0.0, 0)).collect();
+            let views: Vec<(&[f64], &[f64])> = grids.iter().zip(&exact).map(|(d, r)| (d.as_slice(), r.as_slice())).collect();
+            let (shared, laws) = fit_shared_alpha(form, &views).unwrap();
+            prop_assert!(close(shared, alpha, 1e-8), "{form}: {shared} vs {alpha}");
+            for (law, &b) in laws.iter().zip(&betas) {
+                prop_assert!(close(law.beta(), b, 1e-7), "{form}: beta {} vs {b}", law.beta());
+                prop_assert_eq!(law.fixed_alpha, Some(shared));
+            }
+            // With noise, each curve's free fit has no more error than its shared-alpha fit in total.
+            let noisy: Vec<Vec<f64>> = grids.iter().zip(&betas).enumerate()
+                .map(|(k, (d, &b))| curve(form, &[alpha + 0.1 * k as f64, b], d, NOISE_SD, seed ^ k as u64)).collect();
+            let views: Vec<(&[f64], &[f64])> = grids.iter().zip(&noisy).map(|(d, r)| (d.as_slice(), r.as_slice())).collect();
+            let (_, laws) = fit_shared_alpha(form, &views).unwrap();
+            let sse = |law: &goodhart_laws::FittedLaw, n: usize| law.rmse * law.rmse * n as f64;
+            let shared_sse: f64 = laws.iter().zip(&grids).map(|(l, d)| sse(l, d.len())).sum();
+            let free_sse: f64 = views.iter().map(|(d, r)| sse(&fit(form, d, r, &FitOptions::default()).unwrap(), d.len())).sum();
+            prop_assert!(free_sse <= shared_sse * (1.0 + 1e-9) + 1e-15);
+        }
+    }
 
     // Standard errors at NOISE_SD on these 30-point grids are about
     // (0.0021, 0.0009) for Bon and (0.0009, 0.0005) for Rl; the tolerances

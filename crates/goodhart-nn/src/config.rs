@@ -10,7 +10,7 @@ use crate::NnError;
 /// The number in the name is the target *non-embedding* parameter count
 /// ([`GptConfig::non_embedding_params`]); the exact counts are listed in the
 /// table on [`GptConfig::preset`].
-pub const PRESETS: &[&str] = &["p10k", "p30k", "p100k", "p300k", "p1m", "p3m", "p10m", "p30m"];
+pub const PRESETS: &[&str] = &["p1k", "p3k", "p10k", "p30k", "p100k", "p300k", "p1m", "p3m", "p10m", "p30m"];
 
 /// Architecture of a decoder-only transformer (GPT-2 style, pre-LayerNorm).
 ///
@@ -43,6 +43,7 @@ impl GptConfig {
     ///
     /// | name    | `d_model` | `n_layers` | `n_heads` | non-embedding params |
     /// |---------|----------:|-----------:|----------:|---------------------:|
+    /// | `p1k`   |   6 |  2 | 2 |      1 032 |
     /// | `p3k`   |   8 |  3 | 2 |      2 632 |
     /// | `p10k`  |  16 |  3 | 2 |      9 872 |
     /// | `p30k`  |  24 |  4 | 3 |     28 944 |
@@ -60,6 +61,7 @@ impl GptConfig {
     /// [`NnError::UnknownPreset`] for a name not in [`PRESETS`].
     pub fn preset(name: &str, vocab_size: usize, max_seq_len: usize) -> Result<Self, NnError> {
         let (d_model, n_layers, n_heads) = match name {
+            "p1k" => (6, 2, 2),
             "p3k" => (8, 3, 2),
             "p10k" => (16, 3, 2),
             "p30k" => (24, 4, 3),

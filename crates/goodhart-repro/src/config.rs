@@ -2,6 +2,7 @@
 
 use goodhart_core::SamplingSettings;
 use goodhart_policy::PretrainConfig;
+use goodhart_ppo::PpoConfig;
 use goodhart_rm::RmTrainConfig;
 use goodhart_world::WorldConfig;
 use serde::{Deserialize, Serialize};
@@ -37,7 +38,12 @@ pub struct PolicyStage {
 /// The gold RM: trained on comparisons labelled by the rubric, then frozen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GoldStage {
+    /// A `goodhart_nn::PRESETS` name, at least 3x the largest proxy.
     pub size: String,
+    /// Start the trunk from the initial policy's pretrained LM (as the paper initialises every RM
+    /// from a pretrained model); `size` must then equal the policy's size.
+    #[serde(default)]
+    pub init_from_policy: bool,
     /// Comparisons (pairs of responses of the broad writer to the same prompt).
     pub pairs: usize,
     pub train: RmTrainConfig,
@@ -70,6 +76,20 @@ pub struct BonStage {
     pub seed: u64,
 }
 
+/// RL: PPO against some of the proxies, with the gold tracked at log-spaced steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RlStage {
+    /// Proxy sizes optimised with PPO (a subset of `proxies.sizes`; empty: no RL).
+    pub sizes: Vec<String>,
+    pub ppo: PpoConfig,
+    /// Training prompts (rollouts draw from them with replacement).
+    pub train_prompts: usize,
+    /// Held-out prompts of every gold evaluation (one response each).
+    pub eval_prompts: usize,
+    /// Seed of the prompt sets.
+    pub prompt_seed: u64,
+}
+
 /// A whole experiment: every stage's settings and the master seed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentConfig {
@@ -79,6 +99,7 @@ pub struct ExperimentConfig {
     pub gold: GoldStage,
     pub proxies: ProxyStage,
     pub bon: BonStage,
+    pub rl: RlStage,
 }
 
 fn sizes(names: &[&str]) -> Vec<String> {
@@ -106,6 +127,7 @@ impl ExperimentConfig {
                 },
                 gold: GoldStage {
                     size: "p30k".into(),
+                    init_from_policy: false,
                     pairs: 600,
                     train: RmTrainConfig { epochs: 1, ..RmTrainConfig::tiny() },
                     calibration_samples: 256,
@@ -117,6 +139,18 @@ impl ExperimentConfig {
                     train: RmTrainConfig { epochs: 1, ..RmTrainConfig::tiny() },
                 },
                 bon: BonStage { prompts: 8, pool: 64, grid_points: 6, bootstrap: 100, seed: 7 },
+                rl: RlStage {
+                    sizes: sizes(&["p10k"]),
+                    ppo: PpoConfig {
+                        total_steps: 4,
+                        batch_size: 16,
+                        max_new_tokens: 40,
+                        ..PpoConfig::tiny()
+                    },
+                    train_prompts: 64,
+                    eval_prompts: 16,
+                    prompt_seed: 11,
+                },
             }),
             "laptop" => Ok(ExperimentConfig {
                 preset: name.into(),
@@ -132,19 +166,30 @@ impl ExperimentConfig {
                     pretrain: PretrainConfig::laptop(),
                     sampling,
                 },
+                // A gold that starts from the pretrained policy learns the rubric's long-range
+                // features (line counts, topic) that one trained from scratch on the same budget
+                // missed: agreement 0.84 from scratch at p1m vs see the README table.
                 gold: GoldStage {
-                    size: "p1m".into(),
-                    pairs: 30_000,
+                    size: "p300k".into(),
+                    init_from_policy: true,
+                    pairs: 60_000,
                     train: RmTrainConfig { epochs: 2, ..RmTrainConfig::laptop() },
                     calibration_samples: 4096,
                 },
                 proxies: ProxyStage {
-                    sizes: sizes(&["p3k", "p10k", "p30k", "p100k", "p300k"]),
+                    sizes: sizes(&["p1k", "p3k", "p10k", "p30k", "p100k"]),
                     pairs: 30_000,
                     label_noise: 0.0,
                     train: RmTrainConfig { epochs: 2, ..RmTrainConfig::laptop() },
                 },
                 bon: BonStage { prompts: 64, pool: 2048, grid_points: 16, bootstrap: 500, seed: 7 },
+                rl: RlStage {
+                    sizes: sizes(&["p1k", "p10k", "p100k"]),
+                    ppo: PpoConfig::laptop(),
+                    train_prompts: 4096,
+                    eval_prompts: 256,
+                    prompt_seed: 11,
+                },
             }),
             "paper" => Ok(ExperimentConfig {
                 preset: name.into(),
@@ -162,6 +207,7 @@ impl ExperimentConfig {
                 },
                 gold: GoldStage {
                     size: "p30m".into(),
+                    init_from_policy: false,
                     pairs: 100_000,
                     train: RmTrainConfig { epochs: 2, ..RmTrainConfig::laptop() },
                     calibration_samples: 16_384,
@@ -173,6 +219,13 @@ impl ExperimentConfig {
                     train: RmTrainConfig { epochs: 1, ..RmTrainConfig::laptop() },
                 },
                 bon: BonStage { prompts: 1000, pool: 12_600, grid_points: 20, bootstrap: 1000, seed: 7 },
+                rl: RlStage {
+                    sizes: sizes(&["p10k", "p100k", "p1m", "p10m"]),
+                    ppo: PpoConfig { max_new_tokens: 40, ..PpoConfig::paper() },
+                    train_prompts: 100_000,
+                    eval_prompts: 1000,
+                    prompt_seed: 11,
+                },
             }),
             other => Err(ReproError::UnknownPreset(other.to_string())),
         }

@@ -1,9 +1,10 @@
-//! Figure 1a: best-of-n against proxies of every size, gold measured, laws fitted.
+//! Figure 1: best-of-n (1a) and PPO (1b) against proxies of every size, gold measured, laws fitted.
 
 use goodhart_bon::{log_grid, BonCurves, BonEstimator, PromptPool};
 use goodhart_core::{quantile_sorted, Estimate, Method, Record};
 use goodhart_kl::kl_bon_from_pool;
-use goodhart_laws::{bootstrap, bootstrap_ci, fit, FitOptions, Form};
+use goodhart_laws::{bootstrap, bootstrap_ci, fit, fit_shared_alpha, FitOptions, Form};
+use goodhart_ppo::PpoOutput;
 use serde::{Deserialize, Serialize};
 
 use crate::pipeline::{Pipeline, RmReport};
@@ -54,9 +55,39 @@ pub struct PolicyReport {
     pub examples: Vec<(String, String, f64, f64)>,
 }
 
-/// Everything figure 1a shows.
+/// One proxy size's PPO result (figure 1b).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Fig1Bon {
+pub struct RlResult {
+    pub proxy: RmReport,
+    /// PPO steps of the gold evaluations (log-spaced, from 0).
+    pub steps: Vec<u64>,
+    /// KL(pi || pi_init) of each evaluation (k3 per sequence, mean over held-out prompts).
+    pub kl: Vec<Estimate>,
+    pub gold: Vec<Estimate>,
+    pub proxy_score: Vec<Estimate>,
+    /// `R_RL(d) = d (alpha - beta ln d)` fitted to the gold curve with alpha free ...
+    pub alpha_rl: f64,
+    pub beta_rl: f64,
+    pub r2: f64,
+    /// ... and with alpha shared by every proxy size (`Fig1::rl_alpha_shared`), as the paper does.
+    pub beta_rl_shared: f64,
+    pub r2_shared: f64,
+    /// Peak of the free fit (`None` when `beta <= 0`).
+    pub peak_d: Option<f64>,
+    pub peak_r: Option<f64>,
+    /// The KL of the last evaluation.
+    pub kl_reached: f64,
+    /// Max minus last gold exceeds twice its standard error (the two evaluations' errors combined
+    /// as if independent, which overstates it: they share prompts and sampling streams).
+    pub falls_after_peak: bool,
+    pub fall: Estimate,
+    /// The proxy score of the last evaluation exceeds that of the first by two standard errors.
+    pub proxy_rises: bool,
+}
+
+/// Everything figure 1 shows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Fig1 {
     pub policy: PolicyReport,
     pub gold: RmReport,
     /// The gold's agreement with the rubric on the proxies' validation comparisons (pairs of
@@ -64,6 +95,10 @@ pub struct Fig1Bon {
     /// measured on, so the two numbers compare like with like. Ties in rubric score count half.
     pub gold_rubric_agreement_on_policy_pairs: f64,
     pub results: Vec<BonResult>,
+    pub rl: Vec<RlResult>,
+    /// The alpha of `R_RL` shared by every proxy size (`None` without RL runs).
+    pub rl_alpha_shared: Option<f64>,
+    /// Every curve point, best-of-n and RL, as rows.
     pub records: Vec<Record>,
 }
 
@@ -71,8 +106,8 @@ fn fit_bon(d: &[f64], y: &[f64]) -> Result<goodhart_laws::FittedLaw, ReproError>
     fit(Form::Bon, d, y, &FitOptions::default()).map_err(|e| ReproError::Fit(e.to_string()))
 }
 
-/// Runs every stage figure 1a needs (cached ones are reused) and computes its curves and fits.
-pub fn fig1_bon(p: &Pipeline) -> Result<Fig1Bon, ReproError> {
+/// Runs every stage figure 1 needs (cached ones are reused) and computes its curves and fits.
+pub fn fig1(p: &Pipeline) -> Result<Fig1, ReproError> {
     let w = p.world()?;
     let (policy_key, policy) = p.policy(&w)?;
     let gold = p.gold(&w, &policy_key, &policy)?;
@@ -84,6 +119,7 @@ pub fn fig1_bon(p: &Pipeline) -> Result<Fig1Bon, ReproError> {
     let estimator = BonEstimator::new(&grid)?;
     let mut results = Vec::new();
     let mut records = Vec::new();
+    let mut proxies = Vec::new();
     for size in &p.config.proxies.sizes {
         let proxy = p.proxy(&w, size, &data_key, &train, &val)?;
         let proxy_scores = p.bon_scores(&pool_key, &pools, &proxy)?;
@@ -113,7 +149,21 @@ pub fn fig1_bon(p: &Pipeline) -> Result<Fig1Bon, ReproError> {
             records.push(r);
         }
         results.push(result);
+        proxies.push(proxy);
     }
+    let mut runs = Vec::new();
+    for size in &p.config.rl.sizes {
+        let Some(proxy) = proxies.iter().find(|t| &t.size == size) else {
+            return Err(ReproError::Config(format!(
+                "rl.sizes has {size:?}, which is not in proxies.sizes {:?}: add it there or remove it",
+                p.config.proxies.sizes
+            )));
+        };
+        let output = p.rl(&w, &policy_key, &policy, proxy, &gold)?;
+        records.extend(output.records.iter().cloned());
+        runs.push((proxy.eval.clone(), output));
+    }
+    let (rl, rl_alpha_shared) = analyse_rl(&runs)?;
     let mut agree = 0.0;
     for c in &val {
         let chosen = w.rubric(&c.prompt, &c.chosen)?;
@@ -127,13 +177,63 @@ pub fn fig1_bon(p: &Pipeline) -> Result<Fig1Bon, ReproError> {
         };
     }
     let gold_rubric_agreement_on_policy_pairs = agree / val.len().max(1) as f64;
-    Ok(Fig1Bon {
+    Ok(Fig1 {
         policy: policy_report,
         gold: gold.eval,
         gold_rubric_agreement_on_policy_pairs,
         results,
+        rl,
+        rl_alpha_shared,
         records,
     })
+}
+
+/// Fits `R_RL` to each run's gold curve, alpha free and alpha shared across runs.
+fn analyse_rl(runs: &[(RmReport, PpoOutput)]) -> Result<(Vec<RlResult>, Option<f64>), ReproError> {
+    if runs.is_empty() {
+        return Ok((Vec::new(), None));
+    }
+    let fit_err = |e: goodhart_laws::LawError| ReproError::Fit(e.to_string());
+    // k3 is non-negative per sequence; its mean can still be ~0 at step 0.
+    let curves: Vec<(Vec<f64>, Vec<f64>)> = runs
+        .iter()
+        .map(|(_, o)| {
+            let d = o.evals.iter().map(|e| e.kl.mean.max(0.0).sqrt()).collect();
+            let g = o.evals.iter().map(|e| e.gold.mean).collect();
+            (d, g)
+        })
+        .collect();
+    let views: Vec<(&[f64], &[f64])> = curves.iter().map(|(d, g)| (d.as_slice(), g.as_slice())).collect();
+    let (alpha, shared) = fit_shared_alpha(Form::Rl, &views).map_err(fit_err)?;
+    let mut out = Vec::with_capacity(runs.len());
+    for (((report, o), (d, g)), shared) in runs.iter().zip(&curves).zip(shared) {
+        let law = fit(Form::Rl, d, g, &FitOptions::default()).map_err(fit_err)?;
+        let evals = &o.evals;
+        let argmax = (0..evals.len()).max_by(|&a, &b| g[a].total_cmp(&g[b])).expect("evaluations");
+        let (top, last) = (&evals[argmax].gold, &evals[evals.len() - 1].gold);
+        let fall = Estimate { mean: top.mean - last.mean, se: top.se.hypot(last.se), n: last.n };
+        let (first_p, last_p) = (&evals[0].proxy, &evals[evals.len() - 1].proxy);
+        let peak = law.peak();
+        out.push(RlResult {
+            proxy: report.clone(),
+            steps: evals.iter().map(|e| e.step as u64).collect(),
+            kl: evals.iter().map(|e| e.kl).collect(),
+            gold: evals.iter().map(|e| e.gold).collect(),
+            proxy_score: evals.iter().map(|e| e.proxy).collect(),
+            alpha_rl: law.alpha(),
+            beta_rl: law.beta(),
+            r2: law.r2,
+            beta_rl_shared: shared.beta(),
+            r2_shared: shared.r2,
+            peak_d: peak.map(|p| p.d),
+            peak_r: peak.map(|p| p.r),
+            kl_reached: evals[evals.len() - 1].kl.mean,
+            falls_after_peak: argmax + 1 < evals.len() && fall.mean > 2.0 * fall.se,
+            fall,
+            proxy_rises: last_p.mean - first_p.mean > 2.0 * first_p.se.hypot(last_p.se),
+        });
+    }
+    Ok((out, Some(alpha)))
 }
 
 fn policy_report(

@@ -37,6 +37,8 @@ pub enum ReproError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("{path} is corrupt ({reason}): delete its stage directory to have it recomputed")]
     Corrupt { path: PathBuf, reason: String },
+    #[error("config: {0}")]
+    Config(String),
     #[error("artifact: {0}")]
     Artifact(String),
     #[error("degenerate result: {0}")]
@@ -51,6 +53,8 @@ pub enum ReproError {
     Rm(#[from] goodhart_rm::RmError),
     #[error(transparent)]
     Bon(#[from] goodhart_bon::BonError),
+    #[error(transparent)]
+    Ppo(#[from] goodhart_ppo::PpoError),
 }
 
 impl ReproError {

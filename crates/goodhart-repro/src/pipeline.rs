@@ -3,9 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
-use goodhart_core::{SplitMix64, TokenId};
+use goodhart_core::{Record, SplitMix64, TokenId};
 use goodhart_nn::{Gpt, GptConfig};
 use goodhart_policy::{generate, pretrain, Specials, TokenizedDoc};
+use goodhart_ppo::{PpoInputs, PpoOutput, PpoTrainer};
 use goodhart_rm::calibration::Calibration;
 use goodhart_rm::pairs::{label_pairs, split_validation, Comparison, Pair};
 use goodhart_rm::{evaluate, score_raw, train_rm, CalibratedRm, RmEval, RmSpecials};
@@ -249,6 +250,14 @@ impl Pipeline {
         let inputs = (&w.key, policy_key, c);
         let key = key_of("gold", &inputs);
         let config = self.model_config(&c.size, w)?;
+        if c.init_from_policy && c.size != self.config.policy.size {
+            return Err(ReproError::Config(format!(
+                "gold.init_from_policy needs gold.size == policy.size (got {} and {}): set one to the \
+                 other or set init_from_policy = false",
+                c.size, self.config.policy.size
+            )));
+        }
+        let init = c.init_from_policy.then_some(policy);
         let (dir, outcome) = self.store.ensure("gold", &key, &inputs, |tmp| {
             let writer = WriterConfig::broad();
             let mut rng = SplitMix64::new(c.train.seed ^ 0x601D);
@@ -263,7 +272,8 @@ impl Pipeline {
             }
             let (comps, _) = label_pairs(pairs, &sa, &sb, 0.0, c.train.seed);
             let (train, val) = split_validation(comps, 0.1, c.train.seed);
-            let model = self.train_reward_model("training gold RM", &config, &train, &val, w, &c.train)?;
+            let model =
+                self.train_reward_model("training gold RM", &config, init, &train, &val, w, &c.train)?;
             let val_eval = evaluate(&model, &val, w.rm_specials(), BATCH);
             let (prompts, responses) = self.policy_samples(
                 w,
@@ -299,6 +309,7 @@ impl Pipeline {
         &self,
         what: &str,
         config: &GptConfig,
+        init_from: Option<&Gpt>,
         train: &[Comparison],
         val: &[Comparison],
         w: &WorldArtifacts,
@@ -306,7 +317,7 @@ impl Pipeline {
     ) -> Result<goodhart_nn::ScalarModel, ReproError> {
         let steps = train.len().div_ceil(cfg.batch_size) * cfg.epochs;
         let pb = bar(steps as u64, what);
-        let (model, _) = train_rm(config, None, train, val, w.rm_specials(), cfg, &self.device, |l| {
+        let (model, _) = train_rm(config, init_from, train, val, w.rm_specials(), cfg, &self.device, |l| {
             pb.inc(1);
             if let Some(v) = l.val {
                 say(
@@ -372,8 +383,15 @@ impl Pipeline {
         let key = key_of("proxy", &inputs);
         let config = self.model_config(size, w)?;
         let (dir, outcome) = self.store.ensure("proxy", &key, &inputs, |tmp| {
-            let model =
-                self.train_reward_model(&format!("training proxy {size}"), &config, train, val, w, &c.train)?;
+            let model = self.train_reward_model(
+                &format!("training proxy {size}"),
+                &config,
+                None,
+                train,
+                val,
+                w,
+                &c.train,
+            )?;
             let val_eval = evaluate(&model, val, w.rm_specials(), BATCH);
             let sp = w.rm_specials();
             let prompts: Vec<Vec<TokenId>> = val.iter().map(|c| c.prompt.clone()).collect();
@@ -482,5 +500,89 @@ impl Pipeline {
         })?;
         summary("bon-scores", outcome, &dir, &rm.rm.name);
         read_json(&dir.join("scores.json"))
+    }
+
+    /// Stage 8: PPO against one proxy, the gold evaluated at log-spaced steps. Checkpoints go to
+    /// `rl-checkpoints/<key>/` (outside the stage's temporary directory) so that an interrupted
+    /// run resumes where it stopped; they are removed once the stage is complete.
+    pub fn rl(
+        &self,
+        w: &WorldArtifacts,
+        policy_key: &str,
+        policy: &Gpt,
+        proxy: &TrainedRm,
+        gold: &TrainedRm,
+    ) -> Result<PpoOutput, ReproError> {
+        let c = &self.config.rl;
+        let inputs = (policy_key, &proxy.key, &gold.key, c);
+        let key = key_of("rl", &inputs);
+        let checkpoints = self.store.root().join("rl-checkpoints").join(&key);
+        let (dir, outcome) = self.store.ensure("rl", &key, &inputs, |tmp| {
+            let encode = |n: usize, seed: u64| -> Result<Vec<Vec<TokenId>>, ReproError> {
+                w.world.prompts(n, seed).iter().map(|p| w.encode(&p.text())).collect()
+            };
+            let prompts = encode(c.train_prompts, c.prompt_seed)?;
+            let eval_prompts = encode(c.eval_prompts, c.prompt_seed ^ 0xE7A1)?;
+            let mut template = Record::new("fig1", goodhart_core::Method::Rl);
+            template.rm_size = proxy.size.clone();
+            template.rm_params = proxy.eval.params;
+            template.data_size = proxy.eval.train_pairs as u64;
+            template.policy_size = self.config.policy.size.clone();
+            template.kl_penalty = c.ppo.kl_penalty.initial_coef();
+            template.seed = c.ppo.seed;
+            let inputs = PpoInputs {
+                prompts: &prompts,
+                eval_prompts: &eval_prompts,
+                proxy: &proxy.rm,
+                gold: &gold.rm,
+                template,
+            };
+            let mut trainer = PpoTrainer::with_checkpoints(c.ppo.clone(), policy, w.specials, &checkpoints)?;
+            if trainer.step() > 0 {
+                eprintln!("note: resuming PPO against {} from step {}", proxy.rm.name, trainer.step());
+            }
+            let pb = bar(c.ppo.total_steps as u64, &format!("PPO vs {}", proxy.rm.name));
+            pb.set_position(trainer.step() as u64);
+            let every = (c.ppo.total_steps / 10).max(1);
+            let output = trainer.run(&inputs, |l| {
+                pb.inc(1);
+                if (l.step + 1) % every == 0 {
+                    say(
+                        &pb,
+                        format!(
+                            "  PPO vs {}: step {:>5}  proxy {:.3}  KL {:.2}  entropy {:.3}  clipfrac {:.3}",
+                            proxy.rm.name,
+                            l.step + 1,
+                            l.proxy.mean,
+                            l.kl_k1.mean,
+                            l.entropy,
+                            l.clipfrac
+                        ),
+                    );
+                }
+                std::ops::ControlFlow::Continue(())
+            })?;
+            pb.finish_and_clear();
+            write_json(&tmp.join("ppo.json"), &output)
+        })?;
+        if checkpoints.exists() {
+            std::fs::remove_dir_all(&checkpoints).map_err(|e| ReproError::io(&checkpoints, e))?;
+        }
+        let output: PpoOutput = read_json(&dir.join("ppo.json"))?;
+        let last = output.evals.last();
+        summary(
+            "rl",
+            outcome,
+            &dir,
+            &format!(
+                "vs {}: KL {:.2}, gold {:.3}, proxy {:.3} after {} steps",
+                proxy.rm.name,
+                last.map_or(0.0, |e| e.kl.mean),
+                last.map_or(0.0, |e| e.gold.mean),
+                last.map_or(0.0, |e| e.proxy.mean),
+                c.ppo.total_steps
+            ),
+        );
+        Ok(output)
     }
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use goodhart_core::Record;
 
-use crate::fig1::Fig1Bon;
+use crate::fig1::Fig1;
 use crate::ReproError;
 
 fn opt(x: Option<f64>) -> String {
@@ -44,10 +44,10 @@ pub fn records_csv(records: &[Record]) -> String {
     out
 }
 
-/// The Markdown tables of figure 1a.
-pub fn fig1_markdown(f: &Fig1Bon) -> String {
+/// The Markdown tables of figure 1.
+pub fn fig1_markdown(f: &Fig1) -> String {
     let mut s = String::new();
-    writeln!(s, "# fig1a: best-of-n against proxies of every size\n").unwrap();
+    writeln!(s, "# fig1: best-of-n (a) and PPO (b) against proxies of every size\n").unwrap();
     let pr = &f.policy;
     writeln!(s, "## The initial policy, judged by the rubric\n").unwrap();
     writeln!(
@@ -142,17 +142,79 @@ pub fn fig1_markdown(f: &Fig1Bon) -> String {
         }
         writeln!(s).unwrap();
     }
+    rl_markdown(&mut s, f);
     s
 }
 
-/// Writes `bon.csv`, `fig1_bon.json` and `report.md` into `out` (atomically each).
-pub fn write_fig1(out: &Path, f: &Fig1Bon, config_json: &str) -> Result<(), ReproError> {
+fn rl_markdown(s: &mut String, f: &Fig1) {
+    let Some(alpha) = f.rl_alpha_shared else {
+        return;
+    };
+    writeln!(s, "## fig1b: PPO against the proxy, gold tracked\n").unwrap();
+    writeln!(
+        s,
+        "Fits of R_RL(d) = d (alpha - beta ln d) to the gold curve, alpha free and alpha shared by every size (alpha = {alpha:.3}).\n"
+    )
+    .unwrap();
+    writeln!(s, "| size | alpha_RL | beta_RL | R^2 | beta_RL (shared alpha) | R^2 (shared) | d* | R* | KL reached | gold falls after peak | max - last (se) | proxy rises |").unwrap();
+    writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|").unwrap();
+    let yes = |b: bool| if b { "yes" } else { "no" };
+    for r in &f.rl {
+        writeln!(
+            s,
+            "| {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {} | {} | {:.2} | {} | {:.3} ({:.3}) | {} |",
+            r.proxy.size,
+            r.alpha_rl,
+            r.beta_rl,
+            r.r2,
+            r.beta_rl_shared,
+            r.r2_shared,
+            opt(r.peak_d),
+            opt(r.peak_r),
+            r.kl_reached,
+            yes(r.falls_after_peak),
+            r.fall.mean,
+            r.fall.se,
+            yes(r.proxy_rises)
+        )
+        .unwrap();
+    }
+    writeln!(s).unwrap();
+    for r in &f.rl {
+        writeln!(
+            s,
+            "### PPO vs proxy {}\n\n| step | KL (se) | sqrt KL | proxy | gold |\n|---|---|---|---|---|",
+            r.proxy.size
+        )
+        .unwrap();
+        for k in 0..r.steps.len() {
+            writeln!(
+                s,
+                "| {} | {:.3} ({:.3}) | {:.3} | {:.3} ({:.3}) | {:.3} ({:.3}) |",
+                r.steps[k],
+                r.kl[k].mean,
+                r.kl[k].se,
+                r.kl[k].mean.max(0.0).sqrt(),
+                r.proxy_score[k].mean,
+                r.proxy_score[k].se,
+                r.gold[k].mean,
+                r.gold[k].se
+            )
+            .unwrap();
+        }
+        writeln!(s).unwrap();
+    }
+}
+
+/// Writes `fig1.csv` (every curve point), `fig1.json` (everything), `config.json` and `report.md`
+/// into `out` (atomically each).
+pub fn write_fig1(out: &Path, f: &Fig1, config_json: &str) -> Result<(), ReproError> {
     let w = |name: &str, text: &str| {
         goodhart_world::write_atomic(&out.join(name), text.as_bytes())
             .map_err(|e| ReproError::Artifact(e.to_string()))
     };
-    w("bon.csv", &records_csv(&f.records))?;
-    w("fig1_bon.json", &serde_json::to_string_pretty(f).expect("serialises"))?;
+    w("fig1.csv", &records_csv(&f.records))?;
+    w("fig1.json", &serde_json::to_string_pretty(f).expect("serialises"))?;
     w("config.json", config_json)?;
     w("report.md", &fig1_markdown(f))
 }

@@ -1,8 +1,9 @@
-//! The whole best-of-n path at the tiny preset: what must hold whatever the world.
+//! The whole figure-1 path (best-of-n and PPO) at the tiny preset: what must hold whatever the world.
 
 use burn::prelude::Device;
+use goodhart_core::Method;
 use goodhart_kl::kl_bon;
-use goodhart_repro::fig1::fig1_bon;
+use goodhart_repro::fig1::fig1;
 use goodhart_repro::report::write_fig1;
 use goodhart_repro::{ExperimentConfig, Pipeline};
 
@@ -11,7 +12,7 @@ fn tiny_fig1_runs_end_to_end_and_reuses_its_cache() {
     let runs = tempfile::tempdir().unwrap();
     let config = ExperimentConfig::preset("tiny").unwrap();
     let pipeline = Pipeline::new(config.clone(), runs.path(), Device::flex());
-    let fig = fig1_bon(&pipeline).unwrap();
+    let fig = fig1(&pipeline).unwrap();
     assert_eq!(fig.results.len(), config.proxies.sizes.len());
     for r in &fig.results {
         // the KL grid is kl_bon(n)
@@ -26,6 +27,19 @@ fn tiny_fig1_runs_end_to_end_and_reuses_its_cache() {
         }
         assert!(r.gold.iter().chain(&r.proxy_score).all(|e| e.mean.is_finite()));
     }
+    // RL: one run per rl size, evaluated from step 0 (the initial policy: KL 0) to the last step.
+    assert_eq!(fig.rl.len(), config.rl.sizes.len());
+    for r in &fig.rl {
+        assert_eq!(r.steps[0], 0);
+        assert_eq!(*r.steps.last().unwrap(), config.rl.ppo.total_steps as u64);
+        assert!(r.kl[0].mean.abs() < 1e-4, "KL at step 0: {:?}", r.kl[0]);
+        assert!(r.kl.iter().all(|k| k.mean >= 0.0), "k3 is non-negative per sequence");
+        assert!(r.kl_reached > 0.0, "PPO moved the policy");
+        assert!(r.r2.is_finite() && r.alpha_rl.is_finite());
+    }
+    let rl_rows = fig.records.iter().filter(|r| r.method == Method::Rl).count();
+    assert_eq!(rl_rows, fig.rl.iter().map(|r| r.steps.len()).sum::<usize>());
+
     // n = 1 is the pool mean: recompute it from the stored pools and scores
     let w = pipeline.world().unwrap();
     let (policy_key, policy) = pipeline.policy(&w).unwrap();
@@ -39,14 +53,15 @@ fn tiny_fig1_runs_end_to_end_and_reuses_its_cache() {
     // Outputs exist and parse.
     let out = tempfile::tempdir().unwrap();
     write_fig1(out.path(), &fig, "{}").unwrap();
-    let csv = std::fs::read_to_string(out.path().join("bon.csv")).unwrap();
+    let csv = std::fs::read_to_string(out.path().join("fig1.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + fig.records.len());
     let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.path().join("fig1_bon.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("fig1.json")).unwrap()).unwrap();
     assert!(json["results"].as_array().unwrap().len() == fig.results.len());
     assert!(std::fs::read_to_string(out.path().join("report.md")).unwrap().contains("alpha_bon"));
+    assert!(std::fs::read_to_string(out.path().join("report.md")).unwrap().contains("alpha_RL"));
 
     // A second run finds every stage cached and gives the same numbers.
-    let again = fig1_bon(&Pipeline::new(config, runs.path(), Device::flex())).unwrap();
+    let again = fig1(&Pipeline::new(config, runs.path(), Device::flex())).unwrap();
     assert_eq!(serde_json::to_string(&again).unwrap(), serde_json::to_string(&fig).unwrap());
 }
