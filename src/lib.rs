@@ -12,7 +12,8 @@
 //! - [`policy`]: pretraining, sampling and scoring of policies;
 //! - [`rm`]: reward models (gold and proxies), Bradley-Terry training, calibration;
 //! - [`ppo`]: PPO against a proxy with gold tracking;
-//! - [`repro`]: the paper's experiments, cached stages and reports.
+//! - [`repro`]: the paper's experiments, cached stages and reports;
+//! - [`plot`]: the figures as SVG and PNG, with an embedded font.
 //!
 //! Projects that need only the mathematics can depend on `goodhart-kl`, `goodhart-bon` or
 //! `goodhart-laws` alone: none of them pulls in an ML framework.
@@ -26,6 +27,7 @@ pub use goodhart_core as core;
 pub use goodhart_kl as kl;
 pub use goodhart_laws as laws;
 pub use goodhart_nn as nn;
+pub use goodhart_plot as plot;
 pub use goodhart_policy as policy;
 pub use goodhart_ppo as ppo;
 pub use goodhart_repro as repro;

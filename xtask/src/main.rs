@@ -4,6 +4,7 @@
 
 mod invariants;
 mod reproduce;
+mod verify;
 
 use std::process::{Command, ExitCode};
 
@@ -14,6 +15,7 @@ usage: cargo xtask <task>
 
 tasks:
   reproduce    run a paper experiment: `cargo xtask reproduce fig1 [--preset tiny|laptop]`
+  verify       check a reproduced figure's findings: `cargo xtask verify fig1 [--preset P]`
   test         run the test suite exactly as CI does (the README's test command)
   invariants   check the architecture invariants (math crates pull in no burn or polars)
   help         print this message
@@ -35,6 +37,7 @@ fn run(args: &[String]) -> Result<()> {
         Some("test") => cargo(&["test", "--workspace"]),
         Some("invariants") => invariants::check(),
         Some("reproduce") => reproduce::run(&args[1..]),
+        Some("verify") => verify::run(&args[1..]),
         Some("help" | "-h" | "--help") | None => {
             print!("{USAGE}");
             Ok(())

@@ -3,7 +3,9 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use goodhart_core::Record;
+use goodhart_core::{Estimate, Record};
+use goodhart_laws::Form;
+use goodhart_plot::{spread_colour, write_png, write_svg, Figure, LineStyle, Panel, Series};
 
 use crate::fig1::Fig1;
 use crate::ReproError;
@@ -206,8 +208,58 @@ fn rl_markdown(s: &mut String, f: &Fig1) {
     }
 }
 
-/// Writes `fig1.csv` (every curve point), `fig1.json` (everything), `config.json` and `report.md`
-/// into `out` (atomically each).
+/// Figure 1 as the paper draws it: score against sqrt(KL), one colour per proxy size, gold solid
+/// (with a band of one standard error), proxy dashed, the fitted gold law thin; (a) best-of-n,
+/// (b) PPO when there are RL runs.
+pub fn fig1_figure(f: &Fig1) -> Figure {
+    let sizes: Vec<&str> = f.results.iter().map(|r| r.proxy.size.as_str()).collect();
+    let colour = |size: &str| spread_colour(sizes.iter().position(|s| *s == size).unwrap_or(0), sizes.len());
+    let x_label = "sqrt(KL) (nats^1/2)";
+    let points = |d: &[f64], ys: &[Estimate]| -> Vec<(f64, f64)> {
+        d.iter().zip(ys).map(|(&d, y)| (d, y.mean)).collect()
+    };
+    let law = |form: Form, params: [f64; 2], d_max: f64| -> Vec<(f64, f64)> {
+        (0..=100).map(|i| d_max * i as f64 / 100.0).map(|d| (d, form.eval(&params, d))).collect()
+    };
+    let curve = |panel: &mut Panel,
+                 size: &str,
+                 d: &[f64],
+                 gold: &[Estimate],
+                 proxy: &[Estimate],
+                 fit: Vec<(f64, f64)>| {
+        let c = colour(size);
+        let se = gold.iter().map(|e| e.se).collect();
+        panel.series.push(
+            Series::new(format!("gold, RM {size}"), c, LineStyle::Solid, points(d, gold)).with_error(se),
+        );
+        panel.series.push(Series::new(format!("proxy, RM {size}"), c, LineStyle::Dashed, points(d, proxy)));
+        panel.series.push(Series::new("", c, LineStyle::Thin, fit));
+    };
+    let mut bon = Panel::new("(a) best-of-n", x_label, "RM score");
+    for r in &f.results {
+        let d: Vec<f64> = r.kl.iter().map(|k| k.sqrt()).collect();
+        let d_max = d.iter().copied().fold(0.0, f64::max);
+        let fit = law(Form::Bon, [r.alpha_bon, r.beta_bon], d_max);
+        curve(&mut bon, &r.proxy.size, &d, &r.gold, &r.proxy_score, fit);
+    }
+    let mut fig =
+        Figure::new("Figure 1: gold (solid) and proxy (dashed) RM score against KL, fitted gold law thin")
+            .with_panel(bon);
+    if let Some(alpha) = f.rl_alpha_shared {
+        let mut rl = Panel::new("(b) PPO", x_label, "RM score");
+        for r in &f.rl {
+            let d: Vec<f64> = r.kl.iter().map(|k| k.mean.max(0.0).sqrt()).collect();
+            let d_max = d.iter().copied().fold(0.0, f64::max);
+            let fit = law(Form::Rl, [alpha, r.beta_rl_shared], d_max);
+            curve(&mut rl, &r.proxy.size, &d, &r.gold, &r.proxy_score, fit);
+        }
+        fig = fig.with_panel(rl);
+    }
+    fig
+}
+
+/// Writes `fig1.csv` (every curve point), `fig1.json` (everything), `config.json`, `report.md`
+/// and the figure as `fig1.svg` and `fig1.png` into `out` (atomically each).
 pub fn write_fig1(out: &Path, f: &Fig1, config_json: &str) -> Result<(), ReproError> {
     let w = |name: &str, text: &str| {
         goodhart_world::write_atomic(&out.join(name), text.as_bytes())
@@ -216,5 +268,9 @@ pub fn write_fig1(out: &Path, f: &Fig1, config_json: &str) -> Result<(), ReproEr
     w("fig1.csv", &records_csv(&f.records))?;
     w("fig1.json", &serde_json::to_string_pretty(f).expect("serialises"))?;
     w("config.json", config_json)?;
-    w("report.md", &fig1_markdown(f))
+    w("report.md", &fig1_markdown(f))?;
+    let figure = fig1_figure(f);
+    let plot_err = |e: goodhart_plot::PlotError| ReproError::Artifact(e.to_string());
+    write_svg(&figure, &out.join("fig1.svg")).map_err(plot_err)?;
+    write_png(&figure, &out.join("fig1.png")).map_err(plot_err)
 }

@@ -60,6 +60,10 @@ fn tiny_fig1_runs_end_to_end_and_reuses_its_cache() {
     assert!(json["results"].as_array().unwrap().len() == fig.results.len());
     assert!(std::fs::read_to_string(out.path().join("report.md")).unwrap().contains("alpha_bon"));
     assert!(std::fs::read_to_string(out.path().join("report.md")).unwrap().contains("alpha_RL"));
+    let svg = std::fs::read_to_string(out.path().join("fig1.svg")).unwrap();
+    assert!(svg.contains("(a) best-of-n") && svg.contains("(b) PPO"));
+    assert!(svg.contains(&format!("gold, RM {}", config.proxies.sizes[0])));
+    assert!(std::fs::read(out.path().join("fig1.png")).unwrap().starts_with(b"\x89PNG"));
 
     // A second run finds every stage cached and gives the same numbers.
     let again = fig1(&Pipeline::new(config, runs.path(), Device::flex())).unwrap();
