@@ -6,13 +6,13 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use burn::prelude::Device;
 use goodhart_repro::report::write_fig1;
+use goodhart_repro::targets::{is_target, reproduce, TARGETS};
 use goodhart_repro::{fig1::fig1, ExperimentConfig, Pipeline};
 
 pub const USAGE: &str = "\
 usage: cargo xtask reproduce <target> [--preset tiny|laptop|paper] [--runs DIR] [--out DIR]
 
-targets:
-  fig1     best-of-n (1a) and PPO (1b) against proxy RMs of every size
+targets: fig1, fig2 .. fig26, table1, table2, all (`cargo xtask reproduce list` describes each)
 
 options:
   --preset P   experiment size (default: laptop; tiny runs in seconds)
@@ -57,14 +57,40 @@ pub fn run(args: &[String]) -> Result<()> {
     let config = ExperimentConfig::preset(&a.preset)?;
     let root = crate::workspace_root();
     let runs = a.runs.unwrap_or_else(|| root.join("runs").join(&a.preset));
-    let out = a.out.unwrap_or_else(|| root.join("results").join(&a.target).join(&a.preset));
     let started = Instant::now();
     let config_json = serde_json::to_string_pretty(&config)?;
     let pipeline = Pipeline::new(config, &runs, Device::flex());
-    match a.target.as_str() {
+    if a.target == "list" {
+        for (t, what) in TARGETS {
+            println!("{t:<8} {what}");
+        }
+        return Ok(());
+    }
+    let targets: Vec<String> = if a.target == "all" {
+        TARGETS.iter().map(|(t, _)| t.to_string()).collect()
+    } else if is_target(&a.target) {
+        vec![a.target.clone()]
+    } else {
+        bail!("unknown target {:?}: `cargo xtask reproduce list` shows the targets\n\n{USAGE}", a.target);
+    };
+    for target in &targets {
+        let out = match &a.out {
+            Some(dir) if targets.len() > 1 => dir.join(target),
+            Some(dir) => dir.clone(),
+            None => root.join("results").join(target).join(&a.preset),
+        };
+        one(target, &pipeline, &out, &config_json)?;
+        eprintln!("{target}: results in {}", out.display());
+    }
+    eprintln!("done in {:.1?}", started.elapsed());
+    Ok(())
+}
+
+fn one(target: &str, pipeline: &Pipeline, out: &std::path::Path, config_json: &str) -> Result<()> {
+    match target {
         "fig1" => {
             let fig = fig1(&pipeline)?;
-            write_fig1(&out, &fig, &config_json)?;
+            write_fig1(out, &fig, config_json)?;
             // the tables of fits, without the per-point curve tables
             let report = goodhart_repro::report::fig1_markdown(&fig);
             print!("{}", report.split("## Curves").next().unwrap_or_default());
@@ -72,8 +98,11 @@ pub fn run(args: &[String]) -> Result<()> {
                 print!("## fig1b{}", rl.split("### PPO vs").next().unwrap_or_default());
             }
         }
-        other => bail!("unknown target {other:?}\n\n{USAGE}"),
+        other => {
+            let result = reproduce(other, pipeline)?;
+            result.write(out, config_json)?;
+            print!("{}", result.markdown);
+        }
     }
-    eprintln!("done in {:.1?}: results in {}", started.elapsed(), out.display());
     Ok(())
 }

@@ -90,6 +90,24 @@ pub struct RlStage {
     pub prompt_seed: u64,
 }
 
+/// The sweeps of the figures beyond figure 1: RM data size, KL penalty, policy size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepStage {
+    /// Training comparisons of the data-size sweep (figs 4, 6, 10, 17-19, 21), smallest first;
+    /// each at most the proxy data's training split.
+    pub data_sizes: Vec<usize>,
+    /// RM sizes of the data-size sweep (a subset of the `goodhart_nn` presets).
+    pub data_rm_sizes: Vec<String>,
+    /// Fixed KL-penalty coefficients of the KL-penalty sweep (figs 9, 14), against one proxy.
+    pub kl_penalties: Vec<f64>,
+    pub kl_rm_size: String,
+    /// The second policy of the policy-size sweep (figs 7, 15, 22-24), its pretraining steps, and
+    /// the one proxy size trained on each policy's samples.
+    pub policy_size: String,
+    pub policy_steps: usize,
+    pub policy_rm_size: String,
+}
+
 /// A whole experiment: every stage's settings and the master seed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentConfig {
@@ -100,6 +118,7 @@ pub struct ExperimentConfig {
     pub proxies: ProxyStage,
     pub bon: BonStage,
     pub rl: RlStage,
+    pub sweeps: SweepStage,
 }
 
 fn sizes(names: &[&str]) -> Vec<String> {
@@ -151,6 +170,15 @@ impl ExperimentConfig {
                     eval_prompts: 16,
                     prompt_seed: 11,
                 },
+                sweeps: SweepStage {
+                    data_sizes: vec![90, 360],
+                    data_rm_sizes: sizes(&["p3k", "p10k"]),
+                    kl_penalties: vec![0.0, 0.5],
+                    kl_rm_size: "p10k".into(),
+                    policy_size: "p3k".into(),
+                    policy_steps: 20,
+                    policy_rm_size: "p10k".into(),
+                },
             }),
             "laptop" => Ok(ExperimentConfig {
                 preset: name.into(),
@@ -190,6 +218,15 @@ impl ExperimentConfig {
                     eval_prompts: 256,
                     prompt_seed: 11,
                 },
+                sweeps: SweepStage {
+                    data_sizes: vec![1000, 3000, 9000, 27_000],
+                    data_rm_sizes: sizes(&["p3k", "p30k"]),
+                    kl_penalties: vec![0.0, 0.05, 0.2, 1.0],
+                    kl_rm_size: "p3k".into(),
+                    policy_size: "p100k".into(),
+                    policy_steps: 1500,
+                    policy_rm_size: "p10k".into(),
+                },
             }),
             "paper" => Ok(ExperimentConfig {
                 preset: name.into(),
@@ -225,6 +262,15 @@ impl ExperimentConfig {
                     train_prompts: 100_000,
                     eval_prompts: 1000,
                     prompt_seed: 11,
+                },
+                sweeps: SweepStage {
+                    data_sizes: vec![1000, 3000, 10_000, 30_000, 90_000],
+                    data_rm_sizes: sizes(&["p100k", "p1m", "p10m"]),
+                    kl_penalties: vec![0.0, 0.01, 0.05, 0.2, 1.0],
+                    kl_rm_size: "p1m".into(),
+                    policy_size: "p30m".into(),
+                    policy_steps: 20_000,
+                    policy_rm_size: "p1m".into(),
                 },
             }),
             other => Err(ReproError::UnknownPreset(other.to_string())),

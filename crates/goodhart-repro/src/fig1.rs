@@ -83,6 +83,8 @@ pub struct RlResult {
     pub fall: Estimate,
     /// The proxy score of the last evaluation exceeds that of the first by two standard errors.
     pub proxy_rises: bool,
+    /// Every PPO iteration's log (clip fraction, entropy, rollout KL, ...).
+    pub logs: Vec<goodhart_ppo::PpoStepLog>,
 }
 
 /// Everything figure 1 shows.
@@ -122,32 +124,9 @@ pub fn fig1(p: &Pipeline) -> Result<Fig1, ReproError> {
     let mut proxies = Vec::new();
     for size in &p.config.proxies.sizes {
         let proxy = p.proxy(&w, size, &data_key, &train, &val)?;
-        let proxy_scores = p.bon_scores(&pool_key, &pools, &proxy)?;
-        let views: Vec<PromptPool<'_>> =
-            proxy_scores.iter().zip(&gold_scores).map(|(pr, g)| PromptPool::new(pr, g)).collect();
-        let curves = estimator.estimate(&views)?;
-        let mut result = analyse(&curves, proxy.eval.clone(), p.config.bon.bootstrap, p.config.bon.seed)?;
-        result.kl_tie_aware = curves
-            .ns
-            .iter()
-            .map(|&n| {
-                let kls: Vec<f64> =
-                    proxy_scores.iter().map(|s| kl_bon_from_pool(s, n)).collect::<Result<_, _>>()?;
-                Ok(kls.iter().sum::<f64>() / kls.len() as f64)
-            })
-            .collect::<Result<_, goodhart_kl::KlError>>()
-            .map_err(|e| ReproError::Artifact(e.to_string()))?;
-        for (k, &n) in curves.ns.iter().enumerate() {
-            let mut r = Record::new("fig1", Method::Bon).with_n(n).with_kl(curves.kl[k]);
-            r.rm_size = size.clone();
-            r.rm_params = proxy.eval.params;
-            r.data_size = proxy.eval.train_pairs as u64;
-            r.policy_size = p.config.policy.size.clone();
-            r.seed = p.config.bon.seed;
-            (r.gold, r.gold_se) = (curves.gold[k].mean, curves.gold[k].se);
-            (r.proxy, r.proxy_se) = (curves.proxy[k].mean, curves.proxy[k].se);
-            records.push(r);
-        }
+        let scores = p.bon_scores(&pool_key, &pools, &proxy)?;
+        let (result, rows) = bon_result(p, &estimator, &proxy, &scores, &gold_scores, "fig1")?;
+        records.extend(rows);
         results.push(result);
         proxies.push(proxy);
     }
@@ -189,7 +168,7 @@ pub fn fig1(p: &Pipeline) -> Result<Fig1, ReproError> {
 }
 
 /// Fits `R_RL` to each run's gold curve, alpha free and alpha shared across runs.
-fn analyse_rl(runs: &[(RmReport, PpoOutput)]) -> Result<(Vec<RlResult>, Option<f64>), ReproError> {
+pub fn analyse_rl(runs: &[(RmReport, PpoOutput)]) -> Result<(Vec<RlResult>, Option<f64>), ReproError> {
     if runs.is_empty() {
         return Ok((Vec::new(), None));
     }
@@ -231,9 +210,48 @@ fn analyse_rl(runs: &[(RmReport, PpoOutput)]) -> Result<(Vec<RlResult>, Option<f
             falls_after_peak: argmax + 1 < evals.len() && fall.mean > 2.0 * fall.se,
             fall,
             proxy_rises: last_p.mean - first_p.mean > 2.0 * first_p.se.hypot(last_p.se),
+            logs: o.logs.clone(),
         });
     }
     Ok((out, Some(alpha)))
+}
+
+/// Best-of-n curves of one proxy over the shared pools, its fits, and its rows.
+pub fn bon_result(
+    p: &Pipeline,
+    estimator: &BonEstimator,
+    proxy: &crate::pipeline::TrainedRm,
+    proxy_scores: &[Vec<f64>],
+    gold_scores: &[Vec<f64>],
+    experiment: &str,
+) -> Result<(BonResult, Vec<Record>), ReproError> {
+    let views: Vec<PromptPool<'_>> =
+        proxy_scores.iter().zip(gold_scores).map(|(pr, g)| PromptPool::new(pr, g)).collect();
+    let curves = estimator.estimate(&views)?;
+    let mut result = analyse(&curves, proxy.eval.clone(), p.config.bon.bootstrap, p.config.bon.seed)?;
+    result.kl_tie_aware = curves
+        .ns
+        .iter()
+        .map(|&n| {
+            let kls: Vec<f64> =
+                proxy_scores.iter().map(|s| kl_bon_from_pool(s, n)).collect::<Result<_, _>>()?;
+            Ok(kls.iter().sum::<f64>() / kls.len() as f64)
+        })
+        .collect::<Result<_, goodhart_kl::KlError>>()
+        .map_err(|e| ReproError::Artifact(e.to_string()))?;
+    let mut records = Vec::with_capacity(curves.ns.len());
+    for (k, &n) in curves.ns.iter().enumerate() {
+        let mut r = Record::new(experiment, Method::Bon).with_n(n).with_kl(curves.kl[k]);
+        r.rm_size = proxy.size.clone();
+        r.rm_params = proxy.eval.params;
+        r.data_size = proxy.eval.train_pairs as u64;
+        r.policy_size = p.config.policy.size.clone();
+        r.seed = p.config.bon.seed;
+        (r.gold, r.gold_se) = (curves.gold[k].mean, curves.gold[k].se);
+        (r.proxy, r.proxy_se) = (curves.proxy[k].mean, curves.proxy[k].se);
+        records.push(r);
+    }
+    Ok((result, records))
 }
 
 fn policy_report(

@@ -20,6 +20,7 @@ pub mod fig1;
 pub mod pipeline;
 pub mod report;
 pub mod store;
+pub mod targets;
 pub mod verify;
 
 use std::path::{Path, PathBuf};

@@ -180,12 +180,20 @@ impl Pipeline {
 
     /// Stage 2: the pretrained initial policy.
     pub fn policy(&self, w: &WorldArtifacts) -> Result<(String, Gpt), ReproError> {
-        let c = &self.config.policy;
+        self.policy_with(w, &self.config.policy)
+    }
+
+    /// [`Pipeline::policy`] with other settings (the policy-size sweep).
+    pub fn policy_with(
+        &self,
+        w: &WorldArtifacts,
+        c: &crate::config::PolicyStage,
+    ) -> Result<(String, Gpt), ReproError> {
         let inputs = (&w.key, &c.size, c.max_seq_len, &c.pretrain);
         let key = key_of("policy", &inputs);
         let config = self.model_config(&c.size, w)?;
         let (dir, outcome) = self.store.ensure("policy", &key, &inputs, |tmp| {
-            let pb = bar(c.pretrain.steps as u64, "pretraining policy");
+            let pb = bar(c.pretrain.steps as u64, &format!("pretraining policy {}", c.size));
             let (model, logs) =
                 pretrain(&config, &w.train, &w.val, w.specials, &c.pretrain, &self.device, |l| {
                     pb.inc(1);
@@ -378,20 +386,41 @@ impl Pipeline {
         train: &[Comparison],
         val: &[Comparison],
     ) -> Result<TrainedRm, ReproError> {
-        let c = &self.config.proxies;
-        let inputs = (data_key, size, &c.train);
-        let key = key_of("proxy", &inputs);
+        self.proxy_with(w, size, data_key, train, val, train.len(), &self.config.proxies.train)
+    }
+
+    /// [`Pipeline::proxy`] on the first `pairs` training comparisons with `cfg` (the data-size
+    /// and epoch sweeps).
+    #[allow(clippy::too_many_arguments)]
+    pub fn proxy_with(
+        &self,
+        w: &WorldArtifacts,
+        size: &str,
+        data_key: &str,
+        train: &[Comparison],
+        val: &[Comparison],
+        pairs: usize,
+        cfg: &goodhart_rm::RmTrainConfig,
+    ) -> Result<TrainedRm, ReproError> {
+        if pairs == 0 || pairs > train.len() {
+            return Err(ReproError::Config(format!(
+                "a proxy on {pairs} comparisons, but the proxy data has {}: use 1..={} (or raise proxies.pairs)",
+                train.len(),
+                train.len()
+            )));
+        }
+        // The full set keeps the key it always had, so sweeps share fig1's proxies.
+        let key = if pairs == train.len() {
+            key_of("proxy", &(data_key, size, cfg))
+        } else {
+            key_of("proxy", &(data_key, size, cfg, pairs))
+        };
+        let inputs = (data_key, size, cfg, pairs);
+        let train = &train[..pairs];
         let config = self.model_config(size, w)?;
         let (dir, outcome) = self.store.ensure("proxy", &key, &inputs, |tmp| {
-            let model = self.train_reward_model(
-                &format!("training proxy {size}"),
-                &config,
-                None,
-                train,
-                val,
-                w,
-                &c.train,
-            )?;
+            let what = format!("training proxy {size} on {pairs} pairs");
+            let model = self.train_reward_model(&what, &config, None, train, val, w, cfg)?;
             let val_eval = evaluate(&model, val, w.rm_specials(), BATCH);
             let sp = w.rm_specials();
             let prompts: Vec<Vec<TokenId>> = val.iter().map(|c| c.prompt.clone()).collect();
@@ -513,7 +542,19 @@ impl Pipeline {
         proxy: &TrainedRm,
         gold: &TrainedRm,
     ) -> Result<PpoOutput, ReproError> {
-        let c = &self.config.rl;
+        self.rl_with(w, policy_key, policy, proxy, gold, &self.config.rl)
+    }
+
+    /// [`Pipeline::rl`] with other RL settings (the KL-penalty sweep).
+    pub fn rl_with(
+        &self,
+        w: &WorldArtifacts,
+        policy_key: &str,
+        policy: &Gpt,
+        proxy: &TrainedRm,
+        gold: &TrainedRm,
+        c: &crate::config::RlStage,
+    ) -> Result<PpoOutput, ReproError> {
         let inputs = (policy_key, &proxy.key, &gold.key, c);
         let key = key_of("rl", &inputs);
         let checkpoints = self.store.root().join("rl-checkpoints").join(&key);
@@ -542,6 +583,12 @@ impl Pipeline {
                 eprintln!("note: resuming PPO against {} from step {}", proxy.rm.name, trainer.step());
             }
             let pb = bar(c.ppo.total_steps as u64, &format!("PPO vs {}", proxy.rm.name));
+            if trainer.step() > c.ppo.total_steps {
+                return Err(ReproError::Corrupt {
+                    path: checkpoints.clone(),
+                    reason: format!("its step {} is past total_steps {}", trainer.step(), c.ppo.total_steps),
+                });
+            }
             pb.set_position(trainer.step() as u64);
             let every = (c.ppo.total_steps / 10).max(1);
             let output = trainer.run(&inputs, |l| {

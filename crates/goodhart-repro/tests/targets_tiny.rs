@@ -1,0 +1,67 @@
+//! One smoke test per `cargo xtask reproduce` target at the tiny preset: it runs, writes its
+//! report, rows and JSON (and figure, where it draws one), and they parse. The targets share one
+//! artifact store, as they do for a user, so figure 1's stages are computed once.
+
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+
+use burn::prelude::Device;
+use goodhart_repro::targets::{reproduce, TARGETS};
+use goodhart_repro::{ExperimentConfig, Pipeline};
+
+/// The shared store; one target at a time (stages of one process must not race on a key).
+fn store() -> &'static Mutex<PathBuf> {
+    static STORE: OnceLock<Mutex<PathBuf>> = OnceLock::new();
+    STORE.get_or_init(|| Mutex::new(tempfile::tempdir().unwrap().keep()))
+}
+
+fn smoke(target: &str) {
+    let runs = store().lock().unwrap_or_else(|e| e.into_inner());
+    let config = ExperimentConfig::preset("tiny").unwrap();
+    let pipeline = Pipeline::new(config, runs.as_path(), Device::flex());
+    let result = reproduce(target, &pipeline).unwrap_or_else(|e| panic!("{target}: {e}"));
+    let out = tempfile::tempdir().unwrap();
+    result.write(out.path(), "{}").unwrap();
+    let report = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+    assert!(report.starts_with(&format!("# {target}")), "{target}: {report}");
+    let csv = std::fs::read_to_string(out.path().join(format!("{target}.csv"))).unwrap();
+    assert_eq!(csv.lines().count(), 1 + result.records.len(), "{target}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join(format!("{target}.json"))).unwrap())
+            .unwrap();
+    // (parsed floats may differ in the last bit: compare the shape)
+    assert_eq!(json.is_array(), result.json.is_array(), "{target}");
+    assert_eq!(json.as_array().map(Vec::len), result.json.as_array().map(Vec::len), "{target}");
+    if result.figure.is_some() {
+        let svg = std::fs::read_to_string(out.path().join(format!("{target}.svg"))).unwrap();
+        assert!(svg.starts_with("<svg"), "{target}");
+        assert!(std::fs::read(out.path().join(format!("{target}.png"))).unwrap().starts_with(b"\x89PNG"));
+    }
+}
+
+macro_rules! smoke_tests {
+    ($($name:ident),* $(,)?) => {
+        $(#[test] fn $name() { smoke(stringify!($name)); })*
+        /// Every target has a smoke test here (fig1 has its own test file).
+        #[test]
+        fn every_target_has_a_smoke_test() {
+            let tested = [$(stringify!($name)),*];
+            for (t, _) in TARGETS.iter().filter(|(t, _)| *t != "fig1") {
+                assert!(tested.contains(t), "no smoke test for {t}");
+            }
+        }
+    };
+}
+
+smoke_tests!(
+    fig2, fig3, fig4, fig5, fig6, fig7, fig8, fig9, fig10, fig11, fig12, fig13, fig14, fig15, fig16, fig17,
+    fig18, fig19, fig20, fig21, fig22, fig23, fig24, fig25, fig26, table1, table2,
+);
+
+#[test]
+fn an_unknown_target_is_a_clear_error() {
+    let runs = store().lock().unwrap_or_else(|e| e.into_inner());
+    let pipeline = Pipeline::new(ExperimentConfig::preset("tiny").unwrap(), runs.as_path(), Device::flex());
+    let err = reproduce("fig99", &pipeline).err().expect("fig99 is not a target").to_string();
+    assert!(err.contains("fig99") && err.contains("fig26"), "{err}");
+}
