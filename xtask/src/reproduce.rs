@@ -18,6 +18,7 @@ options:
   --preset P   experiment size (default: laptop; tiny runs in seconds)
   --runs DIR   artifact store shared by all targets (default: runs/<preset>)
   --out DIR    where results go (default: results/<target>/<preset>)
+  --dry-run    print the plan (stages, cached or not, typical time) and compute nothing
 ";
 
 struct Args {
@@ -25,11 +26,13 @@ struct Args {
     preset: String,
     runs: Option<PathBuf>,
     out: Option<PathBuf>,
+    dry_run: bool,
 }
 
 fn parse(args: &[String]) -> Result<Args> {
     let mut it = args.iter();
-    let mut a = Args { target: String::new(), preset: "laptop".into(), runs: None, out: None };
+    let mut a =
+        Args { target: String::new(), preset: "laptop".into(), runs: None, out: None, dry_run: false };
     while let Some(arg) = it.next() {
         let mut value =
             |name: &str| it.next().cloned().with_context(|| format!("{name} needs a value\n\n{USAGE}"));
@@ -37,6 +40,7 @@ fn parse(args: &[String]) -> Result<Args> {
             "--preset" => a.preset = value("--preset")?,
             "--runs" => a.runs = Some(value("--runs")?.into()),
             "--out" => a.out = Some(value("--out")?.into()),
+            "--dry-run" => a.dry_run = true,
             "-h" | "--help" => {
                 print!("{USAGE}");
                 std::process::exit(0);
@@ -73,6 +77,9 @@ pub fn run(args: &[String]) -> Result<()> {
     } else {
         bail!("unknown target {:?}: `cargo xtask reproduce list` shows the targets\n\n{USAGE}", a.target);
     };
+    if a.dry_run {
+        return dry_run(&pipeline, &targets);
+    }
     for target in &targets {
         let out = match &a.out {
             Some(dir) if targets.len() > 1 => dir.join(target),
@@ -83,6 +90,34 @@ pub fn run(args: &[String]) -> Result<()> {
         eprintln!("{target}: results in {}", out.display());
     }
     eprintln!("done in {:.1?}", started.elapsed());
+    Ok(())
+}
+
+fn dry_run(pipeline: &Pipeline, targets: &[String]) -> Result<()> {
+    let plan = goodhart_repro::plan::fig1_plan(&pipeline.config, &pipeline.store);
+    println!("store: {}", pipeline.store.root().display());
+    println!("{:<11} {:<17} {:<9} {:>9}  what", "stage", "key", "status", "typical");
+    for s in &plan {
+        let status = if s.cached { "cached" } else { "compute" };
+        let typical = s.estimate_s.map_or("?".into(), |t| format!("{t:.0} s"));
+        println!("{:<11} {:<17} {:<9} {:>9}  {}", s.stage, s.key, status, typical, s.what);
+    }
+    let todo = plan.iter().filter(|s| !s.cached).filter_map(|s| s.estimate_s).sum::<f64>() + 0.0;
+    let unknown = plan.iter().filter(|s| !s.cached && s.estimate_s.is_none()).count();
+    println!(
+        "{} of {} stages to compute, ~{todo:.0} s from this store's timings{}",
+        plan.iter().filter(|s| !s.cached).count(),
+        plan.len(),
+        if unknown > 0 { format!(" plus {unknown} never timed here") } else { String::new() }
+    );
+    let others: Vec<&str> = targets.iter().map(String::as_str).filter(|t| *t != "fig1").collect();
+    if !others.is_empty() {
+        println!("figure 1's stages serve every target; these add their sweeps' stages on demand:");
+        for t in others {
+            let what = TARGETS.iter().find(|(n, _)| *n == t).map_or("", |(_, w)| *w);
+            println!("  {t:<8} {what}");
+        }
+    }
     Ok(())
 }
 

@@ -18,6 +18,7 @@
 pub mod config;
 pub mod fig1;
 pub mod pipeline;
+pub mod plan;
 pub mod report;
 pub mod store;
 pub mod targets;

@@ -15,6 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use crate::config::ExperimentConfig;
+use crate::plan;
 use crate::store::{key_of, read_json, write_json, Outcome, Store};
 use crate::ReproError;
 
@@ -189,7 +190,7 @@ impl Pipeline {
         w: &WorldArtifacts,
         c: &crate::config::PolicyStage,
     ) -> Result<(String, Gpt), ReproError> {
-        let inputs = (&w.key, &c.size, c.max_seq_len, &c.pretrain);
+        let inputs = plan::policy_inputs(&w.key, c);
         let key = key_of("policy", &inputs);
         let config = self.model_config(&c.size, w)?;
         let (dir, outcome) = self.store.ensure("policy", &key, &inputs, |tmp| {
@@ -255,7 +256,7 @@ impl Pipeline {
     /// and normalised on initial-policy samples.
     pub fn gold(&self, w: &WorldArtifacts, policy_key: &str, policy: &Gpt) -> Result<TrainedRm, ReproError> {
         let c = &self.config.gold;
-        let inputs = (&w.key, policy_key, c);
+        let inputs = plan::gold_inputs(&w.key, policy_key, c);
         let key = key_of("gold", &inputs);
         let config = self.model_config(&c.size, w)?;
         if c.init_from_policy && c.size != self.config.policy.size {
@@ -347,7 +348,7 @@ impl Pipeline {
         gold: &TrainedRm,
     ) -> Result<(String, Vec<Comparison>, Vec<Comparison>, Vec<f64>), ReproError> {
         let c = &self.config.proxies;
-        let inputs = (policy_key, &gold.key, c.pairs, c.label_noise, c.train.seed);
+        let inputs = plan::proxy_data_inputs(policy_key, &gold.key, c);
         let key = key_of("proxy-data", &inputs);
         let (dir, outcome) = self.store.ensure("proxy-data", &key, &inputs, |tmp| {
             let seed = c.train.seed ^ 0xDA7A;
@@ -410,11 +411,7 @@ impl Pipeline {
             )));
         }
         // The full set keeps the key it always had, so sweeps share fig1's proxies.
-        let key = if pairs == train.len() {
-            key_of("proxy", &(data_key, size, cfg))
-        } else {
-            key_of("proxy", &(data_key, size, cfg, pairs))
-        };
+        let key = plan::proxy_key(data_key, size, cfg, pairs, pairs == train.len());
         let inputs = (data_key, size, cfg, pairs);
         let train = &train[..pairs];
         let config = self.model_config(size, w)?;
@@ -469,7 +466,7 @@ impl Pipeline {
         policy: &Gpt,
     ) -> Result<(String, Pools), ReproError> {
         let c = &self.config.bon;
-        let inputs = (policy_key, c.prompts, c.pool, c.seed, &self.config.policy.sampling);
+        let inputs = plan::bon_pool_inputs(policy_key, c, &self.config.policy.sampling);
         let key = key_of("bon-pool", &inputs);
         let (dir, outcome) = self.store.ensure("bon-pool", &key, &inputs, |tmp| {
             let prompts: Vec<Vec<TokenId>> = w
@@ -515,7 +512,7 @@ impl Pipeline {
         pools: &Pools,
         rm: &TrainedRm,
     ) -> Result<Vec<Vec<f64>>, ReproError> {
-        let inputs = (pool_key, &rm.key);
+        let inputs = plan::bon_scores_inputs(pool_key, &rm.key);
         let key = key_of("bon-scores", &inputs);
         let (dir, outcome) = self.store.ensure("bon-scores", &key, &inputs, |tmp| {
             let pb = bar(pools.prompts.len() as u64, &format!("scoring with {}", rm.rm.name));
@@ -555,7 +552,7 @@ impl Pipeline {
         gold: &TrainedRm,
         c: &crate::config::RlStage,
     ) -> Result<PpoOutput, ReproError> {
-        let inputs = (policy_key, &proxy.key, &gold.key, c);
+        let inputs = plan::rl_inputs(policy_key, &proxy.key, &gold.key, c);
         let key = key_of("rl", &inputs);
         let checkpoints = self.store.root().join("rl-checkpoints").join(&key);
         let (dir, outcome) = self.store.ensure("rl", &key, &inputs, |tmp| {

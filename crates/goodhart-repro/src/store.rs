@@ -57,6 +57,17 @@ impl Store {
         self.dir(stage, key).join(STAGE_FILE).is_file()
     }
 
+    /// The median time completed stages of this kind took in this store (for plans), if any.
+    pub fn typical_seconds(&self, stage: &str) -> Option<f64> {
+        let mut secs: Vec<f64> = std::fs::read_dir(self.root.join(stage))
+            .ok()?
+            .filter_map(|e| std::fs::read(e.ok()?.path().join(STAGE_FILE)).ok())
+            .filter_map(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok()?["seconds"].as_f64())
+            .collect();
+        secs.sort_unstable_by(f64::total_cmp);
+        secs.get(secs.len() / 2).copied()
+    }
+
     /// Returns the directory of `stage/key`, running `compute` into a fresh temporary directory
     /// first if it is not complete yet. `inputs` is recorded in `stage.json`.
     pub fn ensure(

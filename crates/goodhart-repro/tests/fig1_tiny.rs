@@ -4,6 +4,7 @@ use burn::prelude::Device;
 use goodhart_core::Method;
 use goodhart_kl::kl_bon;
 use goodhart_repro::fig1::fig1;
+use goodhart_repro::plan::fig1_plan;
 use goodhart_repro::report::write_fig1;
 use goodhart_repro::{ExperimentConfig, Pipeline};
 
@@ -12,7 +13,14 @@ fn tiny_fig1_runs_end_to_end_and_reuses_its_cache() {
     let runs = tempfile::tempdir().unwrap();
     let config = ExperimentConfig::preset("tiny").unwrap();
     let pipeline = Pipeline::new(config.clone(), runs.path(), Device::flex());
+    // The dry-run plan names the stages the run computes: none is cached before, all are after.
+    let plan = fig1_plan(&config, &pipeline.store);
+    assert!(plan.iter().all(|s| !s.cached), "{plan:?}");
     let fig = fig1(&pipeline).unwrap();
+    let plan = fig1_plan(&config, &pipeline.store);
+    assert!(plan.iter().all(|s| s.cached && s.estimate_s.is_some()), "{plan:?}");
+    let rl_stages = plan.iter().filter(|s| s.stage == "rl").count();
+    assert_eq!(rl_stages, config.rl.sizes.len());
     assert_eq!(fig.results.len(), config.proxies.sizes.len());
     for r in &fig.results {
         // the KL grid is kl_bon(n)

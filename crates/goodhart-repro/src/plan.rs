@@ -1,0 +1,127 @@
+//! The inputs that key each stage, in one place: the pipeline computes its stages from them and
+//! `--dry-run` plans from them, so a plan never disagrees with what a run would compute.
+
+use goodhart_core::SamplingSettings;
+use goodhart_policy::PretrainConfig;
+use goodhart_rm::RmTrainConfig;
+use serde::Serialize;
+
+use crate::config::{BonStage, ExperimentConfig, GoldStage, PolicyStage, ProxyStage, RlStage};
+use crate::store::{key_of, Store};
+
+pub fn policy_inputs<'a>(
+    world: &'a str,
+    c: &'a PolicyStage,
+) -> (&'a str, &'a str, usize, &'a PretrainConfig) {
+    (world, &c.size, c.max_seq_len, &c.pretrain)
+}
+
+pub fn gold_inputs<'a>(
+    world: &'a str,
+    policy: &'a str,
+    c: &'a GoldStage,
+) -> (&'a str, &'a str, &'a GoldStage) {
+    (world, policy, c)
+}
+
+pub fn proxy_data_inputs<'a>(
+    policy: &'a str,
+    gold: &'a str,
+    c: &'a ProxyStage,
+) -> (&'a str, &'a str, usize, f64, u64) {
+    (policy, gold, c.pairs, c.label_noise, c.train.seed)
+}
+
+/// A proxy on the full training split keeps the key it had before data-size sweeps existed.
+pub fn proxy_key(data: &str, size: &str, cfg: &RmTrainConfig, pairs: usize, full: bool) -> String {
+    if full {
+        key_of("proxy", &(data, size, cfg))
+    } else {
+        key_of("proxy", &(data, size, cfg, pairs))
+    }
+}
+
+pub fn bon_pool_inputs<'a>(
+    policy: &'a str,
+    c: &'a BonStage,
+    sampling: &'a SamplingSettings,
+) -> (&'a str, usize, usize, u64, &'a SamplingSettings) {
+    (policy, c.prompts, c.pool, c.seed, sampling)
+}
+
+pub fn bon_scores_inputs<'a>(pool: &'a str, rm: &'a str) -> (&'a str, &'a str) {
+    (pool, rm)
+}
+
+pub fn rl_inputs<'a>(
+    policy: &'a str,
+    proxy: &'a str,
+    gold: &'a str,
+    c: &'a RlStage,
+) -> (&'a str, &'a str, &'a str, &'a RlStage) {
+    (policy, proxy, gold, c)
+}
+
+/// One stage of a plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedStage {
+    pub stage: String,
+    pub what: String,
+    pub key: String,
+    pub cached: bool,
+    /// Seconds the last computation of a stage of this kind took in this store, if any.
+    pub estimate_s: Option<f64>,
+}
+
+/// The stages figure 1 runs, in order, with whether each is already in `store`.
+pub fn fig1_plan(c: &ExperimentConfig, store: &Store) -> Vec<PlannedStage> {
+    let mut out = Vec::new();
+    let mut add = |stage: &str, what: String, key: String| {
+        out.push(PlannedStage {
+            stage: stage.into(),
+            what,
+            cached: store.is_done(stage, &key),
+            estimate_s: store.typical_seconds(stage),
+            key,
+        });
+    };
+    let world = key_of("world", &c.world);
+    add("world", format!("{} documents and a tokenizer", c.world.corpus_docs), world.clone());
+    let policy = key_of("policy", &policy_inputs(&world, &c.policy));
+    add(
+        "policy",
+        format!("pretrain {} for {} steps", c.policy.size, c.policy.pretrain.steps),
+        policy.clone(),
+    );
+    let gold = key_of("gold", &gold_inputs(&world, &policy, &c.gold));
+    add("gold", format!("gold {} on {} rubric-labelled pairs", c.gold.size, c.gold.pairs), gold.clone());
+    let data = key_of("proxy-data", &proxy_data_inputs(&policy, &gold, &c.proxies));
+    add("proxy-data", format!("{} policy pairs labelled by the gold", c.proxies.pairs), data.clone());
+    let pool = key_of("bon-pool", &bon_pool_inputs(&policy, &c.bon, &c.policy.sampling));
+    add("bon-pool", format!("{} prompts x {} samples", c.bon.prompts, c.bon.pool), pool.clone());
+    add(
+        "bon-scores",
+        "gold scores of the pools".into(),
+        key_of("bon-scores", &bon_scores_inputs(&pool, &gold)),
+    );
+    let train_pairs = c.proxies.pairs - c.proxies.pairs / 10;
+    for size in &c.proxies.sizes {
+        // the proxy's key uses the full training split (which ties may shrink: then the plan
+        // shows it uncached until the data exists)
+        let proxy = proxy_key(&data, size, &c.proxies.train, train_pairs, true);
+        add("proxy", format!("proxy {size}"), proxy.clone());
+        add(
+            "bon-scores",
+            format!("proxy {size} scores of the pools"),
+            key_of("bon-scores", &bon_scores_inputs(&pool, &proxy)),
+        );
+        if c.rl.sizes.contains(size) {
+            add(
+                "rl",
+                format!("PPO vs proxy {size}, {} steps", c.rl.ppo.total_steps),
+                key_of("rl", &rl_inputs(&policy, &proxy, &gold, &c.rl)),
+            );
+        }
+    }
+    out
+}
