@@ -18,6 +18,8 @@ options:
   --preset P   experiment size (default: laptop; tiny runs in seconds)
   --runs DIR   artifact store shared by all targets (default: runs/<preset>)
   --out DIR    where results go (default: results/<target>/<preset>)
+  --seeds K    fig1 over K seeds (proxy data, proxies, pools, PPO resampled; policy and gold
+               shared), curves and coefficients aggregated with error bars (default 1)
   --dry-run    print the plan (stages, cached or not, typical time) and compute nothing
 ";
 
@@ -27,12 +29,19 @@ struct Args {
     runs: Option<PathBuf>,
     out: Option<PathBuf>,
     dry_run: bool,
+    seeds: u64,
 }
 
 fn parse(args: &[String]) -> Result<Args> {
     let mut it = args.iter();
-    let mut a =
-        Args { target: String::new(), preset: "laptop".into(), runs: None, out: None, dry_run: false };
+    let mut a = Args {
+        target: String::new(),
+        preset: "laptop".into(),
+        runs: None,
+        out: None,
+        dry_run: false,
+        seeds: 1,
+    };
     while let Some(arg) = it.next() {
         let mut value =
             |name: &str| it.next().cloned().with_context(|| format!("{name} needs a value\n\n{USAGE}"));
@@ -41,6 +50,14 @@ fn parse(args: &[String]) -> Result<Args> {
             "--runs" => a.runs = Some(value("--runs")?.into()),
             "--out" => a.out = Some(value("--out")?.into()),
             "--dry-run" => a.dry_run = true,
+            "--seeds" => {
+                let v = value("--seeds")?;
+                a.seeds = v
+                    .parse()
+                    .ok()
+                    .filter(|k| *k >= 1)
+                    .with_context(|| format!("--seeds {v}: give a whole number of seeds, 1 or more"))?;
+            }
             "-h" | "--help" => {
                 print!("{USAGE}");
                 std::process::exit(0);
@@ -80,6 +97,13 @@ pub fn run(args: &[String]) -> Result<()> {
     if a.dry_run {
         return dry_run(&pipeline, &targets);
     }
+    if a.seeds > 1 {
+        if targets != ["fig1"] {
+            bail!("--seeds applies to fig1 (its sweeps have no seed axis yet): `cargo xtask reproduce fig1 --seeds {}`", a.seeds);
+        }
+        let out = a.out.clone().unwrap_or_else(|| root.join("results").join("fig1").join(&a.preset));
+        return seeds(&pipeline, a.seeds, &out, &runs, started);
+    }
     for target in &targets {
         let out = match &a.out {
             Some(dir) if targets.len() > 1 => dir.join(target),
@@ -90,6 +114,44 @@ pub fn run(args: &[String]) -> Result<()> {
         eprintln!("{target}: results in {}", out.display());
     }
     eprintln!("done in {:.1?}", started.elapsed());
+    Ok(())
+}
+
+/// fig1 for seeds 0..k on the same store: seed 0 in `out`, seed s in `out/seed-s`, the aggregate
+/// in `out/fig1_seeds.*`.
+fn seeds(
+    pipeline: &Pipeline,
+    k: u64,
+    out: &std::path::Path,
+    runs: &std::path::Path,
+    started: Instant,
+) -> Result<()> {
+    use goodhart_repro::seeds::{aggregate, figure, markdown};
+    let mut figs = Vec::new();
+    let ids: Vec<u64> = (0..k).collect();
+    for &s in &ids {
+        eprintln!("== seed {s} of {k}");
+        let config = pipeline.config.with_seed(s);
+        let config_json = serde_json::to_string_pretty(&config)?;
+        let p = Pipeline::new(config, runs, Device::flex());
+        let fig = fig1(&p)?;
+        let dir = if s == 0 { out.to_path_buf() } else { out.join(format!("seed-{s}")) };
+        write_fig1(&dir, &fig, &config_json)?;
+        figs.push(fig);
+    }
+    let agg = aggregate(&ids, &figs);
+    let text = markdown(&agg);
+    let write = |name: &str, body: &str| {
+        goodhart_world::write_atomic(&out.join(name), body.as_bytes())
+            .with_context(|| format!("writing {name}"))
+    };
+    write("fig1_seeds.md", &text)?;
+    write("fig1_seeds.json", &serde_json::to_string_pretty(&agg)?)?;
+    let fig = figure(&agg);
+    goodhart_plot::write_svg(&fig, &out.join("fig1_seeds.svg"))?;
+    goodhart_plot::write_png(&fig, &out.join("fig1_seeds.png"))?;
+    print!("{text}");
+    eprintln!("done in {:.1?}: results in {}", started.elapsed(), out.display());
     Ok(())
 }
 

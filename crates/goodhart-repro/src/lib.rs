@@ -20,6 +20,7 @@ pub mod fig1;
 pub mod pipeline;
 pub mod plan;
 pub mod report;
+pub mod seeds;
 pub mod store;
 pub mod targets;
 pub mod verify;

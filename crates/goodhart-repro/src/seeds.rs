@@ -1,0 +1,244 @@
+//! `--seeds k`: figure 1 repeated over seeds, curves and coefficients aggregated with error bars.
+//!
+//! A seed resamples what the paper's error bars cover: the proxies' comparison data, the proxies'
+//! initialisation and batch order, the best-of-n pools and the PPO runs. The world, the initial
+//! policy and the gold RM are shared by every seed: the gold is the ground truth the seeds are
+//! measured against. Seed 0 is the plain run, so it shares its cache with `--seeds 1`.
+
+use std::fmt::Write as _;
+
+use goodhart_core::Estimate;
+use goodhart_plot::{spread_colour, Figure, LineStyle, Panel, Series};
+use serde::{Deserialize, Serialize};
+
+use crate::config::ExperimentConfig;
+use crate::fig1::Fig1;
+
+impl ExperimentConfig {
+    /// This experiment with seed `k` (0 is the experiment itself); see the module docs.
+    pub fn with_seed(&self, k: u64) -> Self {
+        let mut c = self.clone();
+        if k == 0 {
+            return c;
+        }
+        c.proxies.train.seed = c.proxies.train.seed.wrapping_add(k);
+        c.bon.seed = c.bon.seed.wrapping_add(1000 * k);
+        c.rl.ppo.seed = c.rl.ppo.seed.wrapping_add(k);
+        c.rl.prompt_seed = c.rl.prompt_seed.wrapping_add(k);
+        c
+    }
+}
+
+/// Mean and standard error across seeds of one number per seed.
+fn across(xs: impl IntoIterator<Item = f64>) -> Estimate {
+    let v: Vec<f64> = xs.into_iter().filter(|x| x.is_finite()).collect();
+    Estimate::from_values(&v)
+}
+
+/// One proxy size's best-of-n result over seeds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BonAcross {
+    pub size: String,
+    pub params: u64,
+    pub val_accuracy: Estimate,
+    pub alpha_bon: Estimate,
+    pub beta_bon: Estimate,
+    pub r2: Estimate,
+    pub peak_d: Estimate,
+    pub peak_r: Estimate,
+    /// Seeds whose gold curve falls after its peak (by more than two standard errors).
+    pub falls: usize,
+    /// The grid is the same for every seed: KL and the gold / proxy means across seeds.
+    pub kl: Vec<f64>,
+    pub gold: Vec<Estimate>,
+    pub proxy: Vec<Estimate>,
+}
+
+/// One proxy size's PPO result over seeds (KL differs by seed: points are per evaluation step).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RlAcross {
+    pub size: String,
+    pub alpha_rl: Estimate,
+    pub beta_rl: Estimate,
+    pub beta_rl_shared: Estimate,
+    pub r2: Estimate,
+    pub kl_reached: Estimate,
+    pub falls: usize,
+    pub steps: Vec<u64>,
+    pub kl: Vec<Estimate>,
+    pub gold: Vec<Estimate>,
+    pub proxy: Vec<Estimate>,
+}
+
+/// Figure 1 over seeds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Fig1Seeds {
+    pub seeds: Vec<u64>,
+    pub bon: Vec<BonAcross>,
+    pub rl: Vec<RlAcross>,
+    pub rl_alpha_shared: Estimate,
+}
+
+/// Aggregates per-seed figures (the same config but for seeds).
+pub fn aggregate(seeds: &[u64], runs: &[Fig1]) -> Fig1Seeds {
+    let first = &runs[0];
+    let bon = (0..first.results.len())
+        .map(|i| {
+            let rs: Vec<_> = runs.iter().map(|f| &f.results[i]).collect();
+            let cols = rs[0].ns.len();
+            BonAcross {
+                size: rs[0].proxy.size.clone(),
+                params: rs[0].proxy.params,
+                val_accuracy: across(rs.iter().map(|r| r.proxy.val.accuracy)),
+                alpha_bon: across(rs.iter().map(|r| r.alpha_bon)),
+                beta_bon: across(rs.iter().map(|r| r.beta_bon)),
+                r2: across(rs.iter().map(|r| r.r2)),
+                peak_d: across(rs.iter().filter_map(|r| r.peak_d)),
+                peak_r: across(rs.iter().filter_map(|r| r.peak_r)),
+                falls: rs.iter().filter(|r| r.falls_after_peak).count(),
+                kl: rs[0].kl.clone(),
+                gold: (0..cols).map(|k| across(rs.iter().map(|r| r.gold[k].mean))).collect(),
+                proxy: (0..cols).map(|k| across(rs.iter().map(|r| r.proxy_score[k].mean))).collect(),
+            }
+        })
+        .collect();
+    let rl = (0..first.rl.len())
+        .map(|i| {
+            let rs: Vec<_> = runs.iter().map(|f| &f.rl[i]).collect();
+            let cols = rs.iter().map(|r| r.steps.len()).min().unwrap_or(0);
+            RlAcross {
+                size: rs[0].proxy.size.clone(),
+                alpha_rl: across(rs.iter().map(|r| r.alpha_rl)),
+                beta_rl: across(rs.iter().map(|r| r.beta_rl)),
+                beta_rl_shared: across(rs.iter().map(|r| r.beta_rl_shared)),
+                r2: across(rs.iter().map(|r| r.r2)),
+                kl_reached: across(rs.iter().map(|r| r.kl_reached)),
+                falls: rs.iter().filter(|r| r.falls_after_peak).count(),
+                steps: rs[0].steps[..cols].to_vec(),
+                kl: (0..cols).map(|k| across(rs.iter().map(|r| r.kl[k].mean))).collect(),
+                gold: (0..cols).map(|k| across(rs.iter().map(|r| r.gold[k].mean))).collect(),
+                proxy: (0..cols).map(|k| across(rs.iter().map(|r| r.proxy_score[k].mean))).collect(),
+            }
+        })
+        .collect();
+    Fig1Seeds {
+        seeds: seeds.to_vec(),
+        bon,
+        rl,
+        rl_alpha_shared: across(runs.iter().filter_map(|f| f.rl_alpha_shared)),
+    }
+}
+
+fn pm(e: &Estimate) -> String {
+    if e.n == 0 {
+        "-".into()
+    } else if e.n == 1 {
+        format!("{:.3}", e.mean)
+    } else {
+        format!("{:.3} ± {:.3}", e.mean, e.se)
+    }
+}
+
+/// The tables: coefficients as mean ± standard error across seeds.
+pub fn markdown(s: &Fig1Seeds) -> String {
+    let mut out = String::new();
+    let n = s.seeds.len();
+    writeln!(out, "# fig1 over {n} seeds ({:?})\n", s.seeds).unwrap();
+    writeln!(out, "Mean ± standard error across seeds. A seed resamples the proxy data, the proxies, the best-of-n pools and PPO; the world, the policy and the gold are shared.\n").unwrap();
+    writeln!(out, "## best-of-n\n\n| size | params | val accuracy | alpha_bon | beta_bon | R^2 | d* | R* | gold falls (seeds) |\n|---|---|---|---|---|---|---|---|---|").unwrap();
+    for b in &s.bon {
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {}/{n} |",
+            b.size,
+            b.params,
+            pm(&b.val_accuracy),
+            pm(&b.alpha_bon),
+            pm(&b.beta_bon),
+            pm(&b.r2),
+            pm(&b.peak_d),
+            pm(&b.peak_r),
+            b.falls
+        )
+        .unwrap();
+    }
+    if !s.rl.is_empty() {
+        writeln!(out, "\n## PPO (shared alpha_RL {})\n\n| size | alpha_RL | beta_RL | beta_RL (shared alpha) | R^2 | KL reached | gold falls (seeds) |\n|---|---|---|---|---|---|---|", pm(&s.rl_alpha_shared)).unwrap();
+        for r in &s.rl {
+            writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {}/{n} |",
+                r.size,
+                pm(&r.alpha_rl),
+                pm(&r.beta_rl),
+                pm(&r.beta_rl_shared),
+                pm(&r.r2),
+                pm(&r.kl_reached),
+                r.falls
+            )
+            .unwrap();
+        }
+    }
+    out
+}
+
+/// Figure 1 with the across-seed means, gold with a band of one standard error across seeds.
+pub fn figure(s: &Fig1Seeds) -> Figure {
+    let x = "sqrt(KL) (nats^1/2)";
+    let mut bon = Panel::new("(a) best-of-n", x, "RM score");
+    let count = s.bon.len();
+    let colour = |size: &str| spread_colour(s.bon.iter().position(|b| b.size == size).unwrap_or(0), count);
+    for b in &s.bon {
+        let d: Vec<f64> = b.kl.iter().map(|k| k.sqrt()).collect();
+        let c = colour(&b.size);
+        let gold = d.iter().zip(&b.gold).map(|(d, g)| (*d, g.mean)).collect();
+        let proxy = d.iter().zip(&b.proxy).map(|(d, p)| (*d, p.mean)).collect();
+        let se = b.gold.iter().map(|g| if g.n > 1 { g.se } else { f64::NAN }).collect();
+        bon.series
+            .push(Series::new(format!("gold, RM {}", b.size), c, LineStyle::Solid, gold).with_error(se));
+        bon.series.push(Series::new(format!("proxy, RM {}", b.size), c, LineStyle::Dashed, proxy));
+    }
+    let mut fig =
+        Figure::new(format!("Figure 1 over {} seeds: mean, band of one standard error", s.seeds.len()))
+            .with_panel(bon);
+    if !s.rl.is_empty() {
+        let mut rl = Panel::new("(b) PPO", x, "RM score");
+        for r in &s.rl {
+            let d: Vec<f64> = r.kl.iter().map(|k| k.mean.max(0.0).sqrt()).collect();
+            let c = colour(&r.size);
+            let gold = d.iter().zip(&r.gold).map(|(d, g)| (*d, g.mean)).collect();
+            let proxy = d.iter().zip(&r.proxy).map(|(d, p)| (*d, p.mean)).collect();
+            let se = r.gold.iter().map(|g| if g.n > 1 { g.se } else { f64::NAN }).collect();
+            rl.series
+                .push(Series::new(format!("gold, RM {}", r.size), c, LineStyle::Solid, gold).with_error(se));
+            rl.series.push(Series::new(format!("proxy, RM {}", r.size), c, LineStyle::Dashed, proxy));
+        }
+        fig = fig.with_panel(rl);
+    }
+    fig
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key_of;
+
+    #[test]
+    fn a_seed_keeps_world_policy_and_gold_and_resamples_the_rest() {
+        let base = ExperimentConfig::preset("laptop").unwrap();
+        assert_eq!(base.with_seed(0), base);
+        let s1 = base.with_seed(1);
+        assert_eq!((&s1.world, &s1.policy, &s1.gold), (&base.world, &base.policy, &base.gold));
+        assert_ne!(key_of("p", &s1.proxies), key_of("p", &base.proxies));
+        assert_ne!(s1.bon.seed, base.bon.seed);
+        assert_ne!(s1.rl.ppo.seed, base.rl.ppo.seed);
+        assert_ne!(s1.with_seed(1), base.with_seed(2));
+    }
+
+    #[test]
+    fn across_seeds_is_mean_and_standard_error() {
+        let e = across([1.0, 3.0, f64::NAN]);
+        assert_eq!((e.mean, e.n), (2.0, 2));
+        assert!((e.se - 1.0).abs() < 1e-12, "sd sqrt(2) over sqrt(2)");
+    }
+}
