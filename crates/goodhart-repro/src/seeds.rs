@@ -232,7 +232,7 @@ mod tests {
         assert_ne!(key_of("p", &s1.proxies), key_of("p", &base.proxies));
         assert_ne!(s1.bon.seed, base.bon.seed);
         assert_ne!(s1.rl.ppo.seed, base.rl.ppo.seed);
-        assert_ne!(s1.with_seed(1), base.with_seed(2));
+        assert_ne!(base.with_seed(1), base.with_seed(2));
     }
 
     #[test]
