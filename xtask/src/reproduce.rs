@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use burn::prelude::Device;
 use goodhart_repro::report::write_fig1;
 use goodhart_repro::targets::{is_target, reproduce, TARGETS};
 use goodhart_repro::{fig1::fig1, ExperimentConfig, Pipeline};
@@ -20,6 +19,8 @@ options:
   --out DIR    where results go (default: results/<target>/<preset>)
   --seeds K    fig1 over K seeds (proxy data, proxies, pools, PPO resampled; policy and gold
                shared), curves and coefficients aggregated with error bars (default 1)
+  --backend B  cpu (default), or wgpu / cuda when built with that cargo feature:
+               `cargo run -p xtask --features wgpu -- reproduce fig1 --backend wgpu`
   --dry-run    print the plan (stages, cached or not, typical time) and compute nothing
 ";
 
@@ -30,6 +31,7 @@ struct Args {
     out: Option<PathBuf>,
     dry_run: bool,
     seeds: u64,
+    backend: String,
 }
 
 fn parse(args: &[String]) -> Result<Args> {
@@ -41,6 +43,7 @@ fn parse(args: &[String]) -> Result<Args> {
         out: None,
         dry_run: false,
         seeds: 1,
+        backend: "cpu".into(),
     };
     while let Some(arg) = it.next() {
         let mut value =
@@ -50,6 +53,7 @@ fn parse(args: &[String]) -> Result<Args> {
             "--runs" => a.runs = Some(value("--runs")?.into()),
             "--out" => a.out = Some(value("--out")?.into()),
             "--dry-run" => a.dry_run = true,
+            "--backend" => a.backend = value("--backend")?,
             "--seeds" => {
                 let v = value("--seeds")?;
                 a.seeds = v
@@ -80,7 +84,10 @@ pub fn run(args: &[String]) -> Result<()> {
     let runs = a.runs.unwrap_or_else(|| root.join("runs").join(&a.preset));
     let started = Instant::now();
     let config_json = serde_json::to_string_pretty(&config)?;
-    let pipeline = Pipeline::new(config, &runs, Device::flex());
+    let backend: goodhart_nn::Backend = a.backend.parse()?;
+    let device = backend.device()?;
+    eprintln!("backend: {backend} (compiled in: {:?})", goodhart_nn::Backend::compiled());
+    let pipeline = Pipeline::new(config, &runs, device);
     if a.target == "list" {
         for (t, what) in TARGETS {
             println!("{t:<8} {what}");
@@ -133,7 +140,7 @@ fn seeds(
         eprintln!("== seed {s} of {k}");
         let config = pipeline.config.with_seed(s);
         let config_json = serde_json::to_string_pretty(&config)?;
-        let p = Pipeline::new(config, runs, Device::flex());
+        let p = Pipeline::new(config, runs, pipeline.device.clone());
         let fig = fig1(&p)?;
         let dir = if s == 0 { out.to_path_buf() } else { out.join(format!("seed-{s}")) };
         write_fig1(&dir, &fig, &config_json)?;

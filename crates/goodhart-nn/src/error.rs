@@ -12,6 +12,17 @@ pub enum NnError {
     #[error("unknown model preset {name:?}; use one of {:?}", crate::PRESETS)]
     UnknownPreset { name: String },
 
+    /// A backend name that is not `cpu`, `wgpu` or `cuda`.
+    #[error("unknown backend {name:?}: use cpu, wgpu or cuda")]
+    UnknownBackend { name: String },
+
+    /// A backend this build does not include.
+    #[error(
+        "backend {backend} is not compiled in: rebuild with `--features {feature}` \
+         (e.g. `cargo run -p xtask --features {feature} -- reproduce fig1 --backend {backend}`)"
+    )]
+    BackendNotCompiled { backend: &'static str, feature: &'static str },
+
     /// A [`crate::GptConfig`] with a zero size or `n_heads` not dividing `d_model`.
     #[error("invalid GptConfig: {reason}")]
     InvalidConfig { reason: String },

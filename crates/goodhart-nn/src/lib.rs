@@ -118,6 +118,7 @@
 //! assert_eq!(rm.forward(tokens, lengths).dims(), [2]);
 //! ```
 
+mod backend;
 pub mod checkpoint;
 mod config;
 mod error;
@@ -129,6 +130,7 @@ mod optim;
 mod scalar;
 mod transformer;
 
+pub use backend::Backend;
 pub use config::{GptConfig, PRESETS};
 pub use error::NnError;
 pub use gpt::Gpt;
