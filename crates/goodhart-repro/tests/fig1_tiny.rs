@@ -48,6 +48,14 @@ fn tiny_fig1_runs_end_to_end_and_reuses_its_cache() {
     let rl_rows = fig.records.iter().filter(|r| r.method == Method::Rl).count();
     assert_eq!(rl_rows, fig.rl.iter().map(|r| r.steps.len()).sum::<usize>());
 
+    // verify: one line per check, each agreeing with the number it reports
+    let checks = goodhart_repro::verify::fig1_checks(&fig);
+    let smaller = |n: usize| n.div_ceil(2);
+    assert_eq!(checks.len(), smaller(fig.results.len()) + 3 + smaller(fig.rl.len()) + 2 + fig.rl.len());
+    let min_r2 = fig.results.iter().map(|r| r.r2).fold(f64::INFINITY, f64::min);
+    let r2_check = checks.iter().find(|c| c.name.starts_with("bon fits")).unwrap();
+    assert_eq!(r2_check.passed, min_r2 >= goodhart_repro::verify::MIN_R2_BON, "{r2_check}");
+
     // n = 1 is the pool mean: recompute it from the stored pools and scores
     let w = pipeline.world().unwrap();
     let (policy_key, policy) = pipeline.policy(&w).unwrap();
