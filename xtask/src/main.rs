@@ -4,6 +4,7 @@
 
 mod invariants;
 mod reproduce;
+mod slurm;
 mod verify;
 
 use std::process::{Command, ExitCode};
@@ -15,6 +16,8 @@ usage: cargo xtask <task>
 
 tasks:
   reproduce    run a paper experiment: `cargo xtask reproduce fig1 [--preset tiny|laptop]`
+  run-cell     one cell of fig1 (what a Slurm array task runs): `run-cell fig1 <base|proxy|rl> <i>`
+  collect      fit, draw and report from a store the cells filled (= reproduce, everything cached)
   verify       check a reproduced figure's findings: `cargo xtask verify fig1 [--preset P]`
   test         run the test suite exactly as CI does (the README's test command)
   invariants   check the architecture invariants (math crates pull in no burn or polars)
@@ -38,6 +41,8 @@ fn run(args: &[String]) -> Result<()> {
         Some("invariants") => invariants::check(),
         Some("reproduce") => reproduce::run(&args[1..]),
         Some("verify") => verify::run(&args[1..]),
+        Some("run-cell") => reproduce::run_cell(&args[1..]),
+        Some("collect") => reproduce::run(&args[1..]),
         Some("help" | "-h" | "--help") | None => {
             print!("{USAGE}");
             Ok(())

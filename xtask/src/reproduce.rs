@@ -21,7 +21,11 @@ options:
                shared), curves and coefficients aggregated with error bars (default 1)
   --backend B  cpu (default), or wgpu / cuda when built with that cargo feature:
                `cargo run -p xtask --features wgpu -- reproduce fig1 --backend wgpu`
-  --dry-run    print the plan (stages, cached or not, typical time) and compute nothing
+  --dry-run    print the plan (stages, cached or not, typical time) and compute nothing; with
+               --launcher slurm, write and print the sbatch scripts without submitting
+  --launcher L local (default: this process) or slurm: fig1's cells as sbatch array jobs on the
+               shared --runs directory, then a collect job; Slurm options: --partition P
+               --time T --account A --gpus-per-task N --cpus-per-task N
 ";
 
 struct Args {
@@ -32,6 +36,8 @@ struct Args {
     dry_run: bool,
     seeds: u64,
     backend: String,
+    launcher: String,
+    slurm: crate::slurm::SlurmOptions,
 }
 
 fn parse(args: &[String]) -> Result<Args> {
@@ -44,6 +50,8 @@ fn parse(args: &[String]) -> Result<Args> {
         dry_run: false,
         seeds: 1,
         backend: "cpu".into(),
+        launcher: "local".into(),
+        slurm: Default::default(),
     };
     while let Some(arg) = it.next() {
         let mut value =
@@ -54,6 +62,12 @@ fn parse(args: &[String]) -> Result<Args> {
             "--out" => a.out = Some(value("--out")?.into()),
             "--dry-run" => a.dry_run = true,
             "--backend" => a.backend = value("--backend")?,
+            "--launcher" => a.launcher = value("--launcher")?,
+            "--partition" => a.slurm.partition = Some(value("--partition")?),
+            "--time" => a.slurm.time = Some(value("--time")?),
+            "--account" => a.slurm.account = Some(value("--account")?),
+            "--gpus-per-task" => a.slurm.gpus_per_task = Some(value("--gpus-per-task")?),
+            "--cpus-per-task" => a.slurm.cpus_per_task = Some(value("--cpus-per-task")?),
             "--seeds" => {
                 let v = value("--seeds")?;
                 a.seeds = v
@@ -84,10 +98,6 @@ pub fn run(args: &[String]) -> Result<()> {
     let runs = a.runs.unwrap_or_else(|| root.join("runs").join(&a.preset));
     let started = Instant::now();
     let config_json = serde_json::to_string_pretty(&config)?;
-    let backend: goodhart_nn::Backend = a.backend.parse()?;
-    let device = backend.device()?;
-    eprintln!("backend: {backend} (compiled in: {:?})", goodhart_nn::Backend::compiled());
-    let pipeline = Pipeline::new(config, &runs, device);
     if a.target == "list" {
         for (t, what) in TARGETS {
             println!("{t:<8} {what}");
@@ -101,6 +111,26 @@ pub fn run(args: &[String]) -> Result<()> {
     } else {
         bail!("unknown target {:?}: `cargo xtask reproduce list` shows the targets\n\n{USAGE}", a.target);
     };
+    let backend: goodhart_nn::Backend = a.backend.parse()?;
+    let pipeline = Pipeline::new(config, &runs, backend.device()?);
+    eprintln!("backend: {backend} (compiled in: {:?})", goodhart_nn::Backend::compiled());
+    match a.launcher.as_str() {
+        "local" => {}
+        "slurm" => {
+            let out = a.out.clone().unwrap_or_else(|| root.join("results").join(&a.target).join(&a.preset));
+            return crate::slurm::launch(&crate::slurm::Launch {
+                target: &a.target,
+                preset: &a.preset,
+                backend: &a.backend,
+                runs: &runs,
+                out: &out,
+                config: &pipeline.config,
+                options: &a.slurm,
+                dry_run: a.dry_run,
+            });
+        }
+        other => bail!("unknown launcher {other:?}: local or slurm"),
+    }
     if a.dry_run {
         return dry_run(&pipeline, &targets);
     }
@@ -208,5 +238,28 @@ fn one(target: &str, pipeline: &Pipeline, out: &std::path::Path, config_json: &s
             print!("{}", result.markdown);
         }
     }
+    Ok(())
+}
+
+/// `cargo xtask run-cell fig1 <level> <index> [--preset P] [--runs DIR] [--backend B]`: one cell of
+/// figure 1 (what a Slurm array task runs).
+pub fn run_cell(args: &[String]) -> Result<()> {
+    let [target, level, index, rest @ ..] = args else {
+        bail!("usage: cargo xtask run-cell fig1 <base|proxy|rl> <index> [--preset P] [--runs DIR] [--backend B]");
+    };
+    if target != "fig1" {
+        bail!("run-cell: only fig1 has cells, got {target:?}");
+    }
+    let mut forwarded = vec![target.clone()];
+    forwarded.extend(rest.iter().cloned());
+    let a = parse(&forwarded)?;
+    let config = ExperimentConfig::preset(&a.preset)?;
+    let runs = a.runs.unwrap_or_else(|| crate::workspace_root().join("runs").join(&a.preset));
+    let backend: goodhart_nn::Backend = a.backend.parse()?;
+    let pipeline = Pipeline::new(config, &runs, backend.device()?);
+    let index: usize = index.parse().with_context(|| format!("cell index {index:?} is not a number"))?;
+    let started = Instant::now();
+    goodhart_repro::cells::run_cell(&pipeline, level, index)?;
+    eprintln!("cell {level}/{index} done in {:.1?}", started.elapsed());
     Ok(())
 }

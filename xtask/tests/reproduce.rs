@@ -71,3 +71,43 @@ fn bad_input_is_a_one_line_error_and_a_failure() {
         assert!(err.lines().next().unwrap_or("").contains(needle), "{args:?}: {err}");
     }
 }
+
+/// fig1 computed cell by cell in separate processes (as Slurm array tasks would), then collected,
+/// gives the results of a local run; cells already in the store are no-ops.
+#[test]
+fn cells_run_separately_then_collected_equal_a_local_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (runs_a, out_a) = (dir.path().join("runs-a"), dir.path().join("out-a"));
+    assert!(reproduce(&runs_a, &out_a).status().unwrap().success());
+    let (runs_b, out_b) = (dir.path().join("runs-b"), dir.path().join("out-b"));
+    // the tiny preset has one proxy and one RL size: cells base/0, proxy/0, rl/0
+    for (level, index) in [("base", "0"), ("proxy", "0"), ("rl", "0"), ("rl", "0")] {
+        let status = xtask()
+            .args(["run-cell", "fig1", level, index, "--preset", "tiny", "--runs"])
+            .arg(&runs_b)
+            .status()
+            .unwrap();
+        assert!(status.success(), "cell {level}/{index}");
+    }
+    let bad =
+        xtask().args(["run-cell", "fig1", "proxy", "7", "--preset", "tiny", "--runs"]).arg(&runs_b).output();
+    assert!(!bad.unwrap().status.success(), "a cell that does not exist is an error");
+    let mut collect = xtask();
+    collect.args(["collect", "fig1", "--preset", "tiny", "--runs"]).arg(&runs_b).arg("--out").arg(&out_b);
+    assert!(collect.status().unwrap().success());
+    assert_eq!(read(&out_b.join("fig1.csv")), read(&out_a.join("fig1.csv")));
+    // a slurm dry run over the full store has no cell left to run, only the collect job
+    let plan = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["reproduce", "fig1", "--preset", "tiny", "--launcher", "slurm", "--dry-run", "--runs"])
+        .arg(&runs_b)
+        .arg("--out")
+        .arg(&out_b)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert!(plan.status.success(), "{text}");
+    for level in ["base", "proxy", "rl"] {
+        assert!(text.contains(&format!("{level}: every cell is in the store, skipped")), "{text}");
+    }
+    assert!(text.contains("collect.sbatch") && text.contains("nothing submitted"), "{text}");
+}

@@ -15,6 +15,7 @@
 //! assert_ne!(key_of("policy", &tiny.policy), key_of("policy", &ExperimentConfig::preset("laptop").unwrap().policy));
 //! ```
 
+pub mod cells;
 pub mod config;
 pub mod fig1;
 pub mod pipeline;
