@@ -47,11 +47,47 @@ impl Backend {
         Self::ALL.into_iter().filter(|b| b.is_compiled()).collect()
     }
 
-    /// The default device of this backend (the first GPU, or wgpu's preferred adapter).
+    /// The default device of this backend (the first GPU, or wgpu's preferred adapter), checked
+    /// by running one small operation on it.
     ///
     /// # Errors
-    /// [`NnError::BackendNotCompiled`] naming the cargo feature to build with.
+    /// [`NnError::BackendNotCompiled`] naming the cargo feature to build with;
+    /// [`NnError::BackendUnavailable`] when the backend is compiled in but cannot start (no
+    /// driver or adapter), with what to install.
     pub fn device(self) -> Result<Device, NnError> {
+        let device = self.unchecked_device()?;
+        let probe = device.clone();
+        let ran = std::panic::catch_unwind(move || {
+            let x = Tensor::<1>::from_floats([1.0, 2.0], &probe);
+            x.sum().into_scalar::<f32>()
+        });
+        match ran {
+            Ok(v) if v == 3.0 => Ok(device),
+            Ok(v) => Err(self.unavailable(format!("1 + 2 gave {v}"))),
+            Err(panic) => {
+                let why = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "it panicked".into());
+                Err(self.unavailable(why))
+            }
+        }
+    }
+
+    fn unavailable(self, why: String) -> NnError {
+        let fix = match self {
+            Backend::Cpu => "report this as a bug",
+            Backend::Wgpu => {
+                "install a Vulkan, Metal or DX12 driver; without a GPU, Mesa's software Vulkan \
+                 (`apt-get install libvulkan1 mesa-vulkan-drivers`)"
+            }
+            Backend::Cuda => "check the NVIDIA driver (`nvidia-smi`) and that libcuda is on the loader path",
+        };
+        NnError::BackendUnavailable { backend: self.name(), why, fix }
+    }
+
+    fn unchecked_device(self) -> Result<Device, NnError> {
         match self {
             Backend::Cpu => Ok(Device::flex()),
             #[cfg(feature = "wgpu")]

@@ -23,6 +23,10 @@ pub enum NnError {
     )]
     BackendNotCompiled { backend: &'static str, feature: &'static str },
 
+    /// A backend that is compiled in but cannot run here.
+    #[error("backend {backend} cannot start: {why}; {fix}")]
+    BackendUnavailable { backend: &'static str, why: String, fix: &'static str },
+
     /// A [`crate::GptConfig`] with a zero size or `n_heads` not dividing `d_model`.
     #[error("invalid GptConfig: {reason}")]
     InvalidConfig { reason: String },
