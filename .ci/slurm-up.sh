@@ -120,6 +120,9 @@ AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
 MailProg=/bin/true
+# A job whose dependency can never be met (e.g. afterok on a failed or cancelled job) is cancelled
+# instead of pending forever.
+DependencyParameters=kill_invalid_depend
 # Finished jobs stay visible to 'scontrol show job' (state, exit code) for this long: there is no sacct.
 MinJobAge=600
 KillWait=5
