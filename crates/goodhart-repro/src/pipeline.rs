@@ -279,6 +279,19 @@ impl Pipeline {
                 sb.push(w.world.judge(&text, &b).map_err(|e| ReproError::Artifact(e.to_string()))?.score);
                 pairs.push(Pair { prompt: w.encode(&text)?, a: w.encode(&a)?, b: w.encode(&b)? });
             }
+            if c.policy_pairs > 0 {
+                // Pairs of initial-policy samples, so that the gold knows the distribution the
+                // proxies learn from (the broad writer alone covers what optimisation reaches).
+                let seed = c.train.seed ^ 0x90_1D;
+                let n = c.policy_pairs;
+                let (prompts, a) = self.policy_samples(w, policy, n, seed, "gold data (a)")?;
+                let b = self.responses(w, policy, &prompts, seed, n, "gold data (b)")?;
+                for ((prompt, a), b) in prompts.into_iter().zip(a).zip(b) {
+                    sa.push(w.rubric(&prompt, &a)?);
+                    sb.push(w.rubric(&prompt, &b)?);
+                    pairs.push(Pair { prompt, a, b });
+                }
+            }
             let (comps, _) = label_pairs(pairs, &sa, &sb, 0.0, c.train.seed);
             let (train, val) = split_validation(comps, 0.1, c.train.seed);
             let model =
