@@ -82,7 +82,7 @@ fn bench(c: &mut Criterion) {
 
         let mut group = c.benchmark_group(format!("forward_{name}"));
         group.sample_size(10);
-        let ids: Vec<i32> = (0..64 * 64).map(|i| (i * 31 % 512) as i32).collect();
+        let ids: Vec<i32> = (0..64 * 64).map(|i| i * 31 % 512).collect();
         let tokens = Tensor::<2, Int>::from_data(TensorData::new(ids, [64, 64]), &device);
         group.throughput(Throughput::Elements(64 * 64));
         group.bench_function("tokens_64x64", |b| b.iter(|| model.forward(tokens.clone()).into_data()));

@@ -223,7 +223,7 @@ fn dry_run(pipeline: &Pipeline, targets: &[String]) -> Result<()> {
 fn one(target: &str, pipeline: &Pipeline, out: &std::path::Path, config_json: &str) -> Result<()> {
     match target {
         "fig1" => {
-            let fig = fig1(&pipeline)?;
+            let fig = fig1(pipeline)?;
             write_fig1(out, &fig, config_json)?;
             // the tables of fits, without the per-point curve tables
             let report = goodhart_repro::report::fig1_markdown(&fig);

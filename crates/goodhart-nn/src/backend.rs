@@ -62,8 +62,13 @@ impl Backend {
             x.sum().into_scalar::<f32>()
         });
         match ran {
-            Ok(v) if v == 3.0 => Ok(device),
-            Ok(v) => Err(self.unavailable(format!("1 + 2 gave {v}"))),
+            Ok(v) => {
+                if v == 3.0 {
+                    Ok(device)
+                } else {
+                    Err(self.unavailable(format!("1 + 2 gave {v}")))
+                }
+            }
             Err(panic) => {
                 let why = panic
                     .downcast_ref::<String>()

@@ -19,6 +19,13 @@ use crate::plan;
 use crate::store::{key_of, read_json, write_json, Outcome, Store};
 use crate::ReproError;
 
+/// Prompts and one response to each, as tokens.
+type Samples = (Vec<Vec<TokenId>>, Vec<Vec<TokenId>>);
+
+/// The proxy-data stage's output: its key, training and validation comparisons, and the gold's
+/// scores of every sample in them.
+pub type ProxyData = (String, Vec<Comparison>, Vec<Comparison>, Vec<f64>);
+
 /// Rows per forward pass when sampling or scoring.
 const BATCH: usize = 256;
 
@@ -222,7 +229,7 @@ impl Pipeline {
         n: usize,
         seed: u64,
         what: &str,
-    ) -> Result<(Vec<Vec<TokenId>>, Vec<Vec<TokenId>>), ReproError> {
+    ) -> Result<Samples, ReproError> {
         let prompts: Vec<Vec<TokenId>> =
             w.world.prompts(n, seed).iter().map(|p| w.encode(&p.text())).collect::<Result<_, _>>()?;
         let responses = self.responses(w, policy, &prompts, seed, 0, what)?;
@@ -327,6 +334,7 @@ impl Pipeline {
         Ok(TrainedRm { key, size: c.size.clone(), rm, eval })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn train_reward_model(
         &self,
         what: &str,
@@ -359,7 +367,7 @@ impl Pipeline {
         policy_key: &str,
         policy: &Gpt,
         gold: &TrainedRm,
-    ) -> Result<(String, Vec<Comparison>, Vec<Comparison>, Vec<f64>), ReproError> {
+    ) -> Result<ProxyData, ReproError> {
         let c = &self.config.proxies;
         let inputs = plan::proxy_data_inputs(policy_key, &gold.key, c);
         let key = key_of("proxy-data", &inputs);

@@ -514,7 +514,9 @@ fn fig26(f: &Fig1) -> Result<TargetOutput, ReproError> {
     let n = f.results.len();
     let mut panels = Vec::new();
     let mut json = Vec::new();
-    let runs: Vec<(&str, Form, &str, Vec<f64>, Vec<f64>)> = f
+    // (method, form, RM size, d, gold)
+    type GoldCurve<'a> = (&'a str, Form, &'a str, Vec<f64>, Vec<f64>);
+    let runs: Vec<GoldCurve> = f
         .results
         .iter()
         .map(|r| ("bon", Form::Bon, r.proxy.size.as_str(), bon_d(r), ys(&r.gold)))
