@@ -2,20 +2,30 @@
 """PyTorch twin of goodhart-nn's GPT, for throughput comparisons on the same machine.
 
 It builds the same architecture (pre-LN blocks, fused QKV, exact GELU, learned positions, untied
-LM head without bias), loads the weights exported by `cargo bench --bench sampling` (safetensors,
-PyTorch layout, the config in the file's metadata), checks that its logits equal goodhart's on the
-exported reference input, and then measures what the Rust benchmark measures:
+LM head without bias), loads the weights exported by `cargo bench --bench sampling` or `cargo xtask
+bench` (safetensors, PyTorch layout, the config in the file's metadata), checks that its logits
+equal goodhart's on the exported reference input (and exits with an error if they do not), and
+then measures what the Rust side measures (shapes: goodhart_policy::bench):
 
-  - sampling: an 8-token prompt then 56 new tokens with a preallocated KV cache, at batch 1, 64
-    and 256 (multinomial sampling from the softmax, as goodhart does), in new tokens per second;
-  - forward: a 64 x 64 batch of tokens, in tokens per second.
+  - sampling: [bos] + an 8-token prompt, then 56 new tokens with a preallocated KV cache, at
+    batch 1, 64 and 256 (multinomial sampling from the softmax, as goodhart does), in new tokens
+    per second;
+  - forward: a 64 x 64 batch of tokens, in tokens per second;
+  - train: one step on 64 x 64 tokens (forward, cross-entropy, backward, global-norm clipping at
+    1.0, AdamW), in tokens per second.
+
+Each workload is run once to warm up, then repeated until `--budget` seconds have passed (and at
+least `--min-reps` times); the median repetition is reported.
 
 Usage:
     python3 -m pip install torch safetensors numpy
-    python3 benches/torch_twin.py target/goodhart-bench/small.safetensors [more.safetensors ...]
+    python3 benches/torch_twin.py [--json] [--budget SECONDS] [--min-reps N] small.safetensors [more.safetensors ...]
+
+`--json` prints one JSON object on stdout (progress goes to stderr); without it, a readable report.
 """
+import argparse
+import copy
 import json
-import math
 import os
 import platform
 import sys
@@ -88,24 +98,26 @@ def load(path):
 def parity(model, path):
     ref_path = path.replace(".safetensors", ".reference.json")
     if not os.path.exists(ref_path):
-        return "no reference"
+        return None
     ref = json.load(open(ref_path))
     with torch.no_grad():
         logits = model(torch.tensor([ref["tokens"]]))
     diff = (logits.flatten() - torch.tensor(ref["logits"])).abs().max().item()
     if diff > 1e-3:
         sys.exit(f"{path}: the twin's logits differ from goodhart's by {diff}: not the same model")
-    return f"max |logit diff| {diff:.1e}"
+    return diff
 
 
 @torch.inference_mode()
 def sample(model, c, batch):
-    ids = torch.randint(3, c["vocab_size"], (batch, PROMPT))
+    ctx = 1 + PROMPT  # [bos] + prompt, as goodhart feeds it
+    ids = torch.randint(3, c["vocab_size"], (batch, ctx))
     hd = c["d_model"] // c["n_heads"]
-    caches = [(torch.zeros(batch, c["n_heads"], PROMPT + NEW, hd), torch.zeros(batch, c["n_heads"], PROMPT + NEW, hd))
+    cap = ctx + NEW - 1  # the last sampled token is never fed back
+    caches = [(torch.zeros(batch, c["n_heads"], cap, hd), torch.zeros(batch, c["n_heads"], cap, hd))
               for _ in range(c["n_layers"])]
     logits = model(ids, caches, 0)[:, -1]
-    pos = PROMPT
+    pos = ctx
     for step in range(NEW):
         probs = torch.softmax(logits, dim=-1)
         nxt = torch.multinomial(probs, 1)
@@ -117,33 +129,81 @@ def sample(model, c, batch):
     return logp
 
 
-def timeit(fn, reps):
-    fn()  # warm-up
-    best = math.inf
-    for _ in range(reps):
+def train_step(model, opt, inputs, targets):
+    logits = model(inputs)
+    loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    return loss.item()
+
+
+def measure(fn, budget, min_reps):
+    """Median seconds of one call: one warm-up call, then repetitions until `budget` seconds have
+    passed and at least `min_reps` were made."""
+    fn()
+    times, start = [], time.perf_counter()
+    while len(times) < min_reps or time.perf_counter() - start < budget:
         t = time.perf_counter()
         fn()
-        best = min(best, time.perf_counter() - t)
-    return best
+        times.append(time.perf_counter() - t)
+    times.sort()
+    n = len(times)
+    median = times[n // 2] if n % 2 else (times[n // 2 - 1] + times[n // 2]) / 2
+    return {"median_s": median, "reps": n}
 
 
-def main(paths):
+def workloads(model, c):
+    """(key, label, tokens per call, function) for every workload, in the Rust side's order."""
+    out = [(f"sample_b{b}", f"sample B={b}", b * NEW, lambda b=b: sample(model, c, b)) for b in (1, 64, 256)]
+    ids = torch.randint(0, c["vocab_size"], (64, 65))
+    inputs, targets = ids[:, :-1].contiguous(), ids[:, 1:].contiguous()
+
+    def forward():
+        with torch.inference_mode():
+            model(inputs)
+
+    out.append(("forward_64x64", "forward 64x64", 64 * 64, forward))
+    trainee = copy.deepcopy(model).train()  # the timed model's weights stay as exported
+    opt = torch.optim.AdamW(trainee.parameters(), lr=1e-3, weight_decay=0.01)
+    out.append(("train_64x64", "train 64x64", 64 * 64, lambda: train_step(trainee, opt, inputs, targets)))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("paths", nargs="+", help="safetensors files exported by goodhart")
+    ap.add_argument("--json", action="store_true", help="print one JSON object instead of a report")
+    ap.add_argument("--budget", type=float, default=3.0, help="seconds of repetitions per workload")
+    ap.add_argument("--min-reps", type=int, default=3, help="fewest timed repetitions per workload")
+    args = ap.parse_args()
+    log = (lambda *a: print(*a, file=sys.stderr, flush=True)) if args.json else print
+
     torch.manual_seed(0)
-    print(f"PyTorch {torch.__version__} eager, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
-    for path in paths:
+    report = {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "machine": platform.processor() or platform.machine(),
+        "presets": [],
+    }
+    log(f"PyTorch {torch.__version__} eager, {torch.get_num_threads()} threads, {report['machine']}")
+    for path in args.paths:
         model, c = load(path)
         name = os.path.basename(path).replace(".safetensors", "")
-        print(f"\n{name}: d_model {c['d_model']}, layers {c['n_layers']}, vocab {c['vocab_size']} ({parity(model, path)})")
-        for batch in (1, 64, 256):
-            s = timeit(lambda: sample(model, c, batch), 3 if batch > 1 else 10)
-            print(f"  sample B={batch:<3}  {batch * NEW / s:>10.0f} new tok/s  ({s * 1e3 / NEW:.2f} ms/step)")
-        ids = torch.randint(0, c["vocab_size"], (64, 64))
-        with torch.inference_mode():
-            s = timeit(lambda: model(ids), 5)
-        print(f"  forward 64x64 {64 * 64 / s:>10.0f} tok/s")
+        diff = parity(model, path)
+        shown = "no reference" if diff is None else f"max |logit diff| {diff:.1e}"
+        log(f"\n{name}: d_model {c['d_model']}, layers {c['n_layers']}, vocab {c['vocab_size']} ({shown})")
+        entry = {"name": name, "parity_max_abs_diff": diff, "workloads": {}}
+        for key, label, tokens, fn in workloads(model, c):
+            m = measure(fn, args.budget, args.min_reps)
+            m["tok_per_s"] = tokens / m["median_s"]
+            entry["workloads"][key] = m
+            log(f"  {label:<14} {m['tok_per_s']:>10.0f} tok/s  (median of {m['reps']}, {m['median_s'] * 1e3:.1f} ms)")
+        report["presets"].append(entry)
+    if args.json:
+        print(json.dumps(report))
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2:
-        sys.exit(__doc__)
-    main(sys.argv[1:])
+    main()

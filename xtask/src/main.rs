@@ -2,6 +2,7 @@
 //!
 //! One module per task. Tasks shell out to cargo, so they run exactly what a user would type.
 
+mod bench;
 mod invariants;
 mod reproduce;
 mod slurm;
@@ -21,6 +22,7 @@ tasks:
   verify       check a reproduced figure's findings: `cargo xtask verify fig1 [--preset P]`
   test         run the test suite exactly as CI does (the README's test command)
   invariants   check the architecture invariants (math crates pull in no burn or polars)
+  bench        throughput of our sampler, scorer and training step vs the PyTorch twin: `bench [--quick]`
   help         print this message
 ";
 
@@ -39,6 +41,7 @@ fn run(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("test") => cargo(&["test", "--workspace"]),
         Some("invariants") => invariants::check(),
+        Some("bench") => bench::run(&args[1..]),
         Some("reproduce") => reproduce::run(&args[1..]),
         Some("verify") => verify::run(&args[1..]),
         Some("run-cell") => reproduce::run_cell(&args[1..]),

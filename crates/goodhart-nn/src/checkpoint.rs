@@ -43,6 +43,10 @@
 //! metadata holds `"format": "pt"` and the config JSON under `"config"`.
 //! The PyTorch twin must use `nn.GELU()` (exact erf form), LayerNorm eps `1e-5`,
 //! pre-LN blocks and attention scaled by `1/sqrt(Dh)`.
+//!
+//! `Gpt::export_twin` writes the same file plus a parity reference beside it
+//! (`<name>.reference.json`: token ids and goodhart's logits on them), which a
+//! twin must reproduce before its numbers mean anything (`benches/torch_twin.py`).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -72,7 +76,7 @@ fn tmp_path(path: &Path) -> PathBuf {
 }
 
 /// Writes `bytes` to `path` atomically (temporary file, fsync, rename).
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), NnError> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), NnError> {
     let tmp = tmp_path(path);
     let mut f = fs::File::create(&tmp).map_err(io_err(&tmp))?;
     f.write_all(bytes).map_err(io_err(&tmp))?;

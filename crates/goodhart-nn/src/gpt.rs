@@ -1,6 +1,6 @@
 //! [`Gpt`]: the language model (policy) = [`Transformer`] trunk + [`LmHead`].
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 
@@ -107,5 +107,32 @@ impl Gpt {
         let mut tensors = checkpoint::trunk_torch(&self.trunk);
         tensors.push(checkpoint::tensor_f32("lm_head.weight".into(), self.lm_head.weight.val().transpose()));
         checkpoint::write_safetensors(path.as_ref(), tensors, &self.config)
+    }
+
+    /// Exports the weights for a PyTorch twin ([`Self::export_safetensors`] at `path`) together
+    /// with a parity reference: `reference_tokens` and this model's logits on them, written as
+    /// JSON `{"tokens": [..], "logits": [..]}` (logits `[T, V]` flattened row-major) beside the
+    /// weights, at `path` with the extension `reference.json`. The twin loads the weights, runs
+    /// the tokens and must reproduce the logits. Returns the reference's path.
+    ///
+    /// # Errors
+    /// [`NnError::Io`] if a file cannot be written.
+    ///
+    /// # Panics
+    /// If `reference_tokens` is empty, longer than `max_seq_len` or holds an id outside the vocabulary.
+    pub fn export_twin(&self, path: impl AsRef<Path>, reference_tokens: &[u32]) -> Result<PathBuf, NnError> {
+        let path = path.as_ref();
+        self.export_safetensors(path)?;
+        let ids: Vec<i32> = reference_tokens.iter().map(|&t| t as i32).collect();
+        let tokens = Tensor::<2, Int>::from_data(
+            TensorData::new(ids, [1, reference_tokens.len()]),
+            &self.lm_head.weight.device(),
+        );
+        let logits: Vec<f32> =
+            self.forward(tokens).into_data().convert::<f32>().try_into_vec().expect("f32 logits");
+        let reference = serde_json::json!({ "tokens": reference_tokens, "logits": logits });
+        let reference_path = path.with_extension("reference.json");
+        checkpoint::write_atomic(&reference_path, reference.to_string().as_bytes())?;
+        Ok(reference_path)
     }
 }

@@ -6,7 +6,8 @@
 //! - [`generate()`] samples responses with temperature / top-k / top-p, returning the
 //!   log-probabilities of the distribution actually sampled from;
 //! - [`response_logprobs()`] scores given responses under a policy (for KL and PPO);
-//! - [`LmPolicy`] implements `goodhart_core::Policy` on top of both.
+//! - [`LmPolicy`] implements `goodhart_core::Policy` on top of both;
+//! - [`bench`](mod@bench) holds the throughput benchmarks' fixed models and shapes.
 //!
 //! ```
 //! use goodhart_core::SamplingSettings;
@@ -19,6 +20,7 @@
 //! assert!(logprob < 0.0 && lp[2] == f32::NEG_INFINITY);
 //! ```
 
+pub mod bench;
 pub mod data;
 mod error;
 mod generate;
@@ -30,4 +32,6 @@ pub use data::{lm_batch, LmBatch, Specials, TokenizedDoc};
 pub use error::PolicyError;
 pub use generate::{generate, response_logprobs, token_logprobs};
 pub use policy::LmPolicy;
-pub use pretrain::{lm_loss, pretrain, validation_loss, PretrainConfig, PretrainLog};
+pub use pretrain::{
+    lm_loss, lm_train_step, pretrain, validation_loss, LmStepStats, PretrainConfig, PretrainLog,
+};

@@ -1,6 +1,6 @@
 //! Pretraining the initial policy: next-token prediction on the world's corpus.
 
-use burn::optim::{AdamWConfig, GradientsParams};
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use goodhart_core::SplitMix64;
 use goodhart_nn::{clip_global_norm, Gpt, GptConfig};
@@ -89,6 +89,37 @@ pub fn lm_loss(model: &Gpt, batch: &LmBatch, device: &Device) -> Tensor<1> {
     (lp * mask).sum().neg().div_scalar(tokens)
 }
 
+/// What one [`lm_train_step`] measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LmStepStats {
+    /// The batch's mean masked cross-entropy before the step (nats per token).
+    pub loss: f32,
+    /// Global gradient norm before clipping.
+    pub grad_norm: f64,
+}
+
+/// One optimiser step of next-token prediction, as [`pretrain()`] takes it: forward,
+/// [`lm_loss`] (masked cross-entropy), backward, global-norm clipping at `grad_clip`
+/// ([`clip_global_norm`]), then `optim` (AdamW in pretraining) at learning rate `lr`.
+///
+/// `model` must live on an autodiff device (`device.autodiff()`). The loss is returned as it
+/// came, even if it is not finite: the caller decides whether that is an error.
+pub fn lm_train_step(
+    model: Gpt,
+    optim: &mut ModuleOptimizer,
+    batch: &LmBatch,
+    lr: f64,
+    grad_clip: f64,
+) -> (Gpt, LmStepStats) {
+    let device = model.lm_head.weight.device();
+    let loss = lm_loss(&model, batch, &device);
+    let train_loss: f32 = loss.clone().into_scalar::<f32>();
+    let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+    let grad_norm = clip_global_norm(&model, &mut grads, grad_clip);
+    let model = optim.step(lr, model, grads);
+    (model, LmStepStats { loss: train_loss, grad_norm })
+}
+
 /// Mean cross-entropy per token over `docs` (inference mode), in batches of `batch_size`.
 pub fn validation_loss(model: &Gpt, docs: &[TokenizedDoc], sp: Specials, batch_size: usize) -> f32 {
     let device = model.lm_head.weight.device();
@@ -128,15 +159,13 @@ pub fn pretrain(
         let docs: Vec<&TokenizedDoc> =
             (0..cfg.batch_size).map(|_| &train[rng.next_below(train.len() as u64) as usize]).collect();
         let batch = lm_batch(&docs, sp, config.max_seq_len);
-        let loss = lm_loss(&model, &batch, &ad);
-        let train_loss: f32 = loss.clone().into_scalar::<f32>();
         let lr = cfg.lr_at(step);
+        let (next, stats) = lm_train_step(model, &mut optim, &batch, lr, cfg.grad_clip);
+        let LmStepStats { loss: train_loss, grad_norm } = stats;
         if !train_loss.is_finite() {
             return Err(PolicyError::NonFiniteLoss { step, value: train_loss, lr });
         }
-        let mut grads = GradientsParams::from_grads(loss.backward(), &model);
-        let grad_norm = clip_global_norm(&model, &mut grads, cfg.grad_clip);
-        model = optim.step(lr, model, grads);
+        model = next;
         let last = step + 1 == cfg.steps;
         let val_loss = ((step + 1) % cfg.eval_every.max(1) == 0 || last)
             .then(|| validation_loss(&model.valid(), val, sp, 64))

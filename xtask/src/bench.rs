@@ -1,0 +1,403 @@
+//! `cargo xtask bench`: our sampler, scorer and training step against the PyTorch twin, on the same
+//! weights and shapes, in one invocation (issue "Throughput").
+//!
+//! For each preset of [`goodhart_policy::bench`] (`small`, `medium`) it measures, in tokens per
+//! second: batched KV-cache sampling ([`goodhart_policy::generate`], temperature 1) at B = 1, 64 and
+//! 256; the forward pass used for scoring on 64 x 64 tokens; and one training step on 64 x 64 tokens
+//! ([`goodhart_policy::lm_train_step`]: forward, cross-entropy, backward, global-norm clipping,
+//! AdamW) on the autodiff device. It exports the same weights with a parity reference
+//! (`target/goodhart-bench/<preset>.safetensors`), runs `benches/torch_twin.py --json` on them (the
+//! twin exits with an error if its logits differ from ours, and so does this task), and prints one
+//! table with the ratios ours / PyTorch.
+//!
+//! Timing, the same on both sides: one warm-up call, then repetitions until the per-workload budget
+//! has passed (and at least a minimum number were made); the median repetition counts.
+//!
+//! The measurement runs in a release build: from a debug build of xtask (what `cargo xtask` runs)
+//! this task re-runs itself with `cargo run --release`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context, Result};
+use burn::optim::AdamWConfig;
+use burn::prelude::*;
+use goodhart_core::SamplingSettings;
+use goodhart_policy::bench::{self as workload, NEW_TOKENS, SAMPLE_BATCHES, SEQS, SEQ_LEN, SPECIALS};
+use goodhart_policy::{generate, lm_train_step};
+use serde_json::Value;
+
+use crate::workspace_root;
+
+pub const USAGE: &str = "\
+usage: cargo xtask bench [--quick]
+
+Measures our sampler (B = 1, 64, 256), forward (64 x 64 tokens) and training step (64 x 64 tokens)
+for the `small` and `medium` presets, then the PyTorch twin on the same weights, and prints the
+ratios ours / PyTorch. About 2 minutes for ours and as much for PyTorch; --quick takes a fraction.
+
+The twin runs under $GOODHART_PYTHON, else python3; without PyTorch only our numbers are printed.
+";
+
+/// Largest max |logit difference| between the twin and us that still counts as the same model.
+const PARITY_TOLERANCE: f64 = 1e-3;
+
+/// How long each workload is repeated.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Budget {
+    /// Repetitions continue until this much time has passed...
+    per_workload: Duration,
+    /// ...and at least this many were made.
+    min_reps: usize,
+}
+
+impl Budget {
+    fn new(quick: bool) -> Self {
+        if quick {
+            Budget { per_workload: Duration::from_millis(1000), min_reps: 2 }
+        } else {
+            Budget { per_workload: Duration::from_secs(6), min_reps: 3 }
+        }
+    }
+}
+
+/// The timing of one workload.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Timing {
+    median_s: f64,
+    reps: usize,
+}
+
+/// One line of the table: a workload of a preset, our throughput and the twin's.
+#[derive(Debug, Clone, PartialEq)]
+struct Row {
+    preset: String,
+    /// Key shared with the twin's JSON (`sample_b64`, `forward_64x64`, `train_64x64`).
+    key: String,
+    label: String,
+    ours: f64,
+    torch: Option<f64>,
+}
+
+pub fn run(args: &[String]) -> Result<()> {
+    let mut quick = false;
+    for arg in args {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                return Ok(());
+            }
+            other => bail!("unknown argument {other}\n\n{USAGE}"),
+        }
+    }
+    if cfg!(debug_assertions) {
+        eprintln!("bench: measuring in a release build (cargo run --release -p xtask -- bench)");
+        let mut cmd = vec!["run", "--release", "--quiet", "--package", "xtask", "--", "bench"];
+        cmd.extend(args.iter().map(String::as_str));
+        return crate::cargo(&cmd);
+    }
+    let budget = Budget::new(quick);
+    let dir = workspace_root().join("target/goodhart-bench");
+
+    let mut rows = Vec::new();
+    let mut exported = Vec::new();
+    for (name, config) in workload::presets() {
+        let path = dir.join(format!("{name}.safetensors"));
+        rows.extend(measure_ours(name, &config, &path, budget)?);
+        exported.push(path);
+    }
+
+    let mut header = header_ours();
+    let python = std::env::var("GOODHART_PYTHON").unwrap_or_else(|_| "python3".into());
+    match torch_missing(&python) {
+        Some(why) => {
+            println!("\n{}", format_table(&header, &rows));
+            println!(
+                "\nPyTorch is not available to `{python}` ({why}), so only our numbers are shown. To compare:\n  \
+                 python3 -m venv .venv-bench && .venv-bench/bin/pip install torch safetensors numpy\n  \
+                 GOODHART_PYTHON=.venv-bench/bin/python cargo xtask bench"
+            );
+        }
+        None => {
+            let report = run_twin(&python, &exported, budget)?;
+            header.extend(header_torch(&report));
+            merge_twin(&mut rows, &report)?;
+            println!("\n{}", format_table(&header, &rows));
+        }
+    }
+    Ok(())
+}
+
+/// Exports `config`'s seed-0 weights to `path` and measures our five workloads on them.
+fn measure_ours(
+    name: &str,
+    config: &goodhart_nn::GptConfig,
+    path: &Path,
+    budget: Budget,
+) -> Result<Vec<Row>> {
+    let device = Device::flex();
+    let model = config.init_gpt(&device, 0);
+    model
+        .export_twin(path, &workload::prompts(1)[0])
+        .context("exporting the weights for the PyTorch twin")?;
+    let mut rows = Vec::new();
+    let mut record = |key: String, label: String, tokens: usize, t: Timing| {
+        let ours = tokens as f64 / t.median_s;
+        eprintln!(
+            "  ours  {name:<7} {label:<14} {ours:>10.0} tok/s  (median of {}, {:.1} ms)",
+            t.reps,
+            t.median_s * 1e3
+        );
+        rows.push(Row { preset: name.into(), key, label, ours, torch: None });
+    };
+
+    let settings = SamplingSettings { max_new_tokens: NEW_TOKENS, ..Default::default() };
+    for batch in SAMPLE_BATCHES {
+        let prompts = workload::prompts(batch);
+        let mut result = Ok(());
+        let t = measure(budget, || {
+            if let Err(e) = generate(&model, &prompts, &settings, SPECIALS, 0, 0, batch) {
+                result = Err(e);
+            }
+        });
+        result.context("sampling")?;
+        record(format!("sample_b{batch}"), format!("sample B={batch}"), batch * NEW_TOKENS, t);
+    }
+
+    let ids: Vec<i32> = workload::scoring_tokens(config.vocab_size).iter().map(|&t| t as i32).collect();
+    let tokens = Tensor::<2, Int>::from_data(TensorData::new(ids, [SEQS, SEQ_LEN]), &device);
+    let t = measure(budget, || {
+        model.forward(tokens.clone()).into_data();
+    });
+    record(format!("forward_{SEQS}x{SEQ_LEN}"), format!("forward {SEQS}x{SEQ_LEN}"), SEQS * SEQ_LEN, t);
+
+    // The same weights on the autodiff device; AdamW and clipping as in pretraining.
+    let mut trainee = Some(config.init_gpt(&device.clone().autodiff(), 0));
+    let mut optim = AdamWConfig::new().with_weight_decay(0.01).init();
+    let batch = workload::train_batch(config.vocab_size);
+    let mut last_loss = 0.0f32;
+    let t = measure(budget, || {
+        let (next, stats) = lm_train_step(trainee.take().expect("model"), &mut optim, &batch, 1e-3, 1.0);
+        trainee = Some(next);
+        last_loss = stats.loss;
+    });
+    ensure!(last_loss.is_finite(), "the training step's loss became {last_loss}");
+    record(format!("train_{SEQS}x{SEQ_LEN}"), format!("train {SEQS}x{SEQ_LEN}"), SEQS * SEQ_LEN, t);
+    Ok(rows)
+}
+
+/// One warm-up call of `f`, then calls until `budget` has passed and at least `min_reps` were made.
+fn measure(budget: Budget, mut f: impl FnMut()) -> Timing {
+    f();
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while times.len() < budget.min_reps || start.elapsed() < budget.per_workload {
+        let t = Instant::now();
+        f();
+        times.push(t.elapsed().as_secs_f64());
+    }
+    Timing { median_s: median(&mut times), reps: times.len() }
+}
+
+/// The median (mean of the middle two for an even count). Panics on an empty slice.
+fn median(xs: &mut [f64]) -> f64 {
+    assert!(!xs.is_empty(), "median of nothing");
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
+}
+
+/// `None` if `python` can import the twin's dependencies, else why not.
+fn torch_missing(python: &str) -> Option<String> {
+    let probe = Command::new(python).args(["-c", "import torch, safetensors.torch"]).output();
+    match probe {
+        Err(e) => Some(format!("cannot run it: {e}")),
+        Ok(out) if out.status.success() => None,
+        Ok(out) => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            Some(stderr.lines().last().unwrap_or("import failed").trim().to_string())
+        }
+    }
+}
+
+/// Runs `benches/torch_twin.py --json` on the exported weights; fails if the twin fails (a parity
+/// failure among others) or reports no parity check.
+fn run_twin(python: &str, paths: &[PathBuf], budget: Budget) -> Result<Value> {
+    let script = workspace_root().join("benches/torch_twin.py");
+    let out = Command::new(python)
+        .arg(&script)
+        .arg("--json")
+        .args(["--budget", &format!("{}", budget.per_workload.as_secs_f64())])
+        .args(["--min-reps", &budget.min_reps.to_string()])
+        .args(paths)
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("could not run {python} {}", script.display()))?;
+    if !out.status.success() {
+        bail!(
+            "the PyTorch twin failed ({}); its message is above. If it reports a logit difference, \
+             the twin and goodhart-nn no longer compute the same model, and no ratio means anything",
+            out.status
+        );
+    }
+    let report: Value = serde_json::from_slice(&out.stdout).context("reading the twin's --json output")?;
+    for preset in report["presets"].as_array().context("twin JSON: no `presets`")? {
+        let name = preset["name"].as_str().unwrap_or("?");
+        match preset["parity_max_abs_diff"].as_f64() {
+            Some(diff) if diff <= PARITY_TOLERANCE => {}
+            Some(diff) => bail!("PARITY FAILED for {name}: the twin's logits differ from ours by {diff}"),
+            None => bail!("PARITY NOT CHECKED for {name}: the twin found no reference logits"),
+        }
+    }
+    Ok(report)
+}
+
+/// Fills the `torch` column from the twin's report (matched on preset and workload key).
+fn merge_twin(rows: &mut [Row], report: &Value) -> Result<()> {
+    let presets = report["presets"].as_array().context("twin JSON: no `presets`")?;
+    for row in rows {
+        let preset = presets.iter().find(|p| p["name"].as_str() == Some(row.preset.as_str()));
+        row.torch = preset.and_then(|p| p["workloads"][&row.key]["tok_per_s"].as_f64());
+    }
+    Ok(())
+}
+
+fn header_ours() -> Vec<String> {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| cpu_model(&s));
+    let threads = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let burn = std::fs::read_to_string(workspace_root().join("Cargo.lock"))
+        .ok()
+        .and_then(|lock| locked_version(&lock, "burn"))
+        .unwrap_or_else(|| "?".into());
+    let rayon =
+        std::env::var("RAYON_NUM_THREADS").map(|n| format!(", RAYON_NUM_THREADS={n}")).unwrap_or_default();
+    vec![
+        format!("machine: {}, {threads} threads available", cpu.as_deref().unwrap_or("unknown CPU")),
+        format!("ours:    burn {burn}, Flex CPU backend, release build, {threads} threads{rayon}"),
+    ]
+}
+
+fn header_torch(report: &Value) -> Vec<String> {
+    let parity: Vec<String> = report["presets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            let diff = p["parity_max_abs_diff"].as_f64().unwrap_or(f64::NAN);
+            format!("{} {diff:.1e}", p["name"].as_str().unwrap_or("?"))
+        })
+        .collect();
+    vec![format!(
+        "PyTorch: {} eager, {} threads (torch.get_num_threads); parity max |logit diff|: {}",
+        report["torch"].as_str().unwrap_or("?"),
+        report["threads"].as_u64().map_or("?".into(), |n| n.to_string()),
+        parity.join(", ")
+    )]
+}
+
+/// The CPU's `model name` from the text of `/proc/cpuinfo`.
+fn cpu_model(cpuinfo: &str) -> Option<String> {
+    cpuinfo.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        (key.trim() == "model name").then(|| value.trim().to_string())
+    })
+}
+
+/// The version of `package` in the text of a `Cargo.lock` (the first entry of that name).
+fn locked_version(lock: &str, package: &str) -> Option<String> {
+    let entry = format!("name = \"{package}\"");
+    let mut lines = lock.lines();
+    lines.find(|l| l.trim() == entry)?;
+    let version = lines.next()?.trim().strip_prefix("version = \"")?;
+    Some(version.trim_end_matches('"').to_string())
+}
+
+/// The header lines, then one line per row: workload, ours, PyTorch, ours / PyTorch.
+fn format_table(header: &[String], rows: &[Row]) -> String {
+    let mut out = String::new();
+    for line in header {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push_str(
+        "tokens per second (new tokens for sampling), median of repetitions; ratio > 1: ours faster\n\n",
+    );
+    out.push_str(&format!(
+        "{:<24} {:>13} {:>16} {:>13}\n",
+        "workload", "ours (tok/s)", "PyTorch (tok/s)", "ours/PyTorch"
+    ));
+    for row in rows {
+        let workload = format!("{:<6} {}", row.preset, row.label);
+        let (torch, ratio) = match row.torch {
+            Some(t) => (format!("{t:.0}"), format!("{:.2}", row.ours / t)),
+            None => ("-".into(), "-".into()),
+        };
+        out.push_str(&format!("{workload:<24} {:>13.0} {torch:>16} {ratio:>13}\n", row.ours));
+    }
+    out.trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(median(&mut [7.0]), 7.0);
+    }
+
+    #[test]
+    fn reads_the_cpu_model_and_a_locked_version() {
+        let cpuinfo =
+            "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\nflags\t: fpu\n";
+        assert_eq!(cpu_model(cpuinfo).as_deref(), Some("AMD EPYC 7B13"));
+        assert_eq!(cpu_model("processor : 0\n"), None);
+        let lock = "[[package]]\nname = \"burn-core\"\nversion = \"0.1.0\"\n\n[[package]]\nname = \"burn\"\nversion = \"0.22.1\"\n";
+        assert_eq!(locked_version(lock, "burn").as_deref(), Some("0.22.1"));
+        assert_eq!(locked_version(lock, "torch"), None);
+    }
+
+    #[test]
+    fn table_shows_ratios_and_dashes_without_pytorch() {
+        let row = |key: &str, ours, torch| Row {
+            preset: "small".into(),
+            key: key.into(),
+            label: key.replace('_', " "),
+            ours,
+            torch,
+        };
+        let rows = [row("sample_b64", 5000.0, Some(20000.0)), row("train_64x64", 1234.4, None)];
+        let table = format_table(&["machine: test".into()], &rows);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines[0], "machine: test");
+        assert!(lines[3].starts_with("workload") && lines[3].ends_with("ours/PyTorch"));
+        let cells = |i: usize| lines[i].split_whitespace().collect::<Vec<_>>();
+        assert_eq!(cells(4), ["small", "sample", "b64", "5000", "20000", "0.25"]);
+        assert_eq!(cells(5), ["small", "train", "64x64", "1234", "-", "-"]);
+    }
+
+    #[test]
+    fn twin_numbers_are_matched_by_preset_and_key() {
+        let report = serde_json::json!({ "presets": [
+            { "name": "medium", "workloads": { "sample_b1": { "tok_per_s": 10.0 } } },
+            { "name": "small", "workloads": { "sample_b1": { "tok_per_s": 40.0 } } },
+        ]});
+        let mut rows = vec![Row {
+            preset: "small".into(),
+            key: "sample_b1".into(),
+            label: "sample B=1".into(),
+            ours: 20.0,
+            torch: None,
+        }];
+        merge_twin(&mut rows, &report).unwrap();
+        assert_eq!(rows[0].torch, Some(40.0));
+    }
+}
