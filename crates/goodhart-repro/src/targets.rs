@@ -111,7 +111,9 @@ pub fn reproduce(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError>
         "fig11" => Ok(fig11(&fig1(p)?)),
         "fig12" => Ok(fig12(&fig1(p)?)),
         "fig16" => {
-            Ok(kl_by_step("fig16", "KL against PPO step by RM size", &fig1(p)?.rl, |r| r.proxy.size.clone()))
+            let runs: Vec<(String, RlResult)> =
+                fig1(p)?.rl.into_iter().map(|r| (format!("RM {}", r.proxy.size), r)).collect();
+            Ok(kl_by_step("fig16", "KL against PPO step by RM size", &runs))
         }
         "fig20" => fig20(&fig1(p)?),
         "fig25" => Ok(fig25(&fig1(p)?)),
@@ -405,26 +407,22 @@ fn fig12(f: &Fig1) -> TargetOutput {
     )
 }
 
-fn kl_by_step(
-    name: &str,
-    title: &str,
-    runs: &[RlResult],
-    label: impl Fn(&RlResult) -> String,
-) -> TargetOutput {
+/// KL against PPO step, one labelled line per run.
+fn kl_by_step(name: &str, title: &str, runs: &[(String, RlResult)]) -> TargetOutput {
     let mut panel = Panel::new("", "PPO step", "KL(pi || pi_init) (nats)");
     let mut s = String::new();
     line(&mut s, format!("# {name}: {title}\n"));
     line(&mut s, "| run | step | KL (se) |\n|---|---|---|");
-    for (k, r) in runs.iter().enumerate() {
+    for (k, (label, r)) in runs.iter().enumerate() {
         let steps: Vec<f64> = r.steps.iter().map(|&x| x as f64).collect();
         let kl = ys(&r.kl);
         let se = r.kl.iter().map(|e| e.se).collect();
         panel.series.push(
-            Series::new(label(r), spread_colour(k, runs.len()), LineStyle::Solid, xy(&steps, &kl))
+            Series::new(label.clone(), spread_colour(k, runs.len()), LineStyle::Solid, xy(&steps, &kl))
                 .with_error(se),
         );
         for (st, e) in r.steps.iter().zip(&r.kl) {
-            line(&mut s, format!("| {} | {st} | {:.3} ({:.3}) |", label(r), e.mean, e.se));
+            line(&mut s, format!("| {label} | {st} | {:.3} ({:.3}) |", e.mean, e.se));
         }
     }
     let figure = (!runs.is_empty()).then(|| Figure::new(format!("{name}: {title}")).with_panel(panel));
@@ -875,11 +873,7 @@ fn kl_sweep(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError> {
     let labelled: Vec<(String, RlResult)> =
         c.kl_penalties.iter().zip(results).map(|(coef, r)| (format!("KL penalty {coef}"), r)).collect();
     if target == "fig14" {
-        let rs: Vec<RlResult> = labelled.iter().map(|(_, r)| r.clone()).collect();
-        let mut out = kl_by_step("fig14", "KL against PPO step for each KL penalty", &rs, |r| {
-            let i = rs.iter().position(|x| std::ptr::eq(x, r)).unwrap_or(0);
-            format!("penalty {}", c.kl_penalties[i])
-        });
+        let mut out = kl_by_step("fig14", "KL against PPO step for each KL penalty", &labelled);
         out.records = records;
         return Ok(out);
     }
@@ -967,12 +961,8 @@ fn policy_sweep(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError> 
     rl_table(&mut s, &rl);
     let figure = match target {
         "fig15" => {
-            let rs: Vec<RlResult> = rl.iter().map(|(_, r)| r.clone()).collect();
-            let names: Vec<String> = rl.iter().map(|(l, _)| l.clone()).collect();
-            let mut out = kl_by_step("fig15", title, &rs, |r| {
-                names[rs.iter().position(|x| std::ptr::eq(x, r)).unwrap_or(0)].clone()
-            });
-            out.markdown = s;
+            let mut out = kl_by_step("fig15", title, &rl);
+            out.markdown = format!("{s}\n{}", out.markdown.split_once('\n').map_or("", |(_, rest)| rest));
             out.records = records;
             return Ok(out);
         }
