@@ -9,10 +9,17 @@ use burn::prelude::Device;
 use goodhart_repro::targets::{reproduce, TARGETS};
 use goodhart_repro::{ExperimentConfig, Pipeline};
 
-/// The shared store; one target at a time (stages of one process must not race on a key).
+/// The shared store, in cargo's per-target scratch directory (emptied at the first use of each
+/// run, so runs do not pile up); one target at a time (stages must not race on a key).
 fn store() -> &'static Mutex<PathBuf> {
     static STORE: OnceLock<Mutex<PathBuf>> = OnceLock::new();
-    STORE.get_or_init(|| Mutex::new(tempfile::tempdir().unwrap().keep()))
+    STORE.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("targets-tiny");
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+        Mutex::new(dir)
+    })
 }
 
 fn smoke(target: &str) {
