@@ -68,15 +68,10 @@ pub fn run_cell(p: &Pipeline, level: &str, index: usize) -> Result<(), ReproErro
             "cell {level}/{index} does not exist: {level} has {count} cells"
         )));
     }
-    let w = p.world()?;
-    let (policy_key, policy) = p.policy(&w)?;
-    let gold = p.gold(&w, &policy_key, &policy)?;
-    let (data_key, train, val, _) = p.proxy_data(&w, &policy_key, &policy, &gold)?;
-    let (pool_key, pools) = p.bon_pools(&w, &policy_key, &policy)?;
+    let crate::pipeline::Base { w, policy_key, policy, gold, data_key, train, val, pool_key, pools, .. } =
+        p.base()?;
     match level {
-        "base" => {
-            p.bon_scores(&pool_key, &pools, &gold)?;
-        }
+        "base" => {}
         "proxy" => {
             let proxy = p.proxy(&w, &p.config.proxies.sizes[index], &data_key, &train, &val)?;
             p.bon_scores(&pool_key, &pools, &proxy)?;

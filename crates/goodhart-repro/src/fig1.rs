@@ -110,12 +110,18 @@ fn fit_bon(d: &[f64], y: &[f64]) -> Result<goodhart_laws::FittedLaw, ReproError>
 
 /// Runs every stage figure 1 needs (cached ones are reused) and computes its curves and fits.
 pub fn fig1(p: &Pipeline) -> Result<Fig1, ReproError> {
-    let w = p.world()?;
-    let (policy_key, policy) = p.policy(&w)?;
-    let gold = p.gold(&w, &policy_key, &policy)?;
-    let (data_key, train, val, _) = p.proxy_data(&w, &policy_key, &policy, &gold)?;
-    let (pool_key, pools) = p.bon_pools(&w, &policy_key, &policy)?;
-    let gold_scores = p.bon_scores(&pool_key, &pools, &gold)?;
+    let crate::pipeline::Base {
+        w,
+        policy_key,
+        policy,
+        gold,
+        data_key,
+        train,
+        val,
+        pool_key,
+        pools,
+        gold_scores,
+    } = p.base()?;
     let policy_report = policy_report(&w, &pools, &gold_scores)?;
     let grid = log_grid(p.config.bon.pool as u64, p.config.bon.grid_points);
     let estimator = BonEstimator::new(&grid)?;

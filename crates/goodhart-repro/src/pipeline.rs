@@ -140,6 +140,21 @@ pub struct Pools {
     pub responses: Vec<Vec<Vec<TokenId>>>,
 }
 
+/// The stages figure 1 and the targets built on it start from: world, initial policy, gold,
+/// proxy data, best-of-n pools and the gold's scores of them.
+pub struct Base {
+    pub w: WorldArtifacts,
+    pub policy_key: String,
+    pub policy: Gpt,
+    pub gold: TrainedRm,
+    pub data_key: String,
+    pub train: Vec<Comparison>,
+    pub val: Vec<Comparison>,
+    pub pool_key: String,
+    pub pools: Pools,
+    pub gold_scores: Vec<Vec<f64>>,
+}
+
 /// An experiment's pipeline over a store.
 pub struct Pipeline {
     pub config: ExperimentConfig,
@@ -150,6 +165,17 @@ pub struct Pipeline {
 impl Pipeline {
     pub fn new(config: ExperimentConfig, runs: impl Into<PathBuf>, device: Device) -> Self {
         Pipeline { config, store: Store::new(runs), device }
+    }
+
+    /// The [`Base`] stages, in order (each computed once, then read from the store).
+    pub fn base(&self) -> Result<Base, ReproError> {
+        let w = self.world()?;
+        let (policy_key, policy) = self.policy(&w)?;
+        let gold = self.gold(&w, &policy_key, &policy)?;
+        let (data_key, train, val, _) = self.proxy_data(&w, &policy_key, &policy, &gold)?;
+        let (pool_key, pools) = self.bon_pools(&w, &policy_key, &policy)?;
+        let gold_scores = self.bon_scores(&pool_key, &pools, &gold)?;
+        Ok(Base { w, policy_key, policy, gold, data_key, train, val, pool_key, pools, gold_scores })
     }
 
     /// Stage 1: corpus and tokenizer.

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::config::{PolicyStage, RlStage};
 use crate::fig1::{analyse_rl, bon_result, fig1, BonResult, Fig1, RlResult};
-use crate::pipeline::{Pipeline, TrainedRm};
+use crate::pipeline::{Base, Pipeline, TrainedRm};
 use crate::report::records_csv;
 use crate::ReproError;
 
@@ -614,15 +614,10 @@ mod erased {
 
 fn table2(p: &Pipeline) -> Result<TargetOutput, ReproError> {
     let f = fig1(p)?;
-    let w = p.world()?;
-    let (policy_key, policy) = p.policy(&w)?;
-    let gold = p.gold(&w, &policy_key, &policy)?;
-    let (data_key, train, val, _) = p.proxy_data(&w, &policy_key, &policy, &gold)?;
+    let Base { w, data_key, train, val, pool_key, pools, gold_scores, .. } = p.base()?;
     let size =
         p.config.proxies.sizes.first().ok_or_else(|| ReproError::Config("proxies.sizes is empty".into()))?;
     let proxy = p.proxy(&w, size, &data_key, &train, &val)?;
-    let (pool_key, pools) = p.bon_pools(&w, &policy_key, &policy)?;
-    let gold_scores = p.bon_scores(&pool_key, &pools, &gold)?;
     let proxy_scores = p.bon_scores(&pool_key, &pools, &proxy)?;
     let prompt = 0;
     let grid = &f.results[0].ns;
@@ -676,12 +671,7 @@ struct DataCell {
 
 fn data_sweep(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError> {
     let c = &p.config.sweeps;
-    let w = p.world()?;
-    let (policy_key, policy) = p.policy(&w)?;
-    let gold = p.gold(&w, &policy_key, &policy)?;
-    let (data_key, train, val, _) = p.proxy_data(&w, &policy_key, &policy, &gold)?;
-    let (pool_key, pools) = p.bon_pools(&w, &policy_key, &policy)?;
-    let gold_scores = p.bon_scores(&pool_key, &pools, &gold)?;
+    let Base { w, data_key, train, val, pool_key, pools, gold_scores, .. } = p.base()?;
     let estimator = BonEstimator::new(&log_grid(p.config.bon.pool as u64, p.config.bon.grid_points))?;
     let base = &p.config.proxies.train;
     // fig13 compares epochs on the smallest data size; every other target sweeps data sizes at
