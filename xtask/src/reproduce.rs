@@ -15,7 +15,8 @@ targets: fig1, fig2 .. fig26, table1, table2, all (`cargo xtask reproduce list` 
 
 options:
   --preset P   experiment size (default: laptop; tiny runs in seconds)
-  --runs DIR   artifact store shared by all targets (default: runs/<preset>)
+  --runs DIR   artifact store shared by all targets (default: runs/<preset>, or
+               runs/<preset>-<backend> off the CPU: stages do not record the backend)
   --out DIR    where results go (default: results/<target>/<preset>)
   --seeds K    fig1 over K seeds (proxy data, proxies, pools, PPO resampled; policy and gold
                shared), curves and coefficients aggregated with error bars (default 1)
@@ -91,11 +92,20 @@ fn parse(args: &[String]) -> Result<Args> {
     Ok(a)
 }
 
+/// `runs/<preset>` on the CPU, `runs/<preset>-<backend>` otherwise: stage keys name settings, not
+/// the backend, and floats differ across backends, so each backend gets its own default store.
+fn default_runs(root: &std::path::Path, a: &Args) -> PathBuf {
+    match a.backend.as_str() {
+        "cpu" | "flex" => root.join("runs").join(&a.preset),
+        other => root.join("runs").join(format!("{}-{other}", a.preset)),
+    }
+}
+
 pub fn run(args: &[String]) -> Result<()> {
     let a = parse(args)?;
     let config = ExperimentConfig::preset(&a.preset)?;
     let root = crate::workspace_root();
-    let runs = a.runs.unwrap_or_else(|| root.join("runs").join(&a.preset));
+    let runs = a.runs.clone().unwrap_or_else(|| default_runs(&root, &a));
     let started = Instant::now();
     let config_json = serde_json::to_string_pretty(&config)?;
     if a.target == "list" {
@@ -254,7 +264,7 @@ pub fn run_cell(args: &[String]) -> Result<()> {
     forwarded.extend(rest.iter().cloned());
     let a = parse(&forwarded)?;
     let config = ExperimentConfig::preset(&a.preset)?;
-    let runs = a.runs.unwrap_or_else(|| crate::workspace_root().join("runs").join(&a.preset));
+    let runs = a.runs.clone().unwrap_or_else(|| default_runs(&crate::workspace_root(), &a));
     let backend: goodhart_nn::Backend = a.backend.parse()?;
     let pipeline = Pipeline::new(config, &runs, backend.device()?);
     let index: usize = index.parse().with_context(|| format!("cell index {index:?} is not a number"))?;
