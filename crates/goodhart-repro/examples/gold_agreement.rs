@@ -4,7 +4,6 @@
 use burn::tensor::Device;
 use goodhart_core::SplitMix64;
 use goodhart_repro::{ExperimentConfig, Pipeline};
-use goodhart_rm::CalibratedRm;
 use goodhart_world::{Prompt, WriterConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -15,8 +14,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = ExperimentConfig::preset(preset)?;
     let pipe = Pipeline::new(config, format!("{runs}/{preset}"), Device::flex());
     let w = pipe.world()?;
-    let gold_dir = std::fs::read_dir(format!("{runs}/{preset}/gold"))?.next().unwrap()?.path();
-    let gold = CalibratedRm::load(&gold_dir.join("rm"), &pipe.device)?;
+    // the preset's own gold (computed if the store does not have it yet)
+    let (policy_key, policy) = pipe.policy(&w)?;
+    let gold = pipe.gold(&w, &policy_key, &policy)?.rm;
     let writer = WriterConfig::broad();
     let mut rng = SplitMix64::new(0xD1A6);
     let (mut ps, mut ra, mut rb, mut ja, mut jb) = (vec![], vec![], vec![], vec![], vec![]);

@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use burn::tensor::Device;
 use goodhart_core::{Method, Record};
-use goodhart_nn::Gpt;
 use goodhart_ppo::{PpoConfig, PpoInputs, PpoTrainer};
 use goodhart_repro::{ExperimentConfig, Pipeline};
 use goodhart_rm::CalibratedRm;
@@ -20,8 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let batch: usize = a.get(5).map_or(Ok(64), |s| s.parse())?;
     let pipe = Pipeline::new(ExperimentConfig::preset("laptop")?, runs, Device::flex());
     let w = pipe.world()?;
-    let policy_dir = std::fs::read_dir(format!("{runs}/policy"))?.next().unwrap()?.path();
-    let policy = Gpt::load(policy_dir.join("model"), &pipe.device)?;
+    let (_, policy) = pipe.policy(&w)?;
     let proxy = CalibratedRm::load(&std::path::Path::new(proxy_dir).join("rm"), &pipe.device)?;
     let gold = CalibratedRm::load(&std::path::Path::new(gold_dir).join("rm"), &pipe.device)?;
     let enc = |n, seed| -> Vec<Vec<u32>> {
