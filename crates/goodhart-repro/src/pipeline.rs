@@ -349,15 +349,9 @@ impl Pipeline {
             };
             save_rm(tmp, &rm, RmReport::new(&c.size, &config, train.len(), val_eval, calibration))
         })?;
-        let rm = CalibratedRm::load(&dir.join("rm"), &self.device)?;
-        let eval: RmReport = read_json(&dir.join("report.json"))?;
-        summary(
-            "gold",
-            outcome,
-            &dir,
-            &format!("{}: agreement with the rubric {:.3}", c.size, eval.val.accuracy),
-        );
-        Ok(TrainedRm { key, size: c.size.clone(), rm, eval })
+        self.load_trained("gold", key, &c.size, &dir, outcome, |e| {
+            format!("{}: agreement with the rubric {:.3}", c.size, e.val.accuracy)
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -494,14 +488,24 @@ impl Pipeline {
             };
             save_rm(tmp, &rm, RmReport::new(size, &config, train.len(), val_eval, calibration))
         })?;
+        self.load_trained("proxy", key, size, &dir, outcome, |e| {
+            format!("{size}: val loss {:.4}, accuracy {:.3}", e.val.loss, e.val.accuracy)
+        })
+    }
+
+    /// Reads a reward model's stage directory (written by `save_rm`) and prints its summary.
+    fn load_trained(
+        &self,
+        stage: &str,
+        key: String,
+        size: &str,
+        dir: &Path,
+        outcome: Outcome,
+        detail: impl FnOnce(&RmReport) -> String,
+    ) -> Result<TrainedRm, ReproError> {
         let rm = CalibratedRm::load(&dir.join("rm"), &self.device)?;
         let eval: RmReport = read_json(&dir.join("report.json"))?;
-        summary(
-            "proxy",
-            outcome,
-            &dir,
-            &format!("{size}: val loss {:.4}, accuracy {:.3}", eval.val.loss, eval.val.accuracy),
-        );
+        summary(stage, outcome, dir, &detail(&eval));
         Ok(TrainedRm { key, size: size.to_string(), rm, eval })
     }
 
