@@ -613,14 +613,14 @@ mod erased {
 }
 
 fn table2(p: &Pipeline) -> Result<TargetOutput, ReproError> {
-    let f = fig1(p)?;
     let Base { w, data_key, train, val, pool_key, pools, gold_scores, .. } = p.base()?;
     let size =
         p.config.proxies.sizes.first().ok_or_else(|| ReproError::Config("proxies.sizes is empty".into()))?;
     let proxy = p.proxy(&w, size, &data_key, &train, &val)?;
     let proxy_scores = p.bon_scores(&pool_key, &pools, &proxy)?;
     let prompt = 0;
-    let grid = &f.results[0].ns;
+    // the grid of figure 1, without running figure 1 (its PPO stages are not needed here)
+    let grid = log_grid(p.config.bon.pool as u64, p.config.bon.grid_points);
     let mut s = String::new();
     line(&mut s, format!("# table2: one prompt's best-of-n answers, proxy {size}\n"));
     line(
@@ -632,7 +632,7 @@ fn table2(p: &Pipeline) -> Result<TargetOutput, ReproError> {
     );
     line(&mut s, "| n | KL_bon | response | proxy | gold | rubric |\n|---|---|---|---|---|---|");
     let mut rows = Vec::new();
-    for &n in grid {
+    for n in grid {
         let n = n as usize;
         let best = (0..n)
             .max_by(|&a, &b| proxy_scores[prompt][a].total_cmp(&proxy_scores[prompt][b]))
