@@ -208,6 +208,25 @@ fn rl_markdown(s: &mut String, f: &Fig1) {
     }
 }
 
+/// One run's curves on a panel as the paper draws them: gold solid with a band of one standard
+/// error (none where it is undefined), proxy dashed, both in `colour`, against `d`.
+pub(crate) fn push_curves(
+    panel: &mut Panel,
+    label: &str,
+    colour: usize,
+    d: &[f64],
+    gold: &[Estimate],
+    proxy: &[Estimate],
+) {
+    let points =
+        |ys: &[Estimate]| -> Vec<(f64, f64)> { d.iter().zip(ys).map(|(&d, y)| (d, y.mean)).collect() };
+    let se = gold.iter().map(|e| e.se).collect();
+    panel
+        .series
+        .push(Series::new(format!("gold, {label}"), colour, LineStyle::Solid, points(gold)).with_error(se));
+    panel.series.push(Series::new(format!("proxy, {label}"), colour, LineStyle::Dashed, points(proxy)));
+}
+
 /// Figure 1 as the paper draws it: score against sqrt(KL), one colour per proxy size, gold solid
 /// (with a band of one standard error), proxy dashed, the fitted gold law thin; (a) best-of-n,
 /// (b) PPO when there are RL runs.
@@ -215,9 +234,6 @@ pub fn fig1_figure(f: &Fig1) -> Figure {
     let sizes: Vec<&str> = f.results.iter().map(|r| r.proxy.size.as_str()).collect();
     let colour = |size: &str| spread_colour(sizes.iter().position(|s| *s == size).unwrap_or(0), sizes.len());
     let x_label = "sqrt(KL) (nats^1/2)";
-    let points = |d: &[f64], ys: &[Estimate]| -> Vec<(f64, f64)> {
-        d.iter().zip(ys).map(|(&d, y)| (d, y.mean)).collect()
-    };
     let law = |form: Form, params: [f64; 2], d_max: f64| -> Vec<(f64, f64)> {
         (0..=100).map(|i| d_max * i as f64 / 100.0).map(|d| (d, form.eval(&params, d))).collect()
     };
@@ -228,11 +244,7 @@ pub fn fig1_figure(f: &Fig1) -> Figure {
                  proxy: &[Estimate],
                  fit: Vec<(f64, f64)>| {
         let c = colour(size);
-        let se = gold.iter().map(|e| e.se).collect();
-        panel.series.push(
-            Series::new(format!("gold, RM {size}"), c, LineStyle::Solid, points(d, gold)).with_error(se),
-        );
-        panel.series.push(Series::new(format!("proxy, RM {size}"), c, LineStyle::Dashed, points(d, proxy)));
+        push_curves(panel, &format!("RM {size}"), c, d, gold, proxy);
         panel.series.push(Series::new("", c, LineStyle::Thin, fit));
     };
     let mut bon = Panel::new("(a) best-of-n", x_label, "RM score");

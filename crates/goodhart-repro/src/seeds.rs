@@ -8,11 +8,12 @@
 use std::fmt::Write as _;
 
 use goodhart_core::Estimate;
-use goodhart_plot::{spread_colour, Figure, LineStyle, Panel, Series};
+use goodhart_plot::{spread_colour, Figure, Panel};
 use serde::{Deserialize, Serialize};
 
 use crate::config::ExperimentConfig;
 use crate::fig1::Fig1;
+use crate::report::push_curves;
 
 impl ExperimentConfig {
     /// This experiment with seed `k` (0 is the experiment itself); see the module docs.
@@ -190,13 +191,7 @@ pub fn figure(s: &Fig1Seeds) -> Figure {
     let colour = |size: &str| spread_colour(s.bon.iter().position(|b| b.size == size).unwrap_or(0), count);
     for b in &s.bon {
         let d: Vec<f64> = b.kl.iter().map(|k| k.sqrt()).collect();
-        let c = colour(&b.size);
-        let gold = d.iter().zip(&b.gold).map(|(d, g)| (*d, g.mean)).collect();
-        let proxy = d.iter().zip(&b.proxy).map(|(d, p)| (*d, p.mean)).collect();
-        let se = b.gold.iter().map(|g| if g.n > 1 { g.se } else { f64::NAN }).collect();
-        bon.series
-            .push(Series::new(format!("gold, RM {}", b.size), c, LineStyle::Solid, gold).with_error(se));
-        bon.series.push(Series::new(format!("proxy, RM {}", b.size), c, LineStyle::Dashed, proxy));
+        push_curves(&mut bon, &format!("RM {}", b.size), colour(&b.size), &d, &b.gold, &b.proxy);
     }
     let mut fig =
         Figure::new(format!("Figure 1 over {} seeds: mean, band of one standard error", s.seeds.len()))
@@ -205,13 +200,7 @@ pub fn figure(s: &Fig1Seeds) -> Figure {
         let mut rl = Panel::new("(b) PPO", x, "RM score");
         for r in &s.rl {
             let d: Vec<f64> = r.kl.iter().map(|k| k.mean.max(0.0).sqrt()).collect();
-            let c = colour(&r.size);
-            let gold = d.iter().zip(&r.gold).map(|(d, g)| (*d, g.mean)).collect();
-            let proxy = d.iter().zip(&r.proxy).map(|(d, p)| (*d, p.mean)).collect();
-            let se = r.gold.iter().map(|g| if g.n > 1 { g.se } else { f64::NAN }).collect();
-            rl.series
-                .push(Series::new(format!("gold, RM {}", r.size), c, LineStyle::Solid, gold).with_error(se));
-            rl.series.push(Series::new(format!("proxy, RM {}", r.size), c, LineStyle::Dashed, proxy));
+            push_curves(&mut rl, &format!("RM {}", r.size), colour(&r.size), &d, &r.gold, &r.proxy);
         }
         fig = fig.with_panel(rl);
     }
