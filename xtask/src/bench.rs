@@ -2,8 +2,10 @@
 //! weights and shapes, in one invocation (issue "Throughput").
 //!
 //! For each preset of [`goodhart_policy::bench`] (`small`, `medium`) it measures, in tokens per
-//! second: batched KV-cache sampling ([`goodhart_policy::generate`], temperature 1) at B = 1, 64 and
-//! 256; the forward pass used for scoring on 64 x 64 tokens; and one training step on 64 x 64 tokens
+//! second: batched KV-cache sampling ([`goodhart_policy::generate`], temperature 1, on the CPU
+//! engine) at B = 1, 64 and 256, and at B = 64 on burn's own KV cache (`generate_burn`, the path the
+//! engine replaced); the forward pass used for scoring on 64 x 64 tokens, on the engine and on burn;
+//! and one training step on 64 x 64 tokens
 //! ([`goodhart_policy::lm_train_step`]: forward, cross-entropy, backward, global-norm clipping,
 //! AdamW) on the autodiff device. It exports the same weights with a parity reference
 //! (`target/goodhart-bench/<preset>.safetensors`), runs `benches/torch_twin.py --json` on them (the
@@ -24,8 +26,9 @@ use anyhow::{bail, ensure, Context, Result};
 use burn::optim::AdamWConfig;
 use burn::prelude::*;
 use goodhart_core::SamplingSettings;
+use goodhart_nn::Engine;
 use goodhart_policy::bench::{self as workload, NEW_TOKENS, SAMPLE_BATCHES, SEQS, SEQ_LEN, SPECIALS};
-use goodhart_policy::{generate, lm_train_step};
+use goodhart_policy::{generate, generate_burn, lm_train_step};
 use serde_json::Value;
 
 use crate::workspace_root;
@@ -166,12 +169,29 @@ fn measure_ours(
         record(format!("sample_b{batch}"), format!("sample B={batch}"), batch * NEW_TOKENS, t);
     }
 
-    let ids: Vec<i32> = workload::scoring_tokens(config.vocab_size).iter().map(|&t| t as i32).collect();
+    // burn's own KV-cache decoding, the path the engine replaced on the CPU (no twin row).
+    let prompts = workload::prompts(64);
+    let mut result = Ok(());
+    let t = measure(budget, || {
+        if let Err(e) = generate_burn(&model, &prompts, &settings, SPECIALS, 0, 0, 64) {
+            result = Err(e);
+        }
+    });
+    result.context("sampling on burn")?;
+    record("sample_b64_burn".into(), "sample B=64 burn".into(), 64 * NEW_TOKENS, t);
+
+    let ids = workload::scoring_tokens(config.vocab_size);
+    let engine = Engine::from_gpt(&model);
+    let t = measure(budget, || {
+        std::hint::black_box(engine.logits(&ids, SEQS));
+    });
+    record(format!("forward_{SEQS}x{SEQ_LEN}"), format!("forward {SEQS}x{SEQ_LEN}"), SEQS * SEQ_LEN, t);
+    let ids: Vec<i32> = ids.iter().map(|&t| t as i32).collect();
     let tokens = Tensor::<2, Int>::from_data(TensorData::new(ids, [SEQS, SEQ_LEN]), &device);
     let t = measure(budget, || {
         model.forward(tokens.clone()).into_data();
     });
-    record(format!("forward_{SEQS}x{SEQ_LEN}"), format!("forward {SEQS}x{SEQ_LEN}"), SEQS * SEQ_LEN, t);
+    record("forward_burn".into(), "forward burn".into(), SEQS * SEQ_LEN, t);
 
     // The same weights on the autodiff device; AdamW and clipping as in pretraining.
     let mut trainee = Some(config.init_gpt(&device.clone().autodiff(), 0));

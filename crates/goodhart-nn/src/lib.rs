@@ -121,6 +121,7 @@
 mod backend;
 pub mod checkpoint;
 mod config;
+mod engine;
 mod error;
 mod gpt;
 mod heads;
@@ -132,6 +133,7 @@ mod transformer;
 
 pub use backend::Backend;
 pub use config::{GptConfig, PRESETS};
+pub use engine::{erf, Engine, EngineCache};
 pub use error::NnError;
 pub use gpt::Gpt;
 pub use heads::{LmHead, ScalarHead};

@@ -13,6 +13,9 @@ use crate::{GptConfig, KvCache};
 /// Standard deviation of the initial weights (GPT-2).
 pub(crate) const INIT_STD: f64 = 0.02;
 
+/// LayerNorm epsilon (also used by [`crate::Engine`]).
+pub(crate) const LN_EPS: f64 = 1e-5;
+
 /// A Linear layer `d_in -> d_out` with `N(0, std²)` weight and zero bias.
 /// (burn's `Linear.weight` is `[d_in, d_out]`, the transpose of PyTorch's.)
 fn linear(init: &Init, path: &str, d_in: usize, d_out: usize, std: f64) -> Linear {
@@ -22,9 +25,9 @@ fn linear(init: &Init, path: &str, d_in: usize, d_out: usize, std: f64) -> Linea
     }
 }
 
-/// LayerNorm over `d` features, `gamma = 1`, `beta = 0`, epsilon `1e-5`.
+/// LayerNorm over `d` features, `gamma = 1`, `beta = 0`, epsilon [`LN_EPS`].
 fn layer_norm(init: &Init, d: usize) -> LayerNorm {
-    LayerNormConfig::new(d).init(init.device())
+    LayerNormConfig::new(d).with_epsilon(LN_EPS).init(init.device())
 }
 
 /// Causal multi-head self-attention with one fused QKV projection.

@@ -1,9 +1,12 @@
 //! Batched sampling with the KV cache, and log-probability scoring of given responses.
+//!
+//! On the CPU both run on [`goodhart_nn::Engine`] (plain Rust, the same function as the burn
+//! model, held to it by parity tests); on other backends, and in [`generate_burn`], on burn.
 
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 use goodhart_core::{Sample, SamplingSettings, TokenId};
-use goodhart_nn::{Gpt, KvCache};
+use goodhart_nn::{Engine, EngineCache, Gpt, KvCache};
 
 use crate::data::Specials;
 use crate::sampling::{draw, sampling_logprobs, sequence_rng, validate};
@@ -29,6 +32,8 @@ fn check_vocab(ids: &[u32], vocab: usize) -> Result<(), PolicyError> {
 /// does not depend on `batch_size` or on which other prompts are in the call. A response includes
 /// its `[eos]` if it produced one. Prompts of equal length are batched together, at most
 /// `batch_size` rows at a time.
+///
+/// On the CPU backend this decodes with [`Engine`]; elsewhere with burn, as [`generate_burn`].
 pub fn generate(
     model: &Gpt,
     prompts: &[Vec<TokenId>],
@@ -38,9 +43,42 @@ pub fn generate(
     first_index: u64,
     batch_size: usize,
 ) -> Result<Vec<Sample>, PolicyError> {
+    let engine = cpu_engine(model);
+    generate_on(model, engine.as_ref(), prompts, settings, sp, seed, first_index, batch_size)
+}
+
+/// [`generate`] on burn's own forward pass and [`KvCache`] whatever the backend: the reference
+/// that the engine's samples are tested against, and the path of the GPU backends.
+pub fn generate_burn(
+    model: &Gpt,
+    prompts: &[Vec<TokenId>],
+    settings: &SamplingSettings,
+    sp: Specials,
+    seed: u64,
+    first_index: u64,
+    batch_size: usize,
+) -> Result<Vec<Sample>, PolicyError> {
+    generate_on(model, None, prompts, settings, sp, seed, first_index, batch_size)
+}
+
+/// The plain-Rust engine of `model` when it lives on the CPU backend.
+fn cpu_engine(model: &Gpt) -> Option<Engine> {
+    (model.lm_head.weight.device() == Device::flex()).then(|| Engine::from_gpt(model))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn generate_on(
+    model: &Gpt,
+    engine: Option<&Engine>,
+    prompts: &[Vec<TokenId>],
+    settings: &SamplingSettings,
+    sp: Specials,
+    seed: u64,
+    first_index: u64,
+    batch_size: usize,
+) -> Result<Vec<Sample>, PolicyError> {
     validate(settings)?;
     let cfg = model.config();
-    let device = model.lm_head.weight.device();
     let mut out: Vec<Option<Sample>> = vec![None; prompts.len()];
     let mut by_len: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
     for (i, p) in prompts.iter().enumerate() {
@@ -58,8 +96,18 @@ pub fn generate(
                 max: cfg.max_seq_len,
             });
         }
+        // The last sampled token never needs to be fed back, so the cache holds ctx + max_new - 1.
+        let capacity = (ctx + settings.max_new_tokens - 1).min(cfg.max_seq_len);
         for chunk in rows.chunks(batch_size.max(1)) {
-            let samples = sample_chunk(model, prompts, chunk, ctx, settings, sp, seed, first_index, &device);
+            let b = chunk.len();
+            let mut decoder: Box<dyn Decode + '_> = match engine {
+                Some(engine) => Box::new(EngineDecode { engine, cache: engine.cache(b, capacity), b }),
+                None => {
+                    let device = model.lm_head.weight.device();
+                    Box::new(BurnDecode { model, cache: KvCache::with_capacity(cfg, b, capacity, &device), device })
+                }
+            };
+            let samples = sample_chunk(&mut *decoder, cfg.vocab_size, prompts, chunk, ctx, settings, sp, seed, first_index);
             for (&i, s) in chunk.iter().zip(samples) {
                 out[i] = Some(s);
             }
@@ -68,9 +116,61 @@ pub fn generate(
     Ok(out.into_iter().map(|s| s.expect("every prompt was sampled")).collect())
 }
 
+/// What the sampling loop needs from a model: the logits `[B, V]` of each row's last position,
+/// after the prompt and after each one-token step.
+trait Decode {
+    /// Feeds `tokens` `[B, ctx]` through an empty cache.
+    fn prefill(&mut self, tokens: &[u32], ctx: usize) -> Vec<f32>;
+    /// Feeds one token per row.
+    fn step(&mut self, next: &[u32]) -> Vec<f32>;
+}
+
+struct BurnDecode<'a> {
+    model: &'a Gpt,
+    cache: KvCache,
+    device: Device,
+}
+
+impl Decode for BurnDecode<'_> {
+    fn prefill(&mut self, tokens: &[u32], ctx: usize) -> Vec<f32> {
+        let b = tokens.len() / ctx;
+        let logits = self.model.forward_cached(int_tensor(tokens, b, ctx, &self.device), &mut self.cache);
+        let [_, _, v] = logits.dims();
+        host_f32(logits.slice(s![.., (ctx - 1).., ..]).reshape([b, v]))
+    }
+
+    fn step(&mut self, next: &[u32]) -> Vec<f32> {
+        let b = next.len();
+        host_f32(self.model.forward_cached(int_tensor(next, b, 1, &self.device), &mut self.cache))
+    }
+}
+
+struct EngineDecode<'a> {
+    engine: &'a Engine,
+    cache: EngineCache,
+    b: usize,
+}
+
+impl Decode for EngineDecode<'_> {
+    fn prefill(&mut self, tokens: &[u32], ctx: usize) -> Vec<f32> {
+        let logits = self.engine.decode(tokens, &mut self.cache);
+        let v = logits.len() / (self.b * ctx);
+        (0..self.b).flat_map(|r| logits[(r * ctx + ctx - 1) * v..(r * ctx + ctx) * v].iter().copied()).collect()
+    }
+
+    fn step(&mut self, next: &[u32]) -> Vec<f32> {
+        self.engine.decode(next, &mut self.cache)
+    }
+}
+
+fn host_f32<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 logits")
+}
+
 #[allow(clippy::too_many_arguments)]
 fn sample_chunk(
-    model: &Gpt,
+    decoder: &mut dyn Decode,
+    vocab: usize,
     prompts: &[Vec<TokenId>],
     rows: &[usize],
     ctx: usize,
@@ -78,21 +178,14 @@ fn sample_chunk(
     sp: Specials,
     seed: u64,
     first_index: u64,
-    device: &Device,
 ) -> Vec<Sample> {
-    let cfg = model.config();
     let b = rows.len();
-    let vocab = cfg.vocab_size;
-    // The last sampled token never needs to be fed back, so the cache holds ctx + max_new - 1.
-    let capacity = (ctx + settings.max_new_tokens - 1).min(cfg.max_seq_len);
-    let mut cache = KvCache::with_capacity(cfg, b, capacity, device);
     let mut input = Vec::with_capacity(b * ctx);
     for &i in rows {
         input.push(sp.bos);
         input.extend_from_slice(&prompts[i]);
     }
-    let logits = model.forward_cached(int_tensor(&input, b, ctx, device), &mut cache);
-    let mut last = logits.slice(s![.., (ctx - 1).., ..]).reshape([b, vocab]);
+    let mut host = decoder.prefill(&input, ctx);
 
     let mut rngs: Vec<_> = rows.iter().map(|&i| sequence_rng(seed, first_index + i as u64)).collect();
     let mut samples: Vec<Sample> = rows
@@ -102,7 +195,6 @@ fn sample_chunk(
     let mut done = vec![false; b];
     let mut dist = Vec::with_capacity(vocab);
     for step in 0..settings.max_new_tokens {
-        let host: Vec<f32> = last.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 logits");
         let mut next = vec![sp.pad; b];
         for r in 0..b {
             if done[r] {
@@ -118,7 +210,7 @@ fn sample_chunk(
         if done.iter().all(|&d| d) || step + 1 == settings.max_new_tokens {
             break;
         }
-        last = model.forward_cached(int_tensor(&next, b, 1, device), &mut cache).reshape([b, vocab]);
+        host = decoder.step(&next);
     }
     samples
 }
@@ -135,6 +227,7 @@ pub fn response_logprobs(
     assert_eq!(prompts.len(), responses.len(), "one response per prompt");
     let cfg = model.config();
     let device = model.lm_head.weight.device();
+    let engine = cpu_engine(model);
     let mut out = Vec::with_capacity(prompts.len());
     let idx: Vec<usize> = (0..prompts.len()).collect();
     for chunk in idx.chunks(batch_size.max(1)) {
@@ -165,6 +258,24 @@ pub fn response_logprobs(
             let n = s.len() - 1;
             inputs[r * t..r * t + n].copy_from_slice(&s[..n]);
             targets[r * t..r * t + n].copy_from_slice(&s[1..]);
+        }
+        if let Some(engine) = &engine {
+            let v = cfg.vocab_size;
+            let logits = engine.logits(&inputs, b);
+            for (r, &i) in chunk.iter().enumerate() {
+                let start = r * t + prompts[i].len(); // target index of the first response token
+                out.push(
+                    (start..start + responses[i].len())
+                        .map(|k| {
+                            let row = &logits[k * v..(k + 1) * v];
+                            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                            let sum: f32 = row.iter().map(|&l| (l - max).exp()).sum();
+                            row[targets[k] as usize] - max - sum.ln()
+                        })
+                        .collect(),
+                );
+            }
+            continue;
         }
         let logits = model.forward(int_tensor(&inputs, b, t, &device));
         let lp = token_logprobs(logits, int_tensor(&targets, b, t, &device));

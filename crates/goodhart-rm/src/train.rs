@@ -93,6 +93,22 @@ pub(crate) fn rm_batch(
     )
 }
 
+/// [`rm_batch`] on the host: row-major ids `[B, T]` and lengths.
+fn host_batch(rows: &[(&[TokenId], &[TokenId])], sp: RmSpecials) -> (Vec<u32>, Vec<usize>) {
+    let t = rows.iter().map(|(p, r)| 1 + p.len() + r.len()).max().unwrap_or(1);
+    let mut ids = vec![sp.pad; rows.len() * t];
+    let mut lengths = Vec::with_capacity(rows.len());
+    for (i, (p, r)) in rows.iter().enumerate() {
+        let row = &mut ids[i * t..];
+        row[0] = sp.bos;
+        for (k, &tok) in p.iter().chain(r.iter()).enumerate() {
+            row[1 + k] = tok;
+        }
+        lengths.push(1 + p.len() + r.len());
+    }
+    (ids, lengths)
+}
+
 /// Raw scores `r(chosen)` and `r(rejected)` for a batch of comparisons: one forward over all
 /// `2B` sequences.
 fn pair_scores(
@@ -118,11 +134,25 @@ pub fn bt_loss(chosen: Tensor<1>, rejected: Tensor<1>) -> Tensor<1> {
 /// Loss and accuracy on comparisons (inference mode); ties in score count as half right.
 pub fn evaluate(model: &ScalarModel, comps: &[Comparison], sp: RmSpecials, batch_size: usize) -> RmEval {
     let device = model.head.weight.device();
+    let engine = (device == Device::flex()).then(|| goodhart_nn::Engine::from_scalar(model));
     let (mut loss, mut correct) = (0.0f64, 0.0f64);
     for chunk in comps.chunks(batch_size.max(1)) {
         let refs: Vec<&Comparison> = chunk.iter().collect();
-        let (c, r) = pair_scores(model, &refs, sp, &device);
-        let margin: Vec<f32> = (c - r).into_data().convert::<f32>().try_into_vec().expect("f32 scores");
+        let margin: Vec<f32> = match &engine {
+            Some(engine) => {
+                let mut rows: Vec<(&[TokenId], &[TokenId])> =
+                    refs.iter().map(|c| (&c.prompt[..], &c.chosen[..])).collect();
+                rows.extend(refs.iter().map(|c| (&c.prompt[..], &c.rejected[..])));
+                let (ids, lengths) = host_batch(&rows, sp);
+                let s = engine.scores(&ids, &lengths);
+                let (c, r) = s.split_at(refs.len());
+                c.iter().zip(r).map(|(c, r)| c - r).collect()
+            }
+            None => {
+                let (c, r) = pair_scores(model, &refs, sp, &device);
+                (c - r).into_data().convert::<f32>().try_into_vec().expect("f32 scores")
+            }
+        };
         for m in margin {
             let m = m as f64;
             loss += if m >= 0.0 { (-m).exp().ln_1p() } else { -m + m.exp().ln_1p() };
@@ -213,11 +243,18 @@ pub fn score_raw(
 ) -> Vec<f64> {
     assert_eq!(prompts.len(), responses.len(), "one response per prompt");
     let device = model.head.weight.device();
+    // On the CPU, the plain-Rust engine (same function, parity-tested in goodhart-nn).
+    let engine = (device == Device::flex()).then(|| goodhart_nn::Engine::from_scalar(model));
     let mut out = Vec::with_capacity(prompts.len());
     let idx: Vec<usize> = (0..prompts.len()).collect();
     for chunk in idx.chunks(batch_size.max(1)) {
         let rows: Vec<(&[TokenId], &[TokenId])> =
             chunk.iter().map(|&i| (&prompts[i][..], &responses[i][..])).collect();
+        if let Some(engine) = &engine {
+            let (ids, lengths) = host_batch(&rows, sp);
+            out.extend(engine.scores(&ids, &lengths).into_iter().map(f64::from));
+            continue;
+        }
         let (ids, lengths) = rm_batch(&rows, sp, &device);
         let r: Vec<f32> =
             model.forward(ids, lengths).into_data().convert::<f32>().try_into_vec().expect("f32 scores");
