@@ -1,5 +1,6 @@
 //! Sampling throughput (new tokens per second) of the policy's batched KV-cache sampler, and the
-//! forward pass used for scoring, at the shapes of the throughput issue (models and shapes:
+//! forward pass used for scoring, each on the CPU inference engine (`goodhart::nn::Engine`, what
+//! `generate` and the reward models use on the CPU) and on burn's own path, at the shapes of the throughput issue (models and shapes:
 //! `goodhart::policy::bench`):
 //!
 //! | preset | vocab | d_model | layers | heads | context |
@@ -25,9 +26,11 @@ use burn::prelude::*;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use goodhart::core::SamplingSettings;
 use goodhart::policy::bench::{self as workload, NEW_TOKENS, SAMPLE_BATCHES, SEQS, SEQ_LEN, SPECIALS};
-use goodhart::policy::generate;
+use goodhart::nn::Engine;
+use goodhart::policy::{generate, generate_burn};
 
 fn bench(c: &mut Criterion) {
+    goodhart::nn::keep_freed_memory();
     let device = Device::flex();
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/goodhart-bench");
     for (name, config) in workload::presets() {
@@ -46,14 +49,22 @@ fn bench(c: &mut Criterion) {
                 b.iter(|| generate(&model, prompts, &settings, SPECIALS, 0, 0, batch).unwrap())
             });
         }
+        let prompts = workload::prompts(64);
+        group.throughput(Throughput::Elements((64 * NEW_TOKENS) as u64));
+        group.bench_with_input(BenchmarkId::new("new_tokens_burn", 64), &prompts, |b, prompts| {
+            b.iter(|| generate_burn(&model, prompts, &settings, SPECIALS, 0, 0, 64).unwrap())
+        });
         group.finish();
 
         let mut group = c.benchmark_group(format!("forward_{name}"));
         group.sample_size(10);
-        let ids: Vec<i32> = workload::scoring_tokens(config.vocab_size).iter().map(|&t| t as i32).collect();
-        let tokens = Tensor::<2, Int>::from_data(TensorData::new(ids, [SEQS, SEQ_LEN]), &device);
+        let ids = workload::scoring_tokens(config.vocab_size);
+        let engine = Engine::from_gpt(&model);
         group.throughput(Throughput::Elements((SEQS * SEQ_LEN) as u64));
-        group.bench_function("tokens_64x64", |b| b.iter(|| model.forward(tokens.clone()).into_data()));
+        group.bench_function("tokens_64x64", |b| b.iter(|| engine.logits(&ids, SEQS)));
+        let ids: Vec<i32> = ids.iter().map(|&t| t as i32).collect();
+        let tokens = Tensor::<2, Int>::from_data(TensorData::new(ids, [SEQS, SEQ_LEN]), &device);
+        group.bench_function("tokens_64x64_burn", |b| b.iter(|| model.forward(tokens.clone()).into_data()));
         group.finish();
     }
 }

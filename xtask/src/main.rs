@@ -27,6 +27,8 @@ tasks:
 ";
 
 fn main() -> ExitCode {
+    // Reuse freed memory instead of faulting it in again for every tensor (about 2x on training).
+    goodhart_nn::keep_freed_memory();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,

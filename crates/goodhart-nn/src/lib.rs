@@ -118,6 +118,7 @@
 //! assert_eq!(rm.forward(tokens, lengths).dims(), [2]);
 //! ```
 
+mod alloc;
 mod backend;
 pub mod checkpoint;
 mod config;
@@ -131,6 +132,7 @@ mod optim;
 mod scalar;
 mod transformer;
 
+pub use alloc::keep_freed_memory;
 pub use backend::Backend;
 pub use config::{GptConfig, PRESETS};
 pub use engine::{erf, Engine, EngineCache};

@@ -7,6 +7,7 @@ use goodhart_repro::{ExperimentConfig, Pipeline};
 use goodhart_world::{Prompt, WriterConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    goodhart_nn::keep_freed_memory();
     let args: Vec<String> = std::env::args().collect();
     let runs = args.get(1).map(String::as_str).unwrap_or("runs");
     let preset = args.get(2).map(String::as_str).unwrap_or("laptop");

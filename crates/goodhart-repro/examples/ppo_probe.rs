@@ -12,6 +12,7 @@ use goodhart_repro::{ExperimentConfig, Pipeline};
 use goodhart_rm::CalibratedRm;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    goodhart_nn::keep_freed_memory();
     let a: Vec<String> = std::env::args().skip(1).collect();
     let [runs, proxy_dir, gold_dir, lr, steps, ..] = a.as_slice() else {
         return Err("usage: ppo_probe <runs dir> <proxy dir> <gold dir> <lr> <steps> [batch]".into());
