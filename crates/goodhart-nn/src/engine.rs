@@ -243,7 +243,7 @@ impl Engine {
     fn trunk(&self, tokens: &[u32], cache: &mut EngineCache, head: Option<&Dense>) -> Vec<f32> {
         let c = &self.config;
         let b = cache.batch;
-        assert!(b > 0 && tokens.len() % b == 0, "{} tokens do not split into {b} rows", tokens.len());
+        assert!(b > 0 && tokens.len().is_multiple_of(b), "{} tokens do not split into {b} rows", tokens.len());
         let t_new = tokens.len() / b;
         let start = cache.len;
         assert!(
@@ -503,7 +503,7 @@ pub fn erf(x: f32) -> f32 {
     p = x2 * p + -2.101_024e-6;
     p = x2 * p + -5.692_506_4e-5;
     p = x2 * p + -7.349_906_3e-4;
-    p = x2 * p + -2.954_600e-3;
+    p = x2 * p + -2.9546e-3;
     p = x2 * p + -1.609_603_3e-2;
     let p = x * p;
     let mut q = x2 * -1.456_607_2e-5 + -2.133_740_6e-4;
