@@ -76,20 +76,13 @@ pub(crate) fn rm_batch(
     sp: RmSpecials,
     device: &Device,
 ) -> (Tensor<2, Int>, Tensor<1, Int>) {
-    let t = rows.iter().map(|(p, r)| 1 + p.len() + r.len()).max().unwrap_or(1);
-    let mut ids = vec![sp.pad as i32; rows.len() * t];
-    let mut lengths = Vec::with_capacity(rows.len());
-    for (i, (p, r)) in rows.iter().enumerate() {
-        let row = &mut ids[i * t..];
-        row[0] = sp.bos as i32;
-        for (k, &tok) in p.iter().chain(r.iter()).enumerate() {
-            row[1 + k] = tok as i32;
-        }
-        lengths.push((1 + p.len() + r.len()) as i32);
-    }
+    let (ids, lengths) = host_batch(rows, sp);
+    let (b, t) = (lengths.len(), ids.len() / lengths.len().max(1));
+    let ids: Vec<i32> = ids.into_iter().map(|x| x as i32).collect();
+    let lengths: Vec<i32> = lengths.into_iter().map(|x| x as i32).collect();
     (
-        Tensor::from_data(TensorData::new(ids, [rows.len(), t]), device),
-        Tensor::from_data(TensorData::new(lengths.clone(), [lengths.len()]), device),
+        Tensor::from_data(TensorData::new(ids, [b, t]), device),
+        Tensor::from_data(TensorData::new(lengths, [b]), device),
     )
 }
 
@@ -109,6 +102,14 @@ fn host_batch(rows: &[(&[TokenId], &[TokenId])], sp: RmSpecials) -> (Vec<u32>, V
     (ids, lengths)
 }
 
+/// The `B` chosen rows, then the `B` rejected rows, of a batch of comparisons.
+fn pair_rows<'a>(batch: &[&'a Comparison]) -> Vec<(&'a [TokenId], &'a [TokenId])> {
+    let mut rows: Vec<(&[TokenId], &[TokenId])> =
+        batch.iter().map(|c| (&c.prompt[..], &c.chosen[..])).collect();
+    rows.extend(batch.iter().map(|c| (&c.prompt[..], &c.rejected[..])));
+    rows
+}
+
 /// Raw scores `r(chosen)` and `r(rejected)` for a batch of comparisons: one forward over all
 /// `2B` sequences.
 fn pair_scores(
@@ -117,10 +118,7 @@ fn pair_scores(
     sp: RmSpecials,
     device: &Device,
 ) -> (Tensor<1>, Tensor<1>) {
-    let mut rows: Vec<(&[TokenId], &[TokenId])> =
-        batch.iter().map(|c| (&c.prompt[..], &c.chosen[..])).collect();
-    rows.extend(batch.iter().map(|c| (&c.prompt[..], &c.rejected[..])));
-    let (ids, lengths) = rm_batch(&rows, sp, device);
+    let (ids, lengths) = rm_batch(&pair_rows(batch), sp, device);
     let r = model.forward(ids, lengths);
     let b = batch.len();
     (r.clone().slice(0..b), r.slice(b..2 * b))
@@ -140,10 +138,7 @@ pub fn evaluate(model: &ScalarModel, comps: &[Comparison], sp: RmSpecials, batch
         let refs: Vec<&Comparison> = chunk.iter().collect();
         let margin: Vec<f32> = match &engine {
             Some(engine) => {
-                let mut rows: Vec<(&[TokenId], &[TokenId])> =
-                    refs.iter().map(|c| (&c.prompt[..], &c.chosen[..])).collect();
-                rows.extend(refs.iter().map(|c| (&c.prompt[..], &c.rejected[..])));
-                let (ids, lengths) = host_batch(&rows, sp);
+                let (ids, lengths) = host_batch(&pair_rows(&refs), sp);
                 let s = engine.scores(&ids, &lengths);
                 let (c, r) = s.split_at(refs.len());
                 c.iter().zip(r).map(|(c, r)| c - r).collect()
