@@ -25,8 +25,8 @@ use std::path::PathBuf;
 use burn::prelude::*;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use goodhart::core::SamplingSettings;
-use goodhart::policy::bench::{self as workload, NEW_TOKENS, SAMPLE_BATCHES, SEQS, SEQ_LEN, SPECIALS};
 use goodhart::nn::Engine;
+use goodhart::policy::bench::{self as workload, NEW_TOKENS, SAMPLE_BATCHES, SEQS, SEQ_LEN, SPECIALS};
 use goodhart::policy::{generate, generate_burn};
 
 fn bench(c: &mut Criterion) {

@@ -19,7 +19,10 @@ pub fn keep_freed_memory() -> bool {
     {
         // SAFETY: mallopt only changes allocator parameters; both values are within the ranges
         // glibc documents (it rejects, returning 0, anything else).
-        unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20) == 1 && libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX) == 1 }
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20) == 1
+                && libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX) == 1
+        }
     }
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     false

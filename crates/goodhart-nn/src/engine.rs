@@ -243,7 +243,11 @@ impl Engine {
     fn trunk(&self, tokens: &[u32], cache: &mut EngineCache, head: Option<&Dense>) -> Vec<f32> {
         let c = &self.config;
         let b = cache.batch;
-        assert!(b > 0 && tokens.len().is_multiple_of(b), "{} tokens do not split into {b} rows", tokens.len());
+        assert!(
+            b > 0 && tokens.len().is_multiple_of(b),
+            "{} tokens do not split into {b} rows",
+            tokens.len()
+        );
         let t_new = tokens.len() / b;
         let start = cache.len;
         assert!(
@@ -259,7 +263,8 @@ impl Engine {
         let row_stride = c.d_model * cache.capacity; // one batch row of one layer's cache
         let macs_per_token = 12 * c.d_model * c.d_model + width * c.d_model;
         let threads = rayon::current_num_threads().min(b);
-        let per = if threads > 1 && b * t_new * macs_per_token >= PARALLEL_MACS { b.div_ceil(threads) } else { b };
+        let per =
+            if threads > 1 && b * t_new * macs_per_token >= PARALLEL_MACS { b.div_ceil(threads) } else { b };
         let mut k_blocks: Vec<_> = cache.k.iter_mut().map(|k| k.chunks_mut(per * row_stride)).collect();
         let mut v_blocks: Vec<_> = cache.v.iter_mut().map(|v| v.chunks_mut(per * row_stride)).collect();
         let jobs: Vec<Block<'_>> = tokens
@@ -297,12 +302,26 @@ impl Engine {
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn rows_avx2(&self, job: Block<'_>, t_new: usize, start: usize, capacity: usize, head: Option<&Dense>) {
+    unsafe fn rows_avx2(
+        &self,
+        job: Block<'_>,
+        t_new: usize,
+        start: usize,
+        capacity: usize,
+        head: Option<&Dense>,
+    ) {
         self.rows_body(job, t_new, start, capacity, head)
     }
 
     #[inline(always)]
-    fn rows_body(&self, mut job: Block<'_>, t_new: usize, start: usize, capacity: usize, head: Option<&Dense>) {
+    fn rows_body(
+        &self,
+        mut job: Block<'_>,
+        t_new: usize,
+        start: usize,
+        capacity: usize,
+        head: Option<&Dense>,
+    ) {
         let c = &self.config;
         let d = c.d_model;
         let n = job.tokens.len();
@@ -356,7 +375,9 @@ impl Engine {
         let h = self.config.n_heads;
         let dh = d / h;
         let row_stride = h * capacity * dh; // one batch row of a layer's cache
-        for (r, (kc, vc)) in k_cache.chunks_exact_mut(row_stride).zip(v_cache.chunks_exact_mut(row_stride)).enumerate() {
+        for (r, (kc, vc)) in
+            k_cache.chunks_exact_mut(row_stride).zip(v_cache.chunks_exact_mut(row_stride)).enumerate()
+        {
             for t in 0..t_new {
                 let src = &qkv[(r * t_new + t) * 3 * d..];
                 for head in 0..h {
@@ -440,7 +461,9 @@ fn matmul(x: &[f32], n: usize, l: &Dense, out: &mut [f32], accumulate: bool) {
         return;
     }
     match (&l.b, accumulate) {
-        (Some(b), true) => out.chunks_exact_mut(l.d_out).for_each(|row| row.iter_mut().zip(b).for_each(|(o, &bi)| *o += bi)),
+        (Some(b), true) => {
+            out.chunks_exact_mut(l.d_out).for_each(|row| row.iter_mut().zip(b).for_each(|(o, &bi)| *o += bi))
+        }
         (Some(b), false) => out.chunks_exact_mut(l.d_out).for_each(|row| row.copy_from_slice(b)),
         (None, true) => {}
         (None, false) => out.fill(0.0),

@@ -107,8 +107,9 @@ fn reward_scores_match_burn_at_ragged_lengths() {
     let ids = token_rows(b, t);
     let lengths = [14usize, 1, 9, 13, 6];
     let lens: Vec<i32> = lengths.iter().map(|&l| l as i32).collect();
-    let reference =
-        host(model.forward(int_tensor(&ids, b), Tensor::from_data(TensorData::new(lens, [b]), &Device::flex())));
+    let reference = host(
+        model.forward(int_tensor(&ids, b), Tensor::from_data(TensorData::new(lens, [b]), &Device::flex())),
+    );
     let ours = Engine::from_scalar(&model).scores(&ids, &lengths);
     let diff = max_diff(&ours, &reference);
     assert!(diff < TOL, "max |engine - burn| = {diff}");

@@ -104,10 +104,24 @@ fn generate_on(
                 Some(engine) => Box::new(EngineDecode { engine, cache: engine.cache(b, capacity), b }),
                 None => {
                     let device = model.lm_head.weight.device();
-                    Box::new(BurnDecode { model, cache: KvCache::with_capacity(cfg, b, capacity, &device), device })
+                    Box::new(BurnDecode {
+                        model,
+                        cache: KvCache::with_capacity(cfg, b, capacity, &device),
+                        device,
+                    })
                 }
             };
-            let samples = sample_chunk(&mut *decoder, cfg.vocab_size, prompts, chunk, ctx, settings, sp, seed, first_index);
+            let samples = sample_chunk(
+                &mut *decoder,
+                cfg.vocab_size,
+                prompts,
+                chunk,
+                ctx,
+                settings,
+                sp,
+                seed,
+                first_index,
+            );
             for (&i, s) in chunk.iter().zip(samples) {
                 out[i] = Some(s);
             }
@@ -155,7 +169,9 @@ impl Decode for EngineDecode<'_> {
     fn prefill(&mut self, tokens: &[u32], ctx: usize) -> Vec<f32> {
         let logits = self.engine.decode(tokens, &mut self.cache);
         let v = logits.len() / (self.b * ctx);
-        (0..self.b).flat_map(|r| logits[(r * ctx + ctx - 1) * v..(r * ctx + ctx) * v].iter().copied()).collect()
+        (0..self.b)
+            .flat_map(|r| logits[(r * ctx + ctx - 1) * v..(r * ctx + ctx) * v].iter().copied())
+            .collect()
     }
 
     fn step(&mut self, next: &[u32]) -> Vec<f32> {
