@@ -26,7 +26,7 @@ impl LmHead {
     /// - `hidden`: `[B, T, D]`
     /// - output: `[B, T, V]` logits
     pub fn forward(&self, hidden: Tensor<3>) -> Tensor<3> {
-        linear(hidden, self.weight.val(), None)
+        crate::fused::project(hidden, self.weight.val(), None)
     }
 }
 

@@ -98,6 +98,11 @@
 //! Build (or load) the model on `device.autodiff()`; use `model.valid()` for
 //! inference copies (rollouts, reference model) and the KV cache.
 //!
+//! The model is written with the operations of [`fused`] (linear layers,
+//! LayerNorm, GELU, causal attention, log-probabilities of chosen tokens): on
+//! the Flex CPU backend each is one recorded operation with a hand-written
+//! backward pass, elsewhere the burn composition it replaces.
+//!
 //! # Example
 //!
 //! ```
@@ -124,6 +129,7 @@ pub mod checkpoint;
 mod config;
 mod engine;
 mod error;
+pub mod fused;
 mod gpt;
 mod heads;
 mod init;

@@ -4,7 +4,9 @@
 
 use burn::nn::{Embedding, LayerNorm, LayerNormConfig, Linear};
 use burn::prelude::*;
-use burn::tensor::activation::{gelu, softmax};
+use burn::tensor::activation::softmax;
+
+use crate::fused;
 
 use crate::init::Init;
 use crate::kv_cache::LayerKv;
@@ -62,21 +64,23 @@ impl Attention {
     pub(crate) fn forward(&self, x: Tensor<3>, cache: Option<(&mut LayerKv, usize)>) -> Tensor<3> {
         let [b, t, d] = x.dims();
         let (h, dh) = (self.n_heads, d / self.n_heads);
-        let qkv = self.qkv.forward(x); // [B, T, 3D]
+        let qkv = fused::linear(x, &self.qkv); // [B, T, 3D]
+        let Some(cache) = cache else {
+            // The whole sequence: one fused operation on the CPU (see `fused`).
+            return fused::linear(fused::causal_attention(qkv, h), &self.proj);
+        };
         let head = |i: usize| {
             qkv.clone().narrow(2, i * d, d).reshape([b, t, h, dh]).swap_dims(1, 2)
             // [B, H, T, Dh]
         };
         // Scale q rather than the [B, H, T, T_k] scores (fewer elements).
         let q = head(0).mul_scalar(1.0 / (dh as f64).sqrt());
-        let (k, v) = match cache {
-            Some((kv, start)) => kv.append(start, head(1), head(2)),
-            None => (head(1), head(2)),
-        };
+        let (kv, start) = cache;
+        let (k, v) = kv.append(start, head(1), head(2));
         let t_k = k.dims()[2];
         let scores = q.matmul(k.swap_dims(2, 3)); // [B, H, T, T_k]
-                                                  // Query i (absolute position t_k - t + i) may see keys 0 ..= t_k - t + i.
-                                                  // A single query is the last position and sees every key: no mask.
+        // Query i (absolute position t_k - t + i) may see keys 0 ..= t_k - t + i.
+        // A single query is the last position and sees every key: no mask.
         let scores = if t > 1 {
             let mask = Tensor::<2, Bool>::tril_mask([t, t_k], (t_k - t) as i64, &scores.device());
             scores.mask_fill(mask.reshape([1, 1, t, t_k]), f32::NEG_INFINITY)
@@ -109,7 +113,7 @@ impl Mlp {
     /// # Shapes
     /// - `x`: `[B, T, D]` → `[B, T, D]`
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        self.fc2.forward(gelu(self.fc1.forward(x)))
+        fused::linear(fused::gelu(fused::linear(x, &self.fc1)), &self.fc2)
     }
 }
 
@@ -136,8 +140,8 @@ impl Block {
     /// # Shapes
     /// - `x`: `[B, T, D]` → `[B, T, D]`
     pub(crate) fn forward(&self, x: Tensor<3>, cache: Option<(&mut LayerKv, usize)>) -> Tensor<3> {
-        let x = x.clone() + self.attn.forward(self.ln1.forward(x), cache);
-        x.clone() + self.mlp.forward(self.ln2.forward(x))
+        let x = x.clone() + self.attn.forward(fused::layer_norm(x, &self.ln1), cache);
+        x.clone() + self.mlp.forward(fused::layer_norm(x, &self.ln2))
     }
 }
 
@@ -203,7 +207,7 @@ impl Transformer {
         for block in &self.blocks {
             x = block.forward(x, None);
         }
-        self.ln_f.forward(x)
+        fused::layer_norm(x, &self.ln_f)
     }
 
     /// Incremental forward pass: processes `T_new` tokens at positions
@@ -225,6 +229,6 @@ impl Transformer {
             x = block.forward(x, Some((cache.layer(i), start)));
         }
         cache.advance(t_new);
-        self.ln_f.forward(x)
+        fused::layer_norm(x, &self.ln_f)
     }
 }

@@ -7,7 +7,7 @@ use goodhart_nn::{clip_global_norm, Gpt, GptConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{lm_batch, LmBatch, Specials, TokenizedDoc};
-use crate::generate::{int_tensor, token_logprobs};
+use crate::generate::int_tensor;
 use crate::PolicyError;
 
 /// Every hyperparameter of pretraining, with presets.
@@ -83,7 +83,7 @@ pub struct PretrainLog {
 pub fn lm_loss(model: &Gpt, batch: &LmBatch, device: &Device) -> Tensor<1> {
     let (b, t) = (batch.batch, batch.seq_len);
     let logits = model.forward(int_tensor(&batch.inputs, b, t, device));
-    let lp = token_logprobs(logits, int_tensor(&batch.targets, b, t, device));
+    let lp = goodhart_nn::fused::token_logprobs(logits, &batch.targets);
     let mask = Tensor::<2>::from_data(TensorData::new(batch.mask.clone(), [b, t]), device);
     let tokens = batch.mask.iter().sum::<f32>().max(1.0);
     (lp * mask).sum().neg().div_scalar(tokens)
