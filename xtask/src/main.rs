@@ -5,6 +5,7 @@
 mod bench;
 mod invariants;
 mod reproduce;
+mod seed_llvm;
 mod slurm;
 mod verify;
 
@@ -23,6 +24,7 @@ tasks:
   test         run the test suite exactly as CI does (the README's test command)
   invariants   check the architecture invariants (math crates pull in no burn or polars)
   bench        throughput of our sampler, scorer and training step vs the PyTorch twin: `bench [--quick]`
+  seed-llvm    build the `cuda` feature offline against an installed LLVM: `seed-llvm [--llvm DIR]`
   help         print this message
 ";
 
@@ -44,6 +46,7 @@ fn run(args: &[String]) -> Result<()> {
         Some("test") => cargo(&["test", "--workspace"]),
         Some("invariants") => invariants::check(),
         Some("bench") => bench::run(&args[1..]),
+        Some("seed-llvm") => seed_llvm::run(&args[1..]),
         Some("reproduce") => reproduce::run(&args[1..]),
         Some("verify") => verify::run(&args[1..]),
         Some("run-cell") => reproduce::run_cell(&args[1..]),
