@@ -16,7 +16,11 @@
 //! has passed (and at least a minimum number were made); the median repetition counts.
 //!
 //! The measurement runs in a release build: from a debug build of xtask (what `cargo xtask` runs)
-//! this task re-runs itself with `cargo run --release`.
+//! this task re-runs itself with `cargo run --release` (with the backend's feature), unless `--here`
+//! asks to measure the build at hand (on a machine without cargo, say).
+//!
+//! With `--backend wgpu|cuda` the same workloads run on burn on that device (the CPU engine is
+//! not used there), and the twin is not run: it measures PyTorch on the CPU.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -34,13 +38,17 @@ use serde_json::Value;
 use crate::workspace_root;
 
 pub const USAGE: &str = "\
-usage: cargo xtask bench [--quick]
+usage: cargo xtask bench [--quick] [--backend cpu|wgpu|cuda] [--here]
 
 Measures our sampler (B = 1, 64, 256), forward (64 x 64 tokens) and training step (64 x 64 tokens)
 for the `small` and `medium` presets, then the PyTorch twin on the same weights, and prints the
 ratios ours / PyTorch. About 2 minutes for ours and as much for PyTorch; --quick takes a fraction.
 
 The twin runs under $GOODHART_PYTHON, else python3; without PyTorch only our numbers are printed.
+
+  --backend B  measure on burn's wgpu or cuda backend (built with that cargo feature) instead of
+               the CPU; sampling, forward and training then all run on burn, and no twin runs
+  --here       measure in this build instead of re-running in a release build
 ";
 
 /// Largest max |logit difference| between the twin and us that still counts as the same model.
@@ -84,10 +92,13 @@ struct Row {
 }
 
 pub fn run(args: &[String]) -> Result<()> {
-    let mut quick = false;
-    for arg in args {
+    let (mut quick, mut here, mut backend) = (false, false, goodhart_nn::Backend::Cpu);
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
         match arg.as_str() {
             "--quick" => quick = true,
+            "--here" => here = true,
+            "--backend" => backend = it.next().context("--backend needs a value: cpu, wgpu or cuda")?.parse()?,
             "-h" | "--help" => {
                 print!("{USAGE}");
                 return Ok(());
@@ -95,12 +106,17 @@ pub fn run(args: &[String]) -> Result<()> {
             other => bail!("unknown argument {other}\n\n{USAGE}"),
         }
     }
-    if cfg!(debug_assertions) {
+    if cfg!(debug_assertions) && !here {
         eprintln!("bench: measuring in a release build (cargo run --release -p xtask -- bench)");
-        let mut cmd = vec!["run", "--release", "--quiet", "--package", "xtask", "--", "bench"];
+        let mut cmd = vec!["run", "--release", "--quiet", "--package", "xtask"];
+        if backend != goodhart_nn::Backend::Cpu {
+            cmd.extend(["--features", backend.name()]);
+        }
+        cmd.extend(["--", "bench"]);
         cmd.extend(args.iter().map(String::as_str));
         return crate::cargo(&cmd);
     }
+    let device = backend.device()?;
     let budget = Budget::new(quick);
     let dir = workspace_root().join("target/goodhart-bench");
 
@@ -108,11 +124,16 @@ pub fn run(args: &[String]) -> Result<()> {
     let mut exported = Vec::new();
     for (name, config) in workload::presets() {
         let path = dir.join(format!("{name}.safetensors"));
-        rows.extend(measure_ours(name, &config, &path, budget)?);
+        rows.extend(measure_ours(name, &config, &path, &device, budget)?);
         exported.push(path);
     }
 
-    let mut header = header_ours();
+    let mut header = header_ours(backend);
+    if backend != goodhart_nn::Backend::Cpu {
+        println!("\n{}", format_table(&header, &rows));
+        println!("\n(the PyTorch twin runs on the CPU, so it is compared only with `--backend cpu`)");
+        return Ok(());
+    }
     let python = std::env::var("GOODHART_PYTHON").unwrap_or_else(|_| "python3".into());
     match torch_missing(&python) {
         Some(why) => {
@@ -133,14 +154,17 @@ pub fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Exports `config`'s seed-0 weights to `path` and measures our five workloads on them.
+/// Exports `config`'s seed-0 weights to `path` and measures our workloads on them on `device`
+/// (on the CPU, sampling and the forward pass run on the engine, with burn's own paths beside).
 fn measure_ours(
     name: &str,
     config: &goodhart_nn::GptConfig,
     path: &Path,
+    device: &Device,
     budget: Budget,
 ) -> Result<Vec<Row>> {
-    let device = Device::flex();
+    let on_cpu = *device == Device::flex();
+    let device = device.clone();
     let model = config.init_gpt(&device, 0);
     model
         .export_twin(path, &workload::prompts(1)[0])
@@ -170,6 +194,9 @@ fn measure_ours(
     }
 
     // burn's own KV-cache decoding, the path the engine replaced on the CPU (no twin row).
+    if !on_cpu {
+        return measure_training(name, config, &model, &device, budget, rows);
+    }
     let prompts = workload::prompts(64);
     let mut result = Ok(());
     let t = measure(budget, || {
@@ -192,6 +219,32 @@ fn measure_ours(
         model.forward(tokens.clone()).into_data();
     });
     record("forward_burn".into(), "forward burn".into(), SEQS * SEQ_LEN, t);
+    measure_training(name, config, &model, &device, budget, rows)
+}
+
+/// The forward pass on burn (away from the CPU, where the engine does not run) and the training
+/// step, appended to `rows`.
+fn measure_training(
+    name: &str,
+    config: &goodhart_nn::GptConfig,
+    model: &goodhart_nn::Gpt,
+    device: &Device,
+    budget: Budget,
+    mut rows: Vec<Row>,
+) -> Result<Vec<Row>> {
+    let mut record = |key: String, label: String, tokens: usize, t: Timing| {
+        let ours = tokens as f64 / t.median_s;
+        eprintln!("  ours  {name:<7} {label:<14} {ours:>10.0} tok/s  (median of {}, {:.1} ms)", t.reps, t.median_s * 1e3);
+        rows.push(Row { preset: name.into(), key, label, ours, torch: None });
+    };
+    if *device != Device::flex() {
+        let ids: Vec<i32> = workload::scoring_tokens(config.vocab_size).iter().map(|&t| t as i32).collect();
+        let tokens = Tensor::<2, Int>::from_data(TensorData::new(ids, [SEQS, SEQ_LEN]), device);
+        let t = measure(budget, || {
+            model.forward(tokens.clone()).into_data();
+        });
+        record(format!("forward_{SEQS}x{SEQ_LEN}"), format!("forward {SEQS}x{SEQ_LEN}"), SEQS * SEQ_LEN, t);
+    }
 
     // The same weights on the autodiff device; AdamW and clipping as in pretraining.
     let mut trainee = Some(config.init_gpt(&device.clone().autodiff(), 0));
@@ -288,7 +341,7 @@ fn merge_twin(rows: &mut [Row], report: &Value) -> Result<()> {
     Ok(())
 }
 
-fn header_ours() -> Vec<String> {
+fn header_ours(backend: goodhart_nn::Backend) -> Vec<String> {
     let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| cpu_model(&s));
     let threads = std::thread::available_parallelism().map_or(0, |n| n.get());
     let burn = std::fs::read_to_string(workspace_root().join("Cargo.lock"))
@@ -299,7 +352,12 @@ fn header_ours() -> Vec<String> {
         std::env::var("RAYON_NUM_THREADS").map(|n| format!(", RAYON_NUM_THREADS={n}")).unwrap_or_default();
     vec![
         format!("machine: {}, {threads} threads available", cpu.as_deref().unwrap_or("unknown CPU")),
-        format!("ours:    burn {burn}, Flex CPU backend, release build, {threads} threads{rayon}"),
+        match backend {
+            goodhart_nn::Backend::Cpu => {
+                format!("ours:    burn {burn}, Flex CPU backend, {} build, {threads} threads{rayon}", if cfg!(debug_assertions) { "debug" } else { "release" })
+            }
+            other => format!("ours:    burn {burn}, {other} backend (sampling, forward and training on burn)"),
+        },
     ]
 }
 

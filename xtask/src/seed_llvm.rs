@@ -5,11 +5,14 @@
 //! That build script downloads a prebuilt LLVM 23.1 into `$XDG_DATA_HOME/tracel/tracel-llvm-23.1.0-4`
 //! (`~/.local/share/...`) unless the directory already holds the marker `.tracel-llvm-installed`;
 //! then `cubecl-llvm` links whatever `bin/llvm-config --link-static` there names. This task makes
-//! that directory point at an installed LLVM (`bin`, `include` and `lib` as links) and writes the
-//! marker, so the build uses it and downloads nothing.
+//! that directory point at an installed LLVM (`include` and `lib` as links, `bin/llvm-config` a
+//! wrapper of the installed one) and writes the marker, so the build uses it and downloads
+//! nothing. The wrapper exists because a system `llvm-config --system-libs` may name a library by
+//! its path (`/usr/lib/x86_64-linux-gnu/libz3.so`), which the bundler passes on as `-llibz3`; the
+//! wrapper turns such paths into `-lz3`.
 //!
-//! Measured: Debian 12's `llvm-22-dev` and `libpolly-22-dev` (from the registries our machines
-//! reach) build and link the `cuda` feature, and the binaries ran on an H200 (see the README).
+//! Measured: Debian 12's `llvm-22-dev`, `libpolly-22-dev` and `libzstd-dev` (from the registries
+//! our machines reach) build and link the `cuda` feature (see the README for what ran on a GPU).
 
 use std::path::{Path, PathBuf};
 
@@ -25,7 +28,7 @@ usage: cargo xtask seed-llvm [--llvm DIR]
 Points burn's CUDA build at an installed LLVM instead of downloading one: links DIR's bin, include
 and lib into $XDG_DATA_HOME/tracel/tracel-llvm-23.1.0-4 (default ~/.local/share/...) and writes the
 marker that tells the bundler it is installed. DIR defaults to the newest /usr/lib/llvm-N with
-static libraries. On Debian 12: apt-get install llvm-22-dev libpolly-22-dev.
+static libraries. On Debian 12: apt-get install llvm-22-dev libpolly-22-dev libzstd-dev.
 ";
 
 pub fn run(args: &[String]) -> Result<()> {
@@ -45,7 +48,7 @@ pub fn run(args: &[String]) -> Result<()> {
         Some(dir) => dir,
         None => newest_system_llvm(Path::new("/usr/lib")).context(
             "no /usr/lib/llvm-N with bin/llvm-config and static libraries; install one \
-             (Debian 12: apt-get install llvm-22-dev libpolly-22-dev) or pass --llvm DIR",
+             (Debian 12: apt-get install llvm-22-dev libpolly-22-dev libzstd-dev) or pass --llvm DIR",
         )?,
     };
     check_llvm(&llvm)?;
@@ -56,7 +59,8 @@ pub fn run(args: &[String]) -> Result<()> {
     };
     let bundle = seed(&data.join("tracel").join(BUNDLE), &llvm)?;
     println!("seeded {} -> {}", bundle.display(), llvm.display());
-    println!("now: cargo build -p xtask --features cuda   (no download)");
+    println!("now: cargo build -p xtask --features cuda   (no download; if the cuda build ran before, first");
+    println!("     `cargo clean -p cubecl-llvm` so that its build script reads the new llvm-config)");
     Ok(())
 }
 
@@ -84,14 +88,15 @@ fn check_llvm(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Makes `bundle` a directory of links to `llvm`'s `bin`, `include` and `lib` plus the marker.
-/// Refuses to touch a real (downloaded) bundle.
+/// Makes `bundle` a directory of links to `llvm`'s `include` and `lib`, an `llvm-config` wrapper
+/// in `bin`, and the marker. Refuses to touch a real (downloaded) bundle.
 fn seed(bundle: &Path, llvm: &Path) -> Result<PathBuf> {
-    if bundle.join(MARKER).exists() && !bundle.join("bin").is_symlink() {
+    let ours = bundle.join("bin").join(WRAPPER_TAG_FILE).exists() || bundle.join("lib").is_symlink();
+    if bundle.join(MARKER).exists() && !ours {
         bail!("{} already holds a downloaded LLVM; remove it first to seed a system one", bundle.display());
     }
     std::fs::create_dir_all(bundle).with_context(|| format!("creating {}", bundle.display()))?;
-    for part in ["bin", "include", "lib"] {
+    for part in ["include", "lib"] {
         let link = bundle.join(part);
         if link.is_symlink() {
             std::fs::remove_file(&link)?;
@@ -99,8 +104,33 @@ fn seed(bundle: &Path, llvm: &Path) -> Result<PathBuf> {
         std::os::unix::fs::symlink(llvm.join(part), &link)
             .with_context(|| format!("linking {} to {}", link.display(), llvm.join(part).display()))?;
     }
+    let bin = bundle.join("bin");
+    if bin.is_symlink() {
+        std::fs::remove_file(&bin)?; // an earlier seed linked the whole directory
+    }
+    std::fs::create_dir_all(&bin)?;
+    let script = bin.join("llvm-config");
+    std::fs::write(&script, wrapper(&llvm.join("bin/llvm-config")))
+        .with_context(|| format!("writing {}", script.display()))?;
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    std::fs::write(bin.join(WRAPPER_TAG_FILE), llvm.display().to_string())?;
     std::fs::write(bundle.join(MARKER), b"").context("writing the marker")?;
     Ok(bundle.to_path_buf())
+}
+
+/// Names the LLVM a seeded bundle wraps (and tells a seeded bundle from a downloaded one).
+const WRAPPER_TAG_FILE: &str = "seeded-from";
+
+/// A shell script that runs `real` with its arguments and rewrites `/path/libNAME.so` to
+/// `-lNAME` in what it prints.
+fn wrapper(real: &Path) -> String {
+    format!(
+        "#!/bin/sh\n\
+         # Written by `cargo xtask seed-llvm`: {real}, with libraries named by path given as -l flags.\n\
+         out=$('{real}' \"$@\") || exit $?\n\
+         printf '%s\\n' \"$out\" | sed -E 's#(^| )/[^ ]*/lib([A-Za-z0-9_+.-]+)\\.so#\\1-l\\2#g'\n",
+        real = real.display()
+    )
 }
 
 #[cfg(test)]
@@ -130,6 +160,8 @@ mod tests {
         assert!(bundle.join(MARKER).exists());
         assert_eq!(std::fs::read_link(bundle.join("lib")).unwrap(), newest.join("lib"));
         seed(&bundle, &newest).unwrap(); // again: the links are replaced, not an error
+        let script = std::fs::read_to_string(bundle.join("bin/llvm-config")).unwrap();
+        assert!(script.contains(&newest.join("bin/llvm-config").display().to_string()), "{script}");
     }
 
     #[test]
@@ -142,5 +174,24 @@ mod tests {
         assert!(err.contains("already holds a downloaded LLVM"), "{err}");
         let err = check_llvm(tmp.path()).unwrap_err().to_string();
         assert!(err.contains("bin/llvm-config"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod wrapper_tests {
+    use super::*;
+
+    #[test]
+    fn the_wrapper_turns_library_paths_into_link_flags() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = tmp.path().join("real-llvm-config");
+        std::fs::write(&real, "#!/bin/sh\necho \"-lrt -ldl /usr/lib/x86_64-linux-gnu/libz3.so -lz -lxml2 $1\"\n").unwrap();
+        std::fs::set_permissions(&real, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let script = tmp.path().join("llvm-config");
+        std::fs::write(&script, wrapper(&real)).unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let out = std::process::Command::new(&script).arg("--system-libs").output().unwrap();
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "-lrt -ldl -lz3 -lz -lxml2 --system-libs");
     }
 }
