@@ -98,7 +98,9 @@ pub fn run(args: &[String]) -> Result<()> {
         match arg.as_str() {
             "--quick" => quick = true,
             "--here" => here = true,
-            "--backend" => backend = it.next().context("--backend needs a value: cpu, wgpu or cuda")?.parse()?,
+            "--backend" => {
+                backend = it.next().context("--backend needs a value: cpu, wgpu or cuda")?.parse()?
+            }
             "-h" | "--help" => {
                 print!("{USAGE}");
                 return Ok(());
@@ -234,7 +236,11 @@ fn measure_training(
 ) -> Result<Vec<Row>> {
     let mut record = |key: String, label: String, tokens: usize, t: Timing| {
         let ours = tokens as f64 / t.median_s;
-        eprintln!("  ours  {name:<7} {label:<14} {ours:>10.0} tok/s  (median of {}, {:.1} ms)", t.reps, t.median_s * 1e3);
+        eprintln!(
+            "  ours  {name:<7} {label:<14} {ours:>10.0} tok/s  (median of {}, {:.1} ms)",
+            t.reps,
+            t.median_s * 1e3
+        );
         rows.push(Row { preset: name.into(), key, label, ours, torch: None });
     };
     if *device != Device::flex() {
@@ -354,9 +360,14 @@ fn header_ours(backend: goodhart_nn::Backend) -> Vec<String> {
         format!("machine: {}, {threads} threads available", cpu.as_deref().unwrap_or("unknown CPU")),
         match backend {
             goodhart_nn::Backend::Cpu => {
-                format!("ours:    burn {burn}, Flex CPU backend, {} build, {threads} threads{rayon}", if cfg!(debug_assertions) { "debug" } else { "release" })
+                format!(
+                    "ours:    burn {burn}, Flex CPU backend, {} build, {threads} threads{rayon}",
+                    if cfg!(debug_assertions) { "debug" } else { "release" }
+                )
             }
-            other => format!("ours:    burn {burn}, {other} backend (sampling, forward and training on burn)"),
+            other => {
+                format!("ours:    burn {burn}, {other} backend (sampling, forward and training on burn)")
+            }
         },
     ]
 }

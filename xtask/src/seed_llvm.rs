@@ -185,7 +185,11 @@ mod wrapper_tests {
     fn the_wrapper_turns_library_paths_into_link_flags() {
         let tmp = tempfile::tempdir().unwrap();
         let real = tmp.path().join("real-llvm-config");
-        std::fs::write(&real, "#!/bin/sh\necho \"-lrt -ldl /usr/lib/x86_64-linux-gnu/libz3.so -lz -lxml2 $1\"\n").unwrap();
+        std::fs::write(
+            &real,
+            "#!/bin/sh\necho \"-lrt -ldl /usr/lib/x86_64-linux-gnu/libz3.so -lz -lxml2 $1\"\n",
+        )
+        .unwrap();
         std::fs::set_permissions(&real, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         let script = tmp.path().join("llvm-config");
         std::fs::write(&script, wrapper(&real)).unwrap();

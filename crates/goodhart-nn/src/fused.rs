@@ -150,7 +150,9 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 fn gelu_forward(x: &FlexTensor) -> FlexTensor {
     let xs = host(x);
     let mut y = vec![0.0f32; xs.len()];
-    y.par_chunks_mut(ROWS_PER_TASK * 256).zip(xs.par_chunks(ROWS_PER_TASK * 256)).for_each(|(y, x)| gelu_kernel(y, x));
+    y.par_chunks_mut(ROWS_PER_TASK * 256)
+        .zip(xs.par_chunks(ROWS_PER_TASK * 256))
+        .for_each(|(y, x)| gelu_kernel(y, x));
     flex(y, x.shape())
 }
 
@@ -379,7 +381,12 @@ impl Backward<Flex, 3> for LayerNormBackward {
     }
 }
 
-fn layer_norm_autodiff(x: FloatTensor<Ad>, gamma: FloatTensor<Ad>, beta: FloatTensor<Ad>, eps: f64) -> FloatTensor<Ad> {
+fn layer_norm_autodiff(
+    x: FloatTensor<Ad>,
+    gamma: FloatTensor<Ad>,
+    beta: FloatTensor<Ad>,
+    eps: f64,
+) -> FloatTensor<Ad> {
     let prep = LayerNormBackward.prepare::<NoCheckpointing>([x.node(), gamma.node(), beta.node()]);
     let (g, b) = (host(gamma.primitive()).into_owned(), host(beta.primitive()));
     match prep.compute_bound().stateful() {
@@ -415,11 +422,15 @@ pub fn project<const D: usize>(x: Tensor<D>, w: Tensor<2>, b: Option<Tensor<1>>)
         (Route::Autodiff(x), Route::Autodiff(w), Some(Route::Autodiff(b))) => {
             Tensor::from_primitive::<Ad>(linear_autodiff(x, w, Some(b)))
         }
-        (Route::Autodiff(x), Route::Autodiff(w), None) => Tensor::from_primitive::<Ad>(linear_autodiff(x, w, None)),
+        (Route::Autodiff(x), Route::Autodiff(w), None) => {
+            Tensor::from_primitive::<Ad>(linear_autodiff(x, w, None))
+        }
         (Route::Flex(x), Route::Flex(w), Some(Route::Flex(b))) => {
             Tensor::from_primitive::<Flex>(linear_forward(&x, &w, Some(&host(&b))))
         }
-        (Route::Flex(x), Route::Flex(w), None) => Tensor::from_primitive::<Flex>(linear_forward(&x, &w, None)),
+        (Route::Flex(x), Route::Flex(w), None) => {
+            Tensor::from_primitive::<Flex>(linear_forward(&x, &w, None))
+        }
         (x, w, b) => burn::tensor::module::linear(unroute(x), unroute(w), b.map(unroute)),
     }
 }
@@ -527,14 +538,22 @@ fn linear_autodiff(x: FloatTensor<Ad>, w: FloatTensor<Ad>, b: Option<FloatTensor
     let bias = b.as_ref().map(|b| host(b.primitive()).into_owned());
     let y = || linear_forward(&inputs.x, &inputs.w, bias.as_deref());
     match b {
-        Some(b) => match LinearBackward.prepare::<NoCheckpointing>([x.node(), w.node(), b.node()]).compute_bound().stateful() {
+        Some(b) => match LinearBackward
+            .prepare::<NoCheckpointing>([x.node(), w.node(), b.node()])
+            .compute_bound()
+            .stateful()
+        {
             OpsKind::Tracked(prep) => {
                 let y = y();
                 prep.finish(inputs, y)
             }
             OpsKind::UnTracked(prep) => prep.finish(y()),
         },
-        None => match LinearNoBiasBackward.prepare::<NoCheckpointing>([x.node(), w.node()]).compute_bound().stateful() {
+        None => match LinearNoBiasBackward
+            .prepare::<NoCheckpointing>([x.node(), w.node()])
+            .compute_bound()
+            .stateful()
+        {
             OpsKind::Tracked(prep) => {
                 let y = y();
                 prep.finish(inputs, y)
@@ -787,7 +806,9 @@ fn logprobs_forward(logits: &FlexTensor, targets: &[u32]) -> (FlexTensor, Vec<f3
     let [b, t, v] = logits.shape().dims::<3>();
     let l = host(logits);
     let mut lse = vec![0.0f32; b * t];
-    lse.par_chunks_mut(ROWS_PER_TASK).zip(l.par_chunks(ROWS_PER_TASK * v)).for_each(|(lse, l)| logsumexp_kernel(lse, l));
+    lse.par_chunks_mut(ROWS_PER_TASK)
+        .zip(l.par_chunks(ROWS_PER_TASK * v))
+        .for_each(|(lse, l)| logsumexp_kernel(lse, l));
     let lp = targets.iter().enumerate().map(|(r, &tok)| l[r * v + tok as usize] - lse[r]).collect();
     (flex(lp, Shape::new([b, t])), lse)
 }

@@ -79,8 +79,8 @@ impl Attention {
         let (k, v) = kv.append(start, head(1), head(2));
         let t_k = k.dims()[2];
         let scores = q.matmul(k.swap_dims(2, 3)); // [B, H, T, T_k]
-        // Query i (absolute position t_k - t + i) may see keys 0 ..= t_k - t + i.
-        // A single query is the last position and sees every key: no mask.
+                                                  // Query i (absolute position t_k - t + i) may see keys 0 ..= t_k - t + i.
+                                                  // A single query is the last position and sees every key: no mask.
         let scores = if t > 1 {
             let mask = Tensor::<2, Bool>::tril_mask([t, t_k], (t_k - t) as i64, &scores.device());
             scores.mask_fill(mask.reshape([1, 1, t, t_k]), f32::NEG_INFINITY)

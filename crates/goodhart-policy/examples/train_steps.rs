@@ -51,7 +51,10 @@ fn main() {
             *p += (b - a).as_secs_f64() * 1e3 / steps as f64;
         }
     }
-    println!("forward+loss {:.1} ms, backward {:.1} ms, clip {:.1} ms, AdamW {:.1} ms", parts[0], parts[1], parts[2], parts[3]);
+    println!(
+        "forward+loss {:.1} ms, backward {:.1} ms, clip {:.1} ms, AdamW {:.1} ms",
+        parts[0], parts[1], parts[2], parts[3]
+    );
     let tokens = (batch.mask.len()) as f64;
     println!("{preset}: {:.1} ms/step, {:.0} tok/s, last loss {loss:.4}", per_step * 1e3, tokens / per_step);
 }

@@ -1,0 +1,37 @@
+//! Does the proxies' learning rate decide which size learns the gold best? Trains proxies of the
+//! given sizes at several learning rates on the preset's own proxy data (from the store, computed
+//! if missing) and prints validation loss and accuracy against the gold.
+//!
+//! `cargo run --release -p goodhart-repro --example proxy_lr -- RUNS [laptop] [p30k,p100k] [1e-3,5e-4]`
+use burn::tensor::Device;
+use goodhart_repro::{ExperimentConfig, Pipeline};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    goodhart_nn::keep_freed_memory();
+    let args: Vec<String> = std::env::args().collect();
+    let runs = args.get(1).map(String::as_str).unwrap_or("runs/laptop");
+    let preset = args.get(2).map(String::as_str).unwrap_or("laptop");
+    let sizes: Vec<&str> = args.get(3).map_or("p30k,p100k", String::as_str).split(',').collect();
+    let lrs: Vec<f64> = args
+        .get(4)
+        .map_or("1e-3,5e-4", String::as_str)
+        .split(',')
+        .map(|s| s.parse())
+        .collect::<Result<_, _>>()?;
+    let config = ExperimentConfig::preset(preset)?;
+    let base = config.proxies.train.clone();
+    let pipe = Pipeline::new(config, runs, Device::flex());
+    let w = pipe.world()?;
+    let (policy_key, policy) = pipe.policy(&w)?;
+    let gold = pipe.gold(&w, &policy_key, &policy)?;
+    let (data_key, train, val, _) = pipe.proxy_data(&w, &policy_key, &policy, &gold)?;
+    println!("| size | lr | val loss | val acc |\n|---|---|---|---|");
+    for size in &sizes {
+        for &lr in &lrs {
+            let cfg = goodhart_rm::RmTrainConfig { lr, ..base.clone() };
+            let rm = pipe.proxy_with(&w, size, &data_key, &train, &val, train.len(), &cfg)?;
+            println!("| {size} | {lr:e} | {:.4} | {:.3} |", rm.eval.val.loss, rm.eval.val.accuracy);
+        }
+    }
+    Ok(())
+}
