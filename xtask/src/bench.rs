@@ -91,6 +91,19 @@ struct Row {
     torch: Option<f64>,
 }
 
+impl Row {
+    /// Our throughput on a workload of `tokens` tokens that took `t`, printed as it is recorded.
+    fn measured(preset: &str, key: String, label: String, tokens: usize, t: Timing) -> Row {
+        let ours = tokens as f64 / t.median_s;
+        eprintln!(
+            "  ours  {preset:<7} {label:<14} {ours:>10.0} tok/s  (median of {}, {:.1} ms)",
+            t.reps,
+            t.median_s * 1e3
+        );
+        Row { preset: preset.into(), key, label, ours, torch: None }
+    }
+}
+
 pub fn run(args: &[String]) -> Result<()> {
     let (mut quick, mut here, mut backend) = (false, false, goodhart_nn::Backend::Cpu);
     let mut it = args.iter();
@@ -173,13 +186,7 @@ fn measure_ours(
         .context("exporting the weights for the PyTorch twin")?;
     let mut rows = Vec::new();
     let mut record = |key: String, label: String, tokens: usize, t: Timing| {
-        let ours = tokens as f64 / t.median_s;
-        eprintln!(
-            "  ours  {name:<7} {label:<14} {ours:>10.0} tok/s  (median of {}, {:.1} ms)",
-            t.reps,
-            t.median_s * 1e3
-        );
-        rows.push(Row { preset: name.into(), key, label, ours, torch: None });
+        rows.push(Row::measured(name, key, label, tokens, t));
     };
 
     let settings = SamplingSettings { max_new_tokens: NEW_TOKENS, ..Default::default() };
@@ -235,13 +242,7 @@ fn measure_training(
     mut rows: Vec<Row>,
 ) -> Result<Vec<Row>> {
     let mut record = |key: String, label: String, tokens: usize, t: Timing| {
-        let ours = tokens as f64 / t.median_s;
-        eprintln!(
-            "  ours  {name:<7} {label:<14} {ours:>10.0} tok/s  (median of {}, {:.1} ms)",
-            t.reps,
-            t.median_s * 1e3
-        );
-        rows.push(Row { preset: name.into(), key, label, ours, torch: None });
+        rows.push(Row::measured(name, key, label, tokens, t));
     };
     if *device != Device::flex() {
         let ids: Vec<i32> = workload::scoring_tokens(config.vocab_size).iter().map(|&t| t as i32).collect();

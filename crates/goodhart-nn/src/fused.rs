@@ -197,13 +197,22 @@ impl Backward<Flex, 1> for GeluBackward {
 }
 
 fn gelu_autodiff(x: FloatTensor<Ad>) -> FloatTensor<Ad> {
-    match GeluBackward.prepare::<NoCheckpointing>([x.node()]).compute_bound().stateful() {
+    record_unary(GeluBackward, x, |x, tracked| (gelu_forward(x), tracked.then(|| x.clone())))
+}
+
+/// Records a one-input operation on the autodiff graph: `forward(x, tracked)` gives the output
+/// and, when the graph tracks it, the state its backward pass reads.
+fn record_unary<O: Backward<Flex, 1>>(
+    op: O,
+    x: FloatTensor<Ad>,
+    forward: impl FnOnce(&FlexTensor, bool) -> (FlexTensor, Option<O::State>),
+) -> FloatTensor<Ad> {
+    match op.prepare::<NoCheckpointing>([x.node()]).compute_bound().stateful() {
         OpsKind::Tracked(prep) => {
-            let input = x.primitive().clone();
-            let y = gelu_forward(&input);
-            prep.finish(input, y)
+            let (y, state) = forward(x.primitive(), true);
+            prep.finish(state.expect("a tracked forward returns its state"), y)
         }
-        OpsKind::UnTracked(prep) => prep.finish(gelu_forward(x.primitive())),
+        OpsKind::UnTracked(prep) => prep.finish(forward(x.primitive(), false).0),
     }
 }
 
@@ -765,14 +774,10 @@ impl Backward<Flex, 1> for AttentionBackward {
 }
 
 fn attention_autodiff(qkv: FloatTensor<Ad>, n_heads: usize) -> FloatTensor<Ad> {
-    match AttentionBackward.prepare::<NoCheckpointing>([qkv.node()]).compute_bound().stateful() {
-        OpsKind::Tracked(prep) => {
-            let input = qkv.primitive().clone();
-            let (y, probs) = attention_forward(&input, n_heads, true);
-            prep.finish(Attended { qkv: input, probs: Arc::new(probs), n_heads }, y)
-        }
-        OpsKind::UnTracked(prep) => prep.finish(attention_forward(qkv.primitive(), n_heads, false).0),
-    }
+    record_unary(AttentionBackward, qkv, |x, tracked| {
+        let (y, probs) = attention_forward(x, n_heads, tracked);
+        (y, tracked.then(|| Attended { qkv: x.clone(), probs: Arc::new(probs), n_heads }))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -871,14 +876,11 @@ impl Backward<Flex, 1> for LogprobsBackward {
 }
 
 fn logprobs_autodiff(logits: FloatTensor<Ad>, targets: &[u32]) -> FloatTensor<Ad> {
-    match LogprobsBackward.prepare::<NoCheckpointing>([logits.node()]).compute_bound().stateful() {
-        OpsKind::Tracked(prep) => {
-            let input = logits.primitive().clone();
-            let (lp, lse) = logprobs_forward(&input, targets);
-            prep.finish(Chosen { logits: input, lse: Arc::new(lse), targets: Arc::new(targets.to_vec()) }, lp)
-        }
-        OpsKind::UnTracked(prep) => prep.finish(logprobs_forward(logits.primitive(), targets).0),
-    }
+    record_unary(LogprobsBackward, logits, |l, tracked| {
+        let (lp, lse) = logprobs_forward(l, targets);
+        let state = || Chosen { logits: l.clone(), lse: Arc::new(lse), targets: Arc::new(targets.to_vec()) };
+        (lp, tracked.then(state))
+    })
 }
 
 #[cfg(test)]
