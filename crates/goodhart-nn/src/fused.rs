@@ -32,7 +32,7 @@ use std::sync::Arc;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, NodeGuard, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Flex, TensorMetadata};
@@ -197,22 +197,23 @@ impl Backward<Flex, 1> for GeluBackward {
 }
 
 fn gelu_autodiff(x: FloatTensor<Ad>) -> FloatTensor<Ad> {
-    record_unary(GeluBackward, x, |x, tracked| (gelu_forward(x), tracked.then(|| x.clone())))
+    let x_ = x.primitive();
+    record(GeluBackward, [x.node()], |tracked| (gelu_forward(x_), tracked.then(|| x_.clone())))
 }
 
-/// Records a one-input operation on the autodiff graph: `forward(x, tracked)` gives the output
-/// and, when the graph tracks it, the state its backward pass reads.
-fn record_unary<O: Backward<Flex, 1>>(
+/// Records an operation of `N` inputs (`nodes`) on the autodiff graph: `forward(tracked)` gives
+/// the output and, when the graph tracks it, the state its backward pass reads.
+fn record<O: Backward<Flex, N>, const N: usize>(
     op: O,
-    x: FloatTensor<Ad>,
-    forward: impl FnOnce(&FlexTensor, bool) -> (FlexTensor, Option<O::State>),
+    nodes: [NodeGuard; N],
+    forward: impl FnOnce(bool) -> (FlexTensor, Option<O::State>),
 ) -> FloatTensor<Ad> {
-    match op.prepare::<NoCheckpointing>([x.node()]).compute_bound().stateful() {
+    match op.prepare::<NoCheckpointing>(nodes).compute_bound().stateful() {
         OpsKind::Tracked(prep) => {
-            let (y, state) = forward(x.primitive(), true);
+            let (y, state) = forward(true);
             prep.finish(state.expect("a tracked forward returns its state"), y)
         }
-        OpsKind::UnTracked(prep) => prep.finish(forward(x.primitive(), false).0),
+        OpsKind::UnTracked(prep) => prep.finish(forward(false).0),
     }
 }
 
@@ -396,21 +397,18 @@ fn layer_norm_autodiff(
     beta: FloatTensor<Ad>,
     eps: f64,
 ) -> FloatTensor<Ad> {
-    let prep = LayerNormBackward.prepare::<NoCheckpointing>([x.node(), gamma.node(), beta.node()]);
     let (g, b) = (host(gamma.primitive()).into_owned(), host(beta.primitive()));
-    match prep.compute_bound().stateful() {
-        OpsKind::Tracked(prep) => {
-            let (y, x_hat, inv_std) = layer_norm_forward(x.primitive(), &g, &b, eps, true);
-            let state = Normalised {
-                x_hat: Arc::new(x_hat),
-                inv_std: Arc::new(inv_std),
-                gamma: Arc::new(g),
-                shape: x.primitive().shape(),
-            };
-            prep.finish(state, y)
-        }
-        OpsKind::UnTracked(prep) => prep.finish(layer_norm_forward(x.primitive(), &g, &b, eps, false).0),
-    }
+    let x_ = x.primitive();
+    record(LayerNormBackward, [x.node(), gamma.node(), beta.node()], |tracked| {
+        let (y, x_hat, inv_std) = layer_norm_forward(x_, &g, &b, eps, tracked);
+        let state = || Normalised {
+            x_hat: Arc::new(x_hat),
+            inv_std: Arc::new(inv_std),
+            gamma: Arc::new(g),
+            shape: x_.shape(),
+        };
+        (y, tracked.then(state))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -506,35 +504,18 @@ fn linear_grads(
     (dx, dw, db)
 }
 
+/// The backward pass of [`linear`]: parents `[x, W]`, or `[x, W, b]` with a bias.
 #[derive(Debug)]
 struct LinearBackward;
 
-impl Backward<Flex, 3> for LinearBackward {
+impl<const N: usize> Backward<Flex, N> for LinearBackward {
     type State = LinearInputs;
 
-    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+    fn backward(self, ops: Ops<Self::State, N>, grads: &mut Gradients, _: &mut Checkpointer) {
         let grad = grads.consume::<Flex>(&ops.node);
-        let [x, w, b] = ops.parents;
-        let (dx, dw, db) = linear_grads(ops.state, &grad, [x.is_some(), w.is_some(), b.is_some()]);
-        for (node, g) in [(x, dx), (w, dw), (b, db)] {
-            if let (Some(node), Some(g)) = (node, g) {
-                grads.register::<Flex>(node.id, g);
-            }
-        }
-    }
-}
-
-#[derive(Debug)]
-struct LinearNoBiasBackward;
-
-impl Backward<Flex, 2> for LinearNoBiasBackward {
-    type State = LinearInputs;
-
-    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grad = grads.consume::<Flex>(&ops.node);
-        let [x, w] = ops.parents;
-        let (dx, dw, _) = linear_grads(ops.state, &grad, [x.is_some(), w.is_some(), false]);
-        for (node, g) in [(x, dx), (w, dw)] {
+        let want = [0, 1, 2].map(|i| ops.parents.get(i).is_some_and(Option::is_some));
+        let (dx, dw, db) = linear_grads(ops.state, &grad, want);
+        for (node, g) in ops.parents.into_iter().zip([dx, dw, db]) {
             if let (Some(node), Some(g)) = (node, g) {
                 grads.register::<Flex>(node.id, g);
             }
@@ -545,30 +526,13 @@ impl Backward<Flex, 2> for LinearNoBiasBackward {
 fn linear_autodiff(x: FloatTensor<Ad>, w: FloatTensor<Ad>, b: Option<FloatTensor<Ad>>) -> FloatTensor<Ad> {
     let inputs = LinearInputs { x: x.primitive().clone(), w: w.primitive().clone() };
     let bias = b.as_ref().map(|b| host(b.primitive()).into_owned());
-    let y = || linear_forward(&inputs.x, &inputs.w, bias.as_deref());
+    let forward = |tracked: bool| {
+        let y = linear_forward(&inputs.x, &inputs.w, bias.as_deref());
+        (y, tracked.then(|| inputs.clone()))
+    };
     match b {
-        Some(b) => match LinearBackward
-            .prepare::<NoCheckpointing>([x.node(), w.node(), b.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let y = y();
-                prep.finish(inputs, y)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(y()),
-        },
-        None => match LinearNoBiasBackward
-            .prepare::<NoCheckpointing>([x.node(), w.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let y = y();
-                prep.finish(inputs, y)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(y()),
-        },
+        Some(b) => record(LinearBackward, [x.node(), w.node(), b.node()], forward),
+        None => record(LinearBackward, [x.node(), w.node()], forward),
     }
 }
 
@@ -774,7 +738,8 @@ impl Backward<Flex, 1> for AttentionBackward {
 }
 
 fn attention_autodiff(qkv: FloatTensor<Ad>, n_heads: usize) -> FloatTensor<Ad> {
-    record_unary(AttentionBackward, qkv, |x, tracked| {
+    let x = qkv.primitive();
+    record(AttentionBackward, [qkv.node()], |tracked| {
         let (y, probs) = attention_forward(x, n_heads, tracked);
         (y, tracked.then(|| Attended { qkv: x.clone(), probs: Arc::new(probs), n_heads }))
     })
@@ -876,7 +841,8 @@ impl Backward<Flex, 1> for LogprobsBackward {
 }
 
 fn logprobs_autodiff(logits: FloatTensor<Ad>, targets: &[u32]) -> FloatTensor<Ad> {
-    record_unary(LogprobsBackward, logits, |l, tracked| {
+    let l = logits.primitive();
+    record(LogprobsBackward, [logits.node()], |tracked| {
         let (lp, lse) = logprobs_forward(l, targets);
         let state = || Chosen { logits: l.clone(), lse: Arc::new(lse), targets: Arc::new(targets.to_vec()) };
         (lp, tracked.then(state))
