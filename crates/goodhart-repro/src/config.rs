@@ -65,6 +65,11 @@ pub struct ProxyStage {
     /// Probability that a label is flipped.
     pub label_noise: f64,
     pub train: RmTrainConfig,
+    /// Pretraining of the language model each proxy starts from: one per size, on the world's
+    /// corpus, as the paper initialises every RM from a pretrained LM of its size. `None`: every
+    /// proxy starts from random weights.
+    #[serde(default)]
+    pub init_lm: Option<PretrainConfig>,
 }
 
 /// Best-of-n: a pool of samples per prompt, drawn once and reused for every proxy.
@@ -161,6 +166,7 @@ impl ExperimentConfig {
                     pairs: 400,
                     label_noise: 0.0,
                     train: RmTrainConfig { epochs: 1, ..RmTrainConfig::tiny() },
+                    init_lm: Some(PretrainConfig { steps: 10, batch_size: 16, ..PretrainConfig::tiny() }),
                 },
                 bon: BonStage { prompts: 8, pool: 64, grid_points: 6, bootstrap: 100, seed: 7 },
                 rl: RlStage {
@@ -216,6 +222,7 @@ impl ExperimentConfig {
                     pairs: 30_000,
                     label_noise: 0.0,
                     train: RmTrainConfig { epochs: 2, ..RmTrainConfig::laptop() },
+                    init_lm: Some(PretrainConfig::laptop()),
                 },
                 bon: BonStage { prompts: 64, pool: 2048, grid_points: 16, bootstrap: 500, seed: 7 },
                 rl: RlStage {
@@ -262,6 +269,11 @@ impl ExperimentConfig {
                     pairs: 100_000,
                     label_noise: 0.0,
                     train: RmTrainConfig { epochs: 1, ..RmTrainConfig::laptop() },
+                    init_lm: Some(PretrainConfig {
+                        steps: 20_000,
+                        batch_size: 128,
+                        ..PretrainConfig::laptop()
+                    }),
                 },
                 bon: BonStage { prompts: 1000, pool: 12_600, grid_points: 20, bootstrap: 1000, seed: 7 },
                 rl: RlStage {

@@ -105,6 +105,10 @@ pub struct RmReport {
     pub val: RmEval,
     /// For the gold: agreement with the rubric on held-out pairs (its validation accuracy).
     pub calibration: Calibration,
+    /// The validation loss (nats per token) of the pretrained LM the RM started from, if it
+    /// started from one that is not the policy.
+    #[serde(default)]
+    pub lm_val_loss: Option<f64>,
 }
 
 impl RmReport {
@@ -122,6 +126,7 @@ impl RmReport {
             train_pairs,
             val,
             calibration,
+            lm_val_loss: None,
         }
     }
 }
@@ -223,11 +228,33 @@ impl Pipeline {
         w: &WorldArtifacts,
         c: &crate::config::PolicyStage,
     ) -> Result<(String, Gpt), ReproError> {
+        let (key, model, _) = self.language_model("policy", w, c)?;
+        Ok((key, model))
+    }
+
+    /// The pretrained LM a proxy of `size` starts from (`proxies.init_lm`): its key, the model
+    /// and its final validation loss; `None` when proxies start from scratch.
+    pub fn proxy_lm(
+        &self,
+        w: &WorldArtifacts,
+        size: &str,
+    ) -> Result<Option<(String, Gpt, Option<f64>)>, ReproError> {
+        plan::proxy_lm_stage(&self.config, size).map(|c| self.language_model("lm", w, &c)).transpose()
+    }
+
+    /// A language model pretrained on the world's corpus, stored under `stage`: its key, the
+    /// model and its last validation loss.
+    fn language_model(
+        &self,
+        stage: &str,
+        w: &WorldArtifacts,
+        c: &crate::config::PolicyStage,
+    ) -> Result<(String, Gpt, Option<f64>), ReproError> {
         let inputs = plan::policy_inputs(&w.key, c);
-        let key = key_of("policy", &inputs);
+        let key = key_of(stage, &inputs);
         let config = self.model_config(&c.size, w)?;
-        let (dir, outcome) = self.store.ensure("policy", &key, &inputs, |tmp| {
-            let pb = bar(c.pretrain.steps as u64, &format!("pretraining policy {}", c.size));
+        let (dir, outcome) = self.store.ensure(stage, &key, &inputs, |tmp| {
+            let pb = bar(c.pretrain.steps as u64, &format!("pretraining {stage} {}", c.size));
             let (model, logs) =
                 pretrain(&config, &w.train, &w.val, w.specials, &c.pretrain, &self.device, |l| {
                     pb.inc(1);
@@ -243,8 +270,16 @@ impl Pipeline {
             write_json(&tmp.join("log.json"), &logs)
         })?;
         let model = Gpt::load(dir.join("model"), &self.device)?;
-        summary("policy", outcome, &dir, &format!("{} ({} params)", c.size, config.non_embedding_params()));
-        Ok((key, model))
+        let logs: Vec<goodhart_policy::PretrainLog> = read_json(&dir.join("log.json"))?;
+        let val_loss = logs.iter().rev().find_map(|l| l.val_loss).map(f64::from);
+        let loss = val_loss.map_or(String::new(), |v| format!(", val loss {v:.3}"));
+        summary(
+            stage,
+            outcome,
+            &dir,
+            &format!("{} ({} params{loss})", c.size, config.non_embedding_params()),
+        );
+        Ok((key, model, val_loss))
     }
 
     /// `n` samples of the policy for random prompts (prompt tokens, response tokens).
@@ -451,14 +486,17 @@ impl Pipeline {
                 train.len()
             )));
         }
-        // The full set keeps the key it always had, so sweeps share fig1's proxies.
-        let key = plan::proxy_key(data_key, size, cfg, pairs, pairs == train.len());
-        let inputs = (data_key, size, cfg, pairs);
+        let lm = self.proxy_lm(w, size)?;
+        let lm_key = lm.as_ref().map(|(key, _, _)| key.as_str());
+        // The full split's key leaves out the count, so sweeps share fig1's proxies.
+        let key = plan::proxy_key(data_key, size, cfg, pairs, pairs == train.len(), lm_key);
+        let inputs = (data_key, size, cfg, pairs, lm_key);
         let train = &train[..pairs];
         let config = self.model_config(size, w)?;
         let (dir, outcome) = self.store.ensure("proxy", &key, &inputs, |tmp| {
             let what = format!("training proxy {size} on {pairs} pairs");
-            let model = self.train_reward_model(&what, &config, None, train, val, w, cfg)?;
+            let init = lm.as_ref().map(|(_, model, _)| model);
+            let model = self.train_reward_model(&what, &config, init, train, val, w, cfg)?;
             let val_eval = evaluate(&model, val, w.rm_specials(), BATCH);
             let sp = w.rm_specials();
             let prompts: Vec<Vec<TokenId>> = val.iter().map(|c| c.prompt.clone()).collect();
@@ -486,7 +524,9 @@ impl Pipeline {
                 specials: sp,
                 batch_size: BATCH,
             };
-            save_rm(tmp, &rm, RmReport::new(size, &config, train.len(), val_eval, calibration))
+            let mut report = RmReport::new(size, &config, train.len(), val_eval, calibration);
+            report.lm_val_loss = lm.as_ref().and_then(|(_, _, loss)| *loss);
+            save_rm(tmp, &rm, report)
         })?;
         self.load_trained("proxy", key, size, &dir, outcome, |e| {
             format!("{size}: val loss {:.4}, accuracy {:.3}", e.val.loss, e.val.accuracy)

@@ -2,6 +2,7 @@
 //! `--dry-run` plans from them, so a plan never disagrees with what a run would compute.
 
 use goodhart_core::SamplingSettings;
+use goodhart_nn::GptConfig;
 use goodhart_policy::PretrainConfig;
 use goodhart_rm::RmTrainConfig;
 use serde::Serialize;
@@ -9,19 +10,28 @@ use serde::Serialize;
 use crate::config::{BonStage, ExperimentConfig, GoldStage, PolicyStage, ProxyStage, RlStage};
 use crate::store::{key_of, Store};
 
+/// A size preset's shape (`d_model`, `n_layers`, `n_heads`), `None` for an unknown name. It is part
+/// of the key of every model of that size, so that a reshaped preset never loads a stored model of
+/// the old shape.
+pub type Shape = Option<(usize, usize, usize)>;
+
+pub fn shape(size: &str) -> Shape {
+    GptConfig::preset(size, 1, 1).ok().map(|g| (g.d_model, g.n_layers, g.n_heads))
+}
+
 pub fn policy_inputs<'a>(
     world: &'a str,
     c: &'a PolicyStage,
-) -> (&'a str, &'a str, usize, &'a PretrainConfig) {
-    (world, &c.size, c.max_seq_len, &c.pretrain)
+) -> (&'a str, &'a str, Shape, usize, &'a PretrainConfig) {
+    (world, &c.size, shape(&c.size), c.max_seq_len, &c.pretrain)
 }
 
 pub fn gold_inputs<'a>(
     world: &'a str,
     policy: &'a str,
     c: &'a GoldStage,
-) -> (&'a str, &'a str, &'a GoldStage) {
-    (world, policy, c)
+) -> (&'a str, &'a str, Shape, &'a GoldStage) {
+    (world, policy, shape(&c.size), c)
 }
 
 pub fn proxy_data_inputs<'a>(
@@ -32,13 +42,30 @@ pub fn proxy_data_inputs<'a>(
     (policy, gold, c.pairs, c.label_noise, c.train.seed)
 }
 
-/// A proxy on the full training split keeps the key it had before data-size sweeps existed.
-pub fn proxy_key(data: &str, size: &str, cfg: &RmTrainConfig, pairs: usize, full: bool) -> String {
-    if full {
-        key_of("proxy", &(data, size, cfg))
-    } else {
-        key_of("proxy", &(data, size, cfg, pairs))
-    }
+/// The pretraining of the LM that a proxy of `size` starts from (`proxies.init_lm`): the policy's
+/// context length and sampling, its own size and pretraining settings.
+pub fn proxy_lm_stage(c: &ExperimentConfig, size: &str) -> Option<PolicyStage> {
+    let pretrain = c.proxies.init_lm.clone()?;
+    Some(PolicyStage { size: size.to_string(), pretrain, ..c.policy.clone() })
+}
+
+/// The key of the LM that a proxy of `size` starts from, if proxies start from LMs.
+pub fn proxy_lm_key(world: &str, c: &ExperimentConfig, size: &str) -> Option<String> {
+    proxy_lm_stage(c, size).map(|s| key_of("lm", &policy_inputs(world, &s)))
+}
+
+/// A proxy's key: its data, size, training settings, the LM it starts from (if any), and the
+/// number of training comparisons when it is not the whole split (the data-size sweep).
+pub fn proxy_key(
+    data: &str,
+    size: &str,
+    cfg: &RmTrainConfig,
+    pairs: usize,
+    full: bool,
+    lm: Option<&str>,
+) -> String {
+    let pairs = (!full).then_some(pairs);
+    key_of("proxy", &(data, size, shape(size), cfg, pairs, lm))
 }
 
 pub fn bon_pool_inputs<'a>(
@@ -106,9 +133,13 @@ pub fn fig1_plan(c: &ExperimentConfig, store: &Store) -> Vec<PlannedStage> {
     );
     let train_pairs = c.proxies.pairs - c.proxies.pairs / 10;
     for size in &c.proxies.sizes {
+        let lm = proxy_lm_key(&world, c, size);
+        if let (Some(lm), Some(stage)) = (&lm, proxy_lm_stage(c, size)) {
+            add("lm", format!("pretrain LM {size} for {} steps", stage.pretrain.steps), lm.clone());
+        }
         // the proxy's key uses the full training split (which ties may shrink: then the plan
         // shows it uncached until the data exists)
-        let proxy = proxy_key(&data, size, &c.proxies.train, train_pairs, true);
+        let proxy = proxy_key(&data, size, &c.proxies.train, train_pairs, true, lm.as_deref());
         add("proxy", format!("proxy {size}"), proxy.clone());
         add(
             "bon-scores",

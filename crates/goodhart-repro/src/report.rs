@@ -85,13 +85,15 @@ pub fn fig1_markdown(f: &Fig1) -> String {
     )
     .unwrap();
     writeln!(s, "## Proxy reward models\n").unwrap();
-    writeln!(s, "| size | params | train pairs | val loss | val accuracy (vs gold) |").unwrap();
-    writeln!(s, "|---|---|---|---|---|").unwrap();
+    writeln!(s, "| size | params | initial LM val loss | train pairs | val loss | val accuracy (vs gold) |")
+        .unwrap();
+    writeln!(s, "|---|---|---|---|---|---|").unwrap();
     for r in &f.results {
         let p = &r.proxy;
+        let lm = p.lm_val_loss.map_or("(from scratch)".to_string(), |v| format!("{v:.3}"));
         writeln!(
             s,
-            "| {} | {} | {} | {:.4} | {:.3} |",
+            "| {} | {} | {lm} | {} | {:.4} | {:.3} |",
             p.size, p.params, p.train_pairs, p.val.loss, p.val.accuracy
         )
         .unwrap();

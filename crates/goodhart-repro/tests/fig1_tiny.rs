@@ -21,8 +21,12 @@ fn tiny_fig1_runs_end_to_end_and_reuses_its_cache() {
     assert!(plan.iter().all(|s| s.cached && s.estimate_s.is_some()), "{plan:?}");
     let rl_stages = plan.iter().filter(|s| s.stage == "rl").count();
     assert_eq!(rl_stages, config.rl.sizes.len());
+    // every proxy starts from a pretrained LM of its size (tiny sets proxies.init_lm), and says so
+    assert!(config.proxies.init_lm.is_some());
+    assert_eq!(plan.iter().filter(|s| s.stage == "lm").count(), config.proxies.sizes.len());
     assert_eq!(fig.results.len(), config.proxies.sizes.len());
     for r in &fig.results {
+        assert!(r.proxy.lm_val_loss.is_some_and(|l| l.is_finite() && l > 0.0), "{:?}", r.proxy);
         // the KL grid is kl_bon(n)
         for (n, kl) in r.ns.iter().zip(&r.kl) {
             assert!((kl - kl_bon(*n).unwrap()).abs() < 1e-12);
@@ -51,7 +55,10 @@ fn tiny_fig1_runs_end_to_end_and_reuses_its_cache() {
     // verify: one line per check, each agreeing with the number it reports
     let checks = goodhart_repro::verify::fig1_checks(&fig);
     let smaller = |n: usize| n.div_ceil(2);
-    assert_eq!(checks.len(), smaller(fig.results.len()) + 3 + smaller(fig.rl.len()) + 2 + fig.rl.len());
+    assert_eq!(checks.len(), 2 + smaller(fig.results.len()) + 3 + smaller(fig.rl.len()) + 2 + fig.rl.len());
+    let best_proxy = fig.results.iter().map(|r| r.proxy.val.accuracy).fold(0.0, f64::max);
+    let gold_check = checks.iter().find(|c| c.name.starts_with("gold agrees")).unwrap();
+    assert_eq!(gold_check.passed, fig.gold.val.accuracy > best_proxy, "{gold_check}");
     let min_r2 = fig.results.iter().map(|r| r.r2).fold(f64::INFINITY, f64::min);
     let r2_check = checks.iter().find(|c| c.name.starts_with("bon fits")).unwrap();
     assert_eq!(r2_check.passed, min_r2 >= goodhart_repro::verify::MIN_R2_BON, "{r2_check}");
