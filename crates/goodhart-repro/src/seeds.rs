@@ -3,7 +3,8 @@
 //! A seed resamples what the paper's error bars cover: the proxies' comparison data, the proxies'
 //! initialisation and batch order, the best-of-n pools and the PPO runs. The world, the initial
 //! policy and the gold RM are shared by every seed: the gold is the ground truth the seeds are
-//! measured against. Seed 0 is the plain run, so it shares its cache with `--seeds 1`.
+//! measured against; so are the pretrained LMs the proxies start from (`proxies.init_lm`), as the
+//! paper's pretrained models are. Seed 0 is the plain run, so it shares its cache with `--seeds 1`.
 
 use std::fmt::Write as _;
 
@@ -41,6 +42,9 @@ fn across(xs: impl IntoIterator<Item = f64>) -> Estimate {
 pub struct BonAcross {
     pub size: String,
     pub params: u64,
+    /// The proxy's validation loss, by seed and across seeds.
+    pub val_loss_by_seed: Vec<f64>,
+    pub val_loss: Estimate,
     pub val_accuracy: Estimate,
     pub alpha_bon: Estimate,
     pub beta_bon: Estimate,
@@ -90,6 +94,8 @@ pub fn aggregate(seeds: &[u64], runs: &[Fig1]) -> Fig1Seeds {
             BonAcross {
                 size: rs[0].proxy.size.clone(),
                 params: rs[0].proxy.params,
+                val_loss_by_seed: rs.iter().map(|r| r.proxy.val.loss).collect(),
+                val_loss: across(rs.iter().map(|r| r.proxy.val.loss)),
                 val_accuracy: across(rs.iter().map(|r| r.proxy.val.accuracy)),
                 alpha_bon: across(rs.iter().map(|r| r.alpha_bon)),
                 beta_bon: across(rs.iter().map(|r| r.beta_bon)),
@@ -130,6 +136,16 @@ pub fn aggregate(seeds: &[u64], runs: &[Fig1]) -> Fig1Seeds {
     }
 }
 
+/// Given each size's validation losses by seed (sizes smallest first): the number of seeds whose
+/// loss falls strictly from every size to the next, and whether the mean across seeds does.
+pub fn val_loss_falls(by_size: &[Vec<f64>]) -> (usize, bool) {
+    let falls = |xs: &[f64]| xs.windows(2).all(|w| w[1] < w[0]);
+    let seeds = by_size.iter().map(Vec::len).min().unwrap_or(0);
+    let by_seed = (0..seeds).filter(|&k| falls(&by_size.iter().map(|v| v[k]).collect::<Vec<_>>())).count();
+    let means: Vec<f64> = by_size.iter().map(|v| v.iter().sum::<f64>() / v.len().max(1) as f64).collect();
+    (by_seed, falls(&means))
+}
+
 fn pm(e: &Estimate) -> String {
     if e.n == 0 {
         "-".into()
@@ -146,13 +162,14 @@ pub fn markdown(s: &Fig1Seeds) -> String {
     let n = s.seeds.len();
     writeln!(out, "# fig1 over {n} seeds ({:?})\n", s.seeds).unwrap();
     writeln!(out, "Mean ± standard error across seeds. A seed resamples the proxy data, the proxies, the best-of-n pools and PPO; the world, the policy and the gold are shared.\n").unwrap();
-    writeln!(out, "## best-of-n\n\n| size | params | val accuracy | alpha_bon | beta_bon | R^2 | d* | R* | gold falls (seeds) |\n|---|---|---|---|---|---|---|---|---|").unwrap();
+    writeln!(out, "## best-of-n\n\n| size | params | val loss | val accuracy | alpha_bon | beta_bon | R^2 | d* | R* | gold falls (seeds) |\n|---|---|---|---|---|---|---|---|---|---|").unwrap();
     for b in &s.bon {
         writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {}/{n} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {}/{n} |",
             b.size,
             b.params,
+            pm(&b.val_loss),
             pm(&b.val_accuracy),
             pm(&b.alpha_bon),
             pm(&b.beta_bon),
@@ -163,6 +180,14 @@ pub fn markdown(s: &Fig1Seeds) -> String {
         )
         .unwrap();
     }
+    let (by_seed, mean) =
+        val_loss_falls(&s.bon.iter().map(|b| b.val_loss_by_seed.clone()).collect::<Vec<_>>());
+    writeln!(
+        out,
+        "\nThe proxies' validation loss falls with size in {by_seed} of {n} seeds; the mean across seeds {}.",
+        if mean { "falls" } else { "does not fall" }
+    )
+    .unwrap();
     if !s.rl.is_empty() {
         writeln!(out, "\n## PPO (shared alpha_RL {})\n\n| size | alpha_RL | beta_RL | beta_RL (shared alpha) | R^2 | KL reached | gold falls (seeds) |\n|---|---|---|---|---|---|---|", pm(&s.rl_alpha_shared)).unwrap();
         for r in &s.rl {
@@ -218,10 +243,21 @@ mod tests {
         assert_eq!(base.with_seed(0), base);
         let s1 = base.with_seed(1);
         assert_eq!((&s1.world, &s1.policy, &s1.gold), (&base.world, &base.policy, &base.gold));
+        assert_eq!(s1.proxies.init_lm, base.proxies.init_lm);
         assert_ne!(key_of("p", &s1.proxies), key_of("p", &base.proxies));
         assert_ne!(s1.bon.seed, base.bon.seed);
         assert_ne!(s1.rl.ppo.seed, base.rl.ppo.seed);
         assert_ne!(base.with_seed(1), base.with_seed(2));
+    }
+
+    #[test]
+    fn val_loss_falls_counts_seeds_and_judges_the_mean() {
+        // seed 0 falls at every step; seed 1 rises from the first size to the second
+        let by_size = vec![vec![0.5, 0.40], vec![0.45, 0.42], vec![0.3, 0.3]];
+        assert_eq!(val_loss_falls(&by_size), (1, true));
+        // a tie is not a fall
+        assert_eq!(val_loss_falls(&[vec![0.4], vec![0.4]]), (0, false));
+        assert_eq!(val_loss_falls(&[vec![0.4, 0.5], vec![0.47, 0.45]]), (1, false));
     }
 
     #[test]

@@ -46,6 +46,19 @@ pub fn kl_to_reach(kl: &[f64], gold: &[f64], target: f64) -> Option<f64> {
 /// checks are skipped (not failed) when the figure has no RL runs, and say so.
 pub fn fig1_checks(f: &Fig1) -> Vec<Check> {
     let mut out = Vec::new();
+    let losses: Vec<String> =
+        f.results.iter().map(|r| format!("{} {:.4}", r.proxy.size, r.proxy.val.loss)).collect();
+    out.push(check(
+        "proxies: validation loss falls with RM size",
+        f.results.windows(2).all(|w| w[1].proxy.val.loss < w[0].proxy.val.loss),
+        losses.join(", "),
+    ));
+    let best = f.results.iter().map(|r| r.proxy.val.accuracy).fold(f64::NEG_INFINITY, f64::max);
+    out.push(check(
+        "gold agrees with the rubric better than any proxy with the gold",
+        f.gold.val.accuracy > best,
+        format!("gold {:.3}, best proxy {best:.3}", f.gold.val.accuracy),
+    ));
     let smaller = f.results.len().div_ceil(2);
     for r in &f.results[..smaller] {
         let rises = r.proxy_score.last().map(|e| e.mean) > r.proxy_score.first().map(|e| e.mean);
