@@ -181,12 +181,14 @@ impl PpoConfig {
     /// p3k proxy (`examples/ppo_probe.rs` of goodhart-repro): at lr 1e-4 the gold peaked near
     /// KL 2 and fell below its start by KL 30 while the proxy saturated near step 60; at 3e-4 the
     /// KL jumped by up to 10 nats a step and the peak was poorly resolved. In the laptop figure 1
-    /// (proxies p1k, p10k, p100k, 100 steps) the gold peaked by step 4 and every run had
-    /// saturated, gold and proxy flat, by step 25-40: 40 steps keep the whole curve and cut the
-    /// stage's cost by more than half.
+    /// (proxies p1k, p10k, p100k from scratch, 100 steps) the gold peaked by step 4 and every run
+    /// had saturated by step 25-40, so the preset ran 40 steps. Proxies that start from pretrained
+    /// LMs learn the gold better and PPO takes longer to overoptimise them: against the p10k proxy
+    /// the gold rose until step 32 (KL 37) and fell by 0.18 (4 standard errors) by step 64, the
+    /// proxy still rising; 100 steps keep that fall.
     pub fn laptop() -> Self {
         PpoConfig {
-            total_steps: 40,
+            total_steps: 100,
             batch_size: 64,
             max_new_tokens: 40,
             num_minibatches: 4,
