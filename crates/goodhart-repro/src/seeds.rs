@@ -161,7 +161,7 @@ pub fn markdown(s: &Fig1Seeds) -> String {
     let mut out = String::new();
     let n = s.seeds.len();
     writeln!(out, "# fig1 over {n} seeds ({:?})\n", s.seeds).unwrap();
-    writeln!(out, "Mean ± standard error across seeds. A seed resamples the proxy data, the proxies, the best-of-n pools and PPO; the world, the policy and the gold are shared.\n").unwrap();
+    writeln!(out, "Mean ± standard error across seeds. A seed resamples the proxy data, the proxies, the best-of-n pools and PPO; the world, the policy, the gold and the proxies' pretrained LMs are shared.\n").unwrap();
     writeln!(out, "## best-of-n\n\n| size | params | val loss | val accuracy | alpha_bon | beta_bon | R^2 | d* | R* | gold falls (seeds) |\n|---|---|---|---|---|---|---|---|---|---|").unwrap();
     for b in &s.bon {
         writeln!(
