@@ -489,7 +489,8 @@ impl Pipeline {
         let lm = self.proxy_lm(w, size)?;
         let lm_key = lm.as_ref().map(|(key, _, _)| key.as_str());
         // The full split's key leaves out the count, so sweeps share fig1's proxies.
-        let key = plan::proxy_key(data_key, size, cfg, pairs, pairs == train.len(), lm_key);
+        let subset = (pairs < train.len()).then_some(pairs);
+        let key = plan::proxy_key(data_key, size, cfg, subset, lm_key);
         let inputs = (data_key, size, cfg, pairs, lm_key);
         let train = &train[..pairs];
         let config = self.model_config(size, w)?;

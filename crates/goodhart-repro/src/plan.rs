@@ -49,23 +49,16 @@ pub fn proxy_lm_stage(c: &ExperimentConfig, size: &str) -> Option<PolicyStage> {
     Some(PolicyStage { size: size.to_string(), pretrain, ..c.policy.clone() })
 }
 
-/// The key of the LM that a proxy of `size` starts from, if proxies start from LMs.
-pub fn proxy_lm_key(world: &str, c: &ExperimentConfig, size: &str) -> Option<String> {
-    proxy_lm_stage(c, size).map(|s| key_of("lm", &policy_inputs(world, &s)))
-}
-
 /// A proxy's key: its data, size, training settings, the LM it starts from (if any), and the
-/// number of training comparisons when it is not the whole split (the data-size sweep).
+/// number of training comparisons when it trains on only the first ones (the data-size sweep).
 pub fn proxy_key(
     data: &str,
     size: &str,
     cfg: &RmTrainConfig,
-    pairs: usize,
-    full: bool,
+    subset: Option<usize>,
     lm: Option<&str>,
 ) -> String {
-    let pairs = (!full).then_some(pairs);
-    key_of("proxy", &(data, size, shape(size), cfg, pairs, lm))
+    key_of("proxy", &(data, size, shape(size), cfg, subset, lm))
 }
 
 pub fn bon_pool_inputs<'a>(
@@ -131,15 +124,13 @@ pub fn fig1_plan(c: &ExperimentConfig, store: &Store) -> Vec<PlannedStage> {
         "gold scores of the pools".into(),
         key_of("bon-scores", &bon_scores_inputs(&pool, &gold)),
     );
-    let train_pairs = c.proxies.pairs - c.proxies.pairs / 10;
     for size in &c.proxies.sizes {
-        let lm = proxy_lm_key(&world, c, size);
-        if let (Some(lm), Some(stage)) = (&lm, proxy_lm_stage(c, size)) {
-            add("lm", format!("pretrain LM {size} for {} steps", stage.pretrain.steps), lm.clone());
-        }
-        // the proxy's key uses the full training split (which ties may shrink: then the plan
-        // shows it uncached until the data exists)
-        let proxy = proxy_key(&data, size, &c.proxies.train, train_pairs, true, lm.as_deref());
+        let lm = proxy_lm_stage(c, size).map(|stage| {
+            let key = key_of("lm", &policy_inputs(&world, &stage));
+            add("lm", format!("pretrain LM {size} for {} steps", stage.pretrain.steps), key.clone());
+            key
+        });
+        let proxy = proxy_key(&data, size, &c.proxies.train, None, lm.as_deref());
         add("proxy", format!("proxy {size}"), proxy.clone());
         add(
             "bon-scores",
