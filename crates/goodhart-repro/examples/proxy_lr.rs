@@ -1,8 +1,10 @@
-//! Does the proxies' learning rate decide which size learns the gold best? Trains proxies of the
-//! given sizes at several learning rates on the preset's own proxy data (from the store, computed
-//! if missing) and prints validation loss and accuracy against the gold.
+//! Does the proxies' learning rate, or their training seed, decide which size learns the gold
+//! best? Trains proxies of the given sizes (from their pretrained LMs when the preset says so) at
+//! several learning rates and training seeds (head initialisation and batch order) on the preset's
+//! own proxy data (from the store, computed if missing) and prints validation loss and accuracy
+//! against the gold.
 //!
-//! `cargo run --release -p goodhart-repro --example proxy_lr -- RUNS [laptop] [p30k,p100k] [1e-3,5e-4]`
+//! `cargo run --release -p goodhart-repro --example proxy_lr -- RUNS [laptop] [p30k,p100k] [1e-3,5e-4] [SEEDS]`
 use burn::tensor::Device;
 use goodhart_repro::{ExperimentConfig, Pipeline};
 
@@ -18,6 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .split(',')
         .map(|s| s.parse())
         .collect::<Result<_, _>>()?;
+    let seeds: u64 = args.get(5).map_or(Ok(1), |s| s.parse())?;
     let config = ExperimentConfig::preset(preset)?;
     let base = config.proxies.train.clone();
     let pipe = Pipeline::new(config, runs, Device::flex());
@@ -25,12 +28,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (policy_key, policy) = pipe.policy(&w)?;
     let gold = pipe.gold(&w, &policy_key, &policy)?;
     let (data_key, train, val, _) = pipe.proxy_data(&w, &policy_key, &policy, &gold)?;
-    println!("| size | lr | val loss | val acc |\n|---|---|---|---|");
+    println!("| size | lr | seed | val loss | val acc |\n|---|---|---|---|---|");
     for size in &sizes {
         for &lr in &lrs {
-            let cfg = goodhart_rm::RmTrainConfig { lr, ..base.clone() };
-            let rm = pipe.proxy_with(&w, size, &data_key, &train, &val, train.len(), &cfg)?;
-            println!("| {size} | {lr:e} | {:.4} | {:.3} |", rm.eval.val.loss, rm.eval.val.accuracy);
+            for seed in base.seed..base.seed + seeds {
+                let cfg = goodhart_rm::RmTrainConfig { lr, seed, ..base.clone() };
+                let rm = pipe.proxy_with(&w, size, &data_key, &train, &val, train.len(), &cfg)?;
+                println!(
+                    "| {size} | {lr:e} | {seed} | {:.4} | {:.3} |",
+                    rm.eval.val.loss, rm.eval.val.accuracy
+                );
+            }
         }
     }
     Ok(())
