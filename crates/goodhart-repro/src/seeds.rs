@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::ExperimentConfig;
 use crate::fig1::Fig1;
 use crate::report::push_curves;
+use crate::verify::falls_at_every_step;
 
 impl ExperimentConfig {
     /// This experiment with seed `k` (0 is the experiment itself); see the module docs.
@@ -139,11 +140,12 @@ pub fn aggregate(seeds: &[u64], runs: &[Fig1]) -> Fig1Seeds {
 /// Given each size's validation losses by seed (sizes smallest first): the number of seeds whose
 /// loss falls strictly from every size to the next, and whether the mean across seeds does.
 pub fn val_loss_falls(by_size: &[Vec<f64>]) -> (usize, bool) {
-    let falls = |xs: &[f64]| xs.windows(2).all(|w| w[1] < w[0]);
     let seeds = by_size.iter().map(Vec::len).min().unwrap_or(0);
-    let by_seed = (0..seeds).filter(|&k| falls(&by_size.iter().map(|v| v[k]).collect::<Vec<_>>())).count();
-    let means: Vec<f64> = by_size.iter().map(|v| v.iter().sum::<f64>() / v.len().max(1) as f64).collect();
-    (by_seed, falls(&means))
+    let by_seed = (0..seeds)
+        .filter(|&k| falls_at_every_step(&by_size.iter().map(|v| v[k]).collect::<Vec<_>>()))
+        .count();
+    let means: Vec<f64> = by_size.iter().map(|v| across(v.iter().copied()).mean).collect();
+    (by_seed, falls_at_every_step(&means))
 }
 
 fn pm(e: &Estimate) -> String {
