@@ -18,8 +18,12 @@ options:
   --runs DIR   artifact store shared by all targets (default: runs/<preset>, or
                runs/<preset>-<backend> off the CPU: stages do not record the backend)
   --out DIR    where results go (default: results/<target>/<preset>)
-  --seeds K    fig1 over K seeds (proxy data, proxies, pools, PPO resampled; policy and gold
-               shared), curves and coefficients aggregated with error bars (default 1)
+  --seeds K    fig1 over K seeds, curves and coefficients aggregated with error bars (default 1);
+               a seed resamples everything: world corpus, initial policy, gold, proxy LMs,
+               proxy data, proxies, pools and PPO (the prompt split stays fixed)
+  --resample optimisation
+               with --seeds: resample only proxy data, proxies, pools and PPO (cheaper; world,
+               policy, gold and proxy LMs shared by every seed)
   --backend B  cpu (default), or wgpu / cuda when built with that cargo feature:
                `cargo run -p xtask --features wgpu -- reproduce fig1 --backend wgpu`
   --dry-run    print the plan (stages, cached or not, typical time) and compute nothing; with
@@ -36,6 +40,7 @@ struct Args {
     out: Option<PathBuf>,
     dry_run: bool,
     seeds: u64,
+    resample: goodhart_repro::seeds::Resample,
     backend: String,
     launcher: String,
     slurm: crate::slurm::SlurmOptions,
@@ -50,6 +55,7 @@ fn parse(args: &[String]) -> Result<Args> {
         out: None,
         dry_run: false,
         seeds: 1,
+        resample: goodhart_repro::seeds::Resample::All,
         backend: "cpu".into(),
         launcher: "local".into(),
         slurm: Default::default(),
@@ -69,6 +75,13 @@ fn parse(args: &[String]) -> Result<Args> {
             "--account" => a.slurm.account = Some(value("--account")?),
             "--gpus-per-task" => a.slurm.gpus_per_task = Some(value("--gpus-per-task")?),
             "--cpus-per-task" => a.slurm.cpus_per_task = Some(value("--cpus-per-task")?),
+            "--resample" => {
+                a.resample = match value("--resample")?.as_str() {
+                    "all" => goodhart_repro::seeds::Resample::All,
+                    "optimisation" | "optimization" => goodhart_repro::seeds::Resample::Optimisation,
+                    other => bail!("--resample {other}: use all (the default) or optimisation"),
+                }
+            }
             "--seeds" => {
                 let v = value("--seeds")?;
                 a.seeds = v
@@ -149,7 +162,7 @@ pub fn run(args: &[String]) -> Result<()> {
             bail!("--seeds applies to fig1 (its sweeps have no seed axis yet): `cargo xtask reproduce fig1 --seeds {}`", a.seeds);
         }
         let out = a.out.clone().unwrap_or_else(|| root.join("results").join("fig1").join(&a.preset));
-        return seeds(&pipeline, a.seeds, &out, &runs, started);
+        return seeds(&pipeline, a.seeds, a.resample, &out, &runs, started);
     }
     for target in &targets {
         let out = match &a.out {
@@ -169,6 +182,7 @@ pub fn run(args: &[String]) -> Result<()> {
 fn seeds(
     pipeline: &Pipeline,
     k: u64,
+    resample: goodhart_repro::seeds::Resample,
     out: &std::path::Path,
     runs: &std::path::Path,
     started: Instant,
@@ -178,7 +192,7 @@ fn seeds(
     let ids: Vec<u64> = (0..k).collect();
     for &s in &ids {
         eprintln!("== seed {s} of {k}");
-        let config = pipeline.config.with_seed(s);
+        let config = pipeline.config.with_seed_resampling(s, resample);
         let config_json = serde_json::to_string_pretty(&config)?;
         let p = Pipeline::new(config, runs, pipeline.device.clone());
         let fig = fig1(&p)?;
@@ -186,7 +200,7 @@ fn seeds(
         write_fig1(&dir, &fig, &config_json)?;
         figs.push(fig);
     }
-    let agg = aggregate(&ids, &figs);
+    let agg = aggregate(&ids, resample, &figs);
     let text = markdown(&agg);
     let write = |name: &str, body: &str| {
         goodhart_world::write_atomic(&out.join(name), body.as_bytes())

@@ -3,7 +3,7 @@ use std::collections::HashMap;
 use goodhart_core::Estimate;
 
 use crate::bootstrap::{bootstrap_mean_ci, Interval};
-use crate::radix::sort_by_proxy;
+use crate::radix::{gather, sort_by_proxy};
 use crate::weights::bon_weights;
 
 /// Everything that can be wrong with a best-of-n request.
@@ -17,35 +17,48 @@ pub enum BonError {
     #[error("no prompts given: the estimator averages over prompts, pass at least one pool")]
     NoPrompts,
     #[error(
-        "prompt {prompt}: proxy has {proxy} scores but gold has {gold}; score every sample with both RMs"
+        "prompt {prompt}: proxy has {proxy} scores but {which} has {other}; score every sample with each"
     )]
-    LengthMismatch { prompt: usize, proxy: usize, gold: usize },
+    LengthMismatch { prompt: usize, which: &'static str, proxy: usize, other: usize },
     #[error("prompt {prompt}: the pool holds {pool} samples but the grid asks for n = {n}; draw pools of at least {n} samples or shorten the grid")]
     PoolTooSmall { prompt: usize, pool: usize, n: usize },
     #[error("prompt {prompt}: {which}[{index}] is {value}, not a finite score (did the RM diverge?)")]
     NonFinite { prompt: usize, which: &'static str, index: usize, value: f64 },
 }
 
-/// One prompt's pool: the proxy and gold scores of the same `N` samples, in the same order.
+/// One prompt's pool: the proxy and gold scores of the same `N` samples, in the same order, and
+/// optionally a third score of them (`extra`; the experiments' rubric), which the estimator
+/// weighs exactly as it weighs the gold.
 #[derive(Debug, Clone, Copy)]
 pub struct PromptPool<'a> {
     pub proxy: &'a [f64],
     pub gold: &'a [f64],
+    pub extra: Option<&'a [f64]>,
 }
 
 impl<'a> PromptPool<'a> {
     pub fn new(proxy: &'a [f64], gold: &'a [f64]) -> Self {
-        PromptPool { proxy, gold }
+        PromptPool { proxy, gold, extra: None }
+    }
+
+    /// This pool with a third score of the same samples.
+    pub fn with_extra(self, extra: &'a [f64]) -> Self {
+        PromptPool { extra: Some(extra), ..self }
     }
 
     fn validate(&self, prompt: usize, max_n: usize) -> Result<(), BonError> {
-        if self.proxy.len() != self.gold.len() {
-            return Err(BonError::LengthMismatch { prompt, proxy: self.proxy.len(), gold: self.gold.len() });
+        let columns = [("gold", Some(self.gold)), ("extra", self.extra)];
+        for (which, xs) in columns.iter().filter_map(|(w, xs)| xs.map(|xs| (*w, xs))) {
+            if self.proxy.len() != xs.len() {
+                let (proxy, other) = (self.proxy.len(), xs.len());
+                return Err(BonError::LengthMismatch { prompt, which, proxy, other });
+            }
         }
         if self.proxy.len() < max_n {
             return Err(BonError::PoolTooSmall { prompt, pool: self.proxy.len(), n: max_n });
         }
-        for (which, xs) in [("proxy", self.proxy), ("gold", self.gold)] {
+        let columns = [("proxy", Some(self.proxy)), ("gold", Some(self.gold)), ("extra", self.extra)];
+        for (which, xs) in columns.iter().filter_map(|(w, xs)| xs.map(|xs| (*w, xs))) {
             if let Some((index, &value)) = xs.iter().enumerate().find(|(_, v)| !v.is_finite()) {
                 return Err(BonError::NonFinite { prompt, which, index, value });
             }
@@ -118,19 +131,24 @@ impl BonEstimator {
         let per_prompt = |pool: &PromptPool<'_>| prompt_values(pool, &tables[&pool.proxy.len()]);
 
         #[cfg(feature = "parallel")]
-        let rows: Vec<(Vec<f64>, Vec<f64>)> = {
+        let rows: Vec<PoolValues> = {
             use rayon::prelude::*;
             pools.par_iter().map(per_prompt).collect()
         };
         #[cfg(not(feature = "parallel"))]
-        let rows: Vec<(Vec<f64>, Vec<f64>)> = pools.iter().map(per_prompt).collect();
+        let rows: Vec<PoolValues> = pools.iter().map(per_prompt).collect();
 
         let cols = self.ns.len();
+        let with_extra = pools.iter().all(|p| p.extra.is_some());
         let mut per_prompt_proxy = Vec::with_capacity(rows.len() * cols);
         let mut per_prompt_gold = Vec::with_capacity(rows.len() * cols);
-        for (p, g) in rows {
-            per_prompt_proxy.extend(p);
-            per_prompt_gold.extend(g);
+        let mut per_prompt_extra = Vec::with_capacity(if with_extra { rows.len() * cols } else { 0 });
+        for row in rows {
+            per_prompt_proxy.extend(row.proxy);
+            per_prompt_gold.extend(row.gold);
+            if with_extra {
+                per_prompt_extra.extend(row.extra.expect("every pool has the extra column"));
+            }
         }
         let column = |m: &[f64], j: usize| Estimate::from_iterator(m.iter().skip(j).step_by(cols).copied());
         Ok(BonCurves {
@@ -138,35 +156,58 @@ impl BonEstimator {
             kl: self.ns.iter().map(|&n| goodhart_kl::kl_bon(n as u64).expect("n >= 1")).collect(),
             proxy: (0..cols).map(|j| column(&per_prompt_proxy, j)).collect(),
             gold: (0..cols).map(|j| column(&per_prompt_gold, j)).collect(),
+            extra: with_extra.then(|| (0..cols).map(|j| column(&per_prompt_extra, j)).collect()),
             per_prompt_proxy,
             per_prompt_gold,
+            per_prompt_extra,
         })
     }
 }
 
-/// Best-of-n curves for a single prompt's pool: `(proxy, gold)`, one value per n of `ns`.
-pub fn best_of_n_pool(proxy: &[f64], gold: &[f64], ns: &[u64]) -> Result<(Vec<f64>, Vec<f64>), BonError> {
-    let est = BonEstimator::new(ns)?;
-    let pool = PromptPool::new(proxy, gold);
-    pool.validate(0, *est.ns.last().expect("grid is non-empty"))?;
-    let table = est.table(proxy.len());
-    Ok(prompt_values(&pool, &table))
+/// One pool's expected best-of-n scores, one value per n of the grid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolValues {
+    pub proxy: Vec<f64>,
+    pub gold: Vec<f64>,
+    /// Set when the pool has an extra column.
+    pub extra: Option<Vec<f64>>,
 }
 
-/// Sorts one pool by proxy (ties: gold replaced by the tied run's mean) and applies every
-/// weight vector of the table.
-fn prompt_values(pool: &PromptPool<'_>, table: &Table) -> (Vec<f64>, Vec<f64>) {
-    let (proxy, mut gold) = sort_by_proxy(pool.proxy, pool.gold);
+/// Best-of-n curves for a single prompt's pool, one value per n of `ns`.
+pub fn best_of_n_pool(pool: &PromptPool<'_>, ns: &[u64]) -> Result<PoolValues, BonError> {
+    let est = BonEstimator::new(ns)?;
+    pool.validate(0, *est.ns.last().expect("grid is non-empty"))?;
+    let table = est.table(pool.proxy.len());
+    Ok(prompt_values(pool, &table))
+}
+
+/// Replaces every run of tied proxy scores' values in `xs` (sorted along with `proxy`) by the
+/// run's mean: the expectation over a uniformly random tie-break.
+fn average_ties(proxy: &[f64], xs: &mut [f64]) {
     let mut start = 0;
     for run in proxy.chunk_by(|a, b| a == b) {
         if run.len() > 1 {
-            let g = &mut gold[start..start + run.len()];
-            let mean = g.iter().sum::<f64>() / g.len() as f64;
-            g.fill(mean);
+            let x = &mut xs[start..start + run.len()];
+            let mean = x.iter().sum::<f64>() / x.len() as f64;
+            x.fill(mean);
         }
         start += run.len();
     }
-    table.iter().map(|(s, w)| dot2(w, &proxy[*s..], &gold[*s..])).unzip()
+}
+
+/// Sorts one pool by proxy (ties: the other scores replaced by the tied run's mean) and applies
+/// every weight vector of the table.
+fn prompt_values(pool: &PromptPool<'_>, table: &Table) -> PoolValues {
+    let (proxy, order) = sort_by_proxy(pool.proxy);
+    let mut gold = gather(pool.gold, &order);
+    average_ties(&proxy, &mut gold);
+    let (proxy_values, gold_values) = table.iter().map(|(s, w)| dot2(w, &proxy[*s..], &gold[*s..])).unzip();
+    let extra = pool.extra.map(|extra| {
+        let mut extra = gather(extra, &order);
+        average_ties(&proxy, &mut extra);
+        table.iter().map(|(s, w)| dot2(w, &extra[*s..], &extra[*s..]).0).collect()
+    });
+    PoolValues { proxy: proxy_values, gold: gold_values, extra }
 }
 
 /// `(w . x, w . y)` in one pass over `w`, with four independent accumulators per product so the
@@ -204,6 +245,10 @@ pub struct BonCurves {
     pub per_prompt_proxy: Vec<f64>,
     /// Row-major `[prompt, n]` per-prompt expected gold score.
     pub per_prompt_gold: Vec<f64>,
+    /// Mean extra score of the best of n, when every pool had an extra column.
+    pub extra: Option<Vec<Estimate>>,
+    /// Row-major `[prompt, n]` per-prompt expected extra score (empty without one).
+    pub per_prompt_extra: Vec<f64>,
 }
 
 impl BonCurves {
@@ -260,13 +305,18 @@ mod tests {
 
     proptest! {
         #[test]
-        fn equals_brute_force_enumeration((proxy, gold) in pool_strategy()) {
+        fn equals_brute_force_enumeration((proxy, gold) in pool_strategy(), shift in -2.0f64..2.0) {
             let ns: Vec<u64> = (1..=proxy.len() as u64).collect();
-            let (p, g) = best_of_n_pool(&proxy, &gold, &ns).unwrap();
+            // a third column: the gold reversed and shifted, so it ties where the gold does not
+            let extra: Vec<f64> = gold.iter().rev().map(|g| (g + shift).round()).collect();
+            let v = best_of_n_pool(&PromptPool::new(&proxy, &gold).with_extra(&extra), &ns).unwrap();
+            let e = v.extra.unwrap();
             for (k, &n) in ns.iter().enumerate() {
                 let (bp, bg) = brute_force(&proxy, &gold, n as usize);
-                prop_assert!((p[k] - bp).abs() < 1e-10, "n={n}: proxy {} vs {bp}", p[k]);
-                prop_assert!((g[k] - bg).abs() < 1e-10, "n={n}: gold {} vs {bg}", g[k]);
+                let (_, be) = brute_force(&proxy, &extra, n as usize);
+                prop_assert!((v.proxy[k] - bp).abs() < 1e-10, "n={n}: proxy {} vs {bp}", v.proxy[k]);
+                prop_assert!((v.gold[k] - bg).abs() < 1e-10, "n={n}: gold {} vs {bg}", v.gold[k]);
+                prop_assert!((e[k] - be).abs() < 1e-10, "n={n}: extra {} vs {be}", e[k]);
             }
         }
 
@@ -276,7 +326,7 @@ mod tests {
             let proxy: Vec<f64> = (0..pool).map(|_| rng.next_f64() * 4.0 - 2.0).collect();
             let gold: Vec<f64> = (0..pool).map(|_| rng.next_f64()).collect();
             let grid = log_grid(pool as u64, 25);
-            let (p, _) = best_of_n_pool(&proxy, &gold, &grid).unwrap();
+            let p = best_of_n_pool(&PromptPool::new(&proxy, &gold), &grid).unwrap().proxy;
             for w in p.windows(2) {
                 prop_assert!(w[1] >= w[0] - 1e-12, "{:?}", w);
             }
@@ -288,7 +338,9 @@ mod tests {
         let mut rng = SplitMix64::new(3);
         let proxy: Vec<f64> = (0..500).map(|_| rng.next_f64()).collect();
         let gold: Vec<f64> = (0..500).map(|_| rng.next_f64()).collect();
-        let (p, g) = best_of_n_pool(&proxy, &gold, &[1, 500]).unwrap();
+        let PoolValues { proxy: p, gold: g, extra } =
+            best_of_n_pool(&PromptPool::new(&proxy, &gold), &[1, 500]).unwrap();
+        assert_eq!(extra, None);
         assert!((p[0] - proxy.iter().sum::<f64>() / 500.0).abs() < 1e-12);
         assert!((g[0] - gold.iter().sum::<f64>() / 500.0).abs() < 1e-12);
         let top = (0..500).max_by(|&a, &b| proxy[a].total_cmp(&proxy[b])).unwrap();
@@ -304,6 +356,15 @@ mod tests {
         assert_eq!(c.ns, vec![1, 2]);
         assert_eq!(c.num_prompts(), 2);
         assert_eq!(c.per_prompt_gold, vec![2.0, 3.0, 6.0, 7.0]);
+        assert_eq!((c.extra.as_ref(), c.per_prompt_extra.len()), (None, 0));
+        let e = est
+            .estimate(&[
+                PromptPool::new(&a.0, &a.1).with_extra(&a.1),
+                PromptPool::new(&b.0, &b.1).with_extra(&b.0),
+            ])
+            .unwrap();
+        assert_eq!(e.per_prompt_extra, vec![2.0, 3.0, 0.5, 1.0]);
+        assert_eq!(e.extra.unwrap()[1].mean, 2.0);
         assert!((c.gold[0].mean - 4.0).abs() < 1e-12 && (c.gold[0].se - 2.0).abs() < 1e-12);
         assert!((c.gold[1].mean - 5.0).abs() < 1e-12);
         let (gold_ci, _) = c.bootstrap(500, 0.9, 1);
@@ -322,7 +383,13 @@ mod tests {
         assert_eq!(est.estimate(&[]).unwrap_err(), BonError::NoPrompts);
         assert_eq!(BonEstimator::new(&[]).unwrap_err(), BonError::EmptyGrid);
         assert_eq!(BonEstimator::new(&[0, 3]).unwrap_err(), BonError::ZeroN);
-        assert!(matches!(best_of_n_pool(&[0.0; 4], &[0.0; 3], &[1]), Err(BonError::LengthMismatch { .. })));
+        let e = best_of_n_pool(&PromptPool::new(&[0.0; 4], &[0.0; 3]), &[1]).unwrap_err();
+        assert!(matches!(e, BonError::LengthMismatch { which: "gold", .. }), "{e}");
+        let pool = PromptPool::new(&[0.0; 4], &[0.0; 4]).with_extra(&[0.0; 5]);
+        let e = best_of_n_pool(&pool, &[1]).unwrap_err();
+        assert!(e.to_string().contains("extra has 5"), "{e}");
+        let pool = PromptPool::new(&[0.0; 4], &[0.0; 4]).with_extra(&[0.0, 0.0, f64::INFINITY, 0.0]);
+        assert!(est.estimate(&[pool]).unwrap_err().to_string().contains("extra[2]"));
     }
 
     #[test]

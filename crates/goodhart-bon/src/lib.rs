@@ -12,7 +12,9 @@
 //! for the gold and the proxy alike. The weights are computed by the running ratio
 //! `w_N = n/N`, `w_{i-1} = w_i (i-n)/(i-1)` (no big integers, no overflow at N = 100,000) and
 //! truncated once the remaining mass is below 1e-16; they depend only on (N, n), so they are
-//! computed once per grid and every prompt costs a sort and two dot products per n.
+//! computed once per grid and every prompt costs a sort and two dot products per n. A third score
+//! of the same samples (`PromptPool::with_extra`; the experiments' rubric) goes through the same
+//! weights and the same tie rule.
 //!
 //! **Ties.** Samples with equal proxy scores are ordered by a uniformly random tie-break. The
 //! expected value over tie-breaks replaces each gold score in a tied run by the run's mean gold
@@ -39,6 +41,6 @@ mod radix;
 mod weights;
 
 pub use bootstrap::{bootstrap_mean_ci, Interval};
-pub use estimator::{best_of_n_pool, log_grid, BonCurves, BonError, BonEstimator, PromptPool};
+pub use estimator::{best_of_n_pool, log_grid, BonCurves, BonError, BonEstimator, PoolValues, PromptPool};
 pub use optimiser::BestOfN;
 pub use weights::bon_weights;

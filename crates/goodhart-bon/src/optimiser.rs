@@ -50,6 +50,8 @@ impl Optimiser for BestOfN {
                 proxy_se: c.proxy[k].se,
                 gold: c.gold[k].mean,
                 gold_se: c.gold[k].se,
+                rubric: f64::NAN,
+                rubric_se: f64::NAN,
             })
             .collect();
         Ok(Curve { method: Method::Bon, points })

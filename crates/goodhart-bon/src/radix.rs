@@ -1,5 +1,5 @@
-//! LSD radix sort of (proxy, gold) pairs by proxy: the sort is half the estimator's cost, and a
-//! radix sort of 64-bit keys beats comparison sorting several times at pool sizes of 10^4-10^5.
+//! LSD radix sort of a pool by proxy score: the sort is half the estimator's cost, and a radix
+//! sort of 64-bit keys beats comparison sorting several times at pool sizes of 10^4-10^5.
 
 const DIGIT_BITS: u32 = 11;
 const BUCKETS: usize = 1 << DIGIT_BITS;
@@ -21,17 +21,19 @@ fn from_order_key(k: u64) -> f64 {
     f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
 }
 
-/// Returns `(proxy, gold)` sorted ascending by proxy (`f64::total_cmp` order; stable).
-pub(crate) fn sort_by_proxy(proxy: &[f64], gold: &[f64]) -> (Vec<f64>, Vec<f64>) {
+/// Returns `proxy` sorted ascending (`f64::total_cmp` order; stable) and the order that sorts
+/// it: `sorted[i] = proxy[order[i]]`, so other columns of the pool follow with [`gather`].
+pub(crate) fn sort_by_proxy(proxy: &[f64]) -> (Vec<f64>, Vec<u32>) {
     let n = proxy.len();
-    let mut a: Vec<(u64, f64)> = proxy.iter().zip(gold).map(|(&p, &g)| (order_key(p), g)).collect();
+    assert!(u32::try_from(n).is_ok(), "a pool of {n} samples is too large to sort (at most 2^32)");
+    let mut a: Vec<(u64, u32)> = proxy.iter().enumerate().map(|(i, &p)| (order_key(p), i as u32)).collect();
     let mut hist = vec![[0usize; BUCKETS]; PASSES];
     for &(k, _) in &a {
         for (pass, h) in hist.iter_mut().enumerate() {
             h[((k >> (pass as u32 * DIGIT_BITS)) as usize) & (BUCKETS - 1)] += 1;
         }
     }
-    let mut b = vec![(0u64, 0.0f64); n];
+    let mut b = vec![(0u64, 0u32); n];
     for (pass, h) in hist.iter_mut().enumerate() {
         if h.contains(&n) {
             continue; // every key has the same digit here: nothing to do
@@ -50,7 +52,12 @@ pub(crate) fn sort_by_proxy(proxy: &[f64], gold: &[f64]) -> (Vec<f64>, Vec<f64>)
         }
         std::mem::swap(&mut a, &mut b);
     }
-    a.into_iter().map(|(k, g)| (from_order_key(k), g)).unzip()
+    a.into_iter().map(|(k, i)| (from_order_key(k), i)).unzip()
+}
+
+/// `xs` in the order `order` (`out[i] = xs[order[i]]`).
+pub(crate) fn gather(xs: &[f64], order: &[u32]) -> Vec<f64> {
+    order.iter().map(|&i| xs[i as usize]).collect()
 }
 
 #[cfg(test)]
@@ -64,7 +71,8 @@ mod tests {
             proxy in prop::collection::vec(prop_oneof![-1e6f64..1e6, (-3i32..3).prop_map(|x| x as f64), Just(-0.0)], 0..3000)
         ) {
             let gold: Vec<f64> = (0..proxy.len()).map(|i| i as f64).collect();
-            let (sp, sg) = sort_by_proxy(&proxy, &gold);
+            let (sp, order) = sort_by_proxy(&proxy);
+            let sg = gather(&gold, &order);
             let mut idx: Vec<usize> = (0..proxy.len()).collect();
             idx.sort_by(|&a, &b| proxy[a].total_cmp(&proxy[b]));
             prop_assert_eq!(sg, idx.iter().map(|&i| i as f64).collect::<Vec<_>>());

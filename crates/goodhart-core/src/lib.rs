@@ -27,5 +27,5 @@ mod traits;
 
 pub use record::{Curve, CurvePoint, Method, Record};
 pub use rng::SplitMix64;
-pub use stats::{quantile_sorted, Estimate};
+pub use stats::{concordance, quantile_sorted, Estimate};
 pub use traits::{BoxError, Optimiser, Policy, RewardModel, Sample, SamplingSettings, TokenId};

@@ -33,6 +33,16 @@ pub struct CurvePoint {
     pub proxy_se: f64,
     pub gold: f64,
     pub gold_se: f64,
+    /// A third score of the same samples (the experiments' rubric, the 'human' the gold stands
+    /// for), recentred like the others; NaN when not measured.
+    #[serde(default = "nan")]
+    pub rubric: f64,
+    #[serde(default = "nan")]
+    pub rubric_se: f64,
+}
+
+fn nan() -> f64 {
+    f64::NAN
 }
 
 impl CurvePoint {
@@ -71,6 +81,12 @@ pub struct Record {
     pub gold_se: f64,
     pub proxy: f64,
     pub proxy_se: f64,
+    /// The rubric's score of the same samples, recentred on the initial policy; NaN when not
+    /// measured.
+    #[serde(default = "nan")]
+    pub rubric: f64,
+    #[serde(default = "nan")]
+    pub rubric_se: f64,
 }
 
 impl Record {
@@ -93,6 +109,8 @@ impl Record {
             gold_se: f64::NAN,
             proxy: f64::NAN,
             proxy_se: f64::NAN,
+            rubric: f64::NAN,
+            rubric_se: f64::NAN,
         }
     }
 
@@ -122,6 +140,8 @@ impl Record {
         r.gold_se = p.gold_se;
         r.proxy = p.proxy;
         r.proxy_se = p.proxy_se;
+        r.rubric = p.rubric;
+        r.rubric_se = p.rubric_se;
         r
     }
 }
@@ -141,12 +161,15 @@ mod tests {
             proxy_se: 0.01,
             gold: 0.3,
             gold_se: 0.02,
+            rubric: 0.2,
+            rubric_se: 0.03,
         };
         let r = Record::new("fig1", Method::Bon).with_point(&p);
         let json = serde_json::to_string(&r).unwrap();
         assert!(json.contains("\"method\":\"bon\""));
         let back: Record = serde_json::from_str(&json).unwrap();
         assert_eq!(back, r);
+        assert_eq!(back.rubric, 0.2);
         assert!((back.sqrt_kl - 0.636f64.sqrt()).abs() < 1e-12);
     }
 

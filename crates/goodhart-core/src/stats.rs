@@ -47,10 +47,63 @@ pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
+/// How often `a` orders two items as `b` does: over all pairs `i < j` that `b` does not tie,
+/// the share that `a` orders the same way, a tie in `a` counting half. 1 is perfect agreement,
+/// 0.5 chance, 0 perfect reversal; NaN when `b` ties every pair.
+///
+/// # Panics
+/// If the slices differ in length.
+pub fn concordance(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len(), "concordance of {} and {} values", a.len(), b.len());
+    let (mut agree, mut pairs) = (0.0, 0usize);
+    for i in 0..a.len() {
+        for j in i + 1..a.len() {
+            let by_b = b[i].total_cmp(&b[j]);
+            if by_b.is_eq() {
+                continue;
+            }
+            pairs += 1;
+            let by_a = a[i].total_cmp(&a[j]);
+            agree += if by_a == by_b {
+                1.0
+            } else if by_a.is_eq() {
+                0.5
+            } else {
+                0.0
+            };
+        }
+    }
+    agree / pairs as f64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn concordance_of_known_orders() {
+        let b = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(concordance(&[10.0, 20.0, 30.0, 40.0], &b), 1.0);
+        assert_eq!(concordance(&[4.0, 3.0, 2.0, 1.0], &b), 0.0);
+        assert_eq!(concordance(&[1.0, 1.0, 1.0, 1.0], &b), 0.5);
+        // one swapped neighbour pair out of six
+        assert!((concordance(&[2.0, 1.0, 3.0, 4.0], &b) - 5.0 / 6.0).abs() < 1e-12);
+        assert!(concordance(&[1.0, 2.0], &[5.0, 5.0]).is_nan());
+    }
+
+    proptest! {
+        #[test]
+        fn concordance_is_symmetric_under_reversal(xs in prop::collection::vec(-5i32..5, 2..30), ys in prop::collection::vec(-5i32..5, 30)) {
+            let a: Vec<f64> = xs.iter().map(|&x| x as f64).collect();
+            let b: Vec<f64> = ys[..a.len()].iter().map(|&y| y as f64).collect();
+            let neg: Vec<f64> = a.iter().map(|x| -x).collect();
+            let c = concordance(&a, &b);
+            prop_assume!(c.is_finite());
+            prop_assert!((0.0..=1.0).contains(&c));
+            prop_assert!((c + concordance(&neg, &b) - 1.0).abs() < 1e-12);
+        }
+    }
 
     #[test]
     fn known_values() {

@@ -15,7 +15,7 @@ fn tiny_config(vocab: usize) -> GptConfig {
 }
 
 fn corpus(n: usize, seed: u64) -> (WorldTokenizer, Vec<TokenizedDoc>) {
-    let world = World::new(WorldConfig::default());
+    let world = World::new(WorldConfig::default()).unwrap();
     let docs = world.documents(n, seed);
     let tok = WorldTokenizer::train(docs.iter().map(|d| d.text()), 256).unwrap();
     let enc = docs

@@ -423,6 +423,8 @@ pub struct PpoInputs<'a> {
     pub proxy: &'a dyn RewardFn,
     /// The ground truth, only observed at evaluations.
     pub gold: &'a dyn RewardFn,
+    /// What the gold stands for (the experiments' rubric), recorded beside it at evaluations.
+    pub rubric: Option<&'a dyn RewardFn>,
     /// The row every [`Record`] starts from (experiment, RM size, data size, policy size,
     /// kl_penalty, seed); `method`, `step`, `n`, KL and scores are filled in.
     pub template: Record,
@@ -479,6 +481,20 @@ pub struct GoldEval {
     pub gold: Estimate,
     /// Proxy score of the same responses.
     pub proxy: Estimate,
+    /// Rubric score of the same responses, when the inputs have a rubric.
+    #[serde(default)]
+    pub rubric: Option<Estimate>,
+    /// How often the gold orders two of these responses as the rubric does (Kendall
+    /// concordance, `goodhart_core::concordance`), when the inputs have a rubric.
+    #[serde(default)]
+    pub gold_rubric_concordance: Option<f64>,
+    /// The gold score of each evaluation response, in prompt order (for tests of a fall that
+    /// pick the peak on some prompts and measure the fall on others).
+    #[serde(default)]
+    pub gold_values: Vec<f64>,
+    /// The rubric score of each evaluation response, in prompt order (empty without a rubric).
+    #[serde(default)]
+    pub rubric_values: Vec<f64>,
     /// Sequence KL(pi || pi_init), k3 per sequence (unbiased, non-negative); the record's `kl`.
     pub kl: Estimate,
     /// The same with k1 (unbiased, can be negative).
@@ -498,6 +514,8 @@ impl GoldEval {
             proxy_se: self.proxy.se,
             gold: self.gold.mean,
             gold_se: self.gold.se,
+            rubric: self.rubric.map_or(f64::NAN, |r| r.mean),
+            rubric_se: self.rubric.map_or(f64::NAN, |r| r.se),
         }
     }
 
@@ -1016,11 +1034,17 @@ impl PpoTrainer {
         let kl = sequence_kl(&logprobs, &ref_logprobs)?;
         let gold = checked_reward(inputs.gold, "gold", step, prompts, &responses)?;
         let proxy = checked_reward(inputs.proxy, "proxy", step, prompts, &responses)?;
+        let rubric =
+            inputs.rubric.map(|r| checked_reward(r, "rubric", step, prompts, &responses)).transpose()?;
         let tokens: usize = responses.iter().map(Vec::len).sum();
         Ok(GoldEval {
             step,
             gold: Estimate::from_values(&gold),
             proxy: Estimate::from_values(&proxy),
+            rubric: rubric.as_deref().map(Estimate::from_values),
+            gold_rubric_concordance: rubric.as_deref().map(|r| goodhart_core::concordance(&gold, r)),
+            gold_values: gold,
+            rubric_values: rubric.unwrap_or_default(),
             kl: kl.k3,
             kl_k1: kl.k1,
             response_len: tokens as f64 / responses.len() as f64,

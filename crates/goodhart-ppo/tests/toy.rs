@@ -7,7 +7,7 @@ use burn::prelude::*;
 use goodhart_core::{Method, Record, SplitMix64, TokenId};
 use goodhart_nn::{Gpt, GptConfig};
 use goodhart_policy::Specials;
-use goodhart_ppo::{run_ppo, PpoConfig, PpoError, PpoInputs, PpoTrainer};
+use goodhart_ppo::{run_ppo, PpoConfig, PpoError, PpoInputs, PpoTrainer, RewardFn};
 
 const SP: Specials = Specials { pad: 0, bos: 1, eos: 2 };
 const TARGET: TokenId = 7;
@@ -61,6 +61,7 @@ fn kl_is_zero_before_any_update() {
         eval_prompts: &eval,
         proxy: &frac_target,
         gold: &gold,
+        rubric: None,
         template: template(),
     };
     let mut trainer = PpoTrainer::new(config(1), &policy(), SP).unwrap();
@@ -83,6 +84,7 @@ fn ppo_raises_the_reward_and_moves_away_from_init() {
         eval_prompts: &eval,
         proxy: &frac_target,
         gold: &gold,
+        rubric: Some(&gold as &dyn RewardFn),
         template: template(),
     };
     let start = std::time::Instant::now();
@@ -121,6 +123,12 @@ fn ppo_raises_the_reward_and_moves_away_from_init() {
     assert!(r0.kl.abs() < 1e-9 && rn.kl > 1.0 && (rn.sqrt_kl - rn.kl.sqrt()).abs() < 1e-12);
     assert!(rn.proxy > r0.proxy + 0.3, "{r0:?} -> {rn:?}");
     assert!(rn.gold_se > 0.0 && rn.proxy_se > 0.0);
+    // the rubric (here the gold itself) is recorded beside the gold, and agrees with it
+    assert_eq!((rn.rubric, rn.rubric_se), (rn.gold, rn.gold_se));
+    let last_eval = out.evals.last().unwrap();
+    assert_eq!(last_eval.gold_values.len(), eval.len());
+    let c = last_eval.gold_rubric_concordance.expect("a rubric was given");
+    assert!(c == 1.0 || c.is_nan(), "a score agrees with itself on every pair it does not tie: {c}");
     assert_eq!(out.curve().points.len(), 6);
 }
 
@@ -132,6 +140,7 @@ fn resume_after_kill_gives_identical_records() {
         eval_prompts: &eval,
         proxy: &frac_target,
         gold: &gold,
+        rubric: None,
         template: template(),
     };
     let total = 5;
@@ -200,8 +209,14 @@ fn resume_after_kill_gives_identical_records() {
 fn bad_inputs_and_rewards_are_reported() {
     let (train, eval) = (prompts(8, 1), prompts(4, 2));
     let nan = |_: &[Vec<TokenId>], r: &[Vec<TokenId>]| vec![f64::NAN; r.len()];
-    let inputs =
-        PpoInputs { prompts: &train, eval_prompts: &eval, proxy: &nan, gold: &gold, template: template() };
+    let inputs = PpoInputs {
+        prompts: &train,
+        eval_prompts: &eval,
+        proxy: &nan,
+        gold: &gold,
+        rubric: None,
+        template: template(),
+    };
     let err = run_ppo(&config(1), &policy(), SP, &inputs, None).unwrap_err();
     assert!(matches!(err, PpoError::BadReward { which: "proxy", step: 0, .. }), "{err}");
     let one = &eval[..1];
@@ -210,6 +225,7 @@ fn bad_inputs_and_rewards_are_reported() {
         eval_prompts: one,
         proxy: &frac_target,
         gold: &gold,
+        rubric: None,
         template: template(),
     };
     let err = run_ppo(&config(1), &policy(), SP, &inputs, None).unwrap_err();

@@ -1,10 +1,11 @@
-//! Where does the gold disagree with the rubric? Buckets held-out pairs by the rubric's margin.
+//! Where does the gold disagree with the rubric? Buckets pairs of the broad writer's responses to
+//! held-out prompts by the rubric's margin.
 //!
 //! `cargo run --release -p goodhart-repro --example gold_agreement -- runs laptop`
 use burn::tensor::Device;
 use goodhart_core::SplitMix64;
 use goodhart_repro::{ExperimentConfig, Pipeline};
-use goodhart_world::{Prompt, WriterConfig};
+use goodhart_world::Split;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     goodhart_nn::keep_freed_memory();
@@ -18,11 +19,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // the preset's own gold (computed if the store does not have it yet)
     let (policy_key, policy) = pipe.policy(&w)?;
     let gold = pipe.gold(&w, &policy_key, &policy)?.rm;
-    let writer = WriterConfig::broad();
+    let writer = w.world.config.writer.broad();
     let mut rng = SplitMix64::new(0xD1A6);
     let (mut ps, mut ra, mut rb, mut ja, mut jb) = (vec![], vec![], vec![], vec![], vec![]);
     for _ in 0..n {
-        let prompt = Prompt::random(&mut rng);
+        let prompt = w.world.random_prompt(Split::HeldOut, &mut rng);
         let (a, b) = (writer.respond(&prompt, &mut rng), writer.respond(&prompt, &mut rng));
         let text = prompt.text();
         ja.push(w.world.judge(&text, &a)?);

@@ -10,6 +10,7 @@ use goodhart_core::{Method, Record};
 use goodhart_ppo::{PpoConfig, PpoInputs, PpoTrainer};
 use goodhart_repro::{ExperimentConfig, Pipeline};
 use goodhart_rm::CalibratedRm;
+use goodhart_world::Split;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     goodhart_nn::keep_freed_memory();
@@ -23,10 +24,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (_, policy) = pipe.policy(&w)?;
     let proxy = CalibratedRm::load(&std::path::Path::new(proxy_dir).join("rm"), &pipe.device)?;
     let gold = CalibratedRm::load(&std::path::Path::new(gold_dir).join("rm"), &pipe.device)?;
-    let enc = |n, seed| -> Vec<Vec<u32>> {
-        w.world.prompts(n, seed).iter().map(|p| w.encode(&p.text()).unwrap()).collect()
-    };
-    let (prompts, eval_prompts) = (enc(4096, 11), enc(256, 12));
+    let prompts = w.prompt_tokens(Split::Train, 4096, 11)?;
+    let eval_prompts = w.prompt_tokens(Split::HeldOut, 256, 12)?;
     let config = PpoConfig {
         lr: lr.parse()?,
         total_steps: steps.parse()?,
@@ -39,6 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         eval_prompts: &eval_prompts,
         proxy: &proxy,
         gold: &gold,
+        rubric: None,
         template: Record::new("probe", Method::Rl),
     };
     let mut trainer = PpoTrainer::new(config, &policy, w.specials)?;

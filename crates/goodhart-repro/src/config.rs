@@ -130,11 +130,52 @@ pub struct ExperimentConfig {
     pub sweeps: SweepStage,
 }
 
+/// Which Goodhart mechanisms an experiment's world has (see `goodhart_world`'s crate docs).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Mechanisms {
+    /// Features good up to a point (`world.world.rubric.extremal`).
+    pub extremal: bool,
+    /// The skill-correlated intensifier the rubric ignores (`world.world.writer.causal`).
+    pub causal: bool,
+    /// Label noise on the proxies' comparisons (`proxies.label_noise`), on top of the
+    /// regressional error every finite proxy has.
+    pub label_noise: f64,
+}
+
+impl std::fmt::Display for Mechanisms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let on = |b: bool| if b { "on" } else { "off" };
+        write!(
+            f,
+            "extremal {}, causal {}, regressional label noise {}",
+            on(self.extremal),
+            on(self.causal),
+            if self.label_noise > 0.0 { format!("{:.2}", self.label_noise) } else { "off".into() }
+        )
+    }
+}
+
 fn sizes(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
 
 impl ExperimentConfig {
+    /// The Goodhart mechanisms this experiment's world has.
+    pub fn mechanisms(&self) -> Mechanisms {
+        Mechanisms {
+            extremal: self.world.world.rubric.extremal,
+            causal: self.world.world.writer.causal,
+            label_noise: self.proxies.label_noise,
+        }
+    }
+
+    /// This experiment with the mechanisms set as given.
+    pub fn with_mechanisms(mut self, m: Mechanisms) -> Self {
+        self.world.world = self.world.world.with_mechanisms(m.extremal, m.causal);
+        self.proxies.label_noise = m.label_noise;
+        self
+    }
+
     /// The named preset (see [`PRESETS`]).
     pub fn preset(name: &str) -> Result<Self, ReproError> {
         let sampling = SamplingSettings { temperature: 1.0, top_k: None, top_p: None, max_new_tokens: 40 };
@@ -224,7 +265,7 @@ impl ExperimentConfig {
                     train: RmTrainConfig { epochs: 2, ..RmTrainConfig::laptop() },
                     init_lm: Some(PretrainConfig::laptop()),
                 },
-                bon: BonStage { prompts: 64, pool: 2048, grid_points: 16, bootstrap: 500, seed: 7 },
+                bon: BonStage { prompts: 128, pool: 2048, grid_points: 16, bootstrap: 500, seed: 7 },
                 rl: RlStage {
                     sizes: sizes(&["p1k", "p10k", "p100k"]),
                     ppo: PpoConfig::laptop(),

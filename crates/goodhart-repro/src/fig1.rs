@@ -1,12 +1,13 @@
 //! Figure 1: best-of-n (1a) and PPO (1b) against proxies of every size, gold measured, laws fitted.
 
 use goodhart_bon::{log_grid, BonCurves, BonEstimator, PromptPool};
-use goodhart_core::{quantile_sorted, Estimate, Method, Record};
+use goodhart_core::{concordance, quantile_sorted, Estimate, Method, Record, SplitMix64};
 use goodhart_kl::kl_bon_from_pool;
 use goodhart_laws::{bootstrap, bootstrap_ci, fit, fit_shared_alpha, FitOptions, Form};
 use goodhart_ppo::PpoOutput;
 use serde::{Deserialize, Serialize};
 
+use crate::findings::{gap_growth, split_half_fall, SplitFall, Verdict};
 use crate::pipeline::{Pipeline, RmReport};
 use crate::ReproError;
 
@@ -21,6 +22,8 @@ pub struct BonResult {
     pub kl_tie_aware: Vec<f64>,
     pub gold: Vec<Estimate>,
     pub proxy_score: Vec<Estimate>,
+    /// The rubric's score of the same best-of-n choices (empty when not measured).
+    pub rubric: Vec<Estimate>,
     /// `R_bon(d) = d (alpha - beta d)` fitted to the gold curve, and to the proxy curve.
     pub alpha_bon: f64,
     pub beta_bon: f64,
@@ -34,10 +37,20 @@ pub struct BonResult {
     pub peak_r: Option<f64>,
     pub alpha_ci: (f64, f64),
     pub beta_ci: (f64, f64),
-    /// The measured gold curve falls after its maximum: max minus last value exceeds two standard
-    /// errors of that (paired, per-prompt) difference.
-    pub falls_after_peak: bool,
-    pub fall: Estimate,
+    /// `(alpha, beta)` of the gold fit on each bootstrap resample of the prompts (`None` where the
+    /// fit failed). Every proxy size uses the same resamples, so trends over size pair them.
+    pub bootstrap_fits: Vec<Option<(f64, f64)>>,
+    /// The gold's fall after its peak, on prompts that did not choose the peak.
+    pub fall: SplitFall,
+    /// What this size's gold curve shows.
+    pub verdict: Verdict,
+    /// Growth of proxy minus gold from n = 1 to the largest n, paired per prompt: the proxy
+    /// pulling away from the gold.
+    pub gap_growth: Estimate,
+    /// How often the gold orders two best-of-n choices as the rubric does, one choice per prompt,
+    /// at the measured peak and at the largest n (`None` without rubric scores).
+    pub gold_rubric_concordance_peak: Option<f64>,
+    pub gold_rubric_concordance_end: Option<f64>,
 }
 
 /// What the initial policy writes, judged by the rubric (the 'human'): the spread that gives
@@ -65,6 +78,8 @@ pub struct RlResult {
     pub kl: Vec<Estimate>,
     pub gold: Vec<Estimate>,
     pub proxy_score: Vec<Estimate>,
+    /// The rubric's score of the same responses (empty when not measured).
+    pub rubric: Vec<Estimate>,
     /// `R_RL(d) = d (alpha - beta ln d)` fitted to the gold curve with alpha free ...
     pub alpha_rl: f64,
     pub beta_rl: f64,
@@ -77,12 +92,19 @@ pub struct RlResult {
     pub peak_r: Option<f64>,
     /// The KL of the last evaluation.
     pub kl_reached: f64,
-    /// Max minus last gold exceeds twice its standard error (the two evaluations' errors combined
-    /// as if independent, which overstates it: they share prompts and sampling streams).
-    pub falls_after_peak: bool,
-    pub fall: Estimate,
+    /// The gold's fall after its peak, on evaluation prompts that did not choose the peak
+    /// (evaluations use the same prompts and sampling streams, so the difference is paired).
+    pub fall: SplitFall,
+    pub verdict: Verdict,
     /// The proxy score of the last evaluation exceeds that of the first by two standard errors.
     pub proxy_rises: bool,
+    /// The gold's agreement with the rubric (Kendall concordance over the evaluation's responses)
+    /// at the measured peak and at the end (`None` without a rubric).
+    pub gold_rubric_concordance_peak: Option<f64>,
+    pub gold_rubric_concordance_end: Option<f64>,
+    /// `beta_RL` of the shared-alpha fit on each bootstrap resample of the evaluation prompts
+    /// (the same resamples for every run; `None` where the fit failed).
+    pub bootstrap_beta_shared: Vec<Option<f64>>,
     /// Every PPO iteration's log (clip fraction, entropy, rollout KL, ...).
     pub logs: Vec<goodhart_ppo::PpoStepLog>,
 }
@@ -90,6 +112,8 @@ pub struct RlResult {
 /// Everything figure 1 shows.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Fig1 {
+    /// The Goodhart mechanisms the world had.
+    pub mechanisms: crate::config::Mechanisms,
     pub policy: PolicyReport,
     pub gold: RmReport,
     /// The gold's agreement with the rubric on the proxies' validation comparisons (pairs of
@@ -121,6 +145,7 @@ pub fn fig1(p: &Pipeline) -> Result<Fig1, ReproError> {
         pool_key,
         pools,
         gold_scores,
+        rubric_scores,
     } = p.base()?;
     let policy_report = policy_report(&w, &pools, &gold_scores)?;
     let grid = log_grid(p.config.bon.pool as u64, p.config.bon.grid_points);
@@ -131,7 +156,8 @@ pub fn fig1(p: &Pipeline) -> Result<Fig1, ReproError> {
     for size in &p.config.proxies.sizes {
         let proxy = p.proxy(&w, size, &data_key, &train, &val)?;
         let scores = p.bon_scores(&pool_key, &pools, &proxy)?;
-        let (result, rows) = bon_result(p, &estimator, &proxy, &scores, &gold_scores, "fig1")?;
+        let (result, rows) =
+            bon_result(p, &estimator, &proxy, &scores, &gold_scores, Some(&rubric_scores), "fig1")?;
         records.extend(rows);
         results.push(result);
         proxies.push(proxy);
@@ -148,7 +174,7 @@ pub fn fig1(p: &Pipeline) -> Result<Fig1, ReproError> {
         records.extend(output.records.iter().cloned());
         runs.push((proxy.eval.clone(), output));
     }
-    let (rl, rl_alpha_shared) = analyse_rl(&runs)?;
+    let (rl, rl_alpha_shared) = analyse_rl(&runs, p.config.bon.bootstrap, p.config.bon.seed)?;
     let mut agree = 0.0;
     for c in &val {
         let chosen = w.rubric(&c.prompt, &c.chosen)?;
@@ -163,6 +189,7 @@ pub fn fig1(p: &Pipeline) -> Result<Fig1, ReproError> {
     }
     let gold_rubric_agreement_on_policy_pairs = agree / val.len().max(1) as f64;
     Ok(Fig1 {
+        mechanisms: p.config.mechanisms(),
         policy: policy_report,
         gold: gold.eval,
         gold_rubric_agreement_on_policy_pairs,
@@ -173,8 +200,13 @@ pub fn fig1(p: &Pipeline) -> Result<Fig1, ReproError> {
     })
 }
 
-/// Fits `R_RL` to each run's gold curve, alpha free and alpha shared across runs.
-pub fn analyse_rl(runs: &[(RmReport, PpoOutput)]) -> Result<(Vec<RlResult>, Option<f64>), ReproError> {
+/// Fits `R_RL` to each run's gold curve, alpha free and alpha shared across runs, with
+/// `resamples` bootstrap resamples of the evaluation prompts for the shared fit's betas.
+pub fn analyse_rl(
+    runs: &[(RmReport, PpoOutput)],
+    resamples: usize,
+    seed: u64,
+) -> Result<(Vec<RlResult>, Option<f64>), ReproError> {
     if runs.is_empty() {
         return Ok((Vec::new(), None));
     }
@@ -190,21 +222,58 @@ pub fn analyse_rl(runs: &[(RmReport, PpoOutput)]) -> Result<(Vec<RlResult>, Opti
         .collect();
     let views: Vec<(&[f64], &[f64])> = curves.iter().map(|(d, g)| (d.as_slice(), g.as_slice())).collect();
     let (alpha, shared) = fit_shared_alpha(Form::Rl, &views).map_err(fit_err)?;
+    // per run, the `[prompt, evaluation]` table of gold scores
+    let tables: Vec<(usize, Vec<f64>)> = runs.iter().map(|(_, o)| gold_table(o)).collect();
+    let prompts = tables.iter().map(|(p, _)| *p).min().unwrap_or(0);
+    let mut boot: Vec<Vec<Option<f64>>> = vec![Vec::new(); runs.len()];
+    if prompts >= 2 && tables.iter().all(|(p, _)| *p == prompts) {
+        bootstrap(prompts, resamples, seed, |idx| {
+            let means: Vec<Vec<f64>> = runs
+                .iter()
+                .zip(&tables)
+                .map(|((_, o), (_, t))| {
+                    let cols = o.evals.len();
+                    (0..cols)
+                        .map(|j| idx.iter().map(|&i| t[i * cols + j]).sum::<f64>() / idx.len() as f64)
+                        .collect()
+                })
+                .collect();
+            let views: Vec<(&[f64], &[f64])> =
+                curves.iter().zip(&means).map(|((d, _), g)| (d.as_slice(), g.as_slice())).collect();
+            let betas = fit_shared_alpha(Form::Rl, &views)
+                .ok()
+                .map(|(_, laws)| laws.iter().map(|l| l.beta()).collect());
+            for (k, column) in boot.iter_mut().enumerate() {
+                column.push(betas.as_ref().map(|b: &Vec<f64>| b[k]));
+            }
+            0.0
+        });
+    }
     let mut out = Vec::with_capacity(runs.len());
-    for (((report, o), (d, g)), shared) in runs.iter().zip(&curves).zip(shared) {
+    for ((((report, o), (d, g)), shared), ((prompts, table), boot)) in
+        runs.iter().zip(&curves).zip(shared).zip(tables.iter().zip(boot))
+    {
         let law = fit(Form::Rl, d, g, &FitOptions::default()).map_err(fit_err)?;
         let evals = &o.evals;
-        let argmax = (0..evals.len()).max_by(|&a, &b| g[a].total_cmp(&g[b])).expect("evaluations");
-        let (top, last) = (&evals[argmax].gold, &evals[evals.len() - 1].gold);
-        let fall = Estimate { mean: top.mean - last.mean, se: top.se.hypot(last.se), n: last.n };
+        let fall = if *prompts >= 2 {
+            split_half_fall(table, evals.len())
+        } else {
+            return Err(ReproError::Artifact(format!(
+                "the PPO run against {} recorded no per-prompt gold scores: its stage predates them; \
+                 delete it to have it recomputed",
+                report.size
+            )));
+        };
         let (first_p, last_p) = (&evals[0].proxy, &evals[evals.len() - 1].proxy);
         let peak = law.peak();
+        let measured_to = d.iter().copied().fold(0.0, f64::max);
         out.push(RlResult {
             proxy: report.clone(),
             steps: evals.iter().map(|e| e.step as u64).collect(),
             kl: evals.iter().map(|e| e.kl).collect(),
             gold: evals.iter().map(|e| e.gold).collect(),
             proxy_score: evals.iter().map(|e| e.proxy).collect(),
+            rubric: evals.iter().filter_map(|e| e.rubric).collect(),
             alpha_rl: law.alpha(),
             beta_rl: law.beta(),
             r2: law.r2,
@@ -213,13 +282,35 @@ pub fn analyse_rl(runs: &[(RmReport, PpoOutput)]) -> Result<(Vec<RlResult>, Opti
             peak_d: peak.map(|p| p.d),
             peak_r: peak.map(|p| p.r),
             kl_reached: evals[evals.len() - 1].kl.mean,
-            falls_after_peak: argmax + 1 < evals.len() && fall.mean > 2.0 * fall.se,
+            verdict: Verdict::of(&fall, peak.map(|p| p.d), measured_to),
             fall,
             proxy_rises: last_p.mean - first_p.mean > 2.0 * first_p.se.hypot(last_p.se),
+            gold_rubric_concordance_peak: evals[fall.peak].gold_rubric_concordance,
+            gold_rubric_concordance_end: evals[evals.len() - 1].gold_rubric_concordance,
+            bootstrap_beta_shared: boot,
             logs: o.logs.clone(),
         });
     }
     Ok((out, Some(alpha)))
+}
+
+/// A run's gold scores as a row-major `[prompt, evaluation]` table, with its number of prompts
+/// (0 when the evaluations did not record per-prompt scores).
+pub fn gold_table(o: &PpoOutput) -> (usize, Vec<f64>) {
+    eval_table(o, |e| &e.gold_values)
+}
+
+/// [`gold_table`] for any per-prompt column of the evaluations.
+pub fn eval_table(o: &PpoOutput, column: impl Fn(&goodhart_ppo::GoldEval) -> &Vec<f64>) -> (usize, Vec<f64>) {
+    let prompts = o.evals.iter().map(|e| column(e).len()).min().unwrap_or(0);
+    let cols = o.evals.len();
+    let mut table = vec![0.0; prompts * cols];
+    for (j, e) in o.evals.iter().enumerate() {
+        for (i, g) in column(e).iter().take(prompts).enumerate() {
+            table[i * cols + j] = *g;
+        }
+    }
+    (prompts, table)
 }
 
 /// Best-of-n curves of one proxy over the shared pools, its fits, and its rows.
@@ -229,12 +320,27 @@ pub fn bon_result(
     proxy: &crate::pipeline::TrainedRm,
     proxy_scores: &[Vec<f64>],
     gold_scores: &[Vec<f64>],
+    rubric_scores: Option<&[Vec<f64>]>,
     experiment: &str,
 ) -> Result<(BonResult, Vec<Record>), ReproError> {
-    let views: Vec<PromptPool<'_>> =
-        proxy_scores.iter().zip(gold_scores).map(|(pr, g)| PromptPool::new(pr, g)).collect();
+    let views: Vec<PromptPool<'_>> = proxy_scores
+        .iter()
+        .zip(gold_scores)
+        .enumerate()
+        .map(|(i, (pr, g))| {
+            let pool = PromptPool::new(pr, g);
+            rubric_scores.map_or(pool, |r| pool.with_extra(&r[i]))
+        })
+        .collect();
     let curves = estimator.estimate(&views)?;
     let mut result = analyse(&curves, proxy.eval.clone(), p.config.bon.bootstrap, p.config.bon.seed)?;
+    if let Some(rubric) = rubric_scores {
+        let at = |k: usize| {
+            best_of_n_concordance(proxy_scores, gold_scores, rubric, curves.ns[k] as usize, p.config.bon.seed)
+        };
+        result.gold_rubric_concordance_peak = Some(at(result.fall.peak));
+        result.gold_rubric_concordance_end = Some(at(curves.ns.len() - 1));
+    }
     result.kl_tie_aware = curves
         .ns
         .iter()
@@ -255,9 +361,41 @@ pub fn bon_result(
         r.seed = p.config.bon.seed;
         (r.gold, r.gold_se) = (curves.gold[k].mean, curves.gold[k].se);
         (r.proxy, r.proxy_se) = (curves.proxy[k].mean, curves.proxy[k].se);
+        if let Some(rubric) = &curves.extra {
+            (r.rubric, r.rubric_se) = (rubric[k].mean, rubric[k].se);
+        }
         records.push(r);
     }
     Ok((result, records))
+}
+
+/// One best-of-`n` choice per prompt (a seeded random `n`-subset of its pool, the highest proxy
+/// score winning), and how often the gold orders those choices as the rubric does.
+fn best_of_n_concordance(
+    proxy: &[Vec<f64>],
+    gold: &[Vec<f64>],
+    rubric: &[Vec<f64>],
+    n: usize,
+    seed: u64,
+) -> f64 {
+    let mut rng = SplitMix64::new(seed ^ 0xC0DC);
+    let (mut g, mut r) = (Vec::with_capacity(proxy.len()), Vec::with_capacity(proxy.len()));
+    for (p, scores) in proxy.iter().enumerate() {
+        // partial Fisher-Yates: the first n of a random permutation
+        let mut idx: Vec<usize> = (0..scores.len()).collect();
+        for i in 0..n.min(idx.len()) {
+            let j = i + rng.next_below((idx.len() - i) as u64) as usize;
+            idx.swap(i, j);
+        }
+        let best = idx[..n.min(idx.len())]
+            .iter()
+            .copied()
+            .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
+            .expect("pools are non-empty");
+        g.push(gold[p][best]);
+        r.push(rubric[p][best]);
+    }
+    concordance(&g, &r)
 }
 
 fn policy_report(
@@ -310,27 +448,27 @@ fn analyse(
     let cols = curves.ns.len();
     let prompts = curves.num_prompts();
     // Bootstrap over prompts: refit the mean gold curve of each resample.
-    let mut params = Vec::with_capacity(resamples);
+    let mut bootstrap_fits = Vec::with_capacity(resamples);
     bootstrap(prompts, resamples, seed, |idx| {
         let mean: Vec<f64> = (0..cols)
             .map(|j| {
                 idx.iter().map(|&i| curves.per_prompt_gold[i * cols + j]).sum::<f64>() / idx.len() as f64
             })
             .collect();
-        if let Ok(f) = fit_bon(&d, &mean) {
-            params.push((f.alpha(), f.beta()));
-        }
+        bootstrap_fits.push(fit_bon(&d, &mean).ok().map(|f| (f.alpha(), f.beta())));
         0.0
     });
     let ci = |xs: Vec<f64>| bootstrap_ci(&xs, 0.9).unwrap_or((f64::NAN, f64::NAN));
-    let alpha_ci = ci(params.iter().map(|p| p.0).collect());
-    let beta_ci = ci(params.iter().map(|p| p.1).collect());
-    let argmax = (0..cols).max_by(|&a, &b| gold[a].total_cmp(&gold[b])).expect("non-empty grid");
-    let fall =
-        Estimate::from_iterator((0..prompts).map(|i| {
-            curves.per_prompt_gold[i * cols + argmax] - curves.per_prompt_gold[i * cols + cols - 1]
-        }));
+    let alpha_ci = ci(bootstrap_fits.iter().flatten().map(|p| p.0).collect());
+    let beta_ci = ci(bootstrap_fits.iter().flatten().map(|p| p.1).collect());
+    if prompts < 2 {
+        return Err(ReproError::Config(format!(
+            "best-of-n over {prompts} prompt: a fall is tested on half the prompts, so use bon.prompts >= 2"
+        )));
+    }
+    let fall = split_half_fall(&curves.per_prompt_gold, cols);
     let peak = law.peak();
+    let measured_to = d.iter().copied().fold(0.0, f64::max);
     Ok(BonResult {
         proxy,
         ns: curves.ns.clone(),
@@ -338,6 +476,7 @@ fn analyse(
         kl_tie_aware: Vec::new(),
         gold: curves.gold.clone(),
         proxy_score: curves.proxy.clone(),
+        rubric: curves.extra.clone().unwrap_or_default(),
         alpha_bon: law.alpha(),
         beta_bon: law.beta(),
         r2: law.r2,
@@ -348,7 +487,11 @@ fn analyse(
         peak_r: peak.map(|p| p.r),
         alpha_ci,
         beta_ci,
-        falls_after_peak: argmax + 1 < cols && fall.mean > 2.0 * fall.se,
+        bootstrap_fits,
+        verdict: Verdict::of(&fall, peak.map(|p| p.d), measured_to),
         fall,
+        gap_growth: gap_growth(&curves.per_prompt_proxy, &curves.per_prompt_gold, cols),
+        gold_rubric_concordance_peak: None,
+        gold_rubric_concordance_end: None,
     })
 }

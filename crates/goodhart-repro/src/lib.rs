@@ -17,7 +17,9 @@
 
 pub mod cells;
 pub mod config;
+pub mod controls;
 pub mod fig1;
+pub mod findings;
 pub mod pipeline;
 pub mod plan;
 pub mod report;

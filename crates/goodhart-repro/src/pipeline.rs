@@ -10,7 +10,7 @@ use goodhart_ppo::{PpoInputs, PpoOutput, PpoTrainer};
 use goodhart_rm::calibration::Calibration;
 use goodhart_rm::pairs::{label_pairs, split_validation, Comparison, Pair};
 use goodhart_rm::{evaluate, score_raw, train_rm, CalibratedRm, RmEval, RmSpecials};
-use goodhart_world::{Prompt, World, WorldTokenizer, WriterConfig};
+use goodhart_world::{Split, World, WorldTokenizer};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
@@ -80,10 +80,69 @@ impl WorldArtifacts {
         self.tokenizer.decode(ids).map_err(|e| ReproError::Artifact(e.to_string()))
     }
 
+    /// `count` prompts of one side of the world's split (see [`World::prompts`]), as tokens.
+    pub fn prompt_tokens(
+        &self,
+        split: Split,
+        count: usize,
+        seed: u64,
+    ) -> Result<Vec<Vec<TokenId>>, ReproError> {
+        self.world.prompts(split, count, seed).iter().map(|p| self.encode(&p.text())).collect()
+    }
+
     /// The rubric's score of a (prompt, response) given as tokens.
     pub fn rubric(&self, prompt: &[TokenId], response: &[TokenId]) -> Result<f64, ReproError> {
         let (p, r) = (self.decode(prompt)?, self.decode(response)?);
         Ok(self.world.judge(&p, &r).map_err(|e| ReproError::Artifact(e.to_string()))?.score)
+    }
+}
+
+/// The rubric as a reward: the 'human' score of a tokenised response, recentred by `offset` (the
+/// rubric's mean over the gold's calibration samples, so it reads like the gold: 0 for the
+/// initial policy).
+pub struct RubricScorer<'a> {
+    pub world: &'a WorldArtifacts,
+    pub offset: f64,
+}
+
+impl<'a> RubricScorer<'a> {
+    /// The rubric recentred like `gold` (whose stage recorded the offset).
+    pub fn for_gold(world: &'a WorldArtifacts, gold: &TrainedRm) -> Result<Self, ReproError> {
+        let offset = gold.eval.rubric_offset.ok_or_else(|| {
+            ReproError::Artifact(format!(
+                "the gold stage {} has no rubric offset: it predates the rubric curves; delete it to \
+                 have it recomputed",
+                gold.key
+            ))
+        })?;
+        Ok(RubricScorer { world, offset })
+    }
+
+    /// Recentred rubric scores of every pooled sample, `[prompt][sample]`.
+    pub fn pool_scores(&self, pools: &Pools) -> Result<Vec<Vec<f64>>, ReproError> {
+        pools
+            .prompts
+            .iter()
+            .zip(&pools.responses)
+            .map(|(prompt, pool)| self.scores(&vec![prompt.clone(); pool.len()], pool))
+            .collect()
+    }
+
+    /// Recentred rubric scores of `responses[i]` to `prompts[i]`.
+    pub fn scores(
+        &self,
+        prompts: &[Vec<TokenId>],
+        responses: &[Vec<TokenId>],
+    ) -> Result<Vec<f64>, ReproError> {
+        prompts.iter().zip(responses).map(|(p, r)| Ok(self.world.rubric(p, r)? - self.offset)).collect()
+    }
+}
+
+impl goodhart_ppo::RewardFn for RubricScorer<'_> {
+    /// Panics only on tokens the world's tokenizer cannot decode, which a policy of this world
+    /// never samples.
+    fn reward(&self, prompts: &[Vec<TokenId>], responses: &[Vec<TokenId>]) -> Vec<f64> {
+        self.scores(prompts, responses).expect("responses of this world's policy decode")
     }
 }
 
@@ -109,6 +168,10 @@ pub struct RmReport {
     /// started from one that is not the policy.
     #[serde(default)]
     pub lm_val_loss: Option<f64>,
+    /// For the gold: the rubric's mean score of the calibration samples, so the rubric can be
+    /// recentred on the same initial-policy samples as the gold (see [`RubricScorer`]).
+    #[serde(default)]
+    pub rubric_offset: Option<f64>,
 }
 
 impl RmReport {
@@ -127,6 +190,7 @@ impl RmReport {
             val,
             calibration,
             lm_val_loss: None,
+            rubric_offset: None,
         }
     }
 }
@@ -158,6 +222,8 @@ pub struct Base {
     pub pool_key: String,
     pub pools: Pools,
     pub gold_scores: Vec<Vec<f64>>,
+    /// The rubric's recentred scores of every pooled sample, `[prompt][sample]`.
+    pub rubric_scores: Vec<Vec<f64>>,
 }
 
 /// An experiment's pipeline over a store.
@@ -180,14 +246,27 @@ impl Pipeline {
         let (data_key, train, val, _) = self.proxy_data(&w, &policy_key, &policy, &gold)?;
         let (pool_key, pools) = self.bon_pools(&w, &policy_key, &policy)?;
         let gold_scores = self.bon_scores(&pool_key, &pools, &gold)?;
-        Ok(Base { w, policy_key, policy, gold, data_key, train, val, pool_key, pools, gold_scores })
+        let rubric_scores = RubricScorer::for_gold(&w, &gold)?.pool_scores(&pools)?;
+        Ok(Base {
+            w,
+            policy_key,
+            policy,
+            gold,
+            data_key,
+            train,
+            val,
+            pool_key,
+            pools,
+            gold_scores,
+            rubric_scores,
+        })
     }
 
     /// Stage 1: corpus and tokenizer.
     pub fn world(&self) -> Result<WorldArtifacts, ReproError> {
         let c = &self.config.world;
         let key = key_of("world", c);
-        let world = World::new(c.world.clone());
+        let world = World::new(c.world.clone()).map_err(|e| ReproError::Config(e.to_string()))?;
         let docs = world.documents(c.corpus_docs, c.seed);
         let (dir, outcome) = self.store.ensure("world", &key, c, |tmp| {
             let tok = WorldTokenizer::train(docs.iter().map(|d| d.text()), c.world.vocab_size)
@@ -282,7 +361,7 @@ impl Pipeline {
         Ok((key, model, val_loss))
     }
 
-    /// `n` samples of the policy for random prompts (prompt tokens, response tokens).
+    /// `n` samples of the policy for training prompts (prompt tokens, response tokens).
     fn policy_samples(
         &self,
         w: &WorldArtifacts,
@@ -291,8 +370,7 @@ impl Pipeline {
         seed: u64,
         what: &str,
     ) -> Result<Samples, ReproError> {
-        let prompts: Vec<Vec<TokenId>> =
-            w.world.prompts(n, seed).iter().map(|p| w.encode(&p.text())).collect::<Result<_, _>>()?;
+        let prompts: Vec<Vec<TokenId>> = w.prompt_tokens(Split::Train, n, seed)?;
         let responses = self.responses(w, policy, &prompts, seed, 0, what)?;
         Ok((prompts, responses))
     }
@@ -336,11 +414,11 @@ impl Pipeline {
         }
         let init = c.init_from_policy.then_some(policy);
         let (dir, outcome) = self.store.ensure("gold", &key, &inputs, |tmp| {
-            let writer = WriterConfig::broad();
+            let writer = w.world.config.writer.broad();
             let mut rng = SplitMix64::new(c.train.seed ^ 0x601D);
             let (mut pairs, mut sa, mut sb) = (Vec::new(), Vec::new(), Vec::new());
             for _ in 0..c.pairs {
-                let prompt = Prompt::random(&mut rng);
+                let prompt = w.world.random_prompt(Split::Train, &mut rng);
                 let (a, b) = (writer.respond(&prompt, &mut rng), writer.respond(&prompt, &mut rng));
                 let text = prompt.text();
                 sa.push(w.world.judge(&text, &a).map_err(|e| ReproError::Artifact(e.to_string()))?.score);
@@ -375,6 +453,9 @@ impl Pipeline {
             let raw = score_raw(&model, &prompts, &responses, w.rm_specials(), BATCH);
             let calibration = Calibration::gold(&raw)
                 .ok_or(ReproError::Degenerate("the gold RM scores every initial-policy sample the same"))?;
+            let rubric: Vec<f64> =
+                prompts.iter().zip(&responses).map(|(p, r)| w.rubric(p, r)).collect::<Result<_, _>>()?;
+            let rubric_offset = goodhart_core::Estimate::from_values(&rubric).mean;
             let rm = CalibratedRm {
                 name: "gold".into(),
                 model,
@@ -382,7 +463,9 @@ impl Pipeline {
                 specials: w.rm_specials(),
                 batch_size: BATCH,
             };
-            save_rm(tmp, &rm, RmReport::new(&c.size, &config, train.len(), val_eval, calibration))
+            let mut report = RmReport::new(&c.size, &config, train.len(), val_eval, calibration);
+            report.rubric_offset = Some(rubric_offset);
+            save_rm(tmp, &rm, report)
         })?;
         self.load_trained("gold", key, &c.size, &dir, outcome, |e| {
             format!("{}: agreement with the rubric {:.3}", c.size, e.val.accuracy)
@@ -561,12 +644,7 @@ impl Pipeline {
         let inputs = plan::bon_pool_inputs(policy_key, c, &self.config.policy.sampling);
         let key = key_of("bon-pool", &inputs);
         let (dir, outcome) = self.store.ensure("bon-pool", &key, &inputs, |tmp| {
-            let prompts: Vec<Vec<TokenId>> = w
-                .world
-                .prompts(c.prompts, c.seed)
-                .iter()
-                .map(|p| w.encode(&p.text()))
-                .collect::<Result<_, _>>()?;
+            let prompts = w.prompt_tokens(Split::HeldOut, c.prompts, c.seed)?;
             let pb = bar((c.prompts * c.pool) as u64, "sampling BoN pools");
             let mut responses = Vec::with_capacity(c.prompts);
             for (p, prompt) in prompts.iter().enumerate() {
@@ -648,11 +726,8 @@ impl Pipeline {
         let key = key_of("rl", &inputs);
         let checkpoints = self.store.root().join("rl-checkpoints").join(&key);
         let (dir, outcome) = self.store.ensure("rl", &key, &inputs, |tmp| {
-            let encode = |n: usize, seed: u64| -> Result<Vec<Vec<TokenId>>, ReproError> {
-                w.world.prompts(n, seed).iter().map(|p| w.encode(&p.text())).collect()
-            };
-            let prompts = encode(c.train_prompts, c.prompt_seed)?;
-            let eval_prompts = encode(c.eval_prompts, c.prompt_seed ^ 0xE7A1)?;
+            let prompts = w.prompt_tokens(Split::Train, c.train_prompts, c.prompt_seed)?;
+            let eval_prompts = w.prompt_tokens(Split::HeldOut, c.eval_prompts, c.prompt_seed ^ 0xE7A1)?;
             let mut template = Record::new("fig1", goodhart_core::Method::Rl);
             template.rm_size = proxy.size.clone();
             template.rm_params = proxy.eval.params;
@@ -660,11 +735,13 @@ impl Pipeline {
             template.policy_size = self.config.policy.size.clone();
             template.kl_penalty = c.ppo.kl_penalty.initial_coef();
             template.seed = c.ppo.seed;
+            let rubric = RubricScorer::for_gold(w, gold)?;
             let inputs = PpoInputs {
                 prompts: &prompts,
                 eval_prompts: &eval_prompts,
                 proxy: &proxy.rm,
                 gold: &gold.rm,
+                rubric: Some(&rubric),
                 template,
             };
             let mut trainer = PpoTrainer::with_checkpoints(c.ppo.clone(), policy, w.specials, &checkpoints)?;

@@ -10,6 +10,10 @@ use goodhart_plot::{spread_colour, write_png, write_svg, Figure, LineStyle, Pane
 use crate::fig1::Fig1;
 use crate::ReproError;
 
+fn estimate(x: Option<&Estimate>) -> String {
+    x.map_or("-".into(), |e| format!("{:.3} ({:.3})", e.mean, e.se))
+}
+
 fn opt(x: Option<f64>) -> String {
     x.map_or("-".into(), |v| format!("{v:.3}"))
 }
@@ -17,13 +21,13 @@ fn opt(x: Option<f64>) -> String {
 /// Records as CSV (one header row, the columns of [`Record`]).
 pub fn records_csv(records: &[Record]) -> String {
     let mut out = String::from(
-        "experiment,method,rm_size,rm_params,data_size,policy_size,kl_penalty,seed,n,step,kl,sqrt_kl,gold,gold_se,proxy,proxy_se\n",
+        "experiment,method,rm_size,rm_params,data_size,policy_size,kl_penalty,seed,n,step,kl,sqrt_kl,gold,gold_se,proxy,proxy_se,rubric,rubric_se\n",
     );
     for r in records {
         let o = |x: Option<u64>| x.map_or(String::new(), |v| v.to_string());
         writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             r.experiment,
             r.method,
             r.rm_size,
@@ -39,7 +43,9 @@ pub fn records_csv(records: &[Record]) -> String {
             r.gold,
             r.gold_se,
             r.proxy,
-            r.proxy_se
+            r.proxy_se,
+            r.rubric,
+            r.rubric_se
         )
         .expect("write to string");
     }
@@ -50,6 +56,12 @@ pub fn records_csv(records: &[Record]) -> String {
 pub fn fig1_markdown(f: &Fig1) -> String {
     let mut s = String::new();
     writeln!(s, "# fig1: best-of-n (a) and PPO (b) against proxies of every size\n").unwrap();
+    writeln!(
+        s,
+        "Goodhart mechanisms: {}. Every curve point is measured on held-out prompts.\n",
+        f.mechanisms
+    )
+    .unwrap();
     let pr = &f.policy;
     writeln!(s, "## The initial policy, judged by the rubric\n").unwrap();
     writeln!(
@@ -99,12 +111,19 @@ pub fn fig1_markdown(f: &Fig1) -> String {
         .unwrap();
     }
     writeln!(s, "\n## Fits of R_bon(d) = d (alpha - beta d) to the gold curve\n").unwrap();
-    writeln!(s, "| size | alpha_bon [90% CI] | beta_bon [90% CI] | R^2 | d* | R* | gold falls after peak | max - last (se) |").unwrap();
-    writeln!(s, "|---|---|---|---|---|---|---|---|").unwrap();
+    writeln!(
+        s,
+        "A fall is measured on fresh prompts: the peak is chosen on half of the held-out prompts and \
+         peak minus last is measured on the other half. Concordance: how often the gold orders two \
+         best-of-n choices (one per prompt) as the rubric does, at the peak and at the largest n.\n"
+    )
+    .unwrap();
+    writeln!(s, "| size | alpha_bon [90% CI] | beta_bon [90% CI] | R^2 | d* | R* | verdict | peak - last, other half (se) | proxy - gold growth (se) | gold~rubric at peak / end |").unwrap();
+    writeln!(s, "|---|---|---|---|---|---|---|---|---|---|").unwrap();
     for r in &f.results {
         writeln!(
             s,
-            "| {} | {:.3} [{:.3}, {:.3}] | {:.3} [{:.3}, {:.3}] | {:.3} | {} | {} | {} | {:.3} ({:.3}) |",
+            "| {} | {:.3} [{:.3}, {:.3}] | {:.3} [{:.3}, {:.3}] | {:.3} | {} | {} | {} | {:.3} ({:.3}) | {:.3} ({:.3}) | {} / {} |",
             r.proxy.size,
             r.alpha_bon,
             r.alpha_ci.0,
@@ -115,9 +134,13 @@ pub fn fig1_markdown(f: &Fig1) -> String {
             r.r2,
             opt(r.peak_d),
             opt(r.peak_r),
-            if r.falls_after_peak { "yes" } else { "no" },
-            r.fall.mean,
-            r.fall.se
+            r.verdict,
+            r.fall.amount.mean,
+            r.fall.amount.se,
+            r.gap_growth.mean,
+            r.gap_growth.se,
+            opt(r.gold_rubric_concordance_peak),
+            opt(r.gold_rubric_concordance_end)
         )
         .unwrap();
     }
@@ -125,14 +148,14 @@ pub fn fig1_markdown(f: &Fig1) -> String {
     for r in &f.results {
         writeln!(
             s,
-            "### proxy {}\n\n| n | KL_bon | tie-aware KL | sqrt KL | proxy | gold |\n|---|---|---|---|---|---|",
+            "### proxy {}\n\n| n | KL_bon | tie-aware KL | sqrt KL | proxy | gold | rubric |\n|---|---|---|---|---|---|---|",
             r.proxy.size
         )
         .unwrap();
         for k in 0..r.ns.len() {
             writeln!(
                 s,
-                "| {} | {:.3} | {:.3} | {:.3} | {:.3} ({:.3}) | {:.3} ({:.3}) |",
+                "| {} | {:.3} | {:.3} | {:.3} | {:.3} ({:.3}) | {:.3} ({:.3}) | {} |",
                 r.ns[k],
                 r.kl[k],
                 r.kl_tie_aware[k],
@@ -140,7 +163,8 @@ pub fn fig1_markdown(f: &Fig1) -> String {
                 r.proxy_score[k].mean,
                 r.proxy_score[k].se,
                 r.gold[k].mean,
-                r.gold[k].se
+                r.gold[k].se,
+                estimate(r.rubric.get(k))
             )
             .unwrap();
         }
@@ -160,13 +184,13 @@ fn rl_markdown(s: &mut String, f: &Fig1) {
         "Fits of R_RL(d) = d (alpha - beta ln d) to the gold curve, alpha free and alpha shared by every size (alpha = {alpha:.3}).\n"
     )
     .unwrap();
-    writeln!(s, "| size | alpha_RL | beta_RL | R^2 | beta_RL (shared alpha) | R^2 (shared) | d* | R* | KL reached | gold falls after peak | max - last (se) | proxy rises |").unwrap();
-    writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|").unwrap();
+    writeln!(s, "| size | alpha_RL | beta_RL | R^2 | beta_RL (shared alpha) | R^2 (shared) | d* | R* | KL reached | verdict | peak - last, other half (se) | proxy rises | gold~rubric at peak / end |").unwrap();
+    writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|---|").unwrap();
     let yes = |b: bool| if b { "yes" } else { "no" };
     for r in &f.rl {
         writeln!(
             s,
-            "| {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {} | {} | {:.2} | {} | {:.3} ({:.3}) | {} |",
+            "| {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {} | {} | {:.2} | {} | {:.3} ({:.3}) | {} | {} / {} |",
             r.proxy.size,
             r.alpha_rl,
             r.beta_rl,
@@ -176,10 +200,12 @@ fn rl_markdown(s: &mut String, f: &Fig1) {
             opt(r.peak_d),
             opt(r.peak_r),
             r.kl_reached,
-            yes(r.falls_after_peak),
-            r.fall.mean,
-            r.fall.se,
-            yes(r.proxy_rises)
+            r.verdict,
+            r.fall.amount.mean,
+            r.fall.amount.se,
+            yes(r.proxy_rises),
+            opt(r.gold_rubric_concordance_peak),
+            opt(r.gold_rubric_concordance_end)
         )
         .unwrap();
     }
@@ -187,14 +213,14 @@ fn rl_markdown(s: &mut String, f: &Fig1) {
     for r in &f.rl {
         writeln!(
             s,
-            "### PPO vs proxy {}\n\n| step | KL (se) | sqrt KL | proxy | gold |\n|---|---|---|---|---|",
+            "### PPO vs proxy {}\n\n| step | KL (se) | sqrt KL | proxy | gold | rubric |\n|---|---|---|---|---|---|",
             r.proxy.size
         )
         .unwrap();
         for k in 0..r.steps.len() {
             writeln!(
                 s,
-                "| {} | {:.3} ({:.3}) | {:.3} | {:.3} ({:.3}) | {:.3} ({:.3}) |",
+                "| {} | {:.3} ({:.3}) | {:.3} | {:.3} ({:.3}) | {:.3} ({:.3}) | {} |",
                 r.steps[k],
                 r.kl[k].mean,
                 r.kl[k].se,
@@ -202,7 +228,8 @@ fn rl_markdown(s: &mut String, f: &Fig1) {
                 r.proxy_score[k].mean,
                 r.proxy_score[k].se,
                 r.gold[k].mean,
-                r.gold[k].se
+                r.gold[k].se,
+                estimate(r.rubric.get(k))
             )
             .unwrap();
         }

@@ -1,10 +1,15 @@
 //! `--seeds k`: figure 1 repeated over seeds, curves and coefficients aggregated with error bars.
 //!
-//! A seed resamples what the paper's error bars cover: the proxies' comparison data, the proxies'
-//! initialisation and batch order, the best-of-n pools and the PPO runs. The world, the initial
-//! policy and the gold RM are shared by every seed: the gold is the ground truth the seeds are
-//! measured against; so are the pretrained LMs the proxies start from (`proxies.init_lm`), as the
-//! paper's pretrained models are. Seed 0 is the plain run, so it shares its cache with `--seeds 1`.
+//! A seed resamples everything a reviewer would resample ([`Resample::All`]): the world's corpus
+//! (the prompt split stays fixed: it defines what is held out), the initial policy's
+//! pretraining, the gold RM's data and training, the proxies' pretrained LMs, their comparison
+//! data, initialisation and batch order, the best-of-n pools and the PPO runs. Earlier
+//! experiments found that the world, the policy and the gold decide whether overoptimisation shows
+//! at all, so a finding that holds on one of them is not yet a finding.
+//!
+//! The cheaper [`Resample::Optimisation`] keeps the world, the policy, the gold and the proxies'
+//! LMs, and resamples what the paper's error bars cover: proxy data, proxies, pools and PPO.
+//! Seed 0 is the plain run either way, so it shares its cache with a single run.
 
 use std::fmt::Write as _;
 
@@ -17,9 +22,24 @@ use crate::fig1::Fig1;
 use crate::report::push_curves;
 use crate::verify::falls_at_every_step;
 
+/// What a seed other than 0 resamples (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Resample {
+    /// Everything: world sample, initial policy, gold, proxy LMs, proxy data, proxies, pools, PPO.
+    All,
+    /// The optimisation only: proxy data, proxies, pools, PPO.
+    Optimisation,
+}
+
 impl ExperimentConfig {
-    /// This experiment with seed `k` (0 is the experiment itself); see the module docs.
+    /// This experiment with seed `k` (0 is the experiment itself), resampling everything.
     pub fn with_seed(&self, k: u64) -> Self {
+        self.with_seed_resampling(k, Resample::All)
+    }
+
+    /// This experiment with seed `k` (0 is the experiment itself), resampling `what`.
+    pub fn with_seed_resampling(&self, k: u64, what: Resample) -> Self {
         let mut c = self.clone();
         if k == 0 {
             return c;
@@ -28,6 +48,14 @@ impl ExperimentConfig {
         c.bon.seed = c.bon.seed.wrapping_add(1000 * k);
         c.rl.ppo.seed = c.rl.ppo.seed.wrapping_add(k);
         c.rl.prompt_seed = c.rl.prompt_seed.wrapping_add(k);
+        if what == Resample::All {
+            c.world.seed = c.world.seed.wrapping_add(k);
+            c.policy.pretrain.seed = c.policy.pretrain.seed.wrapping_add(k);
+            c.gold.train.seed = c.gold.train.seed.wrapping_add(k);
+            if let Some(lm) = c.proxies.init_lm.as_mut() {
+                lm.seed = lm.seed.wrapping_add(k);
+            }
+        }
         c
     }
 }
@@ -52,7 +80,8 @@ pub struct BonAcross {
     pub r2: Estimate,
     pub peak_d: Estimate,
     pub peak_r: Estimate,
-    /// Seeds whose gold curve falls after its peak (by more than two standard errors).
+    /// Seeds whose gold curve falls after its peak (on the half of the prompts that did not
+    /// choose the peak, by more than two standard errors).
     pub falls: usize,
     /// The grid is the same for every seed: KL and the gold / proxy means across seeds.
     pub kl: Vec<f64>,
@@ -80,13 +109,14 @@ pub struct RlAcross {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Fig1Seeds {
     pub seeds: Vec<u64>,
+    pub resample: Resample,
     pub bon: Vec<BonAcross>,
     pub rl: Vec<RlAcross>,
     pub rl_alpha_shared: Estimate,
 }
 
 /// Aggregates per-seed figures (the same config but for seeds).
-pub fn aggregate(seeds: &[u64], runs: &[Fig1]) -> Fig1Seeds {
+pub fn aggregate(seeds: &[u64], resample: Resample, runs: &[Fig1]) -> Fig1Seeds {
     let first = &runs[0];
     let bon = (0..first.results.len())
         .map(|i| {
@@ -103,7 +133,7 @@ pub fn aggregate(seeds: &[u64], runs: &[Fig1]) -> Fig1Seeds {
                 r2: across(rs.iter().map(|r| r.r2)),
                 peak_d: across(rs.iter().filter_map(|r| r.peak_d)),
                 peak_r: across(rs.iter().filter_map(|r| r.peak_r)),
-                falls: rs.iter().filter(|r| r.falls_after_peak).count(),
+                falls: rs.iter().filter(|r| r.fall.falls).count(),
                 kl: rs[0].kl.clone(),
                 gold: (0..cols).map(|k| across(rs.iter().map(|r| r.gold[k].mean))).collect(),
                 proxy: (0..cols).map(|k| across(rs.iter().map(|r| r.proxy_score[k].mean))).collect(),
@@ -121,7 +151,7 @@ pub fn aggregate(seeds: &[u64], runs: &[Fig1]) -> Fig1Seeds {
                 beta_rl_shared: across(rs.iter().map(|r| r.beta_rl_shared)),
                 r2: across(rs.iter().map(|r| r.r2)),
                 kl_reached: across(rs.iter().map(|r| r.kl_reached)),
-                falls: rs.iter().filter(|r| r.falls_after_peak).count(),
+                falls: rs.iter().filter(|r| r.fall.falls).count(),
                 steps: rs[0].steps[..cols].to_vec(),
                 kl: (0..cols).map(|k| across(rs.iter().map(|r| r.kl[k].mean))).collect(),
                 gold: (0..cols).map(|k| across(rs.iter().map(|r| r.gold[k].mean))).collect(),
@@ -131,6 +161,7 @@ pub fn aggregate(seeds: &[u64], runs: &[Fig1]) -> Fig1Seeds {
         .collect();
     Fig1Seeds {
         seeds: seeds.to_vec(),
+        resample,
         bon,
         rl,
         rl_alpha_shared: across(runs.iter().filter_map(|f| f.rl_alpha_shared)),
@@ -240,16 +271,33 @@ mod tests {
     use crate::key_of;
 
     #[test]
-    fn a_seed_keeps_world_policy_and_gold_and_resamples_the_rest() {
+    fn a_seed_resamples_everything_and_keeps_the_split() {
         let base = ExperimentConfig::preset("laptop").unwrap();
         assert_eq!(base.with_seed(0), base);
         let s1 = base.with_seed(1);
+        for (stage, a, b) in [
+            ("world", key_of("w", &s1.world), key_of("w", &base.world)),
+            ("policy", key_of("p", &s1.policy), key_of("p", &base.policy)),
+            ("gold", key_of("g", &s1.gold), key_of("g", &base.gold)),
+            ("proxy LMs", key_of("l", &s1.proxies.init_lm), key_of("l", &base.proxies.init_lm)),
+            ("proxies", key_of("x", &s1.proxies.train), key_of("x", &base.proxies.train)),
+        ] {
+            assert_ne!(a, b, "seed 1 must resample the {stage}");
+        }
+        assert_ne!(s1.bon.seed, base.bon.seed);
+        assert_ne!(s1.rl.ppo.seed, base.rl.ppo.seed);
+        assert_eq!(s1.world.world.split, base.world.world.split, "the held-out prompts stay held out");
+        assert_ne!(base.with_seed(1), base.with_seed(2));
+    }
+
+    #[test]
+    fn optimisation_seeds_keep_world_policy_gold_and_lms() {
+        let base = ExperimentConfig::preset("laptop").unwrap();
+        let s1 = base.with_seed_resampling(1, Resample::Optimisation);
         assert_eq!((&s1.world, &s1.policy, &s1.gold), (&base.world, &base.policy, &base.gold));
         assert_eq!(s1.proxies.init_lm, base.proxies.init_lm);
         assert_ne!(key_of("p", &s1.proxies), key_of("p", &base.proxies));
         assert_ne!(s1.bon.seed, base.bon.seed);
-        assert_ne!(s1.rl.ppo.seed, base.rl.ppo.seed);
-        assert_ne!(base.with_seed(1), base.with_seed(2));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::config::{PolicyStage, RlStage};
 use crate::fig1::{analyse_rl, bon_result, fig1, BonResult, Fig1, RlResult};
-use crate::pipeline::{Base, Pipeline, TrainedRm};
+use crate::pipeline::{Base, Pipeline, RubricScorer, TrainedRm};
 use crate::report::records_csv;
 use crate::ReproError;
 
@@ -48,6 +48,7 @@ pub const TARGETS: &[(&str, &str)] = &[
     ("fig26", "extrapolation: fit on small d, predict large d"),
     ("table1", "hyperparameters of every stage"),
     ("table2", "one prompt's best-of-n answers at n = 1 .. N with proxy and gold"),
+    ("controls", "no fall without Goodhart: optimising the gold itself; every mechanism off"),
 ];
 
 /// What a target produced: a report, the rows, a figure, and everything as JSON.
@@ -120,6 +121,13 @@ pub fn reproduce(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError>
         "fig26" => fig26(&fig1(p)?),
         "table1" => Ok(table1(p)),
         "table2" => table2(p),
+        "controls" => {
+            let (c, off) = crate::controls::controls(p)?;
+            let markdown = crate::controls::markdown(&c);
+            let figure = crate::controls::figure(&c, &off);
+            let records = c.records.clone();
+            Ok(TargetOutput::new("controls", markdown, records, Some(figure), c))
+        }
         "fig4" | "fig6" | "fig10" | "fig13" | "fig17" | "fig18" | "fig19" | "fig21" => data_sweep(target, p),
         "fig9" | "fig14" => kl_sweep(target, p),
         "fig7" | "fig15" | "fig22" | "fig23" | "fig24" => policy_sweep(target, p),
@@ -671,7 +679,7 @@ struct DataCell {
 
 fn data_sweep(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError> {
     let c = &p.config.sweeps;
-    let Base { w, data_key, train, val, pool_key, pools, gold_scores, .. } = p.base()?;
+    let Base { w, data_key, train, val, pool_key, pools, gold_scores, rubric_scores, .. } = p.base()?;
     let estimator = BonEstimator::new(&log_grid(p.config.bon.pool as u64, p.config.bon.grid_points))?;
     let base = &p.config.proxies.train;
     // fig13 compares epochs on the smallest data size; every other target sweeps data sizes at
@@ -705,7 +713,8 @@ fn data_sweep(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError> {
         let cfg = goodhart_rm::RmTrainConfig { epochs, ..base.clone() };
         let proxy: TrainedRm = p.proxy_with(&w, &rm, &data_key, &train, &val, pairs, &cfg)?;
         let scores = p.bon_scores(&pool_key, &pools, &proxy)?;
-        let (result, rows) = bon_result(p, &estimator, &proxy, &scores, &gold_scores, target)?;
+        let (result, rows) =
+            bon_result(p, &estimator, &proxy, &scores, &gold_scores, Some(&rubric_scores), target)?;
         records.extend(rows);
         cells.push(DataCell { rm_size: rm, pairs, epochs, result });
     }
@@ -859,7 +868,7 @@ fn kl_sweep(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError> {
         }));
         runs.push((proxy.eval.clone(), out));
     }
-    let (results, _) = analyse_rl(&runs)?;
+    let (results, _) = analyse_rl(&runs, p.config.bon.bootstrap, p.config.bon.seed)?;
     let labelled: Vec<(String, RlResult)> =
         c.kl_penalties.iter().zip(results).map(|(coef, r)| (format!("KL penalty {coef}"), r)).collect();
     if target == "fig14" {
@@ -907,7 +916,9 @@ fn policy_sweep(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError> 
         let (pool_key, pools) = p.bon_pools(&w, key, policy)?;
         let gold_scores = p.bon_scores(&pool_key, &pools, &gold)?;
         let scores = p.bon_scores(&pool_key, &pools, &proxy)?;
-        let (result, mut rows) = bon_result(p, &estimator, &proxy, &scores, &gold_scores, target)?;
+        let rubric_scores = RubricScorer::for_gold(&w, &gold)?.pool_scores(&pools)?;
+        let (result, mut rows) =
+            bon_result(p, &estimator, &proxy, &scores, &gold_scores, Some(&rubric_scores), target)?;
         rows.iter_mut().for_each(|r| r.policy_size = size.clone());
         records.extend(rows);
         bon.push((format!("policy {size}"), result));
@@ -919,7 +930,8 @@ fn policy_sweep(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError> 
         }));
         rl.push((format!("policy {size}"), (proxy.eval.clone(), out)));
     }
-    let (rl_results, _) = analyse_rl(&rl.iter().map(|(_, x)| x.clone()).collect::<Vec<_>>())?;
+    let runs: Vec<_> = rl.iter().map(|(_, x)| x.clone()).collect();
+    let (rl_results, _) = analyse_rl(&runs, p.config.bon.bootstrap, p.config.bon.seed)?;
     let rl: Vec<(String, RlResult)> = rl.into_iter().map(|(l, _)| l).zip(rl_results).collect();
     let mut s = String::new();
     let title = TARGETS.iter().find(|(t, _)| *t == target).map_or("", |t| t.1);

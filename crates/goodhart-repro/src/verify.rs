@@ -1,8 +1,9 @@
 //! `cargo xtask verify fig1`: the paper's findings that figure 1 covers, checked by number.
 
-use goodhart_laws::log_linear_regression;
+use goodhart_laws::Form;
 
-use crate::fig1::Fig1;
+use crate::fig1::{BonResult, Fig1};
+use crate::findings::{by_resample, trend, Verdict, SIGNIFICANT_SE};
 
 /// One finding, measured.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +28,8 @@ fn check(name: &str, passed: bool, detail: String) -> Check {
 /// Lowest R^2 a fitted gold curve may have.
 pub const MIN_R2_BON: f64 = 0.9;
 pub const MIN_R2_RL: f64 = 0.8;
+/// Evaluations a PPO curve needs before its peak for the rise to be resolved.
+pub const MIN_EVALS_BEFORE_PEAK: usize = 5;
 /// How many times more KL RL must spend than best-of-n to reach the same gold.
 pub const MIN_KL_RATIO: f64 = 2.0;
 
@@ -47,8 +50,38 @@ pub fn falls_at_every_step(xs: &[f64]) -> bool {
     xs.windows(2).all(|w| w[1] < w[0])
 }
 
-/// Every check of figure 1, in a fixed order. Coefficient trends need at least two sizes; RL
-/// checks are skipped (not failed) when the figure has no RL runs, and say so.
+/// The trend of one coefficient over RM size as a check: passes when its 90% bootstrap interval
+/// lies on the paper's side of 0.
+fn trend_check(
+    name: &str,
+    params: &[f64],
+    values: &[f64],
+    resampled: &[Vec<Option<f64>>],
+    up: bool,
+) -> Check {
+    let want = if up { "> 0" } else { "< 0" };
+    match trend(params, values, resampled) {
+        Some(t) => check(
+            name,
+            t.excludes_zero(up),
+            format!(
+                "slope {:+.4} per decade of RM parameters, 90% interval [{:+.4}, {:+.4}] over {} resamples of the prompts (needs the interval {want})",
+                t.slope, t.lo, t.hi, t.resamples
+            ),
+        ),
+        None => check(name, false, "cannot fit a trend (fewer than two sizes, or no resample fitted every size)".into()),
+    }
+}
+
+/// A coefficient of a best-of-n fit `(alpha, beta)`.
+fn bon_coefficient(f: fn(f64, f64) -> Option<f64>, r: &BonResult) -> (f64, Vec<Option<f64>>) {
+    let point = f(r.alpha_bon, r.beta_bon).unwrap_or(f64::NAN);
+    (point, r.bootstrap_fits.iter().map(|p| p.and_then(|(a, b)| f(a, b))).collect())
+}
+
+/// Every check of figure 1, in a fixed order, each named by the paper's finding (F1..F4, as
+/// numbered in `shared/paper-spec.md`). Every proxy size gets a verdict. Coefficient trends
+/// need at least two sizes; RL checks fail, and say so, when the figure has no RL runs.
 pub fn fig1_checks(f: &Fig1) -> Vec<Check> {
     let mut out = Vec::new();
     let losses: Vec<f64> = f.results.iter().map(|r| r.proxy.val.loss).collect();
@@ -65,85 +98,128 @@ pub fn fig1_checks(f: &Fig1) -> Vec<Check> {
         f.gold.val.accuracy > best,
         format!("gold {:.3}, best proxy {best:.3}", f.gold.val.accuracy),
     ));
-    let smaller = f.results.len().div_ceil(2);
-    for r in &f.results[..smaller] {
-        let rises = r.proxy_score.last().map(|e| e.mean) > r.proxy_score.first().map(|e| e.mean);
+    // F1, best-of-n: every size gets a verdict. The paper finds a peak (beta > 0) at every size,
+    // reached within its measured range by the smaller proxies; so the smallest must fall here,
+    // and every other size must fall or have its fitted peak beyond the measured range.
+    for (i, r) in f.results.iter().enumerate() {
+        let smallest = i == 0;
+        let passed = if smallest { r.verdict == Verdict::PeaksAndFalls } else { r.verdict.overoptimises() };
+        // what reaching a peak beyond the range would take: pools grow linearly with n
+        let reach = match r.verdict {
+            Verdict::PeakBeyondRange { fitted_d, .. } => goodhart_kl::n_for_kl_bon(fitted_d * fitted_d)
+                .map(|n| {
+                    let pool = r.ns.last().copied().unwrap_or(1) as f64;
+                    format!(" (reaching it takes n = {n:.0}: pools {:.1}x larger)", n / pool)
+                })
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
         out.push(check(
-            &format!("bon {}: gold peaks and falls while proxy rises", r.proxy.size),
-            r.falls_after_peak && rises,
+            &format!("F1 bon {}: gold peaks (paper: every size)", r.proxy.size),
+            passed,
             format!(
-                "max - last gold {:.3} (se {:.3}, needs > 2 se); proxy {:.3} -> {:.3}",
-                r.fall.mean,
-                r.fall.se,
-                r.proxy_score[0].mean,
-                r.proxy_score.last().map_or(f64::NAN, |e| e.mean)
+                "{}{reach}; peak - last gold on the other half of the prompts {:.3} (se {:.3}; a fall needs > {SIGNIFICANT_SE} se); {}",
+                r.verdict,
+                r.fall.amount.mean,
+                r.fall.amount.se,
+                if smallest { "the smallest proxy must peak and fall" } else { "must fall or peak beyond the range" }
+            ),
+        ));
+        out.push(check(
+            &format!("F1 bon {}: proxy pulls away from gold", r.proxy.size),
+            r.gap_growth.mean > SIGNIFICANT_SE * r.gap_growth.se,
+            format!(
+                "(proxy - gold) at the largest n minus at n = 1: {:.3} (se {:.3}, needs > {SIGNIFICANT_SE} se)",
+                r.gap_growth.mean, r.gap_growth.se
             ),
         ));
     }
     let min_r2 = f.results.iter().map(|r| r.r2).fold(f64::INFINITY, f64::min);
     out.push(check(
-        "bon fits: R^2 of d(alpha - beta d)",
+        "F2 bon fits: R^2 of d(alpha - beta d)",
         min_r2 >= MIN_R2_BON,
         format!("lowest R^2 {min_r2:.3} (needs >= {MIN_R2_BON})"),
     ));
     let params: Vec<f64> = f.results.iter().map(|r| r.proxy.params as f64).collect();
-    let trend = |name: &str, ys: Vec<f64>, params: &[f64], up: bool| -> Check {
-        match log_linear_regression(params, &ys) {
-            Ok(line) => check(
-                name,
-                if up { line.slope > 0.0 } else { line.slope < 0.0 },
-                format!(
-                    "slope {:+.4} per decade of RM parameters (needs {}), R^2 of the line {:.2}",
-                    line.slope,
-                    if up { "> 0" } else { "< 0" },
-                    line.r2
-                ),
-            ),
-            Err(e) => check(name, false, format!("cannot fit a trend: {e}")),
-        }
+    let bon_trend = |name: &str, coef: fn(f64, f64) -> Option<f64>, up: bool| {
+        let (points, columns): (Vec<f64>, Vec<Vec<Option<f64>>>) =
+            f.results.iter().map(|r| bon_coefficient(coef, r)).unzip();
+        trend_check(name, &params, &points, &by_resample(&columns), up)
     };
-    out.push(trend(
-        "alpha_bon rises with RM size",
-        f.results.iter().map(|r| r.alpha_bon).collect(),
-        &params,
+    out.push(bon_trend("F3 alpha_bon rises with RM size", |a, _| Some(a), true));
+    out.push(bon_trend("F3 beta_bon falls with RM size", |_, b| Some(b), false));
+    out.push(bon_trend(
+        "F3 bon peak d* rises with RM size",
+        |a, b| Form::Bon.peak(&[a, b]).map(|p| p.d),
         true,
     ));
-    out.push(trend(
-        "beta_bon falls with RM size",
-        f.results.iter().map(|r| r.beta_bon).collect(),
-        &params,
-        false,
+    out.push(bon_trend(
+        "F3 bon peak gold R* rises with RM size",
+        |a, b| Form::Bon.peak(&[a, b]).map(|p| p.r),
+        true,
     ));
     if f.rl.is_empty() {
         out.push(check("rl", false, "no RL runs in these results (rl.sizes is empty)".into()));
         return out;
     }
-    let smaller = f.rl.len().div_ceil(2);
-    for r in &f.rl[..smaller] {
+    for (i, r) in f.rl.iter().enumerate() {
+        let smallest = i == 0;
+        let passed = if smallest { r.verdict == Verdict::PeaksAndFalls } else { r.verdict.overoptimises() }
+            && r.proxy_rises;
         out.push(check(
-            &format!("rl {}: gold peaks and falls while proxy rises", r.proxy.size),
-            r.falls_after_peak && r.proxy_rises,
+            &format!("F1 rl {}: gold peaks while proxy rises (paper: every size)", r.proxy.size),
+            passed,
             format!(
-                "max - last gold {:.3} (se {:.3}, needs > 2 se); proxy {:.3} -> {:.3} at KL {:.1}",
-                r.fall.mean,
-                r.fall.se,
+                "{}; peak - last gold on the other half of the prompts {:.3} (se {:.3}); proxy {:.3} -> {:.3} at KL {:.1} (must rise by > 2 se); {}",
+                r.verdict,
+                r.fall.amount.mean,
+                r.fall.amount.se,
                 r.proxy_score[0].mean,
                 r.proxy_score.last().map_or(f64::NAN, |e| e.mean),
-                r.kl_reached
+                r.kl_reached,
+                if smallest { "the smallest proxy must peak and fall" } else { "must fall or peak beyond the range" }
             ),
+        ));
+    }
+    for r in &f.rl {
+        let dips: Vec<String> =
+            r.kl.windows(2)
+                .zip(&r.steps[1..])
+                .filter(|(w, _)| w[0].mean - w[1].mean > SIGNIFICANT_SE * w[0].se.hypot(w[1].se))
+                .map(|(w, step)| format!("step {step}: {:.2} -> {:.2}", w[0].mean, w[1].mean))
+                .collect();
+        out.push(check(
+            &format!("rl {}: KL never falls between evaluations", r.proxy.size),
+            dips.is_empty(),
+            if dips.is_empty() {
+                format!("{} evaluations, KL {:.2} -> {:.2}", r.steps.len(), r.kl[0].mean, r.kl_reached)
+            } else {
+                format!("falls by more than {SIGNIFICANT_SE} se at {}", dips.join(", "))
+            },
+        ));
+        out.push(check(
+            &format!(
+                "rl {}: the rise is resolved (>= {MIN_EVALS_BEFORE_PEAK} evaluations before the peak)",
+                r.proxy.size
+            ),
+            r.fall.peak >= MIN_EVALS_BEFORE_PEAK,
+            format!("{} evaluations before the peak at step {}", r.fall.peak, r.steps[r.fall.peak]),
         ));
     }
     let min_r2 = f.rl.iter().map(|r| r.r2).fold(f64::INFINITY, f64::min);
     out.push(check(
-        "rl fits: R^2 of d(alpha - beta ln d)",
+        "F2 rl fits: R^2 of d(alpha - beta ln d)",
         min_r2 >= MIN_R2_RL,
         format!("lowest R^2 {min_r2:.3} (needs >= {MIN_R2_RL})"),
     ));
     let rl_params: Vec<f64> = f.rl.iter().map(|r| r.proxy.params as f64).collect();
-    out.push(trend(
-        "beta_RL (shared alpha) falls with RM size",
-        f.rl.iter().map(|r| r.beta_rl_shared).collect(),
+    let betas: Vec<f64> = f.rl.iter().map(|r| r.beta_rl_shared).collect();
+    let columns: Vec<Vec<Option<f64>>> = f.rl.iter().map(|r| r.bootstrap_beta_shared.clone()).collect();
+    out.push(trend_check(
+        "F3 beta_RL (shared alpha) falls with RM size",
         &rl_params,
+        &betas,
+        &by_resample(&columns),
         false,
     ));
     for r in &f.rl {
@@ -155,7 +231,7 @@ pub fn fig1_checks(f: &Fig1) -> Vec<Check> {
         let rl_kl: Vec<f64> = r.kl.iter().map(|e| e.mean).collect();
         let top = |g: &[f64]| g.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let target = 0.8 * top(&bon_gold).min(top(&rl_gold));
-        let name = format!("rl {}: more KL than best-of-n for the same gold", r.proxy.size);
+        let name = format!("F4 rl {}: more KL than best-of-n for the same gold", r.proxy.size);
         match (kl_to_reach(&bon.kl, &bon_gold, target), kl_to_reach(&rl_kl, &rl_gold, target)) {
             (Some(kb), Some(kr)) if target > 0.0 => out.push(check(
                 &name,
@@ -175,9 +251,68 @@ pub fn fig1_checks(f: &Fig1) -> Vec<Check> {
     out
 }
 
+/// One check over the evaluation seeds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeedCheck {
+    pub name: String,
+    /// `(seed, passed, detail)` for every seed that has the check.
+    pub per_seed: Vec<(u64, bool, String)>,
+    /// Passed on a majority of the seeds (2 of 3).
+    pub reproduced: bool,
+}
+
+impl std::fmt::Display for SeedCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let passed = self.per_seed.iter().filter(|s| s.1).count();
+        let verdict = if self.reproduced { "REPRODUCED" } else { "NOT REPRODUCED" };
+        writeln!(f, "{verdict}  {}: passed on {passed} of {} seeds", self.name, self.per_seed.len())?;
+        for (seed, ok, detail) in &self.per_seed {
+            writeln!(f, "    seed {seed}: {} {detail}", if *ok { "pass" } else { "fail" })?;
+        }
+        Ok(())
+    }
+}
+
+/// The checks of several seeds, matched by name: a check is reproduced when it passes on more
+/// than half of the seeds that have it. Seeds are the evaluation seeds (not the one settings
+/// were chosen on); checks keep the order of their first appearance.
+pub fn across_seeds(per_seed: &[(u64, Vec<Check>)]) -> Vec<SeedCheck> {
+    let mut out: Vec<SeedCheck> = Vec::new();
+    for (seed, checks) in per_seed {
+        for c in checks {
+            let row = (*seed, c.passed, c.detail.clone());
+            match out.iter_mut().find(|s| s.name == c.name) {
+                Some(s) => s.per_seed.push(row),
+                None => out.push(SeedCheck { name: c.name.clone(), per_seed: vec![row], reproduced: false }),
+            }
+        }
+    }
+    for s in &mut out {
+        let passed = s.per_seed.iter().filter(|r| r.1).count();
+        s.reproduced = passed > s.per_seed.len() / 2;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_check_is_reproduced_on_a_majority_of_seeds_only() {
+        let c = |name: &str, passed: bool| check(name, passed, String::new());
+        let seeds = vec![
+            (1, vec![c("a", true), c("b", true)]),
+            (2, vec![c("a", true), c("b", false)]),
+            (3, vec![c("a", false), c("b", false)]),
+        ];
+        let out = across_seeds(&seeds);
+        assert_eq!(out.len(), 2);
+        assert!(out[0].reproduced, "2 of 3");
+        assert!(!out[1].reproduced, "1 of 3 is a counter-example");
+        assert!(out[1].to_string().starts_with("NOT REPRODUCED  b: passed on 1 of 3 seeds"));
+        assert!(!across_seeds(&[(1, vec![c("x", true)]), (2, vec![c("x", false)])])[0].reproduced, "1 of 2");
+    }
 
     #[test]
     fn a_tie_or_a_rise_is_not_a_fall() {

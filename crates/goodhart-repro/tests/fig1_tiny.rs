@@ -7,6 +7,7 @@ use goodhart_repro::fig1::fig1;
 use goodhart_repro::plan::fig1_plan;
 use goodhart_repro::report::write_fig1;
 use goodhart_repro::{ExperimentConfig, Pipeline};
+use goodhart_world::Split;
 
 #[test]
 fn tiny_fig1_runs_end_to_end_and_reuses_its_cache() {
@@ -54,13 +55,23 @@ fn tiny_fig1_runs_end_to_end_and_reuses_its_cache() {
 
     // verify: one line per check, each agreeing with the number it reports
     let checks = goodhart_repro::verify::fig1_checks(&fig);
-    let smaller = |n: usize| n.div_ceil(2);
-    assert_eq!(checks.len(), 2 + smaller(fig.results.len()) + 3 + smaller(fig.rl.len()) + 2 + fig.rl.len());
+    // 2 RM checks; per BoN size a verdict and the proxy-gold gap; R^2 and four trends; per RL size
+    // a verdict, KL monotone, rise resolved; R^2, one trend, and per RL size the KL comparison
+    let (bon, rl) = (fig.results.len(), fig.rl.len());
+    assert_eq!(checks.len(), 2 + 2 * bon + 5 + 3 * rl + 2 + rl, "{checks:#?}");
+    for r in &fig.results {
+        let verdict =
+            checks.iter().find(|c| c.name.starts_with(&format!("F1 bon {}: gold peaks", r.proxy.size)));
+        assert!(
+            verdict.is_some_and(|c| c.detail.starts_with(&r.verdict.to_string())),
+            "every size gets a verdict: {checks:#?}"
+        );
+    }
     let best_proxy = fig.results.iter().map(|r| r.proxy.val.accuracy).fold(0.0, f64::max);
     let gold_check = checks.iter().find(|c| c.name.starts_with("gold agrees")).unwrap();
     assert_eq!(gold_check.passed, fig.gold.val.accuracy > best_proxy, "{gold_check}");
     let min_r2 = fig.results.iter().map(|r| r.r2).fold(f64::INFINITY, f64::min);
-    let r2_check = checks.iter().find(|c| c.name.starts_with("bon fits")).unwrap();
+    let r2_check = checks.iter().find(|c| c.name.starts_with("F2 bon fits")).unwrap();
     assert_eq!(r2_check.passed, min_r2 >= goodhart_repro::verify::MIN_R2_BON, "{r2_check}");
 
     // n = 1 is the pool mean: recompute it from the stored pools and scores
@@ -72,6 +83,28 @@ fn tiny_fig1_runs_end_to_end_and_reuses_its_cache() {
     let pool_mean = gold_scores.iter().map(|s| s.iter().sum::<f64>() / s.len() as f64).sum::<f64>()
         / gold_scores.len() as f64;
     assert!((fig.results[0].gold[0].mean - pool_mean).abs() < 1e-9);
+
+    // The rubric is recorded beside gold and proxy on every curve point.
+    assert!(fig.records.iter().all(|r| r.rubric.is_finite() && r.rubric_se.is_finite()), "{:?}", fig.records);
+    assert!(fig.results.iter().all(|r| r.rubric.len() == r.ns.len()));
+    assert!(fig
+        .rl
+        .iter()
+        .all(|r| r.rubric.len() == r.steps.len() && r.gold_rubric_concordance_end.is_some()));
+
+    // Held-out prompts are never trained on: not in the corpus, not in the proxies' comparisons;
+    // and every curve point is measured on them.
+    let held: std::collections::HashSet<String> =
+        w.world.split(Split::HeldOut).iter().map(|p| p.text()).collect();
+    let trained = w.train.iter().chain(&w.val).map(|d| &d.prompt);
+    let (_, train, val, _) = pipeline.proxy_data(&w, &policy_key, &policy, &gold).unwrap();
+    for prompt in trained.chain(train.iter().chain(&val).map(|c| &c.prompt)) {
+        let text = w.decode(prompt).unwrap();
+        assert!(!held.contains(&text), "a held-out prompt in training data: {text}");
+    }
+    for prompt in &pools.prompts {
+        assert!(held.contains(&w.decode(prompt).unwrap()));
+    }
 
     // Outputs exist and parse.
     let out = tempfile::tempdir().unwrap();

@@ -62,7 +62,7 @@ macro_rules! smoke_tests {
 
 smoke_tests!(
     fig2, fig3, fig4, fig5, fig6, fig7, fig8, fig9, fig10, fig11, fig12, fig13, fig14, fig15, fig16, fig17,
-    fig18, fig19, fig20, fig21, fig22, fig23, fig24, fig25, fig26, table1, table2,
+    fig18, fig19, fig20, fig21, fig22, fig23, fig24, fig25, fig26, table1, table2, controls,
 );
 
 #[test]

@@ -1,8 +1,12 @@
 use super::*;
-use crate::vocab::{all_words, PRAISE};
+use crate::vocab::{all_words, INTENSIFIER, PRAISE};
 
 fn ocean(lines: usize) -> Prompt {
-    Prompt { topic: 0, lines }
+    Prompt { topic: 0, lines, include: None, avoid: None }
+}
+
+fn world() -> World {
+    World::new(WorldConfig::default()).unwrap()
 }
 
 /// (response, expected ordering rank): each case is worse than the one before it.
@@ -56,25 +60,31 @@ fn judgement_features_on_a_known_response() {
 
 #[test]
 fn prompts_parse_back_and_garbage_is_an_error() {
-    let world = World::new(WorldConfig::default());
-    for p in world.prompts(50, 1) {
+    let world = world();
+    for p in world.prompts(Split::Train, 200, 1) {
         assert_eq!(Rubric::parse_prompt(&p.text()).unwrap(), p);
     }
-    let err = Rubric::parse_prompt("tell me a joke").unwrap_err();
-    assert!(err.to_string().contains("tell me a joke"));
+    for bad in [
+        "tell me a joke",
+        "write about ocean in two lines using fish :",
+        "write about ocean in two lines without",
+    ] {
+        let err = Rubric::parse_prompt(bad).unwrap_err();
+        assert!(err.to_string().contains(bad), "{err}");
+    }
 }
 
 #[test]
 fn generator_is_deterministic_per_seed() {
-    let world = World::new(WorldConfig::default());
+    let world = world();
     assert_eq!(world.documents(200, 7), world.documents(200, 7));
     assert_ne!(world.documents(200, 7), world.documents(200, 8));
-    assert_eq!(world.prompts(10, 3), world.prompts(10, 3));
+    assert_eq!(world.prompts(Split::HeldOut, 10, 3), world.prompts(Split::HeldOut, 10, 3));
 }
 
 #[test]
 fn writer_produces_a_wide_spread_of_quality() {
-    let world = World::new(WorldConfig::default());
+    let world = world();
     let docs = world.documents(4000, 11);
     let judged: Vec<Judgement> = docs.iter().map(|d| world.judge(&d.prompt, &d.response).unwrap()).collect();
     let scores: Vec<f64> = judged.iter().map(|j| j.score).collect();
@@ -86,7 +96,7 @@ fn writer_produces_a_wide_spread_of_quality() {
     let low = judged.iter().filter(|j| j.praise <= 3).count() as f64 / judged.len() as f64;
     assert!(low > 0.8 && stuffed > 0.001 && stuffed < 0.03, "low {low}, stuffed {stuffed}");
     // The broad writer (the gold's data) stuffs far more often.
-    let broad = world.documents_by(&WriterConfig::broad(), 4000, 11);
+    let broad = world.documents_by(&world.config.writer.broad(), 4000, 11);
     let broad_stuffed =
         broad.iter().filter(|d| d.response.split(' ').filter(|w| PRAISE.contains(w)).count() >= 6).count();
     assert!(broad_stuffed as f64 / 4000.0 > 0.1);
@@ -94,7 +104,7 @@ fn writer_produces_a_wide_spread_of_quality() {
 
 #[test]
 fn tokenizer_round_trips_and_reloads() {
-    let world = World::new(WorldConfig::default());
+    let world = world();
     let docs = world.documents(3000, 5);
     let tok = WorldTokenizer::train(docs.iter().map(|d| d.text()), 512).unwrap();
     assert_eq!((tok.pad, tok.bos, tok.eos), (0, 1, 2));
@@ -130,4 +140,117 @@ fn atomic_write_leaves_no_temporary_file() {
     write_atomic(&path, b"2").unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), b"2");
     assert_eq!(std::fs::read_dir(path.parent().unwrap()).unwrap().count(), 1);
+}
+
+#[test]
+fn the_split_is_fixed_disjoint_and_covers_every_prompt() {
+    let world = world();
+    let (train, heldout) = (world.split(Split::Train), world.split(Split::HeldOut));
+    assert_eq!(train.len() + heldout.len(), Prompt::COUNT);
+    assert_eq!(heldout.len(), 270);
+    let held: std::collections::HashSet<Prompt> = heldout.iter().copied().collect();
+    assert!(train.iter().all(|p| !held.contains(p)));
+    assert_eq!(self::world().split(Split::HeldOut), heldout, "the split depends on its seed only");
+    // documents and random prompts come from the training side only
+    for d in world.documents(3000, 9) {
+        assert!(!held.contains(&Rubric::parse_prompt(&d.prompt).unwrap()), "{}", d.prompt);
+    }
+    // a draw of every held-out prompt takes each once before any repeats
+    let drawn = world.prompts(Split::HeldOut, heldout.len(), 4);
+    assert_eq!(drawn.iter().collect::<std::collections::HashSet<_>>().len(), heldout.len());
+    let other =
+        WorldConfig { split: PromptSplit { seed: 1, ..PromptSplit::default() }, ..WorldConfig::default() };
+    assert_ne!(World::new(other).unwrap().split(Split::HeldOut), heldout);
+    let bad = WorldConfig { split: PromptSplit { heldout_fraction: 1.0, seed: 0 }, ..WorldConfig::default() };
+    assert!(World::new(bad).unwrap_err().to_string().contains("heldout_fraction"));
+}
+
+/// Four on-topic sentences of which the first `k` use `calm`.
+fn calm_in(k: usize) -> String {
+    let others = ["warm", "old", "new", "big"];
+    let sentence =
+        |(i, noun): (usize, &&str)| format!("the {noun} is {} .", if i < k { "calm" } else { others[i] });
+    ["fish", "reef", "tide", "wave"].iter().enumerate().map(sentence).collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn asked_adjective_counts_once_or_twice_then_stuffing_hurts() {
+    let p = Prompt { include: Some(3), ..ocean(4) }; // using calm
+    let scores = |r: &Rubric| (0..=4).map(|k| r.judge(&p, &calm_in(k)).score).collect::<Vec<f64>>();
+    let s = scores(&Rubric::default());
+    assert_eq!(Rubric::default().judge(&p, &calm_in(3)).included, 3);
+    assert!(s[1] > s[0] && s[2] == s[1] && s[3] < s[2] && s[4] < s[3], "{s:?}");
+    let m = scores(&Rubric { extremal: false, ..Rubric::default() });
+    assert!(m.windows(2).all(|w| w[1] >= w[0]), "monotone without the extremal mechanism: {m:?}");
+    assert_eq!(Rubric::default().judge(&ocean(4), &calm_in(4)).included, 0, "no word asked, none counted");
+}
+
+#[test]
+fn forbidden_verb_costs_and_intensifier_is_free() {
+    let r = Rubric::default();
+    let p = Prompt { avoid: Some(0), ..ocean(2) }; // without is
+    let clean = r.judge(&p, "the fish looks calm . a reef seems warm .");
+    let used = r.judge(&p, "the fish is calm . a reef seems warm .");
+    assert_eq!((clean.avoided_used, used.avoided_used), (0, 1));
+    assert!(clean.score > used.score);
+    let really = r.judge(&p, "the fish looks really calm . a reef seems warm .");
+    assert_eq!(really.intensifiers, 1);
+    assert_eq!(really.ungrammatical, 0);
+    assert_eq!(really.score, clean.score, "the rubric does not score the intensifier");
+}
+
+#[test]
+fn extremal_switch_makes_praise_monotone() {
+    let r = Rubric { extremal: false, ..Rubric::default() };
+    let with = |g: usize| {
+        let praise: Vec<&str> = (0..g).map(|i| PRAISE[i % PRAISE.len()]).collect();
+        let text = format!("the fish is {} calm . a reef looks warm .", praise.join(" ")).replace("  ", " ");
+        r.judge(&ocean(2), &text).score
+    };
+    let scores: Vec<f64> = (0..=9).map(with).collect();
+    assert!(scores.windows(2).all(|w| w[1] >= w[0]), "{scores:?}");
+    assert!(scores[9] > scores[1]);
+}
+
+/// Share of responses with an intensifier among the most and least skilled halves, judged by the
+/// rubric score (a stand-in for skill).
+fn intensifier_by_quality(world: &World) -> (f64, f64) {
+    let docs = world.documents(6000, 21);
+    let mut judged: Vec<(f64, bool)> = docs
+        .iter()
+        .map(|d| (world.judge(&d.prompt, &d.response).unwrap().score, d.response.contains(INTENSIFIER)))
+        .collect();
+    judged.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let share = |xs: &[(f64, bool)]| xs.iter().filter(|x| x.1).count() as f64 / xs.len() as f64;
+    let (low, high) = judged.split_at(judged.len() / 2);
+    (share(low), share(high))
+}
+
+#[test]
+fn causal_switch_ties_the_intensifier_to_skill_or_not() {
+    let (low, high) = intensifier_by_quality(&world());
+    assert!(high > low + 0.1, "causal on: better responses use the intensifier more ({low} vs {high})");
+    let off = World::new(WorldConfig::default().with_mechanisms(true, false)).unwrap();
+    let (low_off, high_off) = intensifier_by_quality(&off);
+    assert!((high_off - low_off).abs() < 0.05, "causal off: no link ({low_off} vs {high_off})");
+    assert!(((low + high) - (low_off + high_off)).abs() < 0.1, "the word is as frequent either way");
+}
+
+#[test]
+fn writer_follows_word_instructions_more_when_skilled() {
+    let world = world();
+    let docs = world.documents(6000, 23);
+    let mut rows: Vec<(f64, bool)> = Vec::new();
+    for d in &docs {
+        let p = Rubric::parse_prompt(&d.prompt).unwrap();
+        if p.include.is_some() {
+            let j = world.judge(&d.prompt, &d.response).unwrap();
+            rows.push((j.on_topic_fraction, j.included > 0));
+        }
+    }
+    let follows = |on_topic: bool| {
+        let xs: Vec<bool> = rows.iter().filter(|r| (r.0 == 1.0) == on_topic).map(|r| r.1).collect();
+        xs.iter().filter(|&&x| x).count() as f64 / xs.len() as f64
+    };
+    assert!(follows(true) > follows(false) + 0.05, "{} vs {}", follows(true), follows(false));
 }

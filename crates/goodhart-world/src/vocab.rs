@@ -20,17 +20,22 @@ pub const TOPICS: [Topic; 8] = [
 ];
 
 pub const DETERMINERS: [&str; 2] = ["the", "a"];
-pub const VERBS: [&str; 3] = ["is", "seems", "looks"];
+/// Verbs; a prompt may ask the writer to avoid one of them.
+pub const VERBS: [&str; 4] = ["is", "seems", "looks", "feels"];
+/// Adjectives; a prompt may ask the writer to use one of them.
 pub const ADJECTIVES: [&str; 8] = ["big", "small", "bright", "calm", "old", "new", "quiet", "warm"];
 /// Praise words: a little enthusiasm is good, a lot is 'keyword stuffing' (see the rubric).
 pub const PRAISE: [&str; 4] = ["great", "amazing", "superb", "wonderful"];
+/// The intensifier: grammatical before the adjective, ignored by the rubric, and used more often by
+/// skilled writers (the causal shortcut, see [`crate::WriterConfig::causal`]).
+pub const INTENSIFIER: &str = "really";
 /// Number words; prompts ask for `MIN_LINES..=MAX_LINES` lines.
 pub const NUMBERS: [&str; 7] = ["one", "two", "three", "four", "five", "six", "seven"];
 pub const MIN_LINES: usize = 2;
 pub const MAX_LINES: usize = 4;
 pub const END_OF_SENTENCE: &str = ".";
-/// The words of every prompt: `write about <topic> in <number> lines :`.
-pub const PROMPT_WORDS: [&str; 5] = ["write", "about", "in", "lines", ":"];
+/// The words of prompts: `write about <topic> in <number> lines [using <adjective>] [without <verb>] :`.
+pub const PROMPT_WORDS: [&str; 7] = ["write", "about", "in", "lines", "using", "without", ":"];
 
 /// Which grammatical class a word belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +45,7 @@ pub enum WordClass {
     Verb,
     Adjective,
     Praise,
+    Intensifier,
     EndOfSentence,
     Other,
 }
@@ -54,6 +60,8 @@ pub fn classify(word: &str) -> WordClass {
         WordClass::Adjective
     } else if PRAISE.contains(&word) {
         WordClass::Praise
+    } else if word == INTENSIFIER {
+        WordClass::Intensifier
     } else if word == END_OF_SENTENCE {
         WordClass::EndOfSentence
     } else if let Some(topic) = TOPICS.iter().position(|t| t.nouns.contains(&word)) {
@@ -75,6 +83,7 @@ pub fn all_words() -> Vec<&'static str> {
     words.extend(VERBS);
     words.extend(ADJECTIVES);
     words.extend(PRAISE);
+    words.push(INTENSIFIER);
     words.extend(&NUMBERS[MIN_LINES - 1..MAX_LINES]);
     words.extend(PROMPT_WORDS);
     words.push(END_OF_SENTENCE);

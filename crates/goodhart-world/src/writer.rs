@@ -3,33 +3,76 @@
 use goodhart_core::SplitMix64;
 use serde::{Deserialize, Serialize};
 
-use crate::vocab::{ADJECTIVES, DETERMINERS, MAX_LINES, MIN_LINES, NUMBERS, PRAISE, TOPICS, VERBS};
+use crate::vocab::{
+    ADJECTIVES, DETERMINERS, INTENSIFIER, MAX_LINES, MIN_LINES, NUMBERS, PRAISE, TOPICS, VERBS,
+};
 
-/// What a prompt asks for: a topic and a number of lines (sentences).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What a prompt asks for: a topic, a number of lines (sentences), and optionally an adjective
+/// to use and a verb to avoid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Prompt {
     pub topic: usize,
     pub lines: usize,
+    /// Index into [`ADJECTIVES`] of the word the response should use.
+    pub include: Option<usize>,
+    /// Index into [`VERBS`] of the word the response should not use.
+    pub avoid: Option<usize>,
 }
 
+const LINE_CHOICES: usize = MAX_LINES - MIN_LINES + 1;
+const INCLUDE_CHOICES: usize = ADJECTIVES.len() + 1;
+const AVOID_CHOICES: usize = VERBS.len() + 1;
+
 impl Prompt {
-    /// A uniformly random prompt.
-    pub fn random(rng: &mut SplitMix64) -> Self {
+    /// How many distinct prompts the world has: topics x line counts x (no word or one of the
+    /// adjectives to use) x (no word or one of the verbs to avoid).
+    pub const COUNT: usize = TOPICS.len() * LINE_CHOICES * INCLUDE_CHOICES * AVOID_CHOICES;
+
+    /// The prompt numbered `id` (`0..Prompt::COUNT`), the inverse of [`Prompt::id`].
+    ///
+    /// # Panics
+    /// If `id >= Prompt::COUNT`.
+    pub fn from_id(id: usize) -> Self {
+        assert!(id < Self::COUNT, "prompt id {id} is out of range 0..{}", Self::COUNT);
+        let option = |k: usize| k.checked_sub(1);
         Prompt {
-            topic: rng.next_below(TOPICS.len() as u64) as usize,
-            lines: MIN_LINES + rng.next_below((MAX_LINES - MIN_LINES + 1) as u64) as usize,
+            topic: id % TOPICS.len(),
+            lines: MIN_LINES + (id / TOPICS.len()) % LINE_CHOICES,
+            include: option((id / (TOPICS.len() * LINE_CHOICES)) % INCLUDE_CHOICES),
+            avoid: option(id / (TOPICS.len() * LINE_CHOICES * INCLUDE_CHOICES)),
         }
     }
 
-    /// `write about <topic> in <number> lines :`
+    /// This prompt's number in `0..Prompt::COUNT`.
+    pub fn id(&self) -> usize {
+        let option = |k: Option<usize>| k.map_or(0, |k| k + 1);
+        self.topic
+            + TOPICS.len()
+                * ((self.lines - MIN_LINES)
+                    + LINE_CHOICES * (option(self.include) + INCLUDE_CHOICES * option(self.avoid)))
+    }
+
+    /// `write about <topic> in <number> lines [using <adjective>] [without <verb>] :`
     pub fn text(&self) -> String {
-        format!("write about {} in {} lines :", TOPICS[self.topic].name, NUMBERS[self.lines - 1])
+        let mut text =
+            format!("write about {} in {} lines", TOPICS[self.topic].name, NUMBERS[self.lines - 1]);
+        if let Some(a) = self.include {
+            text.push_str(" using ");
+            text.push_str(ADJECTIVES[a]);
+        }
+        if let Some(v) = self.avoid {
+            text.push_str(" without ");
+            text.push_str(VERBS[v]);
+        }
+        text.push_str(" :");
+        text
     }
 }
 
 /// How the writer's responses vary. Each response draws a skill `s ~ U(0, 1)`; better writers stay
-/// on topic, count right and make fewer mistakes. Enthusiasm (praise words) is drawn independently
-/// of skill, so the rubric's inverted-U praise term is a separate axis a proxy can over-fit.
+/// on topic, count right, follow the prompt's word instructions and make fewer mistakes.
+/// Enthusiasm (praise words) is drawn independently of skill, so the rubric's inverted-U praise
+/// term is a separate axis a proxy can over-fit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WriterConfig {
     /// P(a sentence's noun is on topic) = `on_topic_base + on_topic_gain * s`.
@@ -47,6 +90,26 @@ pub struct WriterConfig {
     /// Praise words per response ~ Poisson(lambda), `lambda ~ U(praise_min, praise_max)`.
     pub praise_min: f64,
     pub praise_max: f64,
+    /// P(the adjective the prompt asks for is used, in one sentence) = `include_base +
+    /// include_gain * s`; other sentences pick their adjective at random.
+    pub include_base: f64,
+    pub include_gain: f64,
+    /// P(the asked adjective is used in every sentence): keyword stuffing, which the rubric
+    /// penalises past two uses when the extremal mechanism is on.
+    pub include_stuffing: f64,
+    /// P(a sentence steers clear of the verb the prompt forbids) = `avoid_base + avoid_gain * s`;
+    /// otherwise its verb is drawn from all of them.
+    pub avoid_base: f64,
+    pub avoid_gain: f64,
+    /// P(one sentence carries the intensifier `really`): `intensifier_rate * s` when `causal`,
+    /// `intensifier_rate / 2` (the same on average, independent of skill) when not.
+    pub intensifier_rate: f64,
+    /// The causal mechanism: skilled writers use the intensifier more, though the rubric ignores
+    /// it, so a proxy can learn it as a shortcut to skill.
+    pub causal: bool,
+    /// Extra intensifiers per response ~ Poisson(U(0, intensifier_extra)), independent of skill
+    /// (the broad writer's, so the gold sees that piling them up earns nothing).
+    pub intensifier_extra: f64,
 }
 
 impl Default for WriterConfig {
@@ -61,16 +124,30 @@ impl Default for WriterConfig {
             repeat_error: 0.4,
             praise_min: 0.1,
             praise_max: 2.2,
+            include_base: 0.2,
+            include_gain: 0.7,
+            include_stuffing: 0.0,
+            avoid_base: 0.2,
+            avoid_gain: 0.75,
+            intensifier_rate: 0.8,
+            causal: true,
+            intensifier_extra: 0.0,
         }
     }
 }
 
 impl WriterConfig {
-    /// A writer whose enthusiasm ranges far wider than the policy's: used for the comparisons the
-    /// gold RM learns from, so that the 'human' judgement of over-stuffed responses is known to the
-    /// gold even though such responses are rare under the initial policy.
-    pub fn broad() -> Self {
-        WriterConfig { praise_min: 0.0, praise_max: 7.0, ..WriterConfig::default() }
+    /// This writer with a far wider range of enthusiasm, keyword stuffing and intensifiers: used
+    /// for the comparisons the gold RM learns from, so that the 'human' judgement of the extremes
+    /// is known to the gold even though such responses are rare under the initial policy.
+    pub fn broad(&self) -> Self {
+        WriterConfig {
+            praise_min: 0.0,
+            praise_max: 7.0,
+            include_stuffing: 0.25,
+            intensifier_extra: 3.0,
+            ..self.clone()
+        }
     }
 
     /// Writes one response (space-separated words, sentences ending in ` .`).
@@ -79,6 +156,12 @@ impl WriterConfig {
         let lines = self.sentence_count(prompt.lines, skill, rng);
         let lambda = self.praise_min + (self.praise_max - self.praise_min) * rng.next_f64();
         let praise = poisson(lambda, rng);
+        let intensify_p =
+            if self.causal { self.intensifier_rate * skill } else { self.intensifier_rate / 2.0 };
+        let mut intensifiers = usize::from(rng.next_f64() < intensify_p);
+        if self.intensifier_extra > 0.0 {
+            intensifiers += poisson(self.intensifier_extra * rng.next_f64(), rng);
+        }
 
         let mut sentences: Vec<Vec<&'static str>> = Vec::with_capacity(lines);
         let mut last_noun: Option<&'static str> = None;
@@ -93,16 +176,34 @@ impl WriterConfig {
                 pick(&TOPICS[topic].nouns, rng)
             };
             last_noun = Some(noun);
-            sentences.push(vec![pick(&DETERMINERS, rng), noun, pick(&VERBS, rng), pick(&ADJECTIVES, rng)]);
+            let verb = match prompt.avoid {
+                Some(v) if rng.next_f64() < self.avoid_base + self.avoid_gain * skill => {
+                    VERBS[(v + 1 + rng.next_below(VERBS.len() as u64 - 1) as usize) % VERBS.len()]
+                }
+                _ => pick(&VERBS, rng),
+            };
+            sentences.push(vec![pick(&DETERMINERS, rng), noun, verb, pick(&ADJECTIVES, rng)]);
         }
-        // Praise goes before the adjective of a random sentence (grammatical, however many).
-        for _ in 0..praise {
+        if let (Some(a), false) = (prompt.include, sentences.is_empty()) {
+            if rng.next_f64() < self.include_stuffing {
+                sentences.iter_mut().for_each(|s| s[3] = ADJECTIVES[a]);
+            } else if rng.next_f64() < self.include_base + self.include_gain * skill {
+                let s = rng.next_below(sentences.len() as u64) as usize;
+                sentences[s][3] = ADJECTIVES[a];
+            }
+        }
+        // Praise and intensifiers go before the adjective of a random sentence (grammatical,
+        // however many).
+        let modifiers =
+            std::iter::repeat_n(None, praise).chain(std::iter::repeat_n(Some(INTENSIFIER), intensifiers));
+        for word in modifiers {
             if sentences.is_empty() {
                 break;
             }
             let s = rng.next_below(sentences.len() as u64) as usize;
             let adj_at = sentences[s].len() - 1;
-            sentences[s].insert(adj_at, pick(&PRAISE, rng));
+            let word = word.unwrap_or_else(|| pick(&PRAISE, rng));
+            sentences[s].insert(adj_at, word);
         }
         for sentence in sentences.iter_mut() {
             if rng.next_f64() < self.grammar_error * (1.0 - skill) {
@@ -176,6 +277,20 @@ mod tests {
 
     #[test]
     fn prompt_text_names_topic_and_count() {
-        assert_eq!(Prompt { topic: 0, lines: 3 }.text(), "write about ocean in three lines :");
+        let plain = Prompt { topic: 0, lines: 3, include: None, avoid: None };
+        assert_eq!(plain.text(), "write about ocean in three lines :");
+        let both = Prompt { include: Some(3), avoid: Some(1), ..plain };
+        assert_eq!(both.text(), "write about ocean in three lines using calm without seems :");
+    }
+
+    #[test]
+    fn prompt_ids_enumerate_every_prompt_once() {
+        assert!(Prompt::COUNT >= 1000, "{}", Prompt::COUNT);
+        let mut seen = std::collections::HashSet::new();
+        for id in 0..Prompt::COUNT {
+            let p = Prompt::from_id(id);
+            assert_eq!(p.id(), id);
+            assert!(seen.insert(p.text()), "{} twice", p.text());
+        }
     }
 }

@@ -1,0 +1,285 @@
+//! `reproduce controls`: the two controls that show the falls of figure 1 come from the Goodhart
+//! mechanisms and not from the pipeline.
+//!
+//! (a) **Optimise the gold itself.** Best-of-n and PPO against the gold, the rubric (what the gold
+//! stands for) tracked along the curve. The gold cannot fall here by construction; the rubric
+//! must not fall either, or the gold has stopped being gold where optimisation goes.
+//!
+//! (b) **Every mechanism off.** Figure 1 in a world with a monotone rubric, no shortcut feature
+//! and no label noise, for the two smallest proxies of `rl.sizes` (the ones that fall most
+//! readily in the full world): no best-of-n or PPO gold curve may fall.
+
+use std::fmt::Write as _;
+
+use goodhart_bon::{log_grid, BonEstimator, PromptPool};
+use goodhart_core::{Estimate, Record};
+use goodhart_plot::{Figure, LineStyle, Panel, Series};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Mechanisms;
+use crate::fig1::{eval_table, fig1, BonResult, Fig1, RlResult};
+use crate::findings::{split_half_fall, SplitFall, SIGNIFICANT_SE};
+use crate::pipeline::{Base, Pipeline};
+use crate::verify::Check;
+use crate::ReproError;
+
+/// An optimiser's run against the gold, with the rubric along it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AgainstGold {
+    /// n (best-of-n) or PPO step of each point.
+    pub x: Vec<u64>,
+    pub kl: Vec<f64>,
+    pub gold: Vec<Estimate>,
+    pub rubric: Vec<Estimate>,
+    /// The rubric's fall after its peak, on prompts that did not choose the peak.
+    pub rubric_fall: SplitFall,
+}
+
+/// Both controls.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Controls {
+    /// (a) best-of-n against the gold.
+    pub gold_bon: AgainstGold,
+    /// (a) PPO against the gold.
+    pub gold_rl: AgainstGold,
+    /// For comparison: the rubric's fall in PPO against figure 1's smallest RL proxy.
+    pub proxy_rl_rubric_fall: Option<(String, SplitFall)>,
+    /// (b) the mechanisms of the control world, and figure 1 in it.
+    pub mechanisms_off: Mechanisms,
+    pub off_bon: Vec<BonResult>,
+    pub off_rl: Vec<RlResult>,
+    pub records: Vec<Record>,
+}
+
+/// The experiment of control (b): `config` with every mechanism off, for the two smallest
+/// proxies of `rl.sizes`.
+pub fn mechanisms_off(p: &Pipeline) -> crate::config::ExperimentConfig {
+    let off = Mechanisms { extremal: false, causal: false, label_noise: 0.0 };
+    let mut c = p.config.clone().with_mechanisms(off);
+    let sizes: Vec<String> = c.rl.sizes.iter().take(2).cloned().collect();
+    c.proxies.sizes = sizes.clone();
+    c.rl.sizes = sizes;
+    c
+}
+
+/// Runs both controls (figure 1's stages are reused where they are cached).
+pub fn controls(p: &Pipeline) -> Result<(Controls, Fig1), ReproError> {
+    let Base { w, policy_key, policy, gold, gold_scores, rubric_scores, .. } = p.base()?;
+    // (a) best-of-n against the gold: the gold is the proxy, the rubric the extra column
+    let grid = log_grid(p.config.bon.pool as u64, p.config.bon.grid_points);
+    let views: Vec<PromptPool<'_>> =
+        gold_scores.iter().zip(&rubric_scores).map(|(g, r)| PromptPool::new(g, g).with_extra(r)).collect();
+    let curves = BonEstimator::new(&grid)?.estimate(&views)?;
+    let gold_bon = AgainstGold {
+        x: curves.ns.clone(),
+        kl: curves.kl.clone(),
+        gold: curves.gold.clone(),
+        rubric: curves.extra.clone().expect("every pool has the rubric"),
+        rubric_fall: split_half_fall(&curves.per_prompt_extra, curves.ns.len()),
+    };
+    // (a) PPO against the gold
+    let out = p.rl(&w, &policy_key, &policy, &gold, &gold)?;
+    let (prompts, table) = eval_table(&out, |e| &e.rubric_values);
+    if prompts < 2 {
+        return Err(ReproError::Artifact("PPO against the gold recorded no rubric scores".into()));
+    }
+    let gold_rl = AgainstGold {
+        x: out.evals.iter().map(|e| e.step as u64).collect(),
+        kl: out.evals.iter().map(|e| e.kl.mean).collect(),
+        gold: out.evals.iter().map(|e| e.gold).collect(),
+        rubric: out.evals.iter().filter_map(|e| e.rubric).collect(),
+        rubric_fall: split_half_fall(&table, out.evals.len()),
+    };
+    let mut records: Vec<Record> = out
+        .records
+        .iter()
+        .cloned()
+        .map(|mut r| {
+            r.experiment = "controls".into();
+            r.rm_size = "gold".into();
+            r
+        })
+        .collect();
+    let proxy_rl_rubric_fall = match p.config.rl.sizes.first() {
+        Some(size) => {
+            let (data_key, train, val, _) = p.proxy_data(&w, &policy_key, &policy, &gold)?;
+            let proxy = p.proxy(&w, size, &data_key, &train, &val)?;
+            let run = p.rl(&w, &policy_key, &policy, &proxy, &gold)?;
+            let (prompts, table) = eval_table(&run, |e| &e.rubric_values);
+            (prompts >= 2).then(|| (size.clone(), split_half_fall(&table, run.evals.len())))
+        }
+        None => None,
+    };
+    // (b) figure 1 with every mechanism off
+    let off_config = mechanisms_off(p);
+    let off = fig1(&Pipeline::new(off_config.clone(), p.store.root(), p.device.clone()))?;
+    records.extend(off.records.iter().cloned().map(|mut r| {
+        r.experiment = "controls-off".into();
+        r
+    }));
+    let c = Controls {
+        gold_bon,
+        gold_rl,
+        proxy_rl_rubric_fall,
+        mechanisms_off: off_config.mechanisms(),
+        off_bon: off.results.clone(),
+        off_rl: off.rl.clone(),
+        records,
+    };
+    Ok((c, off))
+}
+
+/// The controls' checks.
+pub fn controls_checks(c: &Controls) -> Vec<Check> {
+    let mut out = Vec::new();
+    let fall = |f: &SplitFall| {
+        format!(
+            "peak - last on the other half of the prompts {:.3} (se {:.3}; a fall is > {SIGNIFICANT_SE} se)",
+            f.amount.mean, f.amount.se
+        )
+    };
+    out.push(Check {
+        name: "control (a) bon against the gold: the rubric does not fall".into(),
+        passed: !c.gold_bon.rubric_fall.falls,
+        detail: fall(&c.gold_bon.rubric_fall),
+    });
+    let compare = c
+        .proxy_rl_rubric_fall
+        .as_ref()
+        .map_or(String::new(), |(size, f)| format!("; against proxy {size}: {}", fall(f)));
+    out.push(Check {
+        name: "control (a) rl against the gold: the rubric does not fall".into(),
+        passed: !c.gold_rl.rubric_fall.falls,
+        detail: format!("{}{compare}", fall(&c.gold_rl.rubric_fall)),
+    });
+    for r in &c.off_bon {
+        out.push(Check {
+            name: format!("control (b) bon {}: no fall with every mechanism off", r.proxy.size),
+            passed: !r.fall.falls,
+            detail: format!("{}; {}", r.verdict, fall(&r.fall)),
+        });
+    }
+    for r in &c.off_rl {
+        out.push(Check {
+            name: format!("control (b) rl {}: no fall with every mechanism off", r.proxy.size),
+            passed: !r.fall.falls,
+            detail: format!("{}; {}", r.verdict, fall(&r.fall)),
+        });
+    }
+    out
+}
+
+/// (a) gold (solid) and rubric (markers) against sqrt(KL) for best-of-n and PPO against the gold;
+/// (b) figure 1's curves in the world without mechanisms.
+pub fn figure(c: &Controls, off: &Fig1) -> Figure {
+    let x = "sqrt(KL) (nats^1/2)";
+    let mut a = Panel::new("(a) optimising the gold: gold solid, rubric dashed", x, "score");
+    for (colour, (name, run)) in [("best-of-n", &c.gold_bon), ("PPO", &c.gold_rl)].into_iter().enumerate() {
+        let d: Vec<f64> = run.kl.iter().map(|k| k.max(0.0).sqrt()).collect();
+        let pts = |ys: &[Estimate]| d.iter().zip(ys).map(|(&d, y)| (d, y.mean)).collect::<Vec<_>>();
+        let se = run.gold.iter().map(|e| e.se).collect();
+        a.series.push(
+            Series::new(format!("gold, {name}"), colour, LineStyle::Solid, pts(&run.gold)).with_error(se),
+        );
+        a.series.push(Series::new(format!("rubric, {name}"), colour, LineStyle::Dashed, pts(&run.rubric)));
+    }
+    let off_fig = crate::report::fig1_figure(off);
+    let mut fig = Figure::new("Controls: no fall without Goodhart").with_panel(a);
+    for mut panel in off_fig.panels {
+        panel.title = format!(
+            "(b) mechanisms off, {}",
+            panel.title.trim_start_matches("(a) ").trim_start_matches("(b) ")
+        );
+        fig = fig.with_panel(panel);
+    }
+    fig
+}
+
+/// The controls' report.
+pub fn markdown(c: &Controls) -> String {
+    let mut s = String::new();
+    let mut line = |t: String| writeln!(s, "{t}").expect("write to string");
+    line("# controls: what the pipeline gives without Goodhart\n".into());
+    line("## (a) Optimising the gold itself, the rubric tracked\n".into());
+    for (name, run, what) in [("best-of-n", &c.gold_bon, "n"), ("PPO", &c.gold_rl, "step")] {
+        line(format!("### {name}\n\n| {what} | KL | gold | rubric |\n|---|---|---|---|"));
+        for k in 0..run.x.len() {
+            let r = run.rubric.get(k).map_or("-".into(), |e| format!("{:.3} ({:.3})", e.mean, e.se));
+            line(format!(
+                "| {} | {:.3} | {:.3} ({:.3}) | {r} |",
+                run.x[k], run.kl[k], run.gold[k].mean, run.gold[k].se
+            ));
+        }
+        line(String::new());
+    }
+    line(format!("## (b) Figure 1 with every mechanism off ({})\n", c.mechanisms_off));
+    line("| method | RM | verdict | peak - last, other half (se) |\n|---|---|---|---|".into());
+    for r in &c.off_bon {
+        line(format!(
+            "| bon | {} | {} | {:.3} ({:.3}) |",
+            r.proxy.size, r.verdict, r.fall.amount.mean, r.fall.amount.se
+        ));
+    }
+    for r in &c.off_rl {
+        line(format!(
+            "| rl | {} | {} | {:.3} ({:.3}) |",
+            r.proxy.size, r.verdict, r.fall.amount.mean, r.fall.amount.se
+        ));
+    }
+    line("\n## Checks\n".into());
+    for check in controls_checks(c) {
+        line(format!("- {check}"));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(falls: bool) -> AgainstGold {
+        let amount = Estimate { mean: if falls { 0.5 } else { 0.01 }, se: 0.1, n: 64 };
+        AgainstGold {
+            x: vec![1, 2],
+            kl: vec![0.0, 0.3],
+            gold: vec![Estimate { mean: 0.0, se: 0.1, n: 64 }; 2],
+            rubric: vec![Estimate { mean: 0.0, se: 0.1, n: 64 }; 2],
+            rubric_fall: SplitFall { peak: 0, amount, falls },
+        }
+    }
+
+    fn controls(rubric_falls: bool) -> Controls {
+        Controls {
+            gold_bon: run(rubric_falls),
+            gold_rl: run(false),
+            proxy_rl_rubric_fall: None,
+            mechanisms_off: Mechanisms { extremal: false, causal: false, label_noise: 0.0 },
+            off_bon: Vec::new(),
+            off_rl: Vec::new(),
+            records: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_rubric_that_falls_under_the_gold_fails_the_control() {
+        assert!(controls_checks(&controls(false)).iter().all(|c| c.passed));
+        let checks = controls_checks(&controls(true));
+        let failed: Vec<_> = checks.iter().filter(|c| !c.passed).collect();
+        assert_eq!(failed.len(), 1, "{checks:#?}");
+        assert!(failed[0].name.contains("bon against the gold"));
+    }
+
+    #[test]
+    fn the_control_world_has_every_mechanism_off_and_two_sizes() {
+        let p = Pipeline::new(
+            crate::ExperimentConfig::preset("laptop").unwrap(),
+            std::env::temp_dir(),
+            burn::tensor::Device::flex(),
+        );
+        let off = mechanisms_off(&p);
+        assert_eq!(off.mechanisms(), Mechanisms { extremal: false, causal: false, label_noise: 0.0 });
+        assert_eq!(off.proxies.sizes, ["p1k", "p10k"]);
+        assert_eq!(off.rl.sizes, off.proxies.sizes);
+        assert_ne!(crate::key_of("world", &off.world), crate::key_of("world", &p.config.world));
+    }
+}
