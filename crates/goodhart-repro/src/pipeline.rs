@@ -417,13 +417,19 @@ impl Pipeline {
             let writer = w.world.config.writer.broad();
             let mut rng = SplitMix64::new(c.train.seed ^ 0x601D);
             let (mut pairs, mut sa, mut sb) = (Vec::new(), Vec::new(), Vec::new());
-            for _ in 0..c.pairs {
+            // The broad writer's longest responses (many praise words and intensifiers) can
+            // exceed the models' context; such pairs are redrawn, so the gold sees `c.pairs`.
+            while pairs.len() < c.pairs {
                 let prompt = w.world.random_prompt(Split::Train, &mut rng);
                 let (a, b) = (writer.respond(&prompt, &mut rng), writer.respond(&prompt, &mut rng));
                 let text = prompt.text();
+                let pair = Pair { prompt: w.encode(&text)?, a: w.encode(&a)?, b: w.encode(&b)? };
+                if 1 + pair.prompt.len() + pair.a.len().max(pair.b.len()) > config.max_seq_len {
+                    continue;
+                }
                 sa.push(w.world.judge(&text, &a).map_err(|e| ReproError::Artifact(e.to_string()))?.score);
                 sb.push(w.world.judge(&text, &b).map_err(|e| ReproError::Artifact(e.to_string()))?.score);
-                pairs.push(Pair { prompt: w.encode(&text)?, a: w.encode(&a)?, b: w.encode(&b)? });
+                pairs.push(pair);
             }
             if c.policy_pairs > 0 {
                 // Pairs of initial-policy samples, so that the gold knows the distribution the

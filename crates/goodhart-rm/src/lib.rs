@@ -35,6 +35,8 @@ pub enum RmError {
     Model(#[from] goodhart_nn::NnError),
     #[error("no training comparisons: label some pairs first")]
     NoData,
+    #[error("comparison {index} needs {tokens} positions ([bos], prompt, response) but the model's context is {max_seq_len}: drop longer comparisons or raise max_seq_len")]
+    TooLong { index: usize, tokens: usize, max_seq_len: usize },
     #[error("cannot initialise a reward model of {rm} from a language model of {lm}: the architectures must match")]
     InitMismatch { lm: String, rm: String },
     #[error("the reward-model loss became {value} at step {step}: lower the learning rate (now {lr}) or check the comparisons")]

@@ -182,6 +182,12 @@ pub fn train_rm(
     if train.is_empty() {
         return Err(RmError::NoData);
     }
+    for (index, c) in train.iter().chain(val).enumerate() {
+        let tokens = 1 + c.prompt.len() + c.chosen.len().max(c.rejected.len());
+        if tokens > config.max_seq_len {
+            return Err(RmError::TooLong { index, tokens, max_seq_len: config.max_seq_len });
+        }
+    }
     let mut model = config.init_scalar(device, cfg.seed);
     if let Some(lm) = init_from {
         if lm.config() != config {

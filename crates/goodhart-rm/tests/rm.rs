@@ -64,6 +64,16 @@ fn learns_a_separable_preference_and_recentres() {
 }
 
 #[test]
+fn a_comparison_longer_than_the_context_is_named() {
+    let mut train = labelled(20, 3);
+    train[2].rejected = vec![8; 30]; // 1 + 2 + 30 positions, context 24
+    let cfg = RmTrainConfig::tiny();
+    let err = train_rm(&config(), None, &train, &[], SP, &cfg, &Device::flex(), |_| {}).unwrap_err();
+    assert!(matches!(err, RmError::TooLong { index: 2, tokens: 33, max_seq_len: 24 }), "{err}");
+    assert!(err.to_string().contains("raise max_seq_len"), "{err}");
+}
+
+#[test]
 fn lm_initialisation_copies_the_trunk_and_must_match() {
     let device = Device::flex();
     let val = labelled(400, 5);
