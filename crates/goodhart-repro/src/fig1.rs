@@ -282,7 +282,7 @@ pub fn analyse_rl(
             peak_d: peak.map(|p| p.d),
             peak_r: peak.map(|p| p.r),
             kl_reached: evals[evals.len() - 1].kl.mean,
-            verdict: Verdict::of(&fall, peak.map(|p| p.d), measured_to),
+            verdict: Verdict::of(&fall, peak.map(|p| p.d), predicted_fall(&law, measured_to), measured_to),
             fall,
             proxy_rises: last_p.mean - first_p.mean > 2.0 * first_p.se.hypot(last_p.se),
             gold_rubric_concordance_peak: evals[fall.peak].gold_rubric_concordance,
@@ -292,6 +292,14 @@ pub fn analyse_rl(
         });
     }
     Ok((out, Some(alpha)))
+}
+
+/// The fall a fitted law predicts from its peak to `measured_to` (0 without a peak inside).
+fn predicted_fall(law: &goodhart_laws::FittedLaw, measured_to: f64) -> f64 {
+    match law.peak() {
+        Some(p) if p.d < measured_to => p.r - law.form.eval(&law.params, measured_to),
+        _ => 0.0,
+    }
 }
 
 /// A run's gold scores as a row-major `[prompt, evaluation]` table, with its number of prompts
@@ -488,7 +496,7 @@ fn analyse(
         alpha_ci,
         beta_ci,
         bootstrap_fits,
-        verdict: Verdict::of(&fall, peak.map(|p| p.d), measured_to),
+        verdict: Verdict::of(&fall, peak.map(|p| p.d), predicted_fall(&law, measured_to), measured_to),
         fall,
         gap_growth: gap_growth(&curves.per_prompt_proxy, &curves.per_prompt_gold, cols),
         gold_rubric_concordance_peak: None,

@@ -62,17 +62,26 @@ pub enum Verdict {
     PeaksAndFalls,
     /// No significant fall, but the fitted curve peaks beyond the largest measured distance.
     PeakBeyondRange { fitted_d: f64, measured_to: f64 },
+    /// No significant fall, and the fitted curve peaks inside the range but so near its end that
+    /// the fall it predicts there (`predicted_fall`) is below what the prompts resolve (2 se of
+    /// the measured fall).
+    PeakUnresolved { fitted_d: f64, measured_to: f64, predicted_fall: f64, resolution: f64 },
     /// No significant fall, and the fit puts no peak beyond the measured range: either no peak
     /// at all (`fitted_d` is `None`) or a peak inside it that the measurements do not bear out.
     NoPeak { fitted_d: Option<f64>, measured_to: f64 },
 }
 
 impl Verdict {
-    /// The verdict of a curve measured up to `measured_to` whose fit peaks at `fitted_d`.
-    pub fn of(fall: &SplitFall, fitted_d: Option<f64>, measured_to: f64) -> Self {
+    /// The verdict of a curve measured up to `measured_to` whose fit peaks at `fitted_d` and
+    /// predicts a fall of `predicted_fall` from there to `measured_to`.
+    pub fn of(fall: &SplitFall, fitted_d: Option<f64>, predicted_fall: f64, measured_to: f64) -> Self {
+        let resolution = SIGNIFICANT_SE * fall.amount.se;
         match fitted_d {
             _ if fall.falls => Verdict::PeaksAndFalls,
             Some(d) if d > measured_to => Verdict::PeakBeyondRange { fitted_d: d, measured_to },
+            Some(d) if predicted_fall < resolution => {
+                Verdict::PeakUnresolved { fitted_d: d, measured_to, predicted_fall, resolution }
+            }
             fitted_d => Verdict::NoPeak { fitted_d, measured_to },
         }
     }
@@ -91,6 +100,10 @@ impl std::fmt::Display for Verdict {
             Verdict::PeakBeyondRange { fitted_d, measured_to } => write!(
                 f,
                 "peak beyond the measured range (fitted d* = {fitted_d:.2}, measured up to {measured_to:.2})"
+            ),
+            Verdict::PeakUnresolved { fitted_d, measured_to, predicted_fall, resolution } => write!(
+                f,
+                "peak too near the end of the range to see the fall (fitted d* = {fitted_d:.2}, measured up to {measured_to:.2}: the fit predicts a fall of {predicted_fall:.3}, the prompts resolve {resolution:.3})"
             ),
             Verdict::NoPeak { fitted_d: None, measured_to } => {
                 write!(f, "no peak (fit has none; measured up to {measured_to:.2})")
@@ -195,13 +208,16 @@ mod tests {
     fn verdicts_name_what_was_seen() {
         let falls = SplitFall { peak: 2, amount: Estimate { mean: 1.0, se: 0.1, n: 64 }, falls: true };
         let flat = SplitFall { peak: 4, amount: Estimate { mean: 0.0, se: 0.1, n: 64 }, falls: false };
-        assert_eq!(Verdict::of(&falls, Some(1.0), 2.0), Verdict::PeaksAndFalls);
-        let beyond = Verdict::of(&flat, Some(3.0), 2.0);
+        assert_eq!(Verdict::of(&falls, Some(1.0), 0.5, 2.0), Verdict::PeaksAndFalls);
+        let beyond = Verdict::of(&flat, Some(3.0), 0.0, 2.0);
         assert_eq!(beyond, Verdict::PeakBeyondRange { fitted_d: 3.0, measured_to: 2.0 });
         assert!(beyond.overoptimises() && beyond.to_string().contains("d* = 3.00"));
-        // counter-examples: no fall and no peak ahead
-        assert!(!Verdict::of(&flat, None, 2.0).overoptimises());
-        let inside = Verdict::of(&flat, Some(1.0), 2.0);
+        // a peak near the end whose predicted fall (0.05) is below the resolution (0.2)
+        let near = Verdict::of(&flat, Some(1.9), 0.05, 2.0);
+        assert!(matches!(near, Verdict::PeakUnresolved { .. }) && near.overoptimises(), "{near}");
+        // counter-examples: no fall and no peak ahead; a predicted fall of 0.5 that is not there
+        assert!(!Verdict::of(&flat, None, 0.0, 2.0).overoptimises());
+        let inside = Verdict::of(&flat, Some(1.0), 0.5, 2.0);
         assert!(!inside.overoptimises() && inside.to_string().contains("no significant fall"));
     }
 
