@@ -205,7 +205,7 @@ fn prompt_values(pool: &PromptPool<'_>, table: &Table) -> PoolValues {
     let extra = pool.extra.map(|extra| {
         let mut extra = gather(extra, &order);
         average_ties(&proxy, &mut extra);
-        table.iter().map(|(s, w)| dot2(w, &extra[*s..], &extra[*s..]).0).collect()
+        table.iter().map(|(s, w)| dot(w, &extra[*s..])).collect()
     });
     PoolValues { proxy: proxy_values, gold: gold_values, extra }
 }
@@ -228,6 +228,20 @@ fn dot2(w: &[f64], x: &[f64], y: &[f64]) -> (f64, f64) {
         }
     }
     ((ax[0] + ax[1]) + (ax[2] + ax[3]) + tail.0, (ay[0] + ay[1]) + (ay[2] + ay[3]) + tail.1)
+}
+
+/// `w . x` with four independent accumulators, as [`dot2`] does for two products.
+#[inline]
+fn dot(w: &[f64], x: &[f64]) -> f64 {
+    let (wc, xc) = (w.chunks_exact(4), x.chunks_exact(4));
+    let tail: f64 = wc.remainder().iter().zip(xc.remainder()).map(|(a, b)| a * b).sum();
+    let mut acc = [0.0f64; 4];
+    for (a, b) in wc.zip(xc) {
+        for k in 0..4 {
+            acc[k] += a[k] * b[k];
+        }
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
 /// Best-of-n curves over a set of prompts.

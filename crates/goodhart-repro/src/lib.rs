@@ -23,6 +23,7 @@ pub mod findings;
 pub mod pipeline;
 pub mod plan;
 pub mod report;
+pub mod rubric;
 pub mod seeds;
 pub mod store;
 pub mod targets;
