@@ -45,6 +45,14 @@ pub fn kl_to_reach(kl: &[f64], gold: &[f64], target: f64) -> Option<f64> {
     })
 }
 
+/// The evaluations (indices) whose mean KL is below the previous one's by more than
+/// [`SIGNIFICANT_SE`] standard errors of the difference.
+pub fn kl_dips(kl: &[goodhart_core::Estimate]) -> Vec<usize> {
+    (1..kl.len())
+        .filter(|&k| kl[k - 1].mean - kl[k].mean > SIGNIFICANT_SE * kl[k - 1].se.hypot(kl[k].se))
+        .collect()
+}
+
 /// Whether `xs` falls strictly from each value to the next (a tie is not a fall).
 pub fn falls_at_every_step(xs: &[f64]) -> bool {
     xs.windows(2).all(|w| w[1] < w[0])
@@ -182,12 +190,10 @@ pub fn fig1_checks(f: &Fig1) -> Vec<Check> {
         ));
     }
     for r in &f.rl {
-        let dips: Vec<String> =
-            r.kl.windows(2)
-                .zip(&r.steps[1..])
-                .filter(|(w, _)| w[0].mean - w[1].mean > SIGNIFICANT_SE * w[0].se.hypot(w[1].se))
-                .map(|(w, step)| format!("step {step}: {:.2} -> {:.2}", w[0].mean, w[1].mean))
-                .collect();
+        let dips: Vec<String> = kl_dips(&r.kl)
+            .into_iter()
+            .map(|k| format!("step {}: {:.2} -> {:.2}", r.steps[k], r.kl[k - 1].mean, r.kl[k].mean))
+            .collect();
         out.push(check(
             &format!("rl {}: KL never falls between evaluations", r.proxy.size),
             dips.is_empty(),
@@ -312,6 +318,14 @@ mod tests {
         assert!(!out[1].reproduced, "1 of 3 is a counter-example");
         assert!(out[1].to_string().starts_with("NOT REPRODUCED  b: passed on 1 of 3 seeds"));
         assert!(!across_seeds(&[(1, vec![c("x", true)]), (2, vec![c("x", false)])])[0].reproduced, "1 of 2");
+    }
+
+    #[test]
+    fn kl_that_steps_back_beyond_its_noise_is_a_dip() {
+        let e = |mean: f64, se: f64| goodhart_core::Estimate { mean, se, n: 256 };
+        assert!(kl_dips(&[e(0.0, 0.0), e(1.0, 0.1), e(2.0, 0.2), e(1.9, 0.2)]).is_empty(), "within noise");
+        // counter-example: a step back of 1.0 with se 0.2 each
+        assert_eq!(kl_dips(&[e(0.0, 0.0), e(3.0, 0.2), e(2.0, 0.2), e(4.0, 0.2)]), vec![2]);
     }
 
     #[test]
