@@ -5,9 +5,11 @@ use goodhart_core::Method;
 use goodhart_kl::kl_bon;
 use goodhart_repro::fig1::fig1;
 use goodhart_repro::plan::fig1_plan;
-use goodhart_repro::report::write_fig1;
+use goodhart_repro::report::{records_csv, write_fig1};
 use goodhart_repro::{ExperimentConfig, Pipeline};
 use goodhart_world::Split;
+
+mod golden;
 
 #[test]
 fn tiny_fig1_runs_end_to_end_and_reuses_its_cache() {
@@ -120,6 +122,9 @@ fn tiny_fig1_runs_end_to_end_and_reuses_its_cache() {
     assert!(svg.contains("(a) best-of-n") && svg.contains("(b) PPO"));
     assert!(svg.contains(&format!("gold, RM {}", config.proxies.sizes[0])));
     assert!(std::fs::read(out.path().join("fig1.png")).unwrap().starts_with(b"\x89PNG"));
+
+    // The numbers themselves are pinned by a golden file (see `golden`).
+    golden::check("fig1_tiny.csv", &records_csv(&fig.records));
 
     // A second run finds every stage cached and gives the same numbers.
     let again = fig1(&Pipeline::new(config, runs.path(), Device::flex())).unwrap();
