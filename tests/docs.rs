@@ -66,3 +66,61 @@ fn facade_reexports_every_crate() {
         assert!(lib.contains(&format!("pub use {ident}")), "src/lib.rs does not re-export {name}");
     }
 }
+
+/// Every line of the README's own-reward snippet is a line of the example it quotes.
+#[test]
+fn the_readme_quotes_the_own_reward_example() {
+    let readme = read("README.md");
+    let section = readme.split("## Optimise your own reward").nth(1).expect("README has the section");
+    let block = section.split("```rust").nth(1).expect("a ```rust block").split("```").next().unwrap();
+    let example = read("crates/goodhart-ppo/examples/own_reward.rs");
+    let lines: Vec<&str> = example.lines().map(str::trim).collect();
+    for line in block.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        assert!(lines.contains(&line), "README line not in the example: {line}");
+    }
+}
+
+/// File paths the docs cite in backticks exist (at the root, or inside some crate for paths
+/// given relative to it), and the README sections they cite by name are headings.
+#[test]
+fn cited_paths_and_sections_exist() {
+    let crates = crate_names();
+    let exts = [".rs", ".md", ".toml", ".py", ".sh", ".json"];
+    for doc in ["README.md", "ARCHITECTURE.md", "data/README.md"] {
+        let text = read(doc);
+        for (i, quoted) in text.split('`').enumerate() {
+            if i % 2 == 0 || quoted.contains(' ') || quoted.contains('*') || quoted.contains('<') {
+                continue;
+            }
+            let path = quoted.split(':').next().unwrap();
+            if path.contains('=') {
+                continue;
+            }
+            // Outputs (results, runs, build products) and paths outside the repository are not cited files.
+            let generated = ["results/", "runs/", "target/", "/", "~", "../", "$"];
+            if !path.contains('/')
+                || !exts.iter().any(|e| path.ends_with(e))
+                || generated.iter().any(|g| path.starts_with(g))
+            {
+                continue;
+            }
+            let found = root().join(path).exists()
+                || root().join("crates").join(path).exists()
+                || crates.iter().any(|c| root().join("crates").join(c).join(path).exists());
+            assert!(found, "{doc} cites `{quoted}`, which does not exist");
+        }
+    }
+    let readme = read("README.md");
+    let headings: Vec<&str> =
+        readme.lines().filter_map(|l| l.strip_prefix("## ").or_else(|| l.strip_prefix("### "))).collect();
+    for doc in ["README.md", "ARCHITECTURE.md"] {
+        let text = read(doc);
+        for cite in text.split("README, \"").skip(1).chain(text.split("README's \"").skip(1)) {
+            let name = cite.split('"').next().unwrap();
+            assert!(
+                headings.iter().any(|h| h.trim() == name),
+                "{doc} cites the README section \"{name}\", which is not a heading"
+            );
+        }
+    }
+}

@@ -1,69 +1,176 @@
-//! Best-of-n as an [`Optimiser`]: sample a pool per prompt once, score it with the proxy and the
-//! gold, and read the whole curve off the unbiased estimator.
+//! Best-of-n as an [`Optimiser`]: a pool of samples per prompt, drawn once from the initial
+//! policy and owned by the optimiser; each optimisation scores the pools with the proxy and the
+//! judges and reads the whole curve off the unbiased estimator.
 
 use goodhart_core::{
-    BoxError, Curve, CurvePoint, Method, Optimiser, Policy, RewardModel, SamplingSettings, TokenId,
+    BoxError, Curve, CurvePoint, Judges, Method, OptimisedRun, Optimiser, Policy, RewardModel,
+    SamplingSettings, TokenId,
 };
 
-use crate::BonEstimator;
+use crate::{BonCurves, BonEstimator, PromptPool};
 
-/// Best-of-n over a fixed set of prompts with pools of `pool` samples and a grid of n.
+/// Best-of-n over pools of samples, one pool per prompt, and a grid of n.
 #[derive(Debug, Clone)]
 pub struct BestOfN {
-    pub prompts: Vec<Vec<TokenId>>,
-    pub pool: usize,
-    pub grid: Vec<u64>,
-    pub sampling: SamplingSettings,
-    pub seed: u64,
+    prompts: Vec<Vec<TokenId>>,
+    responses: Vec<Vec<Vec<TokenId>>>,
+    estimator: BonEstimator,
+}
+
+impl BestOfN {
+    /// Best-of-n over given pools: `responses[p]` are samples of the initial policy for
+    /// `prompts[p]`. Every pool must hold at least the grid's largest n.
+    ///
+    /// # Errors
+    /// When the grid is invalid, the lengths differ, or a pool is smaller than the largest n.
+    pub fn new(
+        prompts: Vec<Vec<TokenId>>,
+        responses: Vec<Vec<Vec<TokenId>>>,
+        grid: &[u64],
+    ) -> Result<Self, BoxError> {
+        let estimator = BonEstimator::new(grid)?;
+        if prompts.len() != responses.len() {
+            return Err(
+                format!("{} prompts but {} pools of responses", prompts.len(), responses.len()).into()
+            );
+        }
+        let max_n = *grid.iter().max().expect("the estimator rejects an empty grid");
+        if let Some((p, pool)) = responses.iter().enumerate().find(|(_, r)| (r.len() as u64) < max_n) {
+            return Err(format!(
+                "pool {p} has {} samples, fewer than the grid's largest n {max_n}",
+                pool.len()
+            )
+            .into());
+        }
+        Ok(BestOfN { prompts, responses, estimator })
+    }
+
+    /// Draws a pool of `pool` samples per prompt from `policy`: sample `i` of prompt `p` uses
+    /// the random stream `(seed, p * pool + i)`. `progress` is called after each prompt's pool.
+    ///
+    /// # Errors
+    /// As [`BestOfN::new`], and the policy's sampling errors.
+    pub fn sample(
+        policy: &dyn Policy,
+        prompts: Vec<Vec<TokenId>>,
+        pool: usize,
+        settings: &SamplingSettings,
+        seed: u64,
+        grid: &[u64],
+        mut progress: impl FnMut(usize),
+    ) -> Result<Self, BoxError> {
+        let mut responses = Vec::with_capacity(prompts.len());
+        for (p, prompt) in prompts.iter().enumerate() {
+            let batch = vec![prompt.clone(); pool];
+            let samples = policy.sample(&batch, settings, seed, (p * pool) as u64)?;
+            responses.push(samples.into_iter().map(|s| s.response).collect());
+            progress(p + 1);
+        }
+        BestOfN::new(prompts, responses, grid)
+    }
+
+    /// The prompts, one per pool.
+    pub fn prompts(&self) -> &[Vec<TokenId>] {
+        &self.prompts
+    }
+
+    /// The pools, `[prompt][sample]`.
+    pub fn responses(&self) -> &[Vec<Vec<TokenId>>] {
+        &self.responses
+    }
+
+    /// The grid of n.
+    pub fn grid(&self) -> Vec<u64> {
+        self.estimator.ns()
+    }
+
+    /// `rm`'s score of every pooled sample, `[prompt][sample]`, one call per prompt.
+    ///
+    /// # Errors
+    /// The reward model's own, or a wrong number of scores, or a score that is not finite.
+    pub fn scores(&self, rm: &dyn RewardModel) -> Result<Vec<Vec<f64>>, BoxError> {
+        self.prompts
+            .iter()
+            .zip(&self.responses)
+            .enumerate()
+            .map(|(p, (prompt, pool))| {
+                let scores = rm.score(&vec![prompt.clone(); pool.len()], pool)?;
+                if scores.len() != pool.len() {
+                    return Err(format!(
+                        "{} gave {} scores for the {} samples of pool {p}",
+                        rm.name(),
+                        scores.len(),
+                        pool.len()
+                    )
+                    .into());
+                }
+                if let Some(i) = scores.iter().position(|s| !s.is_finite()) {
+                    return Err(format!("{} scored sample {i} of pool {p} {}", rm.name(), scores[i]).into());
+                }
+                Ok(scores)
+            })
+            .collect()
+    }
 }
 
 impl Optimiser for BestOfN {
-    /// KL of each point is the analytic `kl_bon(n)`; its standard error is reported as 0.
+    type Run = BonCurves;
+
+    /// Scores the pools with the proxy, the gold and the rubric (if any, as the estimator's extra
+    /// column) and estimates every n of the grid.
     fn optimise(
         &mut self,
-        policy: &dyn Policy,
-        proxy: &dyn RewardModel,
-        gold: &dyn RewardModel,
-    ) -> Result<Curve, BoxError> {
-        let estimator = BonEstimator::new(&self.grid)?;
-        let mut proxy_scores = Vec::with_capacity(self.prompts.len());
-        let mut gold_scores = Vec::with_capacity(self.prompts.len());
-        for (p, prompt) in self.prompts.iter().enumerate() {
-            let prompts = vec![prompt.clone(); self.pool];
-            let seed = self.seed.wrapping_add(p as u64);
-            let responses: Vec<Vec<TokenId>> =
-                policy.sample(&prompts, &self.sampling, seed)?.into_iter().map(|s| s.response).collect();
-            let widen = |xs: Vec<f32>| xs.into_iter().map(f64::from).collect::<Vec<f64>>();
-            proxy_scores.push(widen(proxy.score(&prompts, &responses)?));
-            gold_scores.push(widen(gold.score(&prompts, &responses)?));
-        }
-        let pools: Vec<crate::PromptPool<'_>> =
-            proxy_scores.iter().zip(&gold_scores).map(|(p, g)| crate::PromptPool::new(p, g)).collect();
-        let c = estimator.estimate(&pools)?;
-        let points = (0..c.ns.len())
-            .map(|k| CurvePoint {
-                n: Some(c.ns[k]),
-                step: None,
-                kl: c.kl[k],
-                kl_se: 0.0,
-                proxy: c.proxy[k].mean,
-                proxy_se: c.proxy[k].se,
-                gold: c.gold[k].mean,
-                gold_se: c.gold[k].se,
-                rubric: f64::NAN,
-                rubric_se: f64::NAN,
+        proxy: Option<&dyn RewardModel>,
+        judges: Judges<'_>,
+    ) -> Result<BonCurves, BoxError> {
+        let proxy = proxy.ok_or("best-of-n needs a proxy reward model to pick the best sample by")?;
+        let proxy = self.scores(proxy)?;
+        let gold = self.scores(judges.gold)?;
+        let rubric = judges.rubric.map(|r| self.scores(r)).transpose()?;
+        let pools: Vec<PromptPool<'_>> = proxy
+            .iter()
+            .zip(&gold)
+            .enumerate()
+            .map(|(i, (p, g))| {
+                let pool = PromptPool::new(p, g);
+                rubric.as_ref().map_or(pool, |r| pool.with_extra(&r[i]))
             })
             .collect();
-        Ok(Curve { method: Method::Bon, points })
+        Ok(self.estimator.estimate(&pools)?)
+    }
+}
+
+impl OptimisedRun for BonCurves {
+    /// KL of each point is the analytic `kl_bon(n)`, so its standard error is 0; the rubric is
+    /// the estimator's extra column (NaN without one).
+    fn curve(&self) -> Curve {
+        let points = (0..self.ns.len())
+            .map(|k| {
+                let rubric = self.extra.as_ref().map(|e| e[k]);
+                CurvePoint {
+                    n: Some(self.ns[k]),
+                    step: None,
+                    kl: self.kl[k],
+                    kl_se: 0.0,
+                    proxy: self.proxy[k].mean,
+                    proxy_se: self.proxy[k].se,
+                    gold: self.gold[k].mean,
+                    gold_se: self.gold[k].se,
+                    rubric: rubric.map_or(f64::NAN, |r| r.mean),
+                    rubric_se: rubric.map_or(f64::NAN, |r| r.se),
+                }
+            })
+            .collect();
+        Curve { method: Method::Bon, points }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use goodhart_core::{Sample, SplitMix64};
+    use goodhart_core::{FnReward, Sample, SplitMix64};
 
-    /// A policy over one-token responses 0..10, uniform.
+    /// A policy over one-token responses 0..10, uniform; row `i` uses the stream `first + i`.
     struct Uniform;
     impl Policy for Uniform {
         fn sample(
@@ -71,13 +178,14 @@ mod tests {
             prompts: &[Vec<TokenId>],
             _: &SamplingSettings,
             seed: u64,
+            first: u64,
         ) -> Result<Vec<Sample>, BoxError> {
-            let mut rng = SplitMix64::new(seed);
             Ok(prompts
                 .iter()
-                .map(|p| Sample {
+                .enumerate()
+                .map(|(i, p)| Sample {
                     prompt: p.clone(),
-                    response: vec![rng.next_below(10) as u32],
+                    response: vec![SplitMix64::new(seed ^ (first + i as u64)).next_below(10) as u32],
                     logprobs: vec![-(10f32).ln()],
                 })
                 .collect())
@@ -87,38 +195,40 @@ mod tests {
         }
     }
 
-    /// Scores a response by a function of its token.
-    struct Rm(fn(u32) -> f32);
-    impl RewardModel for Rm {
-        fn name(&self) -> &str {
-            "rm"
-        }
-        fn num_params(&self) -> u64 {
-            0
-        }
-        fn score(&self, _: &[Vec<TokenId>], r: &[Vec<TokenId>]) -> Result<Vec<f32>, BoxError> {
-            Ok(r.iter().map(|x| (self.0)(x[0])).collect())
-        }
+    fn token_reward(f: fn(u32) -> f64) -> FnReward<impl Fn(&[Vec<TokenId>], &[Vec<TokenId>]) -> Vec<f64>> {
+        FnReward::new("rm", move |_: &[Vec<TokenId>], r: &[Vec<TokenId>]| r.iter().map(|x| f(x[0])).collect())
     }
 
     #[test]
     fn overoptimises_a_proxy_that_disagrees_at_the_top() {
         // proxy: higher token is better; gold agrees up to 6, then disagrees (extremal Goodhart).
-        let proxy = Rm(|t| t as f32);
-        let gold = Rm(|t| if t <= 6 { t as f32 } else { 12.0 - t as f32 });
-        let mut bon = BestOfN {
-            prompts: vec![vec![1]; 50],
-            pool: 200,
-            grid: vec![1, 2, 4, 16, 200],
-            sampling: SamplingSettings::default(),
-            seed: 3,
-        };
-        let curve = bon.optimise(&Uniform, &proxy, &gold).unwrap();
+        let proxy = token_reward(|t| t as f64);
+        let gold = token_reward(|t| if t <= 6 { t as f64 } else { 12.0 - t as f64 });
+        let rubric = token_reward(|t| -(t as f64));
+        let settings = SamplingSettings::default();
+        let mut bon =
+            BestOfN::sample(&Uniform, vec![vec![1]; 50], 200, &settings, 3, &[1, 2, 4, 16, 200], |_| {})
+                .unwrap();
+        let run = bon.optimise(Some(&proxy), Judges { gold: &gold, rubric: Some(&rubric) }).unwrap();
+        let curve = run.curve();
         let gold: Vec<f64> = curve.points.iter().map(|p| p.gold).collect();
         let proxy: Vec<f64> = curve.points.iter().map(|p| p.proxy).collect();
+        let rubric: Vec<f64> = curve.points.iter().map(|p| p.rubric).collect();
         assert!(proxy.windows(2).all(|w| w[1] >= w[0]), "{proxy:?}");
+        assert!(rubric.windows(2).all(|w| w[1] <= w[0]), "the rubric is minus the proxy: {rubric:?}");
         assert!(gold[1] > gold[0] && gold[4] < gold[2], "gold rises then falls: {gold:?}");
         assert_eq!(curve.method, Method::Bon);
         assert!((curve.points[4].kl - goodhart_kl::kl_bon(200).unwrap()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn needs_a_proxy_and_pools_as_large_as_the_grid() {
+        let gold = token_reward(|t| t as f64);
+        let mut bon = BestOfN::new(vec![vec![1]], vec![vec![vec![2]; 4]], &[1, 4]).unwrap();
+        assert!(bon.optimise(None, Judges::gold(&gold)).is_err());
+        assert!(BestOfN::new(vec![vec![1]], vec![vec![vec![2]; 3]], &[1, 4]).is_err());
+        assert!(BestOfN::new(vec![vec![1]; 2], vec![vec![vec![2]; 4]], &[1, 4]).is_err());
+        let nan = token_reward(|_| f64::NAN);
+        assert!(bon.optimise(Some(&nan), Judges::gold(&gold)).unwrap_err().to_string().contains("pool 0"));
     }
 }

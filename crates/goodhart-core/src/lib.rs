@@ -28,4 +28,7 @@ mod traits;
 pub use record::{Curve, CurvePoint, Method, Record};
 pub use rng::SplitMix64;
 pub use stats::{concordance, quantile_sorted, Estimate};
-pub use traits::{BoxError, Optimiser, Policy, RewardModel, Sample, SamplingSettings, TokenId};
+pub use traits::{
+    BoxError, FnReward, Judges, OptimisedRun, Optimiser, Policy, RewardModel, Sample, SamplingSettings,
+    TokenId,
+};

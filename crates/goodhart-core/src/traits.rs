@@ -35,12 +35,15 @@ pub struct Sample {
 
 /// A language-model policy: samples responses and scores given ones.
 pub trait Policy {
-    /// Samples one response per prompt, deterministically for a given `seed`.
+    /// Samples one response per prompt. Sample `i` uses the random stream `(seed, first_index + i)`
+    /// whatever the batching, so a large request split into calls (with `first_index` advanced by
+    /// the rows already drawn) draws exactly what one call would.
     fn sample(
         &self,
         prompts: &[Vec<TokenId>],
         settings: &SamplingSettings,
         seed: u64,
+        first_index: u64,
     ) -> Result<Vec<Sample>, BoxError>;
 
     /// Per-token log-probabilities of `responses[i]` given `prompts[i]` under this policy
@@ -58,21 +61,100 @@ pub trait RewardModel {
     /// A short name for records and plots, such as `"proxy-3"` or `"gold"`.
     fn name(&self) -> &str;
 
-    /// Number of parameters, counted as the paper does (see the implementing crate's docs).
+    /// Number of parameters, counted as the paper does (see the implementing crate's docs); 0 for
+    /// a reward that is not a model (a rubric, a closure).
     fn num_params(&self) -> u64;
 
-    /// Scores a batch; `prompts` and `responses` have equal lengths.
-    fn score(&self, prompts: &[Vec<TokenId>], responses: &[Vec<TokenId>]) -> Result<Vec<f32>, BoxError>;
+    /// Scores a batch: one finite score per row; `prompts` and `responses` have equal lengths.
+    fn score(&self, prompts: &[Vec<TokenId>], responses: &[Vec<TokenId>]) -> Result<Vec<f64>, BoxError>;
 }
 
-/// Something that optimises a policy against a `proxy` and reports what the `gold` thinks.
+/// A closure as a [`RewardModel`]: the quickest way to optimise against a reward of your own.
+///
+/// ```
+/// use goodhart_core::{FnReward, RewardModel};
+///
+/// // Longer responses are better.
+/// let length = FnReward::new("length", |_p: &[Vec<u32>], r: &[Vec<u32>]| {
+///     r.iter().map(|r| r.len() as f64).collect()
+/// });
+/// assert_eq!(length.score(&[vec![1]], &[vec![2, 3]]).unwrap(), vec![2.0]);
+/// ```
+pub struct FnReward<F> {
+    name: String,
+    f: F,
+}
+
+impl<F> FnReward<F>
+where
+    F: Fn(&[Vec<TokenId>], &[Vec<TokenId>]) -> Vec<f64>,
+{
+    /// The reward `f`, called `name` in records.
+    pub fn new(name: impl Into<String>, f: F) -> Self {
+        FnReward { name: name.into(), f }
+    }
+}
+
+impl<F> RewardModel for FnReward<F>
+where
+    F: Fn(&[Vec<TokenId>], &[Vec<TokenId>]) -> Vec<f64>,
+{
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn num_params(&self) -> u64 {
+        0
+    }
+
+    fn score(&self, prompts: &[Vec<TokenId>], responses: &[Vec<TokenId>]) -> Result<Vec<f64>, BoxError> {
+        Ok((self.f)(prompts, responses))
+    }
+}
+
+/// Who judges an optimised policy besides the proxy it is optimised against: the gold (the
+/// stand-in for human labels, only observed, never optimised) and, where one exists, the rubric
+/// the gold was trained to imitate.
+#[derive(Clone, Copy)]
+pub struct Judges<'a> {
+    pub gold: &'a dyn RewardModel,
+    pub rubric: Option<&'a dyn RewardModel>,
+}
+
+impl<'a> Judges<'a> {
+    /// The gold alone.
+    pub fn gold(gold: &'a dyn RewardModel) -> Self {
+        Judges { gold, rubric: None }
+    }
+}
+
+/// What an optimiser run reports: at least its [`Curve`]; implementations add their own detail
+/// (per-prompt values, training logs).
+pub trait OptimisedRun {
+    /// The run's (KL, proxy, gold, rubric) points.
+    fn curve(&self) -> super::Curve;
+}
+
+impl OptimisedRun for super::Curve {
+    fn curve(&self) -> super::Curve {
+        self.clone()
+    }
+}
+
+/// Something that optimises a policy it owns (with its prompts, samples or checkpoints) against
+/// a `proxy` and reports what the `judges` think along the way.
+///
+/// Best-of-n and PPO implement it (`goodhart-bon`, `goodhart-ppo`); the experiments run both
+/// through it. `proxy` is `None` for a method that learns from labelled pairs without a reward
+/// model (DPO); a method that needs one returns an error naming what is missing.
 pub trait Optimiser {
-    /// Runs the optimisation from `policy` (the initial policy, left unchanged) and returns the
-    /// curve of (KL, proxy, gold) points.
+    /// The run's report.
+    type Run: OptimisedRun;
+
+    /// Runs the optimisation, leaving the initial policy unchanged.
     fn optimise(
         &mut self,
-        policy: &dyn Policy,
-        proxy: &dyn RewardModel,
-        gold: &dyn RewardModel,
-    ) -> Result<super::Curve, BoxError>;
+        proxy: Option<&dyn RewardModel>,
+        judges: Judges<'_>,
+    ) -> Result<Self::Run, BoxError>;
 }

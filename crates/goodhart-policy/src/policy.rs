@@ -17,8 +17,9 @@ impl Policy for LmPolicy {
         prompts: &[Vec<TokenId>],
         settings: &SamplingSettings,
         seed: u64,
+        first_index: u64,
     ) -> Result<Vec<Sample>, BoxError> {
-        Ok(generate(&self.model, prompts, settings, self.specials, seed, 0, self.batch_size)?)
+        Ok(generate(&self.model, prompts, settings, self.specials, seed, first_index, self.batch_size)?)
     }
 
     fn logprobs(

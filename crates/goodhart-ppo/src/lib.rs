@@ -40,10 +40,23 @@
 //! `explained_variance` are logged every step ([`PpoStepLog`]), with the rollout's proxy score
 //! and KL to `pi_init` (k1 and k3 with standard errors).
 //!
+//! # Files, in the order of the method
+//!
+//! `config` ([`PpoConfig`], every hyperparameter), `reward` (the proxy and the judges, checked at
+//! every call), `trainer` ([`PpoTrainer`]: the policy, its frozen initial copy, the value model,
+//! one iteration, evaluations, the loop), `rollout` (a rollout's storage and minibatches),
+//! `losses` (rewards, GAE, the clipped losses), `checkpoint`, `output` (logs and evaluations) and
+//! `optimiser` ([`PpoOptimiser`], PPO through [`goodhart_core::Optimiser`]).
+//!
 //! # Use
 //!
+//! [`PpoOptimiser`] is PPO as an [`goodhart_core::Optimiser`]: it owns the initial policy, its
+//! prompts and its checkpoint directory, and takes the proxy and the judges as
+//! [`goodhart_core::RewardModel`]s.
+//!
 //! [`run_ppo`] (or [`PpoTrainer::with_checkpoints`] + [`PpoTrainer::run`]) trains from an initial
-//! policy with [`PpoInputs`] (training and evaluation prompts, proxy and gold as [`RewardFn`]s,
+//! policy with [`PpoInputs`] (training and evaluation prompts, proxy and gold as
+//! [`goodhart_core::RewardModel`]s,
 //! a template row), checkpointing atomically every `checkpoint_every` steps and resuming from the
 //! latest checkpoint: a run killed at any point and resumed finishes with the same records as an
 //! uninterrupted one (see [`PpoTrainer`]). Every hyperparameter is in [`PpoConfig`].
@@ -61,12 +74,24 @@
 //! ```
 
 mod checkpoint;
+mod config;
 mod error;
-mod ppo;
+mod losses;
+mod optimiser;
+mod output;
+mod reward;
+mod rollout;
+#[cfg(test)]
+mod tests;
+mod trainer;
 
+pub use config::{eval_steps, KlPenalty, PpoConfig};
 pub use error::PpoError;
-pub use ppo::{
-    adaptive_kl_coef, clipped_policy_loss, clipped_value_loss, eval_steps, explained_variance, gae, gae_into,
-    logprobs_and_entropy, masked_mean, run_ppo, token_rewards, token_values, GoldEval, KlPenalty, PolicyLoss,
-    PpoConfig, PpoInputs, PpoOutput, PpoStepLog, PpoTrainer, RewardFn,
+pub use losses::{
+    adaptive_kl_coef, clipped_policy_loss, clipped_value_loss, explained_variance, gae, gae_into,
+    logprobs_and_entropy, masked_mean, token_rewards, token_values, PolicyLoss,
 };
+pub use optimiser::{PpoOptimiser, PpoProgress};
+pub use output::{GoldEval, PpoOutput, PpoStepLog};
+pub use reward::PpoInputs;
+pub use trainer::{run_ppo, PpoTrainer};

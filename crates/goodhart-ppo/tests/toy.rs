@@ -4,10 +4,10 @@
 use std::ops::ControlFlow;
 
 use burn::prelude::*;
-use goodhart_core::{Method, Record, SplitMix64, TokenId};
+use goodhart_core::{FnReward, Method, OptimisedRun, Record, SplitMix64, TokenId};
 use goodhart_nn::{Gpt, GptConfig};
 use goodhart_policy::Specials;
-use goodhart_ppo::{run_ppo, PpoConfig, PpoError, PpoInputs, PpoTrainer, RewardFn};
+use goodhart_ppo::{run_ppo, PpoConfig, PpoError, PpoInputs, PpoTrainer};
 
 const SP: Specials = Specials { pad: 0, bos: 1, eos: 2 };
 const TARGET: TokenId = 7;
@@ -59,8 +59,8 @@ fn kl_is_zero_before_any_update() {
     let inputs = PpoInputs {
         prompts: &train,
         eval_prompts: &eval,
-        proxy: &frac_target,
-        gold: &gold,
+        proxy: &FnReward::new("proxy", frac_target),
+        gold: &FnReward::new("gold", gold),
         rubric: None,
         template: template(),
     };
@@ -82,9 +82,9 @@ fn ppo_raises_the_reward_and_moves_away_from_init() {
     let inputs = PpoInputs {
         prompts: &train,
         eval_prompts: &eval,
-        proxy: &frac_target,
-        gold: &gold,
-        rubric: Some(&gold as &dyn RewardFn),
+        proxy: &FnReward::new("proxy", frac_target),
+        gold: &FnReward::new("gold", gold),
+        rubric: Some(&FnReward::new("rubric", gold)),
         template: template(),
     };
     let start = std::time::Instant::now();
@@ -138,8 +138,8 @@ fn resume_after_kill_gives_identical_records() {
     let inputs = PpoInputs {
         prompts: &train,
         eval_prompts: &eval,
-        proxy: &frac_target,
-        gold: &gold,
+        proxy: &FnReward::new("proxy", frac_target),
+        gold: &FnReward::new("gold", gold),
         rubric: None,
         template: template(),
     };
@@ -212,8 +212,8 @@ fn bad_inputs_and_rewards_are_reported() {
     let inputs = PpoInputs {
         prompts: &train,
         eval_prompts: &eval,
-        proxy: &nan,
-        gold: &gold,
+        proxy: &FnReward::new("nan", nan),
+        gold: &FnReward::new("gold", gold),
         rubric: None,
         template: template(),
     };
@@ -223,8 +223,8 @@ fn bad_inputs_and_rewards_are_reported() {
     let inputs = PpoInputs {
         prompts: &train,
         eval_prompts: one,
-        proxy: &frac_target,
-        gold: &gold,
+        proxy: &FnReward::new("proxy", frac_target),
+        gold: &FnReward::new("gold", gold),
         rubric: None,
         template: template(),
     };

@@ -11,15 +11,15 @@
 
 use std::fmt::Write as _;
 
-use goodhart_bon::{log_grid, BonEstimator, PromptPool};
 use goodhart_core::{Estimate, Record};
+use goodhart_core::{Judges, Optimiser};
 use goodhart_plot::{Figure, LineStyle, Panel, Series};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Mechanisms;
 use crate::fig1::{eval_table, fig1, BonResult, Fig1, RlResult};
 use crate::findings::{split_half_fall, SplitFall, SIGNIFICANT_SE};
-use crate::pipeline::{Base, Pipeline};
+use crate::pipeline::{Base, Pipeline, PoolScores};
 use crate::verify::Check;
 use crate::ReproError;
 
@@ -64,12 +64,14 @@ pub fn mechanisms_off(p: &Pipeline) -> crate::config::ExperimentConfig {
 
 /// Runs both controls (figure 1's stages are reused where they are cached).
 pub fn controls(p: &Pipeline) -> Result<(Controls, Fig1), ReproError> {
-    let Base { w, policy_key, policy, gold, gold_scores, rubric_scores, .. } = p.base()?;
-    // (a) best-of-n against the gold: the gold is the proxy, the rubric the extra column
-    let grid = log_grid(p.config.bon.pool as u64, p.config.bon.grid_points);
-    let views: Vec<PromptPool<'_>> =
-        gold_scores.iter().zip(&rubric_scores).map(|(g, r)| PromptPool::new(g, g).with_extra(r)).collect();
-    let curves = BonEstimator::new(&grid)?.estimate(&views)?;
+    let Base { w, policy_key, policy, gold, pools, gold_scores, rubric_scores, .. } = p.base()?;
+    // (a) best-of-n against the gold: the gold is the proxy, the rubric the judge beside it
+    let gold_rm = PoolScores::new("gold", &pools, &gold_scores);
+    let rubric_rm = PoolScores::new("rubric", &pools, &rubric_scores);
+    let curves = pools
+        .best_of_n(&p.bon_grid())?
+        .optimise(Some(&gold_rm), Judges { gold: &gold_rm, rubric: Some(&rubric_rm) })
+        .map_err(|e| ReproError::optimiser("best-of-n against the gold", e))?;
     let gold_bon = AgainstGold {
         x: curves.ns.clone(),
         kl: curves.kl.clone(),

@@ -1,14 +1,16 @@
 //! Figure 1: best-of-n (1a) and PPO (1b) against proxies of every size, gold measured, laws fitted.
 
-use goodhart_bon::{log_grid, BonCurves, BonEstimator, PromptPool};
-use goodhart_core::{concordance, quantile_sorted, Estimate, Method, Record, SplitMix64};
+use goodhart_bon::{BestOfN, BonCurves};
+use goodhart_core::{
+    concordance, quantile_sorted, Estimate, Judges, Method, Optimiser, Record, RewardModel, SplitMix64,
+};
 use goodhart_kl::kl_bon_from_pool;
 use goodhart_laws::{bootstrap, bootstrap_ci, fit, fit_shared_alpha, FitOptions, Form};
 use goodhart_ppo::PpoOutput;
 use serde::{Deserialize, Serialize};
 
 use crate::findings::{gap_growth, split_half_fall, SplitFall, Verdict};
-use crate::pipeline::{Pipeline, RmReport};
+use crate::pipeline::{Pipeline, PoolScores, Pools, RmReport};
 use crate::ReproError;
 
 /// One proxy size's best-of-n result.
@@ -148,8 +150,7 @@ pub fn fig1(p: &Pipeline) -> Result<Fig1, ReproError> {
         rubric_scores,
     } = p.base()?;
     let policy_report = policy_report(&w, &pools, &gold_scores)?;
-    let grid = log_grid(p.config.bon.pool as u64, p.config.bon.grid_points);
-    let estimator = BonEstimator::new(&grid)?;
+    let mut bon = pools.best_of_n(&p.bon_grid())?;
     let mut results = Vec::new();
     let mut records = Vec::new();
     let mut proxies = Vec::new();
@@ -157,7 +158,7 @@ pub fn fig1(p: &Pipeline) -> Result<Fig1, ReproError> {
         let proxy = p.proxy(&w, size, &data_key, &train, &val)?;
         let scores = p.bon_scores(&pool_key, &pools, &proxy)?;
         let (result, rows) =
-            bon_result(p, &estimator, &proxy, &scores, &gold_scores, Some(&rubric_scores), "fig1")?;
+            bon_result(p, &mut bon, &pools, &proxy, &scores, &gold_scores, Some(&rubric_scores), "fig1")?;
         records.extend(rows);
         results.push(result);
         proxies.push(proxy);
@@ -324,23 +325,21 @@ pub fn eval_table(o: &PpoOutput, column: impl Fn(&goodhart_ppo::GoldEval) -> &Ve
 /// Best-of-n curves of one proxy over the shared pools, its fits, and its rows.
 pub fn bon_result(
     p: &Pipeline,
-    estimator: &BonEstimator,
+    bon: &mut BestOfN,
+    pools: &Pools,
     proxy: &crate::pipeline::TrainedRm,
     proxy_scores: &[Vec<f64>],
     gold_scores: &[Vec<f64>],
     rubric_scores: Option<&[Vec<f64>]>,
     experiment: &str,
 ) -> Result<(BonResult, Vec<Record>), ReproError> {
-    let views: Vec<PromptPool<'_>> = proxy_scores
-        .iter()
-        .zip(gold_scores)
-        .enumerate()
-        .map(|(i, (pr, g))| {
-            let pool = PromptPool::new(pr, g);
-            rubric_scores.map_or(pool, |r| pool.with_extra(&r[i]))
-        })
-        .collect();
-    let curves = estimator.estimate(&views)?;
+    let proxy_rm = PoolScores::new(&proxy.rm.name, pools, proxy_scores);
+    let gold_rm = PoolScores::new("gold", pools, gold_scores);
+    let rubric_rm = rubric_scores.map(|r| PoolScores::new("rubric", pools, r));
+    let judges = Judges { gold: &gold_rm, rubric: rubric_rm.as_ref().map(|r| r as &dyn RewardModel) };
+    let curves = bon
+        .optimise(Some(&proxy_rm), judges)
+        .map_err(|e| ReproError::optimiser(format!("best-of-n against {}", proxy.rm.name), e))?;
     let mut result = analyse(&curves, proxy.eval.clone(), p.config.bon.bootstrap, p.config.bon.seed)?;
     if let Some(rubric) = rubric_scores {
         let at = |k: usize| {

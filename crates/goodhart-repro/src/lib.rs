@@ -63,9 +63,27 @@ pub enum ReproError {
     Bon(#[from] goodhart_bon::BonError),
     #[error(transparent)]
     Ppo(#[from] goodhart_ppo::PpoError),
+    #[error("{what}: {source}")]
+    Optimiser { what: String, source: goodhart_core::BoxError },
 }
 
 impl ReproError {
+    /// An error that came through a core trait, back to its typed variant where it has one.
+    pub(crate) fn optimiser(what: impl Into<String>, source: goodhart_core::BoxError) -> Self {
+        let source = match source.downcast::<goodhart_ppo::PpoError>() {
+            Ok(e) => return ReproError::Ppo(*e),
+            Err(other) => other,
+        };
+        let source = match source.downcast::<goodhart_bon::BonError>() {
+            Ok(e) => return ReproError::Bon(*e),
+            Err(other) => other,
+        };
+        match source.downcast::<goodhart_policy::PolicyError>() {
+            Ok(e) => ReproError::Policy(*e),
+            Err(source) => ReproError::Optimiser { what: what.into(), source },
+        }
+    }
+
     pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
         ReproError::Io { path: path.to_path_buf(), source }
     }

@@ -3,10 +3,11 @@
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
-use goodhart_core::{Record, SplitMix64, TokenId};
+use goodhart_bon::{log_grid, BestOfN};
+use goodhart_core::{Judges, Optimiser, Record, SplitMix64, TokenId};
 use goodhart_nn::{Gpt, GptConfig};
-use goodhart_policy::{generate, pretrain, Specials, TokenizedDoc};
-use goodhart_ppo::{PpoInputs, PpoOutput, PpoTrainer};
+use goodhart_policy::{generate, pretrain, LmPolicy, Specials, TokenizedDoc};
+use goodhart_ppo::{PpoOptimiser, PpoOutput, PpoProgress};
 use goodhart_rm::calibration::Calibration;
 use goodhart_rm::pairs::{label_pairs, split_validation, Comparison, Pair};
 use goodhart_rm::{evaluate, score_raw, train_rm, CalibratedRm, RmEval, RmSpecials};
@@ -16,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::ExperimentConfig;
 use crate::plan;
-pub use crate::rubric::RubricScorer;
+pub use crate::rubric::{PoolScores, RubricScorer};
 use crate::store::{key_of, read_json, write_json, Outcome, Store};
 use crate::ReproError;
 
@@ -159,6 +160,17 @@ pub struct Pools {
     pub prompts: Vec<Vec<TokenId>>,
     /// `responses[p][i]`: the i-th sample for prompt p.
     pub responses: Vec<Vec<Vec<TokenId>>>,
+}
+
+impl Pools {
+    /// Best-of-n over these pools with the grid `grid`.
+    ///
+    /// # Errors
+    /// When a pool is smaller than the grid's largest n, or the grid is invalid.
+    pub fn best_of_n(&self, grid: &[u64]) -> Result<BestOfN, ReproError> {
+        BestOfN::new(self.prompts.clone(), self.responses.clone(), grid)
+            .map_err(|e| ReproError::optimiser("best-of-n pools", e))
+    }
 }
 
 /// The stages figure 1 and the targets built on it start from: world, initial policy, gold,
@@ -591,6 +603,11 @@ impl Pipeline {
         Ok(TrainedRm { key, size: size.to_string(), rm, eval })
     }
 
+    /// The grid of n of best-of-n (log-spaced up to the pool size).
+    pub fn bon_grid(&self) -> Vec<u64> {
+        log_grid(self.config.bon.pool as u64, self.config.bon.grid_points)
+    }
+
     /// Stage 6: best-of-n pools, drawn once per policy and shared by every proxy.
     pub fn bon_pools(
         &self,
@@ -604,29 +621,15 @@ impl Pipeline {
         let (dir, outcome) = self.store.ensure("bon-pool", &key, &inputs, |tmp| {
             let prompts = w.prompt_tokens(Split::HeldOut, c.prompts, c.seed)?;
             let pb = bar((c.prompts * c.pool) as u64, "sampling BoN pools");
-            let mut responses = Vec::with_capacity(c.prompts);
-            for (p, prompt) in prompts.iter().enumerate() {
-                let mut pool = Vec::with_capacity(c.pool);
-                for start in (0..c.pool).step_by(BATCH) {
-                    let n = BATCH.min(c.pool - start);
-                    let batch = vec![prompt.clone(); n];
-                    let first = (p * c.pool + start) as u64;
-                    let s = generate(
-                        policy,
-                        &batch,
-                        &self.config.policy.sampling,
-                        w.specials,
-                        c.seed,
-                        first,
-                        BATCH,
-                    )?;
-                    pool.extend(s.into_iter().map(|s| s.response));
-                    pb.inc(n as u64);
-                }
-                responses.push(pool);
-            }
+            let lm = LmPolicy { model: policy.clone(), specials: w.specials, batch_size: BATCH };
+            let settings = &self.config.policy.sampling;
+            let bon = BestOfN::sample(&lm, prompts, c.pool, settings, c.seed, &self.bon_grid(), |_| {
+                pb.inc(c.pool as u64)
+            })
+            .map_err(|e| ReproError::optimiser("sampling the best-of-n pools", e))?;
             pb.finish_and_clear();
-            write_json(&tmp.join("pools.json"), &Pools { prompts, responses })
+            let pools = Pools { prompts: bon.prompts().to_vec(), responses: bon.responses().to_vec() };
+            write_json(&tmp.join("pools.json"), &pools)
         })?;
         let pools: Pools = read_json(&dir.join("pools.json"))?;
         summary("bon-pool", outcome, &dir, &format!("{} prompts x {} samples", c.prompts, c.pool));
@@ -694,45 +697,42 @@ impl Pipeline {
             template.kl_penalty = c.ppo.kl_penalty.initial_coef();
             template.seed = c.ppo.seed;
             let rubric = RubricScorer::for_gold(w, gold)?;
-            let inputs = PpoInputs {
-                prompts: &prompts,
-                eval_prompts: &eval_prompts,
-                proxy: &proxy.rm,
-                gold: &gold.rm,
-                rubric: Some(&rubric),
-                template,
-            };
-            let mut trainer = PpoTrainer::with_checkpoints(c.ppo.clone(), policy, w.specials, &checkpoints)?;
-            if trainer.step() > 0 {
-                eprintln!("note: resuming PPO against {} from step {}", proxy.rm.name, trainer.step());
-            }
             let pb = bar(c.ppo.total_steps as u64, &format!("PPO vs {}", proxy.rm.name));
-            if trainer.step() > c.ppo.total_steps {
-                return Err(ReproError::Corrupt {
-                    path: checkpoints.clone(),
-                    reason: format!("its step {} is past total_steps {}", trainer.step(), c.ppo.total_steps),
-                });
-            }
-            pb.set_position(trainer.step() as u64);
+            let (bar_, name) = (pb.clone(), proxy.rm.name.clone());
             let every = (c.ppo.total_steps / 10).max(1);
-            let output = trainer.run(&inputs, |l| {
-                pb.inc(1);
-                if (l.step + 1) % every == 0 {
-                    say(
-                        &pb,
-                        format!(
-                            "  PPO vs {}: step {:>5}  proxy {:.3}  KL {:.2}  entropy {:.3}  clipfrac {:.3}",
-                            proxy.rm.name,
-                            l.step + 1,
-                            l.proxy.mean,
-                            l.kl_k1.mean,
-                            l.entropy,
-                            l.clipfrac
-                        ),
-                    );
-                }
-                std::ops::ControlFlow::Continue(())
-            })?;
+            let mut ppo = PpoOptimiser::new(c.ppo.clone(), policy.clone(), w.specials, prompts, eval_prompts, template)
+                .with_checkpoints(&checkpoints)
+                .with_observer(move |event| {
+                    match event {
+                        PpoProgress::Started { step } => {
+                            if step > 0 {
+                                say(&bar_, format!("note: resuming PPO against {name} from step {step}"));
+                            }
+                            bar_.set_position(step as u64);
+                        }
+                        PpoProgress::Step(l) => {
+                            bar_.inc(1);
+                            if (l.step + 1) % every == 0 {
+                                say(
+                                    &bar_,
+                                    format!(
+                                        "  PPO vs {name}: step {:>5}  proxy {:.3}  KL {:.2}  entropy {:.3}  clipfrac {:.3}",
+                                        l.step + 1,
+                                        l.proxy.mean,
+                                        l.kl_k1.mean,
+                                        l.entropy,
+                                        l.clipfrac
+                                    ),
+                                );
+                            }
+                        }
+                    }
+                    std::ops::ControlFlow::Continue(())
+                });
+            let judges = Judges { gold: &gold.rm, rubric: Some(&rubric) };
+            let output = ppo
+                .optimise(Some(&proxy.rm), judges)
+                .map_err(|e| ReproError::optimiser(format!("PPO against {}", proxy.rm.name), e))?;
             pb.finish_and_clear();
             write_json(&tmp.join("ppo.json"), &output)
         })?;

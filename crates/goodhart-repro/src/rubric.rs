@@ -1,6 +1,7 @@
-//! The rubric as a reward: what the gold stands for, scored on the same samples as the gold.
+//! The reward models the pipeline makes besides the trained ones: the rubric (what the gold
+//! stands for, scored on the same samples as the gold) and a table of stored pool scores.
 
-use goodhart_core::TokenId;
+use goodhart_core::{BoxError, RewardModel, TokenId};
 
 use crate::pipeline::{Pools, TrainedRm, WorldArtifacts};
 use crate::ReproError;
@@ -46,10 +47,57 @@ impl<'a> RubricScorer<'a> {
     }
 }
 
-impl goodhart_ppo::RewardFn for RubricScorer<'_> {
-    /// Panics only on tokens the world's tokenizer cannot decode, which a policy of this world
-    /// never samples.
-    fn reward(&self, prompts: &[Vec<TokenId>], responses: &[Vec<TokenId>]) -> Vec<f64> {
-        self.scores(prompts, responses).expect("responses of this world's policy decode")
+impl RewardModel for RubricScorer<'_> {
+    fn name(&self) -> &str {
+        "rubric"
+    }
+
+    fn num_params(&self) -> u64 {
+        0
+    }
+
+    fn score(&self, prompts: &[Vec<TokenId>], responses: &[Vec<TokenId>]) -> Result<Vec<f64>, BoxError> {
+        Ok(self.scores(prompts, responses)?)
+    }
+}
+
+/// A reward model given as the table of its scores of the best-of-n pools (the `bon-scores`
+/// stage's output): best-of-n runs through [`goodhart_core::Optimiser`] against it without
+/// scoring a pool twice. A batch that is not one of the pools is an error.
+pub struct PoolScores<'a> {
+    name: String,
+    pools: &'a Pools,
+    scores: &'a [Vec<f64>],
+}
+
+impl<'a> PoolScores<'a> {
+    /// `scores[p][i]`: the score of `pools.responses[p][i]`.
+    pub fn new(name: impl Into<String>, pools: &'a Pools, scores: &'a [Vec<f64>]) -> Self {
+        PoolScores { name: name.into(), pools, scores }
+    }
+}
+
+impl RewardModel for PoolScores<'_> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn num_params(&self) -> u64 {
+        0
+    }
+
+    fn score(&self, prompts: &[Vec<TokenId>], responses: &[Vec<TokenId>]) -> Result<Vec<f64>, BoxError> {
+        let pool = (0..self.pools.prompts.len()).find(|&p| {
+            prompts.iter().all(|q| *q == self.pools.prompts[p]) && self.pools.responses[p] == responses
+        });
+        match pool {
+            Some(p) => Ok(self.scores[p].clone()),
+            None => Err(format!(
+                "{} has stored scores of the best-of-n pools only; this batch of {} samples is not one of them",
+                self.name,
+                responses.len()
+            )
+            .into()),
+        }
     }
 }

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use goodhart_bon::{log_grid, BonEstimator};
+use goodhart_bon::log_grid;
 use goodhart_core::{Estimate, Record};
 use goodhart_kl::kl_bon;
 use goodhart_laws::{extrapolate, fit, log_linear_regression, FitOptions, Form};
@@ -680,7 +680,7 @@ struct DataCell {
 fn data_sweep(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError> {
     let c = &p.config.sweeps;
     let Base { w, data_key, train, val, pool_key, pools, gold_scores, rubric_scores, .. } = p.base()?;
-    let estimator = BonEstimator::new(&log_grid(p.config.bon.pool as u64, p.config.bon.grid_points))?;
+    let mut bon = pools.best_of_n(&p.bon_grid())?;
     let base = &p.config.proxies.train;
     // fig13 compares epochs on the smallest data size; every other target sweeps data sizes at
     // the configured epochs.
@@ -714,7 +714,7 @@ fn data_sweep(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError> {
         let proxy: TrainedRm = p.proxy_with(&w, &rm, &data_key, &train, &val, pairs, &cfg)?;
         let scores = p.bon_scores(&pool_key, &pools, &proxy)?;
         let (result, rows) =
-            bon_result(p, &estimator, &proxy, &scores, &gold_scores, Some(&rubric_scores), target)?;
+            bon_result(p, &mut bon, &pools, &proxy, &scores, &gold_scores, Some(&rubric_scores), target)?;
         records.extend(rows);
         cells.push(DataCell { rm_size: rm, pairs, epochs, result });
     }
@@ -903,7 +903,6 @@ fn policy_sweep(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError> 
         ..p.config.policy.clone()
     };
     let (other_key, other_policy) = p.policy_with(&w, &other)?;
-    let estimator = BonEstimator::new(&log_grid(p.config.bon.pool as u64, p.config.bon.grid_points))?;
     let mut bon = Vec::new();
     let mut rl = Vec::new();
     let mut records = Vec::new();
@@ -917,8 +916,16 @@ fn policy_sweep(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError> 
         let gold_scores = p.bon_scores(&pool_key, &pools, &gold)?;
         let scores = p.bon_scores(&pool_key, &pools, &proxy)?;
         let rubric_scores = RubricScorer::for_gold(&w, &gold)?.pool_scores(&pools)?;
-        let (result, mut rows) =
-            bon_result(p, &estimator, &proxy, &scores, &gold_scores, Some(&rubric_scores), target)?;
+        let (result, mut rows) = bon_result(
+            p,
+            &mut pools.best_of_n(&p.bon_grid())?,
+            &pools,
+            &proxy,
+            &scores,
+            &gold_scores,
+            Some(&rubric_scores),
+            target,
+        )?;
         rows.iter_mut().for_each(|r| r.policy_size = size.clone());
         records.extend(rows);
         bon.push((format!("policy {size}"), result));

@@ -80,7 +80,7 @@ impl RewardModel for CalibratedRm {
         self.model.config().non_embedding_params() as u64
     }
 
-    fn score(&self, prompts: &[Vec<TokenId>], responses: &[Vec<TokenId>]) -> Result<Vec<f32>, BoxError> {
-        Ok(self.score_batch(prompts, responses).into_iter().map(|s| s as f32).collect())
+    fn score(&self, prompts: &[Vec<TokenId>], responses: &[Vec<TokenId>]) -> Result<Vec<f64>, BoxError> {
+        Ok(self.score_batch(prompts, responses))
     }
 }

@@ -71,11 +71,9 @@ pub fn compare(expected: &str, actual: &str, exact: bool) -> Result<(), String> 
                 expected.lines().nth(i).unwrap(),
                 actual.lines().nth(i).unwrap()
             )),
-            None if expected.lines().count() != actual.lines().count() => Err(format!(
-                "{} lines expected, {} found",
-                expected.lines().count(),
-                actual.lines().count()
-            )),
+            None if expected.lines().count() != actual.lines().count() => {
+                Err(format!("{} lines expected, {} found", expected.lines().count(), actual.lines().count()))
+            }
             None => Ok(()),
         };
     }
@@ -88,10 +86,17 @@ pub fn compare(expected: &str, actual: &str, exact: bool) -> Result<(), String> 
     for (i, (e, a)) in e_lines.iter().zip(&a_lines).enumerate().skip(1) {
         let (e, a): (Vec<&str>, Vec<&str>) = (e.split(',').collect(), a.split(',').collect());
         if e[..KEY_COLUMNS] != a[..KEY_COLUMNS] {
-            return Err(format!("line {}: key {:?} expected, {:?} found", i + 1, &e[..KEY_COLUMNS], &a[..KEY_COLUMNS]));
+            return Err(format!(
+                "line {}: key {:?} expected, {:?} found",
+                i + 1,
+                &e[..KEY_COLUMNS],
+                &a[..KEY_COLUMNS]
+            ));
         }
         let num = |row: &[&str], c: usize| row[c].parse::<f64>().unwrap_or(f64::NAN);
-        for (value, se) in [("gold", "gold_se"), ("proxy", "proxy_se"), ("rubric", "rubric_se"), ("kl", "gold_se")] {
+        for (value, se) in
+            [("gold", "gold_se"), ("proxy", "proxy_se"), ("rubric", "rubric_se"), ("kl", "gold_se")]
+        {
             let (x, y, s) = (num(&e, col(value)), num(&a, col(value)), num(&e, col(se)));
             let tol = 3.0 * if value == "kl" { s.max(0.05) * (1.0 + x.abs()) } else { s } + 1e-9;
             if !((x - y).abs() <= tol || (x.is_nan() && y.is_nan())) {
@@ -105,7 +110,8 @@ pub fn compare(expected: &str, actual: &str, exact: bool) -> Result<(), String> 
 #[test]
 fn the_comparison_rejects_a_changed_number_and_a_changed_key() {
     let header = "experiment,method,rm_size,rm_params,data_size,policy_size,kl_penalty,seed,n,step,kl,sqrt_kl,gold,gold_se,proxy,proxy_se,rubric,rubric_se";
-    let row = |gold: f64, n: u32| format!("fig1,bon,p1k,1,2,p3,0,0,{n},,0.5,0.7,{gold},0.01,0.2,0.01,0.1,0.01");
+    let row =
+        |gold: f64, n: u32| format!("fig1,bon,p1k,1,2,p3,0,0,{n},,0.5,0.7,{gold},0.01,0.2,0.01,0.1,0.01");
     let base = format!("{header}\n{}\n", row(0.3, 4));
     assert!(compare(&base, &base, true).is_ok());
     assert!(compare(&base, &format!("{header}\n{}\n", row(0.3000001, 4)), true).is_err());

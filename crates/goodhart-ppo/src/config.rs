@@ -1,0 +1,336 @@
+//! Every hyperparameter of a PPO run ([`PpoConfig`]), its presets, and the evaluation schedule.
+
+use burn::prelude::*;
+use goodhart_core::SamplingSettings;
+use goodhart_policy::PretrainConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::*;
+
+/// The KL penalty added to the reward at every response token:
+/// `r_t -= kl_coef * (log pi(a_t|s_t) - log pi_init(a_t|s_t))`.
+///
+/// The paper's runs use no penalty (`Fixed { coef: 0.0 }`) except the KL-penalty sweep (fig. 9,
+/// 14), where a penalty acts like early stopping.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum KlPenalty {
+    /// A constant coefficient.
+    Fixed { coef: f64 },
+    /// The adaptive controller of Ziegler et al. (2019), "Fine-Tuning Language Models from Human
+    /// Preferences", sec. 2.2: after each rollout,
+    /// `coef *= 1 + clip(KL / target - 1, -0.2, 0.2) * batch_size / horizon`, where `KL` is the
+    /// rollout's mean sequence KL (k1). Ziegler et al. use `horizon = 10_000`.
+    Adaptive { init_coef: f64, target: f64, horizon: f64 },
+}
+
+impl KlPenalty {
+    /// The coefficient before the first step.
+    pub fn initial_coef(&self) -> f64 {
+        match *self {
+            KlPenalty::Fixed { coef } => coef,
+            KlPenalty::Adaptive { init_coef, .. } => init_coef,
+        }
+    }
+}
+
+/// Every hyperparameter of a PPO run (serialised as JSON with the run's checkpoints).
+///
+/// Presets: [`PpoConfig::tiny`] (tests, seconds), [`PpoConfig::laptop`] (minutes on a CPU) and
+/// [`PpoConfig::paper`] (Table 1 of Gao et al. 2022 where it states a value).
+///
+/// # The paper's Table 1, and what it does not say
+///
+/// | Table 1                      | value  | here |
+/// |------------------------------|--------|------|
+/// | RL batch size                | 256    | `batch_size` (episodes per rollout) |
+/// | PPO clip                     | 0.2    | `clip_coef` |
+/// | GAE lambda                   | 0.95   | `gae_lambda` |
+/// | minibatches per epoch        | 128    | `num_minibatches` |
+/// | timesteps per rollout        | 256    | read as the response length, `max_new_tokens` |
+/// | RL Adam lr multiplier        | 4e-3   | a multiple of the *pretraining* learning rate, at OpenAI's model scale: `paper()` uses `4e-3 ×` [`PretrainConfig::laptop`]`.lr`; it is no guide for these small models |
+/// | RM Adam lr multiplier        | 1.67e-2 | (reward models, not PPO) |
+/// | KL penalty                   | 0      | `kl_penalty` (except the KL-penalty sweep) |
+///
+/// Not stated: `gamma` (1.0 here: episodic, as in Ziegler et al.), `update_epochs` (4, cleanrl's
+/// default and that of the small-scale reproduction of Coste et al. 2023), the number of steps
+/// (3000 as in Coste et al.), value-loss clipping, entropy bonus (none), gradient clipping.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PpoConfig {
+    /// PPO iterations (rollout + update), cleanrl's `num_iterations`.
+    pub total_steps: usize,
+    /// Seed of everything random in the run: prompt choice, sampling, minibatch order. The
+    /// randomness of step `s` is a function of `(seed, s)` only (see [`PpoTrainer`]).
+    pub seed: u64,
+
+    /// Episodes (prompt + sampled response) per rollout; the paper's "RL batch size". >= 2.
+    pub batch_size: usize,
+    /// Longest response; a response also ends at `[eos]`. Either way the episode is terminal.
+    pub max_new_tokens: usize,
+    /// Rows per forward pass when sampling and scoring. It affects speed, and can change float
+    /// rounding (batched matrix products), so a resumed run must keep it.
+    pub gen_batch_size: usize,
+
+    /// Per-token KL penalty against the initial policy.
+    pub kl_penalty: KlPenalty,
+
+    /// Discount factor.
+    pub gamma: f64,
+    /// GAE lambda (Schulman et al. 2016).
+    pub gae_lambda: f64,
+    /// Normalise advantages to mean 0, std 1 within each minibatch (cleanrl's `norm_adv`).
+    pub norm_adv: bool,
+
+    /// Passes over the rollout per iteration (cleanrl's `update_epochs`).
+    pub update_epochs: usize,
+    /// Minibatches per epoch; each holds `batch_size / num_minibatches` whole episodes.
+    pub num_minibatches: usize,
+    /// Surrogate clipping coefficient epsilon: the ratio is clipped to `[1 - eps, 1 + eps]`.
+    pub clip_coef: f64,
+    /// Clip the value loss as well (around the rollout's values, by `clip_coef`).
+    pub clip_vloss: bool,
+    /// Entropy bonus coefficient (the paper: none).
+    pub ent_coef: f64,
+    /// Stop the epochs of an iteration early once `approx_kl` exceeds this (cleanrl's `target_kl`).
+    pub target_kl: Option<f64>,
+
+    /// AdamW learning rate of the policy.
+    pub lr: f64,
+    /// AdamW learning rate of the value model. There is no `vf_coef`: the value model has its
+    /// own optimiser, and a loss weight would only rescale its gradients, which Adam undoes.
+    pub vf_lr: f64,
+    /// Anneal both learning rates linearly to 0 over `total_steps` (cleanrl's `anneal_lr`).
+    pub anneal_lr: bool,
+    /// AdamW decoupled weight decay (0 = Adam).
+    pub weight_decay: f64,
+    /// Adam epsilon (cleanrl: 1e-5).
+    pub adam_eps: f64,
+    /// Global gradient-norm clip, applied to the policy and the value model separately.
+    pub max_grad_norm: f64,
+
+    /// Gold evaluations per doubling of the step count (1: steps 0, 1, 2, 4, 8, ...; 2: 0, 1, 2,
+    /// 3, 4, 6, 8, 11, 16, ...), always including step 0 and the last step. See [`eval_steps`].
+    pub eval_per_octave: usize,
+    /// Write a checkpoint every this many steps (when the run has a checkpoint directory).
+    pub checkpoint_every: usize,
+}
+
+impl PpoConfig {
+    /// For tests: seconds on a CPU with a tiny model.
+    pub fn tiny() -> Self {
+        PpoConfig {
+            total_steps: 8,
+            seed: 0,
+            batch_size: 32,
+            max_new_tokens: 6,
+            gen_batch_size: 64,
+            kl_penalty: KlPenalty::Fixed { coef: 0.0 },
+            gamma: 1.0,
+            gae_lambda: 0.95,
+            norm_adv: true,
+            update_epochs: 4,
+            num_minibatches: 4,
+            clip_coef: 0.2,
+            clip_vloss: true,
+            ent_coef: 0.0,
+            target_kl: None,
+            lr: 3e-3,
+            vf_lr: 3e-3,
+            anneal_lr: false,
+            weight_decay: 0.0,
+            adam_eps: 1e-5,
+            max_grad_norm: 1.0,
+            eval_per_octave: 1,
+            checkpoint_every: 2,
+        }
+    }
+
+    /// Minutes on a laptop CPU with the workspace's laptop-sized policies (responses of up to
+    /// 40 tokens, as the best-of-n pools). The learning rate is chosen for these small models,
+    /// not derived from the paper's multiplier. Measured with the p300k laptop policy against a
+    /// p3k proxy (`examples/ppo_probe.rs` of goodhart-repro): at lr 1e-4 the gold peaked near
+    /// KL 2 and fell below its start by KL 30 while the proxy saturated near step 60; at 3e-4 the
+    /// KL jumped by up to 10 nats a step and the peak was poorly resolved. In the laptop figure 1
+    /// (proxies p1k, p10k, p100k from scratch, 100 steps) the gold peaked by step 4 and every run
+    /// had saturated by step 25-40, so the preset ran 40 steps. Proxies that start from pretrained
+    /// LMs learn the gold better and PPO takes longer to overoptimise them: against the p10k proxy
+    /// the gold rose until step 32 (KL 37) and fell by 0.18 (4 standard errors) by step 64, the
+    /// proxy still rising; 100 steps keep that fall.
+    pub fn laptop() -> Self {
+        PpoConfig {
+            total_steps: 100,
+            batch_size: 64,
+            max_new_tokens: 40,
+            num_minibatches: 4,
+            lr: 1e-4,
+            vf_lr: 3e-4,
+            eval_per_octave: 3,
+            checkpoint_every: 10,
+            ..Self::tiny()
+        }
+    }
+
+    /// Table 1 of Gao et al. (2022) where it states a value; see the table on [`PpoConfig`] for
+    /// what is read or assumed.
+    pub fn paper() -> Self {
+        let lr = 4e-3 * PretrainConfig::laptop().lr;
+        PpoConfig {
+            total_steps: 3000,
+            batch_size: 256,
+            max_new_tokens: 256,
+            num_minibatches: 128,
+            update_epochs: 4,
+            clip_coef: 0.2,
+            gae_lambda: 0.95,
+            gamma: 1.0,
+            kl_penalty: KlPenalty::Fixed { coef: 0.0 },
+            lr,
+            vf_lr: lr,
+            max_grad_norm: 1.0,
+            eval_per_octave: 2,
+            checkpoint_every: 50,
+            ..Self::tiny()
+        }
+    }
+
+    /// Episodes per minibatch.
+    pub fn minibatch_size(&self) -> usize {
+        self.batch_size / self.num_minibatches.max(1)
+    }
+
+    /// Learning rate of (policy, value model) at `step` (0-based).
+    pub fn lr_at(&self, step: usize) -> (f64, f64) {
+        let frac = if self.anneal_lr { 1.0 - step as f64 / self.total_steps as f64 } else { 1.0 };
+        (self.lr * frac, self.vf_lr * frac)
+    }
+
+    /// The sampling settings of rollouts and evaluations: the policy's own distribution
+    /// (temperature 1, no truncation), which PPO's ratio and the KL estimates assume.
+    pub fn sampling(&self) -> SamplingSettings {
+        SamplingSettings { max_new_tokens: self.max_new_tokens, ..SamplingSettings::default() }
+    }
+
+    /// Checks every field.
+    ///
+    /// # Errors
+    /// [`PpoError::InvalidConfig`] naming the first offending field.
+    pub fn validate(&self) -> Result<(), PpoError> {
+        let bad = |field: &'static str, reason: String| Err(PpoError::InvalidConfig { field, reason });
+        let positive_counts = [
+            ("total_steps", self.total_steps),
+            ("max_new_tokens", self.max_new_tokens),
+            ("gen_batch_size", self.gen_batch_size),
+            ("update_epochs", self.update_epochs),
+            ("num_minibatches", self.num_minibatches),
+            ("eval_per_octave", self.eval_per_octave),
+            ("checkpoint_every", self.checkpoint_every),
+        ];
+        for (field, value) in positive_counts {
+            if value == 0 {
+                return bad(field, "must be >= 1, got 0".into());
+            }
+        }
+        if self.batch_size < 2 {
+            return bad(
+                "batch_size",
+                format!("must be >= 2 (standard errors need two episodes), got {}", self.batch_size),
+            );
+        }
+        if !self.batch_size.is_multiple_of(self.num_minibatches) {
+            return bad(
+                "num_minibatches",
+                format!("must divide batch_size ({}), got {}", self.batch_size, self.num_minibatches),
+            );
+        }
+        let unit = [("gamma", self.gamma), ("gae_lambda", self.gae_lambda)];
+        for (field, value) in unit {
+            if !(0.0..=1.0).contains(&value) {
+                return bad(field, format!("must be in [0, 1], got {value}"));
+            }
+        }
+        let positive = [
+            ("clip_coef", self.clip_coef),
+            ("lr", self.lr),
+            ("vf_lr", self.vf_lr),
+            ("adam_eps", self.adam_eps),
+            ("max_grad_norm", self.max_grad_norm),
+        ];
+        for (field, value) in positive {
+            if !(value.is_finite() && value > 0.0) {
+                return bad(field, format!("must be finite and > 0, got {value}"));
+            }
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return bad("weight_decay", format!("must be finite and >= 0, got {}", self.weight_decay));
+        }
+        if !self.ent_coef.is_finite() {
+            return bad("ent_coef", format!("must be finite, got {}", self.ent_coef));
+        }
+        if let Some(t) = self.target_kl {
+            if !(t.is_finite() && t > 0.0) {
+                return bad("target_kl", format!("must be None or finite and > 0, got {t}"));
+            }
+        }
+        match self.kl_penalty {
+            KlPenalty::Fixed { coef } if !(coef.is_finite() && coef >= 0.0) => {
+                bad("kl_penalty.coef", format!("must be finite and >= 0, got {coef}"))
+            }
+            KlPenalty::Adaptive { init_coef, .. } if !(init_coef.is_finite() && init_coef >= 0.0) => {
+                bad("kl_penalty.init_coef", format!("must be finite and >= 0, got {init_coef}"))
+            }
+            KlPenalty::Adaptive { target, .. } if !(target.is_finite() && target > 0.0) => {
+                bad("kl_penalty.target", format!("must be finite and > 0 nats, got {target}"))
+            }
+            KlPenalty::Adaptive { horizon, .. } if !(horizon.is_finite() && horizon > 0.0) => {
+                bad("kl_penalty.horizon", format!("must be finite and > 0, got {horizon}"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Why a checkpoint written with `self` cannot continue as a run with `other`, if it cannot.
+    /// `checkpoint_every` may change; `total_steps` may grow when the learning rate is not
+    /// annealed (the trajectory does not depend on it then; the old last step keeps its record).
+    pub(crate) fn resume_conflict(&self, other: &PpoConfig) -> Option<String> {
+        let mut a = serde_json::to_value(self).expect("config serialises");
+        let mut b = serde_json::to_value(other).expect("config serialises");
+        let mut ignored = vec!["checkpoint_every"];
+        if !self.anneal_lr && !other.anneal_lr {
+            ignored.push("total_steps");
+        }
+        let (a, b) = (a.as_object_mut()?, b.as_object_mut()?);
+        for key in ignored {
+            a.remove(key);
+            b.remove(key);
+        }
+        let differ: Vec<String> =
+            a.iter().filter(|(k, v)| b.get(*k) != Some(*v)).map(|(k, _)| k.clone()).collect();
+        (!differ.is_empty()).then(|| format!("PpoConfig fields differ: {}", differ.join(", ")))
+    }
+}
+
+/// The steps (policy after that many updates) at which the gold is evaluated: 0, then
+/// `round(2^(k / per_octave))` for k = 0, 1, ..., deduplicated, up to `total`, and `total`.
+///
+/// ```
+/// use goodhart_ppo::eval_steps;
+/// assert_eq!(eval_steps(20, 1), vec![0, 1, 2, 4, 8, 16, 20]);
+/// assert_eq!(eval_steps(16, 2), vec![0, 1, 2, 3, 4, 6, 8, 11, 16]);
+/// ```
+pub fn eval_steps(total: usize, per_octave: usize) -> Vec<usize> {
+    let mut steps = vec![0];
+    let per_octave = per_octave.max(1) as f64;
+    for k in 0.. {
+        let s = 2f64.powf(k as f64 / per_octave).round() as usize;
+        if s > total {
+            break;
+        }
+        if steps.last() != Some(&s) {
+            steps.push(s);
+        }
+    }
+    if steps.last() != Some(&total) {
+        steps.push(total);
+    }
+    steps
+}

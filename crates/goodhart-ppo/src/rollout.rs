@@ -1,0 +1,157 @@
+//! A rollout's per-token storage and its minibatches on the training device.
+
+use burn::prelude::*;
+use goodhart_core::TokenId;
+use goodhart_kl::{batch_kl_summary, KlSummary};
+use goodhart_policy::Specials;
+
+use crate::*;
+
+/// One rollout, per-token quantities flattened: token `j` of episode `e` is at `offsets[e] + j`.
+pub(crate) struct Rollout {
+    pub(crate) prompts: Vec<Vec<TokenId>>,
+    pub(crate) responses: Vec<Vec<TokenId>>,
+    pub(crate) offsets: Vec<usize>,
+    /// Proxy score per episode.
+    pub(crate) scores: Vec<f64>,
+    /// Sequence KL(pi || pi_init) of the episodes.
+    pub(crate) kl: KlSummary,
+    /// `log pi_old(a_t | s_t)`.
+    pub(crate) logprobs: Vec<f32>,
+    /// `V(s_t)` from the value model before the update.
+    pub(crate) values: Vec<f32>,
+    pub(crate) advantages: Vec<f32>,
+    pub(crate) returns: Vec<f32>,
+}
+
+/// A minibatch on the training device. Per-token tensors are `[M, T]`, zero outside responses.
+pub(crate) struct Minibatch {
+    pub(crate) inputs: Tensor<2, Int>,
+    pub(crate) targets: Tensor<2, Int>,
+    /// 1 at response tokens, 0 at prompt and padding positions.
+    pub(crate) mask: Tensor<2>,
+    pub(crate) logprobs: Tensor<2>,
+    pub(crate) advantages: Tensor<2>,
+    pub(crate) returns: Tensor<2>,
+    pub(crate) values: Tensor<2>,
+}
+
+impl Rollout {
+    pub(crate) fn minibatch(
+        &self,
+        rows: &[usize],
+        sp: Specials,
+        norm_adv: bool,
+        device: &Device,
+    ) -> Minibatch {
+        let mut layout = Layout::new(&self.prompts, &self.responses, rows, sp);
+        let size = rows.len() * layout.len;
+        let mut mask = vec![0.0f32; size];
+        let mut logprobs = vec![0.0f32; size];
+        let mut advantages = vec![0.0f32; size];
+        let mut returns = vec![0.0f32; size];
+        let mut values = vec![0.0f32; size];
+        for (r, &e) in rows.iter().enumerate() {
+            let span = self.offsets[e]..self.offsets[e + 1];
+            let at = layout.starts[r]..layout.starts[r] + span.len();
+            mask[at.clone()].fill(1.0);
+            logprobs[at.clone()].copy_from_slice(&self.logprobs[span.clone()]);
+            advantages[at.clone()].copy_from_slice(&self.advantages[span.clone()]);
+            returns[at.clone()].copy_from_slice(&self.returns[span.clone()]);
+            values[at].copy_from_slice(&self.values[span]);
+        }
+        if norm_adv {
+            normalize_masked(&mut advantages, &mask);
+        }
+        let (inputs, targets) = layout.tensors(device);
+        let shape = [rows.len(), layout.len];
+        let float = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, shape), device);
+        Minibatch {
+            inputs,
+            targets,
+            mask: float(mask),
+            logprobs: float(logprobs),
+            advantages: float(advantages),
+            returns: float(returns),
+            values: float(values),
+        }
+    }
+}
+
+/// `(x - mean) / (std + 1e-8)` over the entries where `mask` is 1 (unbiased std, as
+/// `torch.std`); other entries are left as they are.
+pub(crate) fn normalize_masked(x: &mut [f32], mask: &[f32]) {
+    let valid = || x.iter().zip(mask).filter(|(_, &m)| m > 0.0).map(|(&v, _)| v as f64);
+    let n = valid().count();
+    if n == 0 {
+        return;
+    }
+    let mean = valid().sum::<f64>() / n as f64;
+    let var = valid().map(|v| (v - mean).powi(2)).sum::<f64>() / (n.max(2) - 1) as f64;
+    let std = var.sqrt();
+    for (v, &m) in x.iter_mut().zip(mask) {
+        if m > 0.0 {
+            *v = ((*v as f64 - mean) / (std + 1e-8)) as f32;
+        }
+    }
+}
+
+/// Right-padded `[bos] prompt response` rows for next-token prediction: `inputs[t]` is followed
+/// by `targets[t]`; response token `j` of row `r` is the target at flat index `starts[r] + j`
+/// (the position whose hidden state is the state `s_j` that emitted it).
+pub(crate) struct Layout {
+    pub(crate) rows: usize,
+    /// Columns: the longest `prompt + response` of the rows.
+    pub(crate) len: usize,
+    pub(crate) inputs: Vec<i32>,
+    pub(crate) targets: Vec<i32>,
+    pub(crate) starts: Vec<usize>,
+}
+
+impl Layout {
+    pub(crate) fn new(
+        prompts: &[Vec<TokenId>],
+        responses: &[Vec<TokenId>],
+        rows: &[usize],
+        sp: Specials,
+    ) -> Self {
+        let len = rows.iter().map(|&e| prompts[e].len() + responses[e].len()).max().unwrap_or(1).max(1);
+        let mut inputs = vec![sp.pad as i32; rows.len() * len];
+        let mut targets = vec![sp.pad as i32; rows.len() * len];
+        let mut starts = Vec::with_capacity(rows.len());
+        for (r, &e) in rows.iter().enumerate() {
+            let at = r * len;
+            let n = prompts[e].len() + responses[e].len();
+            inputs[at] = sp.bos as i32;
+            for (k, &tok) in prompts[e].iter().chain(&responses[e]).enumerate() {
+                targets[at + k] = tok as i32;
+                if k + 1 < n {
+                    inputs[at + k + 1] = tok as i32;
+                }
+            }
+            starts.push(at + prompts[e].len());
+        }
+        Layout { rows: rows.len(), len, inputs, targets, starts }
+    }
+
+    /// `(inputs, targets)`, each `[rows, len]`, moving the buffers to the device.
+    pub(crate) fn tensors(&mut self, device: &Device) -> (Tensor<2, Int>, Tensor<2, Int>) {
+        let shape = [self.rows, self.len];
+        let int =
+            |v: &mut Vec<i32>| Tensor::<2, Int>::from_data(TensorData::new(std::mem::take(v), shape), device);
+        (int(&mut self.inputs), int(&mut self.targets))
+    }
+}
+
+/// Sequence KL estimates of responses from per-token log-probabilities.
+pub(crate) fn sequence_kl(logprobs: &[Vec<f32>], ref_logprobs: &[Vec<f32>]) -> Result<KlSummary, PpoError> {
+    let len = logprobs.iter().map(Vec::len).max().unwrap_or(1).max(1);
+    let size = logprobs.len() * len;
+    let (mut lp, mut lq, mut mask) = (vec![0.0f32; size], vec![0.0f32; size], vec![false; size]);
+    for (i, (p, q)) in logprobs.iter().zip(ref_logprobs).enumerate() {
+        lp[i * len..i * len + p.len()].copy_from_slice(p);
+        lq[i * len..i * len + q.len()].copy_from_slice(q);
+        mask[i * len..i * len + p.len()].fill(true);
+    }
+    Ok(batch_kl_summary(&lp, &lq, &mask, len)?)
+}

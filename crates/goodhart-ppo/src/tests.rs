@@ -1,0 +1,165 @@
+//! Unit tests of the PPO building blocks and configs.
+use crate::config::*;
+use crate::losses::*;
+use crate::rollout::*;
+use crate::trainer::*;
+use burn::prelude::*;
+use goodhart_policy::Specials;
+
+fn tensor(rows: &[&[f32]], device: &Device) -> Tensor<2> {
+    let (b, t) = (rows.len(), rows[0].len());
+    Tensor::from_data(TensorData::new(rows.concat(), [b, t]), device)
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-5
+}
+
+/// GAE on a 3-step episode, gamma = 0.9, lambda = 0.8, by hand:
+/// r = [1, 0, 2], V = [0.5, 1.0, 1.5], V_3 = 0 (terminal).
+/// delta_2 = 2 + 0.9*0 - 1.5 = 0.5
+/// delta_1 = 0 + 0.9*1.5 - 1.0 = 0.35
+/// delta_0 = 1 + 0.9*1.0 - 0.5 = 1.4
+/// A_2 = 0.5
+/// A_1 = 0.35 + 0.72*0.5 = 0.71
+/// A_0 = 1.4 + 0.72*0.71 = 1.9112
+#[test]
+fn gae_matches_hand_computation() {
+    let adv = gae(&[1.0, 0.0, 2.0], &[0.5, 1.0, 1.5], 0.9, 0.8);
+    let expected = [1.9112, 0.71, 0.5];
+    for (a, e) in adv.iter().zip(expected) {
+        assert!(close(*a as f64, e), "{adv:?} vs {expected:?}");
+    }
+    // lambda = 1, gamma = 1: advantages are reward-to-go minus value.
+    let adv = gae(&[1.0, 0.0, 2.0], &[0.5, 1.0, 1.5], 1.0, 1.0);
+    assert_eq!(adv, vec![2.5, 1.0, 0.5]);
+    // lambda = 0: one-step TD errors.
+    let adv = gae(&[1.0, 0.0, 2.0], &[0.5, 1.0, 1.5], 0.9, 0.0);
+    assert!(close(adv[0] as f64, 1.4) && close(adv[1] as f64, 0.35) && close(adv[2] as f64, 0.5));
+}
+
+#[test]
+fn rewards_put_the_score_last_and_penalise_kl() {
+    let mut out = [0.0f32; 3];
+    token_rewards(&[-1.0, -2.0, -0.5], &[-1.5, -2.0, -1.0], 3.0, 0.1, &mut out);
+    // penalties: -0.1*0.5, -0.1*0, -0.1*0.5; the score on the last token
+    let expected = [-0.05, 0.0, 2.95];
+    assert!(out.iter().zip(expected).all(|(a, e)| close(*a as f64, e)), "{out:?}");
+    token_rewards(&[-1.0, -2.0], &[-3.0, -4.0], 1.5, 0.0, &mut out[..2]);
+    assert_eq!(&out[..2], &[0.0, 1.5]);
+}
+
+/// Ratios e^{0.5} = 1.6487, e^{0} = 1, e^{-0.5} = 0.6065, e^{0.1} = 1.1052 (masked out: 4th).
+/// clip 0.2; advantages [1, -1, -2, 5]:
+/// token 0: A = 1,  max(-1.6487, -1.2) = -1.2
+/// token 1: A = -1, max(1, 1) = 1
+/// token 2: A = -2, max(2*0.6065, 2*0.8) = 1.6
+/// pg_loss = (-1.2 + 1 + 1.6) / 3 = 0.46667
+/// approx_kl = ((0.6487 - 0.5) + 0 + (-0.3935 + 0.5)) / 3 = (0.14872 + 0.10653) / 3 = 0.085085
+/// clipfrac = (1 + 0 + 1) / 3
+#[test]
+fn clipped_policy_loss_matches_hand_computation() {
+    let device = Device::flex();
+    let new = tensor(&[&[0.5, 0.0], &[-0.5, 0.1]], &device);
+    let old = tensor(&[&[0.0, 0.0], &[0.0, 0.0]], &device);
+    let adv = tensor(&[&[1.0, -1.0], &[-2.0, 5.0]], &device);
+    let mask = tensor(&[&[1.0, 1.0], &[1.0, 0.0]], &device);
+    let pl = clipped_policy_loss(new, old, adv, mask, 0.2);
+    assert!(close(scalar(&pl.pg_loss), 1.4 / 3.0), "{}", scalar(&pl.pg_loss));
+    let akl = ((0.5f64.exp() - 1.0 - 0.5) + ((-0.5f64).exp() - 1.0 + 0.5)) / 3.0;
+    assert!(close(scalar(&pl.approx_kl), akl), "{} vs {akl}", scalar(&pl.approx_kl));
+    assert!(close(scalar(&pl.clipfrac), 2.0 / 3.0));
+}
+
+/// V_old = [1, 1, 0], V = [1.5, 0.9, 3], R = [2, 0, 1], clip 0.2 (4th masked out):
+/// token 0: V_clip = 1.2; max((1.5-2)^2, (1.2-2)^2) = max(0.25, 0.64) = 0.64
+/// token 1: V_clip = 0.9; max(0.81, 0.81) = 0.81
+/// token 2: V_clip = 0.2; max((3-1)^2, (0.2-1)^2) = max(4, 0.64) = 4
+/// clipped: 0.5 * (0.64 + 0.81 + 4) / 3 = 0.908333; unclipped: 0.5 * (0.25 + 0.81 + 4) / 3 = 0.843333
+#[test]
+fn clipped_value_loss_matches_hand_computation() {
+    let device = Device::flex();
+    let new = tensor(&[&[1.5, 0.9], &[3.0, 7.0]], &device);
+    let old = tensor(&[&[1.0, 1.0], &[0.0, 0.0]], &device);
+    let ret = tensor(&[&[2.0, 0.0], &[1.0, 0.0]], &device);
+    let mask = tensor(&[&[1.0, 1.0], &[1.0, 0.0]], &device);
+    let clipped = clipped_value_loss(new.clone(), old.clone(), ret.clone(), mask.clone(), Some(0.2));
+    assert!(close(scalar(&clipped), 0.5 * 5.45 / 3.0), "{}", scalar(&clipped));
+    let plain = clipped_value_loss(new, old, ret, mask, None);
+    assert!(close(scalar(&plain), 0.5 * 5.06 / 3.0), "{}", scalar(&plain));
+}
+
+#[test]
+fn entropy_of_uniform_logits_is_log_v() {
+    let device = Device::flex();
+    let logits = Tensor::<3>::zeros([1, 2, 4], &device);
+    let targets = Tensor::<2, Int>::from_ints([[1, 3]], &device);
+    let (lp, ent) = logprobs_and_entropy(logits, targets);
+    let lp: Vec<f32> = lp.into_data().try_into_vec().unwrap();
+    let ent: Vec<f32> = ent.into_data().try_into_vec().unwrap();
+    assert!(lp.iter().all(|&x| close(x as f64, -(4f64.ln()))));
+    assert!(ent.iter().all(|&x| close(x as f64, 4f64.ln())));
+}
+
+#[test]
+fn adaptive_controller_moves_towards_the_target() {
+    // KL above target: the error is clipped to +0.2; 64 episodes over a horizon of 10000.
+    let up = adaptive_kl_coef(0.1, 12.0, 6.0, 10_000.0, 64);
+    assert!(close(up, 0.1 * (1.0 + 0.2 * 64.0 / 10_000.0)));
+    let down = adaptive_kl_coef(0.1, 5.4, 6.0, 10_000.0, 64);
+    assert!(close(down, 0.1 * (1.0 - 0.1 * 64.0 / 10_000.0)));
+}
+
+#[test]
+fn layout_aligns_response_tokens_with_their_states() {
+    let sp = Specials { pad: 0, bos: 1, eos: 2 };
+    let prompts = vec![vec![5, 6], vec![7]];
+    let responses = vec![vec![8, 2], vec![9, 10, 11]];
+    let l = Layout::new(&prompts, &responses, &[0, 1], sp);
+    assert_eq!(l.len, 4);
+    assert_eq!(l.inputs, vec![1, 5, 6, 8, 1, 7, 9, 10]);
+    assert_eq!(l.targets, vec![5, 6, 8, 2, 7, 9, 10, 11]);
+    assert_eq!(l.starts, vec![2, 5]); // targets[2..4] = [8, 2]; targets[5..8] = [9, 10, 11]
+}
+
+#[test]
+fn explained_variance_and_normalisation() {
+    assert_eq!(explained_variance(&[1.0, 2.0], &[1.0, 2.0]), Some(1.0));
+    assert_eq!(explained_variance(&[0.0, 0.0], &[1.0, 1.0]), None);
+    let mut x = [1.0f32, 2.0, 3.0, 100.0];
+    normalize_masked(&mut x, &[1.0, 1.0, 1.0, 0.0]);
+    assert!(close(x[0] as f64, -1.0) && close(x[1] as f64, 0.0) && close(x[2] as f64, 1.0));
+    assert_eq!(x[3], 100.0);
+}
+
+#[test]
+fn presets_validate_and_bad_fields_are_named() {
+    for c in [PpoConfig::tiny(), PpoConfig::laptop(), PpoConfig::paper()] {
+        c.validate().unwrap();
+    }
+    assert_eq!(PpoConfig::paper().minibatch_size(), 2);
+    let err = PpoConfig { num_minibatches: 5, ..PpoConfig::tiny() }.validate().unwrap_err();
+    assert!(err.to_string().contains("PpoConfig.num_minibatches"), "{err}");
+    let err = PpoConfig { gae_lambda: 1.5, ..PpoConfig::tiny() }.validate().unwrap_err();
+    assert!(err.to_string().contains("PpoConfig.gae_lambda"), "{err}");
+    let kl = KlPenalty::Adaptive { init_coef: 0.1, target: 0.0, horizon: 1e4 };
+    let err = PpoConfig { kl_penalty: kl, ..PpoConfig::tiny() }.validate().unwrap_err();
+    assert!(err.to_string().contains("kl_penalty.target"), "{err}");
+    let json = serde_json::to_string(&PpoConfig::laptop()).unwrap();
+    assert_eq!(serde_json::from_str::<PpoConfig>(&json).unwrap(), PpoConfig::laptop());
+}
+
+#[test]
+fn resume_conflicts_name_the_fields() {
+    let a = PpoConfig::tiny();
+    assert_eq!(a.resume_conflict(&PpoConfig { checkpoint_every: 7, total_steps: 99, ..a.clone() }), None);
+    let msg = a.resume_conflict(&PpoConfig { lr: 1.0, ..a.clone() }).unwrap();
+    assert!(msg.contains("lr") && !msg.contains("vf_lr"), "{msg}");
+}
+
+#[test]
+fn eval_schedule_is_log_spaced() {
+    assert_eq!(eval_steps(1, 1), vec![0, 1]);
+    assert_eq!(eval_steps(5, 1), vec![0, 1, 2, 4, 5]);
+    assert_eq!(eval_steps(8, 1), vec![0, 1, 2, 4, 8]);
+}
