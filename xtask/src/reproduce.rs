@@ -283,6 +283,7 @@ pub fn run_cell(args: &[String]) -> Result<()> {
     let pipeline = Pipeline::new(config, &runs, backend.device()?);
     let index: usize = index.parse().with_context(|| format!("cell index {index:?} is not a number"))?;
     let started = Instant::now();
+    let level: goodhart_repro::cells::Level = level.parse()?;
     goodhart_repro::cells::run_cell(&pipeline, level, index)?;
     eprintln!("cell {level}/{index} done in {:.1?}", started.elapsed());
     Ok(())

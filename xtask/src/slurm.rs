@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
-use goodhart_repro::cells::{pending_cells, LEVELS};
+use goodhart_repro::cells::{pending_cells, Level};
 use goodhart_repro::{ExperimentConfig, Store};
 
 /// `sbatch` options from the command line.
@@ -91,8 +91,9 @@ pub fn launch(l: &Launch) -> Result<()> {
     let store = Store::new(&runs);
     let common = format!("--preset {} --runs {} --backend {}", l.preset, quote(&runs), l.backend);
     let mut scripts = Vec::new();
-    for level in LEVELS {
-        let cells = pending_cells(l.config, &store, level)?;
+    for level in Level::ALL {
+        let cells = pending_cells(l.config, &store, level);
+        let level = level.name();
         if cells.is_empty() {
             println!("{level}: every cell is in the store, skipped");
             continue;

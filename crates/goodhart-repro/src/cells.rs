@@ -9,60 +9,79 @@
 
 use crate::config::ExperimentConfig;
 use crate::pipeline::Pipeline;
-use crate::plan::fig1_plan;
+use crate::plan::{fig1_plan, Cell};
 use crate::store::Store;
 use crate::ReproError;
 
-/// The levels, in dependency order.
-pub const LEVELS: [&str; 3] = ["base", "proxy", "rl"];
+/// A level of cells; each depends on the one before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Base,
+    Proxy,
+    Rl,
+}
 
-/// How many cells `level` has.
-pub fn cell_count(c: &ExperimentConfig, level: &str) -> Result<usize, ReproError> {
-    match level {
-        "base" => Ok(1),
-        "proxy" => Ok(c.proxies.sizes.len()),
-        "rl" => Ok(c.rl.sizes.len()),
-        other => Err(ReproError::Config(format!("unknown cell level {other:?}: one of {LEVELS:?}"))),
+impl Level {
+    /// The levels, in dependency order.
+    pub const ALL: [Level; 3] = [Level::Base, Level::Proxy, Level::Rl];
+
+    /// The level's name on the command line and in job names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Base => "base",
+            Level::Proxy => "proxy",
+            Level::Rl => "rl",
+        }
+    }
+
+    /// Whether `cell` belongs to this level, and its index there.
+    fn index_of(self, cell: Cell) -> Option<usize> {
+        match (self, cell) {
+            (Level::Base, Cell::Base) => Some(0),
+            (Level::Proxy, Cell::Proxy(i)) | (Level::Rl, Cell::Rl(i)) => Some(i),
+            _ => None,
+        }
     }
 }
 
-/// The cells of `level` that still have a stage to compute (by the plan's keys).
-pub fn pending_cells(c: &ExperimentConfig, store: &Store, level: &str) -> Result<Vec<usize>, ReproError> {
-    let plan = fig1_plan(c, store);
-    let pending = |what: &dyn Fn(&str) -> bool| plan.iter().any(|s| !s.cached && what(&s.what));
-    Ok(match level {
-        "base" => {
-            let base = ["world", "policy", "gold", "proxy-data", "bon-pool"];
-            let todo = plan.iter().any(|s| {
-                !s.cached && (base.contains(&s.stage.as_str()) || s.what == "gold scores of the pools")
-            });
-            if todo {
-                vec![0]
-            } else {
-                Vec::new()
-            }
-        }
-        "proxy" => (0..c.proxies.sizes.len())
-            .filter(|&i| {
-                let size = &c.proxies.sizes[i];
-                pending(&|w: &str| {
-                    w == format!("proxy {size}") || w == format!("proxy {size} scores of the pools")
-                })
-            })
-            .collect(),
-        "rl" => (0..c.rl.sizes.len())
-            .filter(|&i| {
-                let size = &c.rl.sizes[i];
-                pending(&|w: &str| w.starts_with(&format!("PPO vs proxy {size},")))
-            })
-            .collect(),
-        other => return Err(ReproError::Config(format!("unknown cell level {other:?}: one of {LEVELS:?}"))),
-    })
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+impl std::str::FromStr for Level {
+    type Err = ReproError;
+
+    fn from_str(s: &str) -> Result<Self, ReproError> {
+        Level::ALL.into_iter().find(|l| l.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = Level::ALL.iter().map(|l| l.name()).collect();
+            ReproError::Config(format!("unknown cell level {s:?}: one of {names:?}"))
+        })
+    }
+}
+
+/// How many cells `level` has.
+pub fn cell_count(c: &ExperimentConfig, level: Level) -> usize {
+    match level {
+        Level::Base => 1,
+        Level::Proxy => c.proxies.sizes.len(),
+        Level::Rl => c.rl.sizes.len(),
+    }
+}
+
+/// The cells of `level` that still have a stage to compute (by the plan's keys), ascending.
+pub fn pending_cells(c: &ExperimentConfig, store: &Store, level: Level) -> Vec<usize> {
+    let mut cells: Vec<usize> =
+        fig1_plan(c, store).iter().filter(|s| !s.cached).filter_map(|s| level.index_of(s.cell)).collect();
+    cells.sort_unstable();
+    cells.dedup();
+    cells
 }
 
 /// Computes cell `index` of `level` (its upstream stages must be in the store, or are computed).
-pub fn run_cell(p: &Pipeline, level: &str, index: usize) -> Result<(), ReproError> {
-    let count = cell_count(&p.config, level)?;
+pub fn run_cell(p: &Pipeline, level: Level, index: usize) -> Result<(), ReproError> {
+    let count = cell_count(&p.config, level);
     if index >= count {
         return Err(ReproError::Config(format!(
             "cell {level}/{index} does not exist: {level} has {count} cells"
@@ -71,15 +90,38 @@ pub fn run_cell(p: &Pipeline, level: &str, index: usize) -> Result<(), ReproErro
     let crate::pipeline::Base { w, policy_key, policy, gold, data_key, train, val, pool_key, pools, .. } =
         p.base()?;
     match level {
-        "base" => {}
-        "proxy" => {
+        Level::Base => {}
+        Level::Proxy => {
             let proxy = p.proxy(&w, &p.config.proxies.sizes[index], &data_key, &train, &val)?;
             p.bon_scores(&pool_key, &pools, &proxy)?;
         }
-        _ => {
+        Level::Rl => {
             let proxy = p.proxy(&w, &p.config.rl.sizes[index], &data_key, &train, &val)?;
             p.rl(&w, &policy_key, &policy, &proxy, &gold)?;
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_planned_stage_belongs_to_one_cell_of_a_level() {
+        let c = ExperimentConfig::preset("laptop").unwrap();
+        let store = Store::new(tempfile::tempdir().unwrap().path());
+        let plan = fig1_plan(&c, &store);
+        for s in &plan {
+            let owners: Vec<Level> =
+                Level::ALL.into_iter().filter(|l| l.index_of(s.cell).is_some()).collect();
+            assert_eq!(owners.len(), 1, "{s:?}");
+        }
+        // On an empty store every cell is pending.
+        for level in Level::ALL {
+            assert_eq!(pending_cells(&c, &store, level), (0..cell_count(&c, level)).collect::<Vec<_>>());
+        }
+        assert_eq!("rl".parse::<Level>().unwrap(), Level::Rl);
+        assert!("proxies".parse::<Level>().is_err());
+    }
 }

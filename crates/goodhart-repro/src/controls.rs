@@ -238,6 +238,7 @@ pub fn markdown(c: &Controls) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Stage;
 
     fn run(falls: bool) -> AgainstGold {
         let amount = Estimate { mean: if falls { 0.5 } else { 0.01 }, se: 0.1, n: 64 };
@@ -282,6 +283,6 @@ mod tests {
         assert_eq!(off.mechanisms(), Mechanisms { extremal: false, causal: false, label_noise: 0.0 });
         assert_eq!(off.proxies.sizes, ["p1k", "p10k"]);
         assert_eq!(off.rl.sizes, off.proxies.sizes);
-        assert_ne!(crate::key_of("world", &off.world), crate::key_of("world", &p.config.world));
+        assert_ne!(crate::key_of(Stage::World, &off.world), crate::key_of(Stage::World, &p.config.world));
     }
 }

@@ -7,12 +7,13 @@
 //! interrupted run leaves only temporary directories, which the next run removes.
 //!
 //! ```
-//! use goodhart_repro::{key_of, ExperimentConfig};
+//! use goodhart_repro::{key_of, ExperimentConfig, Stage};
 //!
 //! let tiny = ExperimentConfig::preset("tiny").unwrap();
 //! assert!(tiny.bon.pool >= 64);
 //! // a stage's key changes with any input it depends on
-//! assert_ne!(key_of("policy", &tiny.policy), key_of("policy", &ExperimentConfig::preset("laptop").unwrap().policy));
+//! let laptop = ExperimentConfig::preset("laptop").unwrap();
+//! assert_ne!(key_of(Stage::Policy, &tiny.policy), key_of(Stage::Policy, &laptop.policy));
 //! ```
 
 pub mod cells;
@@ -33,7 +34,7 @@ use std::path::{Path, PathBuf};
 
 pub use config::{ExperimentConfig, PRESETS};
 pub use pipeline::Pipeline;
-pub use store::{key_of, Store};
+pub use store::{key_of, Stage, Store};
 
 /// Everything that can stop an experiment, with what to do about it.
 #[derive(Debug, thiserror::Error)]

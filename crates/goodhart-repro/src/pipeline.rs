@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::ExperimentConfig;
 use crate::plan;
 pub use crate::rubric::{PoolScores, RubricScorer};
-use crate::store::{key_of, read_json, write_json, Outcome, Store};
+use crate::store::{key_of, read_json, write_json, Outcome, Stage, Store};
 use crate::ReproError;
 
 /// Prompts and one response to each, as tokens.
@@ -51,12 +51,12 @@ fn say(pb: &ProgressBar, line: String) {
     }
 }
 
-fn summary(stage: &str, outcome: Outcome, dir: &Path, detail: &str) {
+fn summary(stage: Stage, outcome: Outcome, dir: &Path, detail: &str) {
     let what = match outcome {
         Outcome::Cached => "cached  ",
         Outcome::Computed => "computed",
     };
-    eprintln!("[{what}] {stage:<16} {detail}  ({})", dir.display());
+    eprintln!("[{what}] {:<16} {detail}  ({})", stage.name(), dir.display());
 }
 
 /// The corpus, its tokenizer and the world that generated them.
@@ -229,10 +229,10 @@ impl Pipeline {
     /// Stage 1: corpus and tokenizer.
     pub fn world(&self) -> Result<WorldArtifacts, ReproError> {
         let c = &self.config.world;
-        let key = key_of("world", c);
+        let key = key_of(Stage::World, c);
         let world = World::new(c.world.clone()).map_err(|e| ReproError::Config(e.to_string()))?;
         let docs = world.documents(c.corpus_docs, c.seed);
-        let (dir, outcome) = self.store.ensure("world", &key, c, |tmp| {
+        let (dir, outcome) = self.store.ensure(Stage::World, &key, c, |tmp| {
             let tok = WorldTokenizer::train(docs.iter().map(|d| d.text()), c.world.vocab_size)
                 .map_err(|e| ReproError::Artifact(e.to_string()))?;
             tok.save(&tmp.join("tokenizer.json")).map_err(|e| ReproError::Artifact(e.to_string()))
@@ -248,7 +248,7 @@ impl Pipeline {
         }
         let val = enc.split_off(enc.len() - c.val_docs.min(enc.len() / 2));
         summary(
-            "world",
+            Stage::World,
             outcome,
             &dir,
             &format!("{} documents, vocabulary {}", c.corpus_docs, tokenizer.vocab_size()),
@@ -271,7 +271,7 @@ impl Pipeline {
         w: &WorldArtifacts,
         c: &crate::config::PolicyStage,
     ) -> Result<(String, Gpt), ReproError> {
-        let (key, model, _) = self.language_model("policy", w, c)?;
+        let (key, model, _) = self.language_model(Stage::Policy, w, c)?;
         Ok((key, model))
     }
 
@@ -282,14 +282,14 @@ impl Pipeline {
         w: &WorldArtifacts,
         size: &str,
     ) -> Result<Option<(String, Gpt, Option<f64>)>, ReproError> {
-        plan::proxy_lm_stage(&self.config, size).map(|c| self.language_model("lm", w, &c)).transpose()
+        plan::proxy_lm_stage(&self.config, size).map(|c| self.language_model(Stage::Lm, w, &c)).transpose()
     }
 
     /// A language model pretrained on the world's corpus, stored under `stage`: its key, the
     /// model and its last validation loss.
     fn language_model(
         &self,
-        stage: &str,
+        stage: Stage,
         w: &WorldArtifacts,
         c: &crate::config::PolicyStage,
     ) -> Result<(String, Gpt, Option<f64>), ReproError> {
@@ -367,7 +367,7 @@ impl Pipeline {
     pub fn gold(&self, w: &WorldArtifacts, policy_key: &str, policy: &Gpt) -> Result<TrainedRm, ReproError> {
         let c = &self.config.gold;
         let inputs = plan::gold_inputs(&w.key, policy_key, c);
-        let key = key_of("gold", &inputs);
+        let key = key_of(Stage::Gold, &inputs);
         let config = self.model_config(&c.size, w)?;
         if c.init_from_policy && c.size != self.config.policy.size {
             return Err(ReproError::Config(format!(
@@ -377,7 +377,7 @@ impl Pipeline {
             )));
         }
         let init = c.init_from_policy.then_some(policy);
-        let (dir, outcome) = self.store.ensure("gold", &key, &inputs, |tmp| {
+        let (dir, outcome) = self.store.ensure(Stage::Gold, &key, &inputs, |tmp| {
             let writer = w.world.config.writer.broad();
             let mut rng = SplitMix64::new(c.train.seed ^ 0x601D);
             let (mut pairs, mut sa, mut sb) = (Vec::new(), Vec::new(), Vec::new());
@@ -437,7 +437,7 @@ impl Pipeline {
             report.rubric_offset = Some(rubric_offset);
             save_rm(tmp, &rm, report)
         })?;
-        self.load_trained("gold", key, &c.size, &dir, outcome, |e| {
+        self.load_trained(Stage::Gold, key, &c.size, &dir, outcome, |e| {
             format!("{}: agreement with the rubric {:.3}", c.size, e.val.accuracy)
         })
     }
@@ -478,8 +478,8 @@ impl Pipeline {
     ) -> Result<ProxyData, ReproError> {
         let c = &self.config.proxies;
         let inputs = plan::proxy_data_inputs(policy_key, &gold.key, c);
-        let key = key_of("proxy-data", &inputs);
-        let (dir, outcome) = self.store.ensure("proxy-data", &key, &inputs, |tmp| {
+        let key = key_of(Stage::ProxyData, &inputs);
+        let (dir, outcome) = self.store.ensure(Stage::ProxyData, &key, &inputs, |tmp| {
             let seed = c.train.seed ^ 0xDA7A;
             let (prompts, a) = self.policy_samples(w, policy, c.pairs, seed, "sampling proxy data (a)")?;
             // the second response of each pair: same prompts, another stream of samples
@@ -498,7 +498,7 @@ impl Pipeline {
             read_json(&dir.join("comparisons.json"))?;
         let gold_scores: Vec<f64> = read_json(&dir.join("gold_scores.json"))?;
         summary(
-            "proxy-data",
+            Stage::ProxyData,
             outcome,
             &dir,
             &format!("{} train / {} validation comparisons", train.len(), val.len()),
@@ -547,7 +547,7 @@ impl Pipeline {
         let inputs = (data_key, size, cfg, pairs, lm_key);
         let train = &train[..pairs];
         let config = self.model_config(size, w)?;
-        let (dir, outcome) = self.store.ensure("proxy", &key, &inputs, |tmp| {
+        let (dir, outcome) = self.store.ensure(Stage::Proxy, &key, &inputs, |tmp| {
             let what = format!("training proxy {size} on {pairs} pairs");
             let init = lm.as_ref().map(|(_, model, _)| model);
             let model = self.train_reward_model(&what, &config, init, train, val, w, cfg)?;
@@ -582,7 +582,7 @@ impl Pipeline {
             report.lm_val_loss = lm.as_ref().and_then(|(_, _, loss)| *loss);
             save_rm(tmp, &rm, report)
         })?;
-        self.load_trained("proxy", key, size, &dir, outcome, |e| {
+        self.load_trained(Stage::Proxy, key, size, &dir, outcome, |e| {
             format!("{size}: val loss {:.4}, accuracy {:.3}", e.val.loss, e.val.accuracy)
         })
     }
@@ -590,7 +590,7 @@ impl Pipeline {
     /// Reads a reward model's stage directory (written by `save_rm`) and prints its summary.
     fn load_trained(
         &self,
-        stage: &str,
+        stage: Stage,
         key: String,
         size: &str,
         dir: &Path,
@@ -617,8 +617,8 @@ impl Pipeline {
     ) -> Result<(String, Pools), ReproError> {
         let c = &self.config.bon;
         let inputs = plan::bon_pool_inputs(policy_key, c, &self.config.policy.sampling);
-        let key = key_of("bon-pool", &inputs);
-        let (dir, outcome) = self.store.ensure("bon-pool", &key, &inputs, |tmp| {
+        let key = key_of(Stage::BonPool, &inputs);
+        let (dir, outcome) = self.store.ensure(Stage::BonPool, &key, &inputs, |tmp| {
             let prompts = w.prompt_tokens(Split::HeldOut, c.prompts, c.seed)?;
             let pb = bar((c.prompts * c.pool) as u64, "sampling BoN pools");
             let lm = LmPolicy { model: policy.clone(), specials: w.specials, batch_size: BATCH };
@@ -632,7 +632,7 @@ impl Pipeline {
             write_json(&tmp.join("pools.json"), &pools)
         })?;
         let pools: Pools = read_json(&dir.join("pools.json"))?;
-        summary("bon-pool", outcome, &dir, &format!("{} prompts x {} samples", c.prompts, c.pool));
+        summary(Stage::BonPool, outcome, &dir, &format!("{} prompts x {} samples", c.prompts, c.pool));
         Ok((key, pools))
     }
 
@@ -644,8 +644,8 @@ impl Pipeline {
         rm: &TrainedRm,
     ) -> Result<Vec<Vec<f64>>, ReproError> {
         let inputs = plan::bon_scores_inputs(pool_key, &rm.key);
-        let key = key_of("bon-scores", &inputs);
-        let (dir, outcome) = self.store.ensure("bon-scores", &key, &inputs, |tmp| {
+        let key = key_of(Stage::BonScores, &inputs);
+        let (dir, outcome) = self.store.ensure(Stage::BonScores, &key, &inputs, |tmp| {
             let pb = bar(pools.prompts.len() as u64, &format!("scoring with {}", rm.rm.name));
             let mut scores = Vec::with_capacity(pools.prompts.len());
             for (prompt, pool) in pools.prompts.iter().zip(&pools.responses) {
@@ -655,7 +655,7 @@ impl Pipeline {
             pb.finish_and_clear();
             write_json(&tmp.join("scores.json"), &scores)
         })?;
-        summary("bon-scores", outcome, &dir, &rm.rm.name);
+        summary(Stage::BonScores, outcome, &dir, &rm.rm.name);
         read_json(&dir.join("scores.json"))
     }
 
@@ -684,9 +684,9 @@ impl Pipeline {
         c: &crate::config::RlStage,
     ) -> Result<PpoOutput, ReproError> {
         let inputs = plan::rl_inputs(policy_key, &proxy.key, &gold.key, c);
-        let key = key_of("rl", &inputs);
+        let key = key_of(Stage::Rl, &inputs);
         let checkpoints = self.store.root().join("rl-checkpoints").join(&key);
-        let (dir, outcome) = self.store.ensure("rl", &key, &inputs, |tmp| {
+        let (dir, outcome) = self.store.ensure(Stage::Rl, &key, &inputs, |tmp| {
             let prompts = w.prompt_tokens(Split::Train, c.train_prompts, c.prompt_seed)?;
             let eval_prompts = w.prompt_tokens(Split::HeldOut, c.eval_prompts, c.prompt_seed ^ 0xE7A1)?;
             let mut template = Record::new("fig1", goodhart_core::Method::Rl);
@@ -742,7 +742,7 @@ impl Pipeline {
         let output: PpoOutput = read_json(&dir.join("ppo.json"))?;
         let last = output.evals.last();
         summary(
-            "rl",
+            Stage::Rl,
             outcome,
             &dir,
             &format!(

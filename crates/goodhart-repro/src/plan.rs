@@ -8,7 +8,7 @@ use goodhart_rm::RmTrainConfig;
 use serde::Serialize;
 
 use crate::config::{BonStage, ExperimentConfig, GoldStage, PolicyStage, ProxyStage, RlStage};
-use crate::store::{key_of, Store};
+use crate::store::{key_of, Stage, Store};
 
 /// A size preset's shape (`d_model`, `n_layers`, `n_heads`), `None` for an unknown name. It is part
 /// of the key of every model of that size, so that a reshaped preset never loads a stored model of
@@ -58,7 +58,7 @@ pub fn proxy_key(
     subset: Option<usize>,
     lm: Option<&str>,
 ) -> String {
-    key_of("proxy", &(data, size, shape(size), cfg, subset, lm))
+    key_of(Stage::Proxy, &(data, size, shape(size), cfg, subset, lm))
 }
 
 pub fn bon_pool_inputs<'a>(
@@ -82,10 +82,25 @@ pub fn rl_inputs<'a>(
     (policy, proxy, gold, c)
 }
 
+/// Which Slurm cell computes a planned stage (see [`crate::cells`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cell {
+    /// The stages every proxy shares: world, policy, gold, proxy data, pools, the gold's scores.
+    Base,
+    /// Proxy `i` of `proxies.sizes`: its LM, the proxy and its pool scores.
+    Proxy(usize),
+    /// PPO against proxy `i` of `rl.sizes`.
+    Rl(usize),
+}
+
 /// One stage of a plan.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedStage {
-    pub stage: String,
+    pub stage: Stage,
+    /// The cell that computes it.
+    pub cell: Cell,
+    /// What it computes, for people (never parsed).
     pub what: String,
     pub key: String,
     pub cached: bool,
@@ -96,52 +111,58 @@ pub struct PlannedStage {
 /// The stages figure 1 runs, in order, with whether each is already in `store`.
 pub fn fig1_plan(c: &ExperimentConfig, store: &Store) -> Vec<PlannedStage> {
     let mut out = Vec::new();
-    let mut add = |stage: &str, what: String, key: String| {
+    let mut add = |stage: Stage, cell: Cell, what: String, key: String| {
         out.push(PlannedStage {
-            stage: stage.into(),
+            stage,
+            cell,
             what,
             cached: store.is_done(stage, &key),
             estimate_s: store.typical_seconds(stage),
             key,
         });
     };
-    let world = key_of("world", &c.world);
-    add("world", format!("{} documents and a tokenizer", c.world.corpus_docs), world.clone());
-    let policy = key_of("policy", &policy_inputs(&world, &c.policy));
+    let world = key_of(Stage::World, &c.world);
     add(
-        "policy",
+        Stage::World,
+        Cell::Base,
+        format!("{} documents and a tokenizer", c.world.corpus_docs),
+        world.clone(),
+    );
+    let policy = key_of(Stage::Policy, &policy_inputs(&world, &c.policy));
+    add(
+        Stage::Policy,
+        Cell::Base,
         format!("pretrain {} for {} steps", c.policy.size, c.policy.pretrain.steps),
         policy.clone(),
     );
-    let gold = key_of("gold", &gold_inputs(&world, &policy, &c.gold));
-    add("gold", format!("gold {} on {} rubric-labelled pairs", c.gold.size, c.gold.pairs), gold.clone());
-    let data = key_of("proxy-data", &proxy_data_inputs(&policy, &gold, &c.proxies));
-    add("proxy-data", format!("{} policy pairs labelled by the gold", c.proxies.pairs), data.clone());
-    let pool = key_of("bon-pool", &bon_pool_inputs(&policy, &c.bon, &c.policy.sampling));
-    add("bon-pool", format!("{} prompts x {} samples", c.bon.prompts, c.bon.pool), pool.clone());
-    add(
-        "bon-scores",
-        "gold scores of the pools".into(),
-        key_of("bon-scores", &bon_scores_inputs(&pool, &gold)),
-    );
-    for size in &c.proxies.sizes {
+    let gold = key_of(Stage::Gold, &gold_inputs(&world, &policy, &c.gold));
+    let what = format!("gold {} on {} rubric-labelled pairs", c.gold.size, c.gold.pairs);
+    add(Stage::Gold, Cell::Base, what, gold.clone());
+    let data = key_of(Stage::ProxyData, &proxy_data_inputs(&policy, &gold, &c.proxies));
+    let what = format!("{} policy pairs labelled by the gold", c.proxies.pairs);
+    add(Stage::ProxyData, Cell::Base, what, data.clone());
+    let pool = key_of(Stage::BonPool, &bon_pool_inputs(&policy, &c.bon, &c.policy.sampling));
+    let what = format!("{} prompts x {} samples", c.bon.prompts, c.bon.pool);
+    add(Stage::BonPool, Cell::Base, what, pool.clone());
+    let gold_scores = key_of(Stage::BonScores, &bon_scores_inputs(&pool, &gold));
+    add(Stage::BonScores, Cell::Base, "gold scores of the pools".into(), gold_scores);
+    for (i, size) in c.proxies.sizes.iter().enumerate() {
         let lm = proxy_lm_stage(c, size).map(|stage| {
-            let key = key_of("lm", &policy_inputs(&world, &stage));
-            add("lm", format!("pretrain LM {size} for {} steps", stage.pretrain.steps), key.clone());
+            let key = key_of(Stage::Lm, &policy_inputs(&world, &stage));
+            let what = format!("pretrain LM {size} for {} steps", stage.pretrain.steps);
+            add(Stage::Lm, Cell::Proxy(i), what, key.clone());
             key
         });
         let proxy = proxy_key(&data, size, &c.proxies.train, None, lm.as_deref());
-        add("proxy", format!("proxy {size}"), proxy.clone());
-        add(
-            "bon-scores",
-            format!("proxy {size} scores of the pools"),
-            key_of("bon-scores", &bon_scores_inputs(&pool, &proxy)),
-        );
-        if c.rl.sizes.contains(size) {
+        add(Stage::Proxy, Cell::Proxy(i), format!("proxy {size}"), proxy.clone());
+        let scores = key_of(Stage::BonScores, &bon_scores_inputs(&pool, &proxy));
+        add(Stage::BonScores, Cell::Proxy(i), format!("proxy {size} scores of the pools"), scores);
+        if let Some(r) = c.rl.sizes.iter().position(|s| s == size) {
             add(
-                "rl",
+                Stage::Rl,
+                Cell::Rl(r),
                 format!("PPO vs proxy {size}, {} steps", c.rl.ppo.total_steps),
-                key_of("rl", &rl_inputs(&policy, &proxy, &gold, &c.rl)),
+                key_of(Stage::Rl, &rl_inputs(&policy, &proxy, &gold, &c.rl)),
             );
         }
     }

@@ -268,7 +268,7 @@ pub fn figure(s: &Fig1Seeds) -> Figure {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key_of;
+    use crate::store::hash_of as key_of;
 
     #[test]
     fn a_seed_resamples_everything_and_keeps_the_split() {

@@ -18,9 +18,76 @@ use crate::ReproError;
 /// The file that marks a stage directory as complete.
 pub const STAGE_FILE: &str = "stage.json";
 
+/// The kinds of stage an experiment computes, in pipeline order. Each is a directory of the
+/// store, named by [`Stage::name`]; the plan, the store, `--dry-run` and the Slurm cells all
+/// speak of stages through this type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    /// The corpus and its tokenizer.
+    World,
+    /// The initial policy, pretrained on the corpus.
+    Policy,
+    /// The gold reward model, trained on rubric-labelled pairs.
+    Gold,
+    /// Pairs of initial-policy samples labelled by the gold: the proxies' data.
+    ProxyData,
+    /// A pretrained language model a proxy starts from.
+    Lm,
+    /// A proxy reward model.
+    Proxy,
+    /// Best-of-n pools of initial-policy samples.
+    BonPool,
+    /// A reward model's scores of the pools.
+    BonScores,
+    /// A PPO run against a proxy.
+    Rl,
+}
+
+impl Stage {
+    /// Every stage, in pipeline order.
+    pub const ALL: [Stage; 9] = [
+        Stage::World,
+        Stage::Policy,
+        Stage::Gold,
+        Stage::ProxyData,
+        Stage::Lm,
+        Stage::Proxy,
+        Stage::BonPool,
+        Stage::BonScores,
+        Stage::Rl,
+    ];
+
+    /// The stage's directory name in the store (also hashed into its keys).
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::World => "world",
+            Stage::Policy => "policy",
+            Stage::Gold => "gold",
+            Stage::ProxyData => "proxy-data",
+            Stage::Lm => "lm",
+            Stage::Proxy => "proxy",
+            Stage::BonPool => "bon-pool",
+            Stage::BonScores => "bon-scores",
+            Stage::Rl => "rl",
+        }
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
 /// The key of a stage: the first 16 hex digits of the SHA-256 of its inputs' canonical JSON.
-pub fn key_of(stage: &str, inputs: &impl Serialize) -> String {
-    let json = serde_json::to_vec(&(stage, inputs)).expect("stage inputs serialise");
+pub fn key_of(stage: Stage, inputs: &impl Serialize) -> String {
+    hash_of(stage.name(), inputs)
+}
+
+/// The first 16 hex digits of the SHA-256 of `(tag, value)`'s canonical JSON.
+pub fn hash_of(tag: &str, value: &impl Serialize) -> String {
+    let json = serde_json::to_vec(&(tag, value)).expect("stage inputs serialise");
     let digest = Sha256::digest(&json);
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
@@ -48,18 +115,18 @@ impl Store {
     }
 
     /// The directory of `stage` with `key` (it may not exist yet).
-    pub fn dir(&self, stage: &str, key: &str) -> PathBuf {
-        self.root.join(stage).join(key)
+    pub fn dir(&self, stage: Stage, key: &str) -> PathBuf {
+        self.root.join(stage.name()).join(key)
     }
 
     /// True when `stage/key` was completed by an earlier run.
-    pub fn is_done(&self, stage: &str, key: &str) -> bool {
+    pub fn is_done(&self, stage: Stage, key: &str) -> bool {
         self.dir(stage, key).join(STAGE_FILE).is_file()
     }
 
     /// The median time completed stages of this kind took in this store (for plans), if any.
-    pub fn typical_seconds(&self, stage: &str) -> Option<f64> {
-        let mut secs: Vec<f64> = std::fs::read_dir(self.root.join(stage))
+    pub fn typical_seconds(&self, stage: Stage) -> Option<f64> {
+        let mut secs: Vec<f64> = std::fs::read_dir(self.root.join(stage.name()))
             .ok()?
             .filter_map(|e| std::fs::read(e.ok()?.path().join(STAGE_FILE)).ok())
             .filter_map(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok()?["seconds"].as_f64())
@@ -72,7 +139,7 @@ impl Store {
     /// first if it is not complete yet. `inputs` is recorded in `stage.json`.
     pub fn ensure(
         &self,
-        stage: &str,
+        stage: Stage,
         key: &str,
         inputs: &impl Serialize,
         compute: impl FnOnce(&Path) -> Result<(), ReproError>,
@@ -144,13 +211,13 @@ mod tests {
     fn computes_once_then_reuses() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path());
-        let key = key_of("s", &("a", 1));
+        let key = key_of(Stage::World, &("a", 1));
         assert_eq!(key.len(), 16);
-        assert_ne!(key, key_of("s", &("a", 2)));
+        assert_ne!(key, key_of(Stage::World, &("a", 2)));
         let mut runs = 0;
         for expected in [Outcome::Computed, Outcome::Cached] {
             let (d, outcome) = store
-                .ensure("s", &key, &"inputs", |tmp| {
+                .ensure(Stage::World, &key, &"inputs", |tmp| {
                     runs += 1;
                     std::fs::write(tmp.join("x"), "1").map_err(|e| ReproError::io(tmp, e))
                 })
@@ -165,15 +232,16 @@ mod tests {
     fn failed_or_interrupted_work_is_redone() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path());
-        let err = store.ensure("s", "k", &(), |_| Err(ReproError::Artifact("boom".into()))).unwrap_err();
+        let err =
+            store.ensure(Stage::World, "k", &(), |_| Err(ReproError::Artifact("boom".into()))).unwrap_err();
         assert!(err.to_string().contains("boom"));
-        assert!(!store.is_done("s", "k"));
+        assert!(!store.is_done(Stage::World, "k"));
         // a directory without stage.json (say, copied half-way) is recomputed
-        std::fs::create_dir_all(store.dir("s", "k")).unwrap();
-        let (_, outcome) = store.ensure("s", "k", &(), |_| Ok(())).unwrap();
+        std::fs::create_dir_all(store.dir(Stage::World, "k")).unwrap();
+        let (_, outcome) = store.ensure(Stage::World, "k", &(), |_| Ok(())).unwrap();
         assert_eq!(outcome, Outcome::Computed);
-        assert!(store.is_done("s", "k"));
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("s")).unwrap().collect();
+        assert!(store.is_done(Stage::World, "k"));
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("world")).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "partial directories are cleaned up");
     }
 }

@@ -6,6 +6,7 @@ use goodhart_kl::kl_bon;
 use goodhart_repro::fig1::fig1;
 use goodhart_repro::plan::fig1_plan;
 use goodhart_repro::report::{records_csv, write_fig1};
+use goodhart_repro::store::Stage;
 use goodhart_repro::{ExperimentConfig, Pipeline};
 use goodhart_world::Split;
 
@@ -22,11 +23,11 @@ fn tiny_fig1_runs_end_to_end_and_reuses_its_cache() {
     let fig = fig1(&pipeline).unwrap();
     let plan = fig1_plan(&config, &pipeline.store);
     assert!(plan.iter().all(|s| s.cached && s.estimate_s.is_some()), "{plan:?}");
-    let rl_stages = plan.iter().filter(|s| s.stage == "rl").count();
+    let rl_stages = plan.iter().filter(|s| s.stage == Stage::Rl).count();
     assert_eq!(rl_stages, config.rl.sizes.len());
     // every proxy starts from a pretrained LM of its size (tiny sets proxies.init_lm), and says so
     assert!(config.proxies.init_lm.is_some());
-    assert_eq!(plan.iter().filter(|s| s.stage == "lm").count(), config.proxies.sizes.len());
+    assert_eq!(plan.iter().filter(|s| s.stage == Stage::Lm).count(), config.proxies.sizes.len());
     assert_eq!(fig.results.len(), config.proxies.sizes.len());
     for r in &fig.results {
         assert!(r.proxy.lm_val_loss.is_some_and(|l| l.is_finite() && l > 0.0), "{:?}", r.proxy);
