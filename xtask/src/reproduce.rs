@@ -122,13 +122,13 @@ pub fn run(args: &[String]) -> Result<()> {
     let started = Instant::now();
     let config_json = serde_json::to_string_pretty(&config)?;
     if a.target == "list" {
-        for (t, what) in TARGETS {
-            println!("{t:<8} {what}");
+        for t in TARGETS {
+            println!("{:<8} {}", t.name, t.what);
         }
         return Ok(());
     }
     let targets: Vec<String> = if a.target == "all" {
-        TARGETS.iter().map(|(t, _)| t.to_string()).collect()
+        TARGETS.iter().map(|t| t.name.to_string()).collect()
     } else if is_target(&a.target) {
         vec![a.target.clone()]
     } else {
@@ -237,7 +237,7 @@ fn dry_run(pipeline: &Pipeline, targets: &[String]) -> Result<()> {
     if !others.is_empty() {
         println!("figure 1's stages serve every target; these add their sweeps' stages on demand:");
         for t in others {
-            let what = TARGETS.iter().find(|(n, _)| *n == t).map_or("", |(_, w)| *w);
+            let what = TARGETS.iter().find(|x| x.name == t).map_or("", |x| x.what);
             println!("  {t:<8} {what}");
         }
     }

@@ -1,6 +1,5 @@
 //! Every hyperparameter of a PPO run ([`PpoConfig`]), its presets, and the evaluation schedule.
 
-use burn::prelude::*;
 use goodhart_core::SamplingSettings;
 use goodhart_policy::PretrainConfig;
 use serde::{Deserialize, Serialize};

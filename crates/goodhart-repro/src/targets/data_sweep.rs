@@ -1,0 +1,149 @@
+//! The RM data-size sweep: proxies of several sizes trained on subsets of the comparisons.
+
+use goodhart_plot::{spread_colour, Figure, LineStyle, Panel, Series};
+use serde::Serialize;
+
+use super::*;
+use crate::fig1::{bon_result, BonResult};
+use crate::pipeline::{Base, Pipeline, TrainedRm};
+use crate::ReproError;
+
+/// One (RM size, data size, epochs) cell of the data sweep.
+#[derive(Debug, Clone, Serialize)]
+struct DataCell {
+    rm_size: String,
+    pairs: usize,
+    epochs: usize,
+    result: BonResult,
+}
+
+/// Runs the target `target` of this family.
+pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError> {
+    let c = &p.config.sweeps;
+    let Base { w, data_key, train, val, pool_key, pools, gold_scores, rubric_scores, .. } = p.base()?;
+    let mut bon = pools.best_of_n(&p.bon_grid())?;
+    let base = &p.config.proxies.train;
+    // fig13 compares epochs on the smallest data size; every other target sweeps data sizes at
+    // the configured epochs.
+    let mut plan: Vec<(String, usize, usize)> = Vec::new();
+    if target == "fig13" {
+        let d =
+            *c.data_sizes.first().ok_or_else(|| ReproError::Config("sweeps.data_sizes is empty".into()))?;
+        let rm = c
+            .data_rm_sizes
+            .last()
+            .ok_or_else(|| ReproError::Config("sweeps.data_rm_sizes is empty".into()))?;
+        plan.push((rm.clone(), d, 1));
+        plan.push((rm.clone(), (4 * d).min(train.len()), 1));
+        plan.push((rm.clone(), d, 4));
+    } else {
+        let rms: &[String] = if target == "fig19" {
+            &c.data_rm_sizes[c.data_rm_sizes.len().saturating_sub(1)..]
+        } else {
+            &c.data_rm_sizes
+        };
+        for rm in rms {
+            for &d in &c.data_sizes {
+                plan.push((rm.clone(), d, base.epochs));
+            }
+        }
+    }
+    let mut cells = Vec::new();
+    let mut records = Vec::new();
+    for (rm, pairs, epochs) in plan {
+        let cfg = goodhart_rm::RmTrainConfig { epochs, ..base.clone() };
+        let proxy: TrainedRm = p.proxy_with(&w, &rm, &data_key, &train, &val, pairs, &cfg)?;
+        let scores = p.bon_scores(&pool_key, &pools, &proxy)?;
+        let (result, rows) =
+            bon_result(p, &mut bon, &pools, &proxy, &scores, &gold_scores, Some(&rubric_scores), target)?;
+        records.extend(rows);
+        cells.push(DataCell { rm_size: rm, pairs, epochs, result });
+    }
+    let mut s = String::new();
+    line(&mut s, format!("# {target}: {}\n", target_what(target)));
+    line(&mut s, "| RM | pairs | epochs | val loss | val acc | alpha_bon | beta_bon | R^2 | max gold | gold near n = 1000 |\n|---|---|---|---|---|---|---|---|---|---|");
+    for cell in &cells {
+        let r = &cell.result;
+        let max = r.gold.iter().map(|e| e.mean).fold(f64::NEG_INFINITY, f64::max);
+        let (n, g) = gold_near_n(r, 1000);
+        line(
+            &mut s,
+            format!(
+                "| {} | {} | {} | {:.4} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} (n = {n}) |",
+                cell.rm_size,
+                cell.pairs,
+                cell.epochs,
+                r.proxy.val.loss,
+                r.proxy.val.accuracy,
+                r.alpha_bon,
+                r.beta_bon,
+                r.r2,
+                max,
+                g.mean
+            ),
+        );
+    }
+    let figure = data_figure(target, &cells);
+    Ok(TargetOutput::new(target, s, records, Some(figure), &cells))
+}
+
+fn data_figure(target: &str, cells: &[DataCell]) -> Figure {
+    let title = target_what(target);
+    let rms: Vec<&str> = {
+        let mut v: Vec<&str> = cells.iter().map(|c| c.rm_size.as_str()).collect();
+        v.dedup();
+        v
+    };
+    let by_rm = |f: &dyn Fn(&DataCell) -> f64, y: &str| {
+        let mut panel = Panel::new("", "log10 training comparisons", y);
+        for (k, rm) in rms.iter().enumerate() {
+            let pts =
+                cells.iter().filter(|c| c.rm_size == *rm).map(|c| ((c.pairs as f64).log10(), f(c))).collect();
+            panel.series.push(Series::new(
+                format!("RM {rm}"),
+                spread_colour(k, rms.len()),
+                LineStyle::Solid,
+                pts,
+            ));
+        }
+        panel
+    };
+    let fig = Figure::new(format!("{target}: {title}"));
+    match target {
+        "fig6" => fig.with_panel(by_rm(&|c| c.result.proxy.val.loss, "validation loss")),
+        "fig10" => fig.with_panel(by_rm(
+            &|c| c.result.gold.iter().map(|e| e.mean).fold(f64::NEG_INFINITY, f64::max),
+            "max gold",
+        )),
+        "fig17" => fig.with_panel(by_rm(&|c| c.result.alpha_bon, "alpha_bon")),
+        "fig18" => fig.with_panel(by_rm(&|c| c.result.beta_bon, "beta_bon")),
+        "fig21" => fig.with_panel(by_rm(&|c| gold_near_n(&c.result, 1000).1.mean, "gold near n = 1000")),
+        _ => {
+            // curves: one panel per RM size, one colour per data size (fig4, fig13, fig19)
+            let mut fig = fig;
+            for rm in &rms {
+                let mine: Vec<&DataCell> = cells.iter().filter(|c| c.rm_size == *rm).collect();
+                let mut panel = Panel::new(format!("RM {rm}"), X_SQRT_KL, "RM score");
+                for (k, c) in mine.iter().enumerate() {
+                    let d = bon_d(&c.result);
+                    let colour = spread_colour(k, mine.len());
+                    let label = format!("{} pairs x {} epochs", c.pairs, c.epochs);
+                    panel.series.push(Series::new(
+                        format!("gold, {label}"),
+                        colour,
+                        LineStyle::Solid,
+                        xy(&d, &ys(&c.result.gold)),
+                    ));
+                    panel.series.push(Series::new(
+                        format!("proxy, {label}"),
+                        colour,
+                        LineStyle::Dashed,
+                        xy(&d, &ys(&c.result.proxy_score)),
+                    ));
+                }
+                fig = fig.with_panel(panel);
+            }
+            fig
+        }
+    }
+}

@@ -1,0 +1,322 @@
+//! Every `cargo xtask reproduce` target: a typed registry ([`TARGETS`]) of what each computes,
+//! from which stages, and how it is drawn and reported, with the code split by family. Targets
+//! that read figure 1's curves (`from_fig1`) reuse its cached stages; the sweeps (`data_sweep`,
+//! `kl_sweep`, `policy_sweep`) add stages of their own; `tables` holds the tables and the
+//! diagram; the controls live in [`crate::controls`].
+
+mod data_sweep;
+mod from_fig1;
+mod kl_sweep;
+mod policy_sweep;
+mod tables;
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use goodhart_core::{Estimate, Record};
+use goodhart_plot::{spread_colour, write_png, write_svg, Figure, LineStyle, Panel, Series};
+use serde::Serialize;
+
+use crate::fig1::{fig1, BonResult, RlResult};
+use crate::pipeline::Pipeline;
+use crate::report::records_csv;
+use crate::ReproError;
+
+/// Where a target's data comes from, which decides the code that runs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Figure 1 itself ([`crate::fig1`], written by [`crate::report::write_fig1`]).
+    Fig1,
+    /// Read off figure 1's curves and fits.
+    FromFig1,
+    /// The RM data-size sweep.
+    DataSweep,
+    /// The KL-penalty sweep.
+    KlSweep,
+    /// The policy-size sweep.
+    PolicySweep,
+    /// Tables and the diagram of the setup.
+    Tables,
+    /// The controls (optimising the gold itself; every Goodhart mechanism off).
+    Controls,
+}
+
+/// One target of `cargo xtask reproduce`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    pub name: &'static str,
+    /// One line on what it shows.
+    pub what: &'static str,
+    pub family: Family,
+}
+
+/// Every target, in the paper's order.
+pub const TARGETS: &[Target] = &[
+    Target {
+        name: "fig1",
+        what: "RM-size sweep: (a) best-of-n, (b) PPO; gold and proxy against sqrt(KL), fitted laws",
+        family: Family::Fig1,
+    },
+    Target {
+        name: "fig2",
+        what: "the synthetic setup (gold labels -> proxy RM), as a diagram",
+        family: Family::Tables,
+    },
+    Target {
+        name: "fig3",
+        what: "fitted alpha_bon, beta_bon, beta_RL against RM parameters",
+        family: Family::FromFig1,
+    },
+    Target { name: "fig4", what: "RM data-size sweep, best-of-n", family: Family::DataSweep },
+    Target {
+        name: "fig5",
+        what: "RM validation loss against best-of-n gold at n = 1000",
+        family: Family::FromFig1,
+    },
+    Target { name: "fig6", what: "RM validation loss by data size and RM size", family: Family::DataSweep },
+    Target {
+        name: "fig7",
+        what: "policy size: best-of-n and PPO with the same proxy size on two policies",
+        family: Family::PolicySweep,
+    },
+    Target { name: "fig8", what: "proxy against gold score, best-of-n and PPO", family: Family::FromFig1 },
+    Target {
+        name: "fig9",
+        what: "PPO under several KL penalties: gold against sqrt(KL)",
+        family: Family::KlSweep,
+    },
+    Target { name: "fig10", what: "max gold score for each RM size x data size", family: Family::DataSweep },
+    Target { name: "fig11", what: "validation loss by RM size", family: Family::FromFig1 },
+    Target {
+        name: "fig12",
+        what: "best-of-n peak gold predicted by the closed form against observed",
+        family: Family::FromFig1,
+    },
+    Target {
+        name: "fig13",
+        what: "1 epoch x D vs 1 epoch x 4D vs 4 epochs x D comparisons",
+        family: Family::DataSweep,
+    },
+    Target { name: "fig14", what: "KL against PPO step for each KL penalty", family: Family::KlSweep },
+    Target { name: "fig15", what: "KL against PPO step by policy size", family: Family::PolicySweep },
+    Target { name: "fig16", what: "KL against PPO step by RM size", family: Family::FromFig1 },
+    Target { name: "fig17", what: "alpha_bon against RM data size", family: Family::DataSweep },
+    Target { name: "fig18", what: "beta_bon against RM data size", family: Family::DataSweep },
+    Target {
+        name: "fig19",
+        what: "best-of-n data sweep with the largest swept RM",
+        family: Family::DataSweep,
+    },
+    Target {
+        name: "fig20",
+        what: "the best-of-n proxy curve is concave: a linear fit fails",
+        family: Family::FromFig1,
+    },
+    Target {
+        name: "fig21",
+        what: "best-of-n gold at n = 1000 by data size x RM size",
+        family: Family::DataSweep,
+    },
+    Target {
+        name: "fig22",
+        what: "PPO with the swept proxy at both policy sizes",
+        family: Family::PolicySweep,
+    },
+    Target { name: "fig23", what: "fig7's PPO panel recentred to start at 0", family: Family::PolicySweep },
+    Target { name: "fig24", what: "proxy - gold gap in the PPO policy sweep", family: Family::PolicySweep },
+    Target { name: "fig25", what: "PPO clip fraction by step", family: Family::FromFig1 },
+    Target {
+        name: "fig26",
+        what: "extrapolation: fit on small d, predict large d",
+        family: Family::FromFig1,
+    },
+    Target { name: "table1", what: "hyperparameters of every stage", family: Family::Tables },
+    Target {
+        name: "table2",
+        what: "one prompt's best-of-n answers at n = 1 .. N with proxy and gold",
+        family: Family::Tables,
+    },
+    Target {
+        name: "controls",
+        what: "no fall without Goodhart: optimising the gold itself; every mechanism off",
+        family: Family::Controls,
+    },
+];
+
+/// The target called `name`.
+///
+/// # Errors
+/// [`ReproError::Config`] naming the known targets.
+pub fn target(name: &str) -> Result<&'static Target, ReproError> {
+    TARGETS.iter().find(|t| t.name == name).ok_or_else(|| {
+        ReproError::Config(format!(
+            "unknown target {name:?}: one of {}",
+            TARGETS.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
+        ))
+    })
+}
+
+/// Whether `name` is a target (fig1 included).
+pub fn is_target(name: &str) -> bool {
+    target(name).is_ok()
+}
+
+/// What a target produced: a report, the rows, a figure, and everything as JSON.
+pub struct TargetOutput {
+    pub name: String,
+    pub markdown: String,
+    pub records: Vec<Record>,
+    pub figure: Option<Figure>,
+    pub json: serde_json::Value,
+}
+
+impl TargetOutput {
+    fn new(
+        name: &str,
+        markdown: String,
+        records: Vec<Record>,
+        figure: Option<Figure>,
+        json: impl Serialize,
+    ) -> Self {
+        TargetOutput {
+            name: name.to_string(),
+            markdown,
+            records,
+            figure,
+            json: serde_json::to_value(json).expect("results serialise"),
+        }
+    }
+
+    /// Writes `report.md`, `<name>.csv`, `<name>.json`, `config.json` and the figure (`.svg`,
+    /// `.png`) into `out`, each atomically.
+    pub fn write(&self, out: &Path, config_json: &str) -> Result<(), ReproError> {
+        let w = |name: &str, text: &str| {
+            goodhart_world::write_atomic(&out.join(name), text.as_bytes())
+                .map_err(|e| ReproError::Artifact(e.to_string()))
+        };
+        w("report.md", &self.markdown)?;
+        w(&format!("{}.csv", self.name), &records_csv(&self.records))?;
+        w(&format!("{}.json", self.name), &serde_json::to_string_pretty(&self.json).expect("serialises"))?;
+        w("config.json", config_json)?;
+        if let Some(fig) = &self.figure {
+            let plot_err = |e: goodhart_plot::PlotError| ReproError::Artifact(e.to_string());
+            write_svg(fig, &out.join(format!("{}.svg", self.name))).map_err(plot_err)?;
+            write_png(fig, &out.join(format!("{}.png", self.name))).map_err(plot_err)?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs `target` (not `fig1`, which has [`crate::report::write_fig1`]) on the pipeline's stores.
+pub fn reproduce(target_name: &str, p: &Pipeline) -> Result<TargetOutput, ReproError> {
+    let t = target(target_name)?;
+    match t.family {
+        Family::Fig1 => {
+            Err(ReproError::Config("fig1 is written by report::write_fig1, not as a TargetOutput".into()))
+        }
+        Family::FromFig1 => from_fig1::run(t.name, &fig1(p)?),
+        Family::DataSweep => data_sweep::run(t.name, p),
+        Family::KlSweep => kl_sweep::run(t.name, p),
+        Family::PolicySweep => policy_sweep::run(t.name, p),
+        Family::Tables => tables::run(t.name, p),
+        Family::Controls => {
+            let (c, off) = crate::controls::controls(p)?;
+            let markdown = crate::controls::markdown(&c);
+            let figure = crate::controls::figure(&c, &off);
+            let records = c.records.clone();
+            Ok(TargetOutput::new("controls", markdown, records, Some(figure), c))
+        }
+    }
+}
+
+const X_SQRT_KL: &str = "sqrt(KL) (nats^1/2)";
+
+fn ys(es: &[Estimate]) -> Vec<f64> {
+    es.iter().map(|e| e.mean).collect()
+}
+
+fn xy(x: &[f64], y: &[f64]) -> Vec<(f64, f64)> {
+    x.iter().copied().zip(y.iter().copied()).collect()
+}
+
+fn rl_d(r: &RlResult) -> Vec<f64> {
+    r.kl.iter().map(|k| k.mean.max(0.0).sqrt()).collect()
+}
+
+fn bon_d(r: &BonResult) -> Vec<f64> {
+    r.kl.iter().map(|k| k.sqrt()).collect()
+}
+
+/// The gold at the grid point nearest `n` (the paper reads its data-size figures at n = 1000).
+fn gold_near_n(r: &BonResult, n: u64) -> (u64, Estimate) {
+    let k = (0..r.ns.len()).min_by_key(|&k| r.ns[k].abs_diff(n)).expect("non-empty grid");
+    (r.ns[k], r.gold[k])
+}
+
+fn line(s: &mut String, text: impl AsRef<str>) {
+    writeln!(s, "{}", text.as_ref()).expect("write to string");
+}
+
+/// KL against PPO step, one labelled line per run.
+fn kl_by_step(name: &str, title: &str, runs: &[(String, RlResult)]) -> TargetOutput {
+    let mut panel = Panel::new("", "PPO step", "KL(pi || pi_init) (nats)");
+    let mut s = String::new();
+    line(&mut s, format!("# {name}: {title}\n"));
+    line(&mut s, "| run | step | KL (se) |\n|---|---|---|");
+    for (k, (label, r)) in runs.iter().enumerate() {
+        let steps: Vec<f64> = r.steps.iter().map(|&x| x as f64).collect();
+        let kl = ys(&r.kl);
+        let se = r.kl.iter().map(|e| e.se).collect();
+        panel.series.push(
+            Series::new(label.clone(), spread_colour(k, runs.len()), LineStyle::Solid, xy(&steps, &kl))
+                .with_error(se),
+        );
+        for (st, e) in r.steps.iter().zip(&r.kl) {
+            line(&mut s, format!("| {label} | {st} | {:.3} ({:.3}) |", e.mean, e.se));
+        }
+    }
+    let figure = (!runs.is_empty()).then(|| Figure::new(format!("{name}: {title}")).with_panel(panel));
+    TargetOutput::new(name, s, Vec::new(), figure, serde_json::Value::Null)
+}
+
+fn rl_curves_panel(title: &str, runs: &[(String, RlResult)], recentre: bool) -> Panel {
+    let mut panel = Panel::new(title, X_SQRT_KL, "RM score");
+    for (k, (label, r)) in runs.iter().enumerate() {
+        let c = spread_colour(k, runs.len());
+        let shift = if recentre { r.gold[0].mean } else { 0.0 };
+        let gold: Vec<f64> = r.gold.iter().map(|e| e.mean - shift).collect();
+        let d = rl_d(r);
+        panel.series.push(Series::new(format!("gold, {label}"), c, LineStyle::Solid, xy(&d, &gold)));
+        let pshift = if recentre { r.proxy_score[0].mean } else { 0.0 };
+        let proxy: Vec<f64> = r.proxy_score.iter().map(|e| e.mean - pshift).collect();
+        panel.series.push(Series::new(format!("proxy, {label}"), c, LineStyle::Dashed, xy(&d, &proxy)));
+    }
+    panel
+}
+
+fn rl_table(s: &mut String, runs: &[(String, RlResult)]) {
+    line(s, "| run | alpha_RL | beta_RL | R^2 | KL reached | max gold | at KL | last gold | last proxy |\n|---|---|---|---|---|---|---|---|---|");
+    for (label, r) in runs {
+        let k = (0..r.gold.len()).max_by(|&a, &b| r.gold[a].mean.total_cmp(&r.gold[b].mean)).unwrap_or(0);
+        let last = r.gold.len() - 1;
+        line(
+            s,
+            format!(
+                "| {label} | {:.3} | {:.3} | {:.3} | {:.2} | {:.3} | {:.2} | {:.3} | {:.3} |",
+                r.alpha_rl,
+                r.beta_rl,
+                r.r2,
+                r.kl_reached,
+                r.gold[k].mean,
+                r.kl[k].mean,
+                r.gold[last].mean,
+                r.proxy_score[last].mean
+            ),
+        );
+    }
+}
+
+/// The one-line description of the target `name` ("" for an unknown name).
+fn target_what(name: &str) -> &'static str {
+    target(name).map_or("", |t| t.what)
+}

@@ -1,0 +1,140 @@
+//! The policy-size sweep: the same proxy size on two initial policies.
+
+use goodhart_plot::{spread_colour, Figure, LineStyle, Panel, Series};
+
+use super::*;
+use crate::config::PolicyStage;
+use crate::fig1::{analyse_rl, bon_result, RlResult};
+use crate::pipeline::{Pipeline, RubricScorer};
+use crate::ReproError;
+
+/// Runs the target `target` of this family.
+pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError> {
+    let c = &p.config.sweeps;
+    let w = p.world()?;
+    let (main_key, main_policy) = p.policy(&w)?;
+    let gold = p.gold(&w, &main_key, &main_policy)?;
+    let other = PolicyStage {
+        size: c.policy_size.clone(),
+        pretrain: goodhart_policy::PretrainConfig {
+            steps: c.policy_steps,
+            ..p.config.policy.pretrain.clone()
+        },
+        ..p.config.policy.clone()
+    };
+    let (other_key, other_policy) = p.policy_with(&w, &other)?;
+    let mut bon = Vec::new();
+    let mut rl = Vec::new();
+    let mut records = Vec::new();
+    for (size, key, policy) in
+        [(&p.config.policy.size, &main_key, &main_policy), (&c.policy_size, &other_key, &other_policy)]
+    {
+        // The same gold judges both policies; each policy's proxy learns from its own samples.
+        let (data_key, train, val, _) = p.proxy_data(&w, key, policy, &gold)?;
+        let proxy = p.proxy(&w, &c.policy_rm_size, &data_key, &train, &val)?;
+        let (pool_key, pools) = p.bon_pools(&w, key, policy)?;
+        let gold_scores = p.bon_scores(&pool_key, &pools, &gold)?;
+        let scores = p.bon_scores(&pool_key, &pools, &proxy)?;
+        let rubric_scores = RubricScorer::for_gold(&w, &gold)?.pool_scores(&pools)?;
+        let (result, mut rows) = bon_result(
+            p,
+            &mut pools.best_of_n(&p.bon_grid())?,
+            &pools,
+            &proxy,
+            &scores,
+            &gold_scores,
+            Some(&rubric_scores),
+            target,
+        )?;
+        rows.iter_mut().for_each(|r| r.policy_size = size.clone());
+        records.extend(rows);
+        bon.push((format!("policy {size}"), result));
+        let out = p.rl(&w, key, policy, &proxy, &gold)?;
+        records.extend(out.records.iter().cloned().map(|mut r| {
+            r.policy_size = size.clone();
+            r.experiment = target.to_string();
+            r
+        }));
+        rl.push((format!("policy {size}"), (proxy.eval.clone(), out)));
+    }
+    let runs: Vec<_> = rl.iter().map(|(_, x)| x.clone()).collect();
+    let (rl_results, _) = analyse_rl(&runs, p.config.bon.bootstrap, p.config.bon.seed)?;
+    let rl: Vec<(String, RlResult)> = rl.into_iter().map(|(l, _)| l).zip(rl_results).collect();
+    let mut s = String::new();
+    let title = target_what(target);
+    line(&mut s, format!("# {target}: {title}\n"));
+    line(
+        &mut s,
+        format!(
+            "Proxy {} trained on each policy's own samples (labelled by the same gold).\n",
+            c.policy_rm_size
+        ),
+    );
+    line(&mut s, "## best-of-n\n\n| policy | alpha_bon | beta_bon | R^2 | d* | R* | max gold |\n|---|---|---|---|---|---|---|");
+    for (label, r) in &bon {
+        let max = r.gold.iter().map(|e| e.mean).fold(f64::NEG_INFINITY, f64::max);
+        let o = |x: Option<f64>| x.map_or("-".into(), |v| format!("{v:.3}"));
+        line(
+            &mut s,
+            format!(
+                "| {label} | {:.3} | {:.3} | {:.3} | {} | {} | {max:.3} |",
+                r.alpha_bon,
+                r.beta_bon,
+                r.r2,
+                o(r.peak_d),
+                o(r.peak_r)
+            ),
+        );
+    }
+    line(&mut s, "\n## PPO\n");
+    rl_table(&mut s, &rl);
+    let figure = match target {
+        "fig15" => {
+            let mut out = kl_by_step("fig15", title, &rl);
+            out.markdown = format!("{s}\n{}", out.markdown.split_once('\n').map_or("", |(_, rest)| rest));
+            out.records = records;
+            return Ok(out);
+        }
+        "fig22" => Figure::new(format!("{target}: {title}")).with_panel(rl_curves_panel("PPO", &rl, false)),
+        "fig23" => {
+            Figure::new(format!("{target}: {title}")).with_panel(rl_curves_panel("PPO, recentred", &rl, true))
+        }
+        "fig24" => {
+            let mut panel = Panel::new("proxy - gold", X_SQRT_KL, "proxy - gold");
+            for (k, (label, r)) in rl.iter().enumerate() {
+                let gap: Vec<f64> = r.proxy_score.iter().zip(&r.gold).map(|(p, g)| p.mean - g.mean).collect();
+                panel.series.push(Series::new(
+                    label.clone(),
+                    spread_colour(k, rl.len()),
+                    LineStyle::Solid,
+                    xy(&rl_d(r), &gap),
+                ));
+            }
+            Figure::new(format!("{target}: {title}")).with_panel(panel)
+        }
+        _ => {
+            let mut bon_panel = Panel::new("(a) best-of-n", X_SQRT_KL, "RM score");
+            for (k, (label, r)) in bon.iter().enumerate() {
+                let c = spread_colour(k, bon.len());
+                bon_panel.series.push(Series::new(
+                    format!("gold, {label}"),
+                    c,
+                    LineStyle::Solid,
+                    xy(&bon_d(r), &ys(&r.gold)),
+                ));
+                bon_panel.series.push(Series::new(
+                    format!("proxy, {label}"),
+                    c,
+                    LineStyle::Dashed,
+                    xy(&bon_d(r), &ys(&r.proxy_score)),
+                ));
+            }
+            Figure::new(format!("{target}: {title}"))
+                .with_panel(bon_panel)
+                .with_panel(rl_curves_panel("(b) PPO", &rl, false))
+        }
+    };
+    let json = serde_json::json!({"bon": bon.iter().map(|(l, r)| serde_json::json!({"run": l, "result": r})).collect::<Vec<_>>(),
+        "rl": rl.iter().map(|(l, r)| serde_json::json!({"run": l, "result": r})).collect::<Vec<_>>()});
+    Ok(TargetOutput::new(target, s, records, Some(figure), json))
+}
