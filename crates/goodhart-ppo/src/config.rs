@@ -114,47 +114,59 @@ pub struct PpoConfig {
     pub checkpoint_every: usize,
 }
 
-impl PpoConfig {
-    /// For tests: seconds on a CPU with a tiny model.
-    pub fn tiny() -> Self {
+impl Default for PpoConfig {
+    /// The paper's Table 1 where it states a value, cleanrl's `ppo.py` otherwise (see the table
+    /// on [`PpoConfig`]); the same as [`PpoConfig::paper`].
+    fn default() -> Self {
+        let lr = 4e-3 * PretrainConfig::laptop().lr;
         PpoConfig {
-            total_steps: 8,
+            total_steps: 3000,
             seed: 0,
-            batch_size: 32,
-            max_new_tokens: 6,
+            batch_size: 256,
+            max_new_tokens: 256,
             gen_batch_size: 64,
             kl_penalty: KlPenalty::Fixed { coef: 0.0 },
             gamma: 1.0,
             gae_lambda: 0.95,
             norm_adv: true,
             update_epochs: 4,
-            num_minibatches: 4,
+            num_minibatches: 128,
             clip_coef: 0.2,
             clip_vloss: true,
             ent_coef: 0.0,
             target_kl: None,
-            lr: 3e-3,
-            vf_lr: 3e-3,
+            lr,
+            vf_lr: lr,
             anneal_lr: false,
             weight_decay: 0.0,
             adam_eps: 1e-5,
             max_grad_norm: 1.0,
+            eval_per_octave: 2,
+            checkpoint_every: 50,
+        }
+    }
+}
+
+impl PpoConfig {
+    /// For tests: seconds on a CPU with a tiny model. Every field it changes from the default:
+    pub fn tiny() -> Self {
+        PpoConfig {
+            total_steps: 8,
+            batch_size: 32,
+            max_new_tokens: 6,
+            num_minibatches: 4,
+            lr: 3e-3,
+            vf_lr: 3e-3,
             eval_per_octave: 1,
             checkpoint_every: 2,
+            ..Self::default()
         }
     }
 
-    /// Minutes on a laptop CPU with the workspace's laptop-sized policies (responses of up to
-    /// 40 tokens, as the best-of-n pools). The learning rate is chosen for these small models,
-    /// not derived from the paper's multiplier. Measured with the p300k laptop policy against a
-    /// p3k proxy (`examples/ppo_probe.rs` of goodhart-repro): at lr 1e-4 the gold peaked near
-    /// KL 2 and fell below its start by KL 30 while the proxy saturated near step 60; at 3e-4 the
-    /// KL jumped by up to 10 nats a step and the peak was poorly resolved. In the laptop figure 1
-    /// (proxies p1k, p10k, p100k from scratch, 100 steps) the gold peaked by step 4 and every run
-    /// had saturated by step 25-40, so the preset ran 40 steps. Proxies that start from pretrained
-    /// LMs learn the gold better and PPO takes longer to overoptimise them: against the p10k proxy
-    /// the gold rose until step 32 (KL 37) and fell by 0.18 (4 standard errors) by step 64, the
-    /// proxy still rising; 100 steps keep that fall.
+    /// Minutes on a laptop CPU with the laptop-sized policies (responses of up to 40 tokens, as
+    /// the best-of-n pools). The learning rates are chosen for these small models on seed 0
+    /// (README, "PPO at the laptop preset"), not derived from the paper's multiplier. Every
+    /// field it changes from the default:
     pub fn laptop() -> Self {
         PpoConfig {
             total_steps: 100,
@@ -165,31 +177,14 @@ impl PpoConfig {
             vf_lr: 3e-4,
             eval_per_octave: 3,
             checkpoint_every: 10,
-            ..Self::tiny()
+            ..Self::default()
         }
     }
 
     /// Table 1 of Gao et al. (2022) where it states a value; see the table on [`PpoConfig`] for
-    /// what is read or assumed.
+    /// what is read or assumed. The default.
     pub fn paper() -> Self {
-        let lr = 4e-3 * PretrainConfig::laptop().lr;
-        PpoConfig {
-            total_steps: 3000,
-            batch_size: 256,
-            max_new_tokens: 256,
-            num_minibatches: 128,
-            update_epochs: 4,
-            clip_coef: 0.2,
-            gae_lambda: 0.95,
-            gamma: 1.0,
-            kl_penalty: KlPenalty::Fixed { coef: 0.0 },
-            lr,
-            vf_lr: lr,
-            max_grad_norm: 1.0,
-            eval_per_octave: 2,
-            checkpoint_every: 50,
-            ..Self::tiny()
-        }
+        Self::default()
     }
 
     /// Episodes per minibatch.
