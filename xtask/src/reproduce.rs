@@ -203,7 +203,7 @@ fn seeds(
     let agg = aggregate(&ids, resample, &figs);
     let text = markdown(&agg);
     let write = |name: &str, body: &str| {
-        goodhart_world::write_atomic(&out.join(name), body.as_bytes())
+        goodhart_core::write_atomic(&out.join(name), body.as_bytes())
             .with_context(|| format!("writing {name}"))
     };
     write("fig1_seeds.md", &text)?;

@@ -114,7 +114,7 @@ pub fn launch(l: &Launch) -> Result<()> {
     let mut ids = Vec::new();
     for (name, cells, text) in &scripts {
         let path = dir.join(format!("{name}.sbatch"));
-        goodhart_world::write_atomic(&path, text.as_bytes())
+        goodhart_core::write_atomic(&path, text.as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
         if l.dry_run {
             println!(
@@ -145,7 +145,7 @@ pub fn launch(l: &Launch) -> Result<()> {
         println!("follow with: squeue -j {}", ids.join(","));
         println!("logs in {}; results will be in {}", dir.display(), out.display());
         println!("after a failure or pre-emption, run the same command again: finished cells are skipped");
-        goodhart_world::write_atomic(&dir.join("jobs.txt"), ids.join("\n").as_bytes())?;
+        goodhart_core::write_atomic(&dir.join("jobs.txt"), ids.join("\n").as_bytes())?;
     }
     Ok(())
 }

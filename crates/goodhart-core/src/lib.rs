@@ -20,11 +20,13 @@
 //! assert!((row.sqrt_kl - row.kl.sqrt()).abs() < 1e-12);
 //! ```
 
+mod durable;
 mod record;
 mod rng;
 mod stats;
 mod traits;
 
+pub use durable::{publish, sync_dir, sync_file, temp_path, write_atomic};
 pub use record::{Curve, CurvePoint, Method, Record};
 pub use rng::SplitMix64;
 pub use stats::{concordance, quantile_sorted, Estimate};

@@ -50,8 +50,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::nn::{LayerNorm, Linear};
 use burn::prelude::*;
@@ -68,20 +67,9 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> NnError + '_ {
     move |source| NnError::Io { path: path.to_path_buf(), source }
 }
 
-/// Path of the temporary file that is renamed to `path` once complete.
-fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
-    path.with_file_name(name)
-}
-
-/// Writes `bytes` to `path` atomically (temporary file, fsync, rename).
+/// Writes `bytes` to `path` with [`goodhart_core::write_atomic`], naming `path` on error.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), NnError> {
-    let tmp = tmp_path(path);
-    let mut f = fs::File::create(&tmp).map_err(io_err(&tmp))?;
-    f.write_all(bytes).map_err(io_err(&tmp))?;
-    f.sync_all().map_err(io_err(&tmp))?;
-    fs::rename(&tmp, path).map_err(io_err(path))
+    goodhart_core::write_atomic(path, bytes).map_err(io_err(path))
 }
 
 /// Saves `model` and its `config` into `dir` (created if needed).
@@ -89,13 +77,14 @@ pub(crate) fn save<M: Module>(model: &M, config: &GptConfig, dir: &Path) -> Resu
     fs::create_dir_all(dir).map_err(io_err(dir))?;
     // Weights first, config last: a directory with a config.json is complete.
     let weights = dir.join(WEIGHTS_FILE);
-    let tmp = tmp_path(&weights);
+    let tmp = goodhart_core::temp_path(&weights);
     model.clone().save_file(&tmp).map_err(|e| match e {
         RecordError::Io(detail) | RecordError::Validation(detail) => {
             NnError::Io { path: tmp.clone(), source: std::io::Error::other(detail) }
         }
     })?;
-    fs::rename(&tmp, &weights).map_err(io_err(&weights))?;
+    goodhart_core::sync_file(&tmp).map_err(io_err(&tmp))?;
+    goodhart_core::publish(&tmp, &weights).map_err(io_err(&weights))?;
     let json = serde_json::to_string_pretty(config).expect("GptConfig serialises to JSON");
     write_atomic(&dir.join(CONFIG_FILE), json.as_bytes())
 }

@@ -64,7 +64,8 @@ pub fn write_svg(fig: &Figure, path: &Path) -> Result<(), PlotError> {
     tmp.write_all(svg.as_bytes()).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
+    goodhart_core::sync_dir(path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")))
+        .map_err(io)
 }
 
 /// Writes the figure as PNG (RGB, [`PANEL_WIDTH`](crate::PANEL_WIDTH) px per panel by
@@ -80,9 +81,10 @@ pub fn write_png(fig: &Figure, path: &Path) -> Result<(), PlotError> {
         draw_figure(fig, &ranges, &root)?;
         root.present().map_err(draw_err)?;
     }
-    std::fs::File::open(tmp.path()).and_then(|f| f.sync_all()).map_err(io)?;
+    goodhart_core::sync_file(tmp.path()).map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
+    goodhart_core::sync_dir(path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")))
+        .map_err(io)
 }
 
 /// A temporary file in `path`'s directory, removed on drop unless persisted.

@@ -157,11 +157,11 @@ pub(crate) fn save(
     let path = tmp.join(VALUE_OPTIM);
     value_optim.save(&path).map_err(|e| write_err(&path, e))?;
     let path = tmp.join(STATE_FILE);
-    fs::write(&path, to_exact_json(state)).map_err(io_err(&path))?;
+    goodhart_core::write_atomic(&path, to_exact_json(state).as_bytes()).map_err(io_err(&path))?;
     // Make the files durable before the rename publishes them.
-    for file in [STATE_FILE, POLICY_OPTIM, VALUE_OPTIM] {
+    for file in [POLICY_OPTIM, VALUE_OPTIM] {
         let path = tmp.join(file);
-        fs::File::open(&path).and_then(|f| f.sync_all()).map_err(io_err(&path))?;
+        goodhart_core::sync_file(&path).map_err(io_err(&path))?;
     }
 
     let target = dir.join(&name);
@@ -170,7 +170,7 @@ pub(crate) fn save(
         // Re-saving the same step (e.g. after the final evaluation): move the old one aside first.
         fs::rename(&target, &old).map_err(io_err(&target))?;
     }
-    fs::rename(&tmp, &target).map_err(io_err(&target))?;
+    goodhart_core::publish(&tmp, &target).map_err(io_err(&target))?;
     if old.exists() {
         fs::remove_dir_all(&old).map_err(io_err(&old))?;
     }

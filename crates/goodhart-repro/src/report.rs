@@ -303,8 +303,8 @@ pub fn fig1_figure(f: &Fig1) -> Figure {
 /// and the figure as `fig1.svg` and `fig1.png` into `out` (atomically each).
 pub fn write_fig1(out: &Path, f: &Fig1, config_json: &str) -> Result<(), ReproError> {
     let w = |name: &str, text: &str| {
-        goodhart_world::write_atomic(&out.join(name), text.as_bytes())
-            .map_err(|e| ReproError::Artifact(e.to_string()))
+        let path = out.join(name);
+        goodhart_core::write_atomic(&path, text.as_bytes()).map_err(|e| ReproError::io(&path, e))
     };
     w("fig1.csv", &records_csv(&f.records))?;
     w("fig1.json", &serde_json::to_string_pretty(f).expect("serialises"))?;

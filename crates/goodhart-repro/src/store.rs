@@ -170,9 +170,9 @@ impl Store {
             "goodhart_version": env!("CARGO_PKG_VERSION"),
         });
         let marker = tmp.join(STAGE_FILE);
-        std::fs::write(&marker, serde_json::to_vec_pretty(&record).expect("record serialises"))
+        goodhart_core::write_atomic(&marker, &serde_json::to_vec_pretty(&record).expect("record serialises"))
             .map_err(|e| ReproError::io(&marker, e))?;
-        std::fs::rename(&tmp, &dir).map_err(|e| ReproError::io(&dir, e))?;
+        goodhart_core::publish(&tmp, &dir).map_err(|e| ReproError::io(&dir, e))?;
         Ok((dir, Outcome::Computed))
     }
 
@@ -190,10 +190,10 @@ impl Store {
     }
 }
 
-/// Writes JSON atomically (temporary file, then rename).
+/// Writes JSON atomically and durably ([`goodhart_core::write_atomic`]).
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), ReproError> {
     let bytes = serde_json::to_vec(value).expect("value serialises");
-    goodhart_world::write_atomic(path, &bytes).map_err(|e| ReproError::Artifact(e.to_string()))
+    goodhart_core::write_atomic(path, &bytes).map_err(|e| ReproError::io(path, e))
 }
 
 /// Reads JSON written by [`write_json`], naming the file if it is missing or corrupt.

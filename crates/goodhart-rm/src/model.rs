@@ -47,10 +47,7 @@ impl CalibratedRm {
         let meta = RmMeta { name: self.name.clone(), calibration: self.calibration, specials: self.specials };
         let json = serde_json::to_vec_pretty(&meta).expect("rm.json serialises");
         let path = dir.join(RM_FILE);
-        let tmp = dir.join(format!("{RM_FILE}.tmp.{}", std::process::id()));
-        std::fs::write(&tmp, json)
-            .and_then(|_| std::fs::rename(&tmp, &path))
-            .map_err(|e| RmError::Io { path, source: e })
+        goodhart_core::write_atomic(&path, &json).map_err(|e| RmError::Io { path, source: e })
     }
 
     /// Loads a reward model saved by [`CalibratedRm::save`].

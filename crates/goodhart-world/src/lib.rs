@@ -131,17 +131,6 @@ impl WorldError {
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename, so a reader
-/// never sees half a file and a crash leaves the old file (or none).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WorldError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| WorldError::io(dir, e))?;
-    }
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| WorldError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| WorldError::io(path, e))
-}
-
 /// The world's settings: the writer, the rubric, the prompt split and the tokenizer size.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorldConfig {

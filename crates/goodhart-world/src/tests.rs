@@ -133,16 +133,6 @@ fn tokenizer_round_trips_and_reloads() {
 }
 
 #[test]
-fn atomic_write_leaves_no_temporary_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("sub/x.json");
-    write_atomic(&path, b"1").unwrap();
-    write_atomic(&path, b"2").unwrap();
-    assert_eq!(std::fs::read(&path).unwrap(), b"2");
-    assert_eq!(std::fs::read_dir(path.parent().unwrap()).unwrap().count(), 1);
-}
-
-#[test]
 fn the_split_is_fixed_disjoint_and_covers_every_prompt() {
     let world = world();
     let (train, heldout) = (world.split(Split::Train), world.split(Split::HeldOut));

@@ -97,7 +97,7 @@ impl WorldTokenizer {
     /// Saves as `tokenizer.json` (atomically: a temporary file, then a rename).
     pub fn save(&self, path: &Path) -> Result<(), WorldError> {
         let json = self.inner.to_string(true).map_err(tk_err)?;
-        crate::write_atomic(path, json.as_bytes())
+        goodhart_core::write_atomic(path, json.as_bytes()).map_err(|e| WorldError::io(path, e))
     }
 
     pub fn vocab_size(&self) -> usize {

@@ -191,8 +191,8 @@ impl TargetOutput {
     /// `.png`) into `out`, each atomically.
     pub fn write(&self, out: &Path, config_json: &str) -> Result<(), ReproError> {
         let w = |name: &str, text: &str| {
-            goodhart_world::write_atomic(&out.join(name), text.as_bytes())
-                .map_err(|e| ReproError::Artifact(e.to_string()))
+            goodhart_core::write_atomic(&out.join(name), text.as_bytes())
+                .map_err(|e| ReproError::io(&out.join(name), e))
         };
         w("report.md", &self.markdown)?;
         w(&format!("{}.csv", self.name), &records_csv(&self.records))?;
