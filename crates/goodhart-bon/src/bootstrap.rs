@@ -1,17 +1,15 @@
-use goodhart_core::{quantile_sorted, SplitMix64};
+//! Percentile bootstrap intervals of column means over prompts.
 
-/// A two-sided confidence interval.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Interval {
-    pub lo: f64,
-    pub hi: f64,
-}
+use goodhart_core::{bootstrap, Interval};
+
+#[cfg(test)]
+use goodhart_core::SplitMix64;
 
 /// Percentile bootstrap over rows: `values` is row-major `[rows, cols]` (one row per prompt);
 /// each resample draws `rows` rows with replacement and takes each column's mean; the interval is
 /// the `(1 - level)/2` and `(1 + level)/2` quantiles of those means (linear interpolation).
 ///
-/// Deterministic for a given `seed` (SplitMix64).
+/// Deterministic for a given `seed` ([`goodhart_core::bootstrap`]).
 pub fn bootstrap_mean_ci(
     values: &[f64],
     cols: usize,
@@ -22,29 +20,19 @@ pub fn bootstrap_mean_ci(
     assert!(cols > 0 && values.len() % cols == 0, "values must be a [rows, {cols}] matrix");
     assert!(resamples > 0 && level > 0.0 && level < 1.0, "need resamples > 0 and 0 < level < 1");
     let rows = values.len() / cols;
-    let mut rng = SplitMix64::new(seed);
-    let mut means = vec![Vec::with_capacity(resamples); cols];
-    let mut sums = vec![0.0; cols];
-    for _ in 0..resamples {
-        sums.fill(0.0);
-        for _ in 0..rows {
-            let r = rng.next_below(rows as u64) as usize;
+    let means: Vec<Vec<f64>> = bootstrap(rows, resamples, seed, |idx| {
+        let mut sums = vec![0.0; cols];
+        for &r in idx {
             for (s, v) in sums.iter_mut().zip(&values[r * cols..(r + 1) * cols]) {
                 *s += v;
             }
         }
-        for (m, s) in means.iter_mut().zip(&sums) {
-            m.push(s / rows as f64);
-        }
-    }
-    means
-        .into_iter()
-        .map(|mut m| {
-            m.sort_unstable_by(f64::total_cmp);
-            Interval {
-                lo: quantile_sorted(&m, (1.0 - level) / 2.0),
-                hi: quantile_sorted(&m, (1.0 + level) / 2.0),
-            }
+        sums.iter().map(|s| s / rows as f64).collect()
+    });
+    (0..cols)
+        .map(|c| {
+            let column: Vec<f64> = means.iter().map(|m| m[c]).collect();
+            Interval::percentile(&column, level).unwrap_or(Interval { lo: f64::NAN, hi: f64::NAN })
         })
         .collect()
 }

@@ -2,26 +2,36 @@ use std::collections::HashMap;
 
 use goodhart_core::Estimate;
 
-use crate::bootstrap::{bootstrap_mean_ci, Interval};
+use crate::bootstrap::bootstrap_mean_ci;
 use crate::radix::{gather, sort_by_proxy};
-use crate::weights::bon_weights;
+use crate::weights::{bon_weights, BonWeights};
+use goodhart_core::Interval;
 
 /// Everything that can be wrong with a best-of-n request.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BonError {
+    /// The grid of n has no value.
     #[error("the grid of n is empty: give at least one n >= 1")]
     EmptyGrid,
+    /// The grid holds n = 0.
     #[error("n = 0 in the grid: best-of-n needs n >= 1")]
     ZeroN,
+    /// No pool was given.
     #[error("no prompts given: the estimator averages over prompts, pass at least one pool")]
     NoPrompts,
+    /// A pool's score columns differ in length.
+    #[allow(missing_docs)]
     #[error(
         "prompt {prompt}: proxy has {proxy} scores but {which} has {other}; score every sample with each"
     )]
     LengthMismatch { prompt: usize, which: &'static str, proxy: usize, other: usize },
+    /// A pool is smaller than the grid's largest n.
+    #[allow(missing_docs)]
     #[error("prompt {prompt}: the pool holds {pool} samples but the grid asks for n = {n}; draw pools of at least {n} samples or shorten the grid")]
     PoolTooSmall { prompt: usize, pool: usize, n: usize },
+    /// A score is NaN or infinite.
+    #[allow(missing_docs)]
     #[error("prompt {prompt}: {which}[{index}] is {value}, not a finite score (did the RM diverge?)")]
     NonFinite { prompt: usize, which: &'static str, index: usize, value: f64 },
 }
@@ -31,12 +41,16 @@ pub enum BonError {
 /// weighs exactly as it weighs the gold.
 #[derive(Debug, Clone, Copy)]
 pub struct PromptPool<'a> {
+    /// The scores best-of-n picks by.
     pub proxy: &'a [f64],
+    /// The scores it is judged by.
     pub gold: &'a [f64],
+    /// A third score, weighed like the gold.
     pub extra: Option<&'a [f64]>,
 }
 
 impl<'a> PromptPool<'a> {
+    /// A pool of proxy and gold scores of the same samples.
     pub fn new(proxy: &'a [f64], gold: &'a [f64]) -> Self {
         PromptPool { proxy, gold, extra: None }
     }
@@ -88,7 +102,7 @@ pub struct BonEstimator {
 }
 
 /// Weight tables, one `(start, weights)` per n of the grid, for one pool size.
-type Table = Vec<(usize, Vec<f64>)>;
+type Table = Vec<BonWeights>;
 
 impl BonEstimator {
     /// An estimator for the grid `ns` (sorted and deduplicated here).
@@ -167,7 +181,9 @@ impl BonEstimator {
 /// One pool's expected best-of-n scores, one value per n of the grid.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PoolValues {
+    /// Expected proxy score of the best of n.
     pub proxy: Vec<f64>,
+    /// Expected gold score of the best of n.
     pub gold: Vec<f64>,
     /// Set when the pool has an extra column.
     pub extra: Option<Vec<f64>>,
@@ -201,11 +217,12 @@ fn prompt_values(pool: &PromptPool<'_>, table: &Table) -> PoolValues {
     let (proxy, order) = sort_by_proxy(pool.proxy);
     let mut gold = gather(pool.gold, &order);
     average_ties(&proxy, &mut gold);
-    let (proxy_values, gold_values) = table.iter().map(|(s, w)| dot2(w, &proxy[*s..], &gold[*s..])).unzip();
+    let (proxy_values, gold_values) =
+        table.iter().map(|w| dot2(&w.weights, &proxy[w.start..], &gold[w.start..])).unzip();
     let extra = pool.extra.map(|extra| {
         let mut extra = gather(extra, &order);
         average_ties(&proxy, &mut extra);
-        table.iter().map(|(s, w)| dot(w, &extra[*s..])).collect()
+        table.iter().map(|w| dot(&w.weights, &extra[w.start..])).collect()
     });
     PoolValues { proxy: proxy_values, gold: gold_values, extra }
 }
@@ -273,13 +290,22 @@ impl BonCurves {
 
     /// Percentile bootstrap intervals over prompts for the mean gold and proxy at each n:
     /// `(gold, proxy)`, deterministic for a given `seed`.
-    pub fn bootstrap(&self, resamples: usize, level: f64, seed: u64) -> (Vec<Interval>, Vec<Interval>) {
+    pub fn bootstrap(&self, resamples: usize, level: f64, seed: u64) -> BonIntervals {
         let cols = self.ns.len();
-        (
-            bootstrap_mean_ci(&self.per_prompt_gold, cols, resamples, level, seed),
-            bootstrap_mean_ci(&self.per_prompt_proxy, cols, resamples, level, seed),
-        )
+        BonIntervals {
+            gold: bootstrap_mean_ci(&self.per_prompt_gold, cols, resamples, level, seed),
+            proxy: bootstrap_mean_ci(&self.per_prompt_proxy, cols, resamples, level, seed),
+        }
     }
+}
+
+/// Bootstrap intervals of the mean best-of-n scores, one per n of the grid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BonIntervals {
+    /// Of the mean gold score.
+    pub gold: Vec<Interval>,
+    /// Of the mean proxy score.
+    pub proxy: Vec<Interval>,
 }
 
 #[cfg(test)]
@@ -381,7 +407,7 @@ mod tests {
         assert_eq!(e.extra.unwrap()[1].mean, 2.0);
         assert!((c.gold[0].mean - 4.0).abs() < 1e-12 && (c.gold[0].se - 2.0).abs() < 1e-12);
         assert!((c.gold[1].mean - 5.0).abs() < 1e-12);
-        let (gold_ci, _) = c.bootstrap(500, 0.9, 1);
+        let gold_ci = c.bootstrap(500, 0.9, 1).gold;
         assert!(gold_ci[0].lo >= 2.0 && gold_ci[0].hi <= 6.0 && gold_ci[0].lo < gold_ci[0].hi);
         assert_eq!(c.bootstrap(500, 0.9, 1), c.bootstrap(500, 0.9, 1));
     }

@@ -34,13 +34,17 @@
 //! assert!((curves.kl[2] - goodhart_kl::kl_bon(4).unwrap()).abs() < 1e-12);
 //! ```
 
+#![warn(missing_docs)]
+
 mod bootstrap;
 mod estimator;
 mod optimiser;
 mod radix;
 mod weights;
 
-pub use bootstrap::{bootstrap_mean_ci, Interval};
+pub use bootstrap::bootstrap_mean_ci;
+pub use estimator::BonIntervals;
 pub use estimator::{best_of_n_pool, log_grid, BonCurves, BonError, BonEstimator, PoolValues, PromptPool};
+pub use goodhart_core::Interval;
 pub use optimiser::BestOfN;
-pub use weights::bon_weights;
+pub use weights::{bon_weights, BonWeights};

@@ -5,10 +5,10 @@ const TAIL_MASS: f64 = 1e-16;
 /// `w_i = C(i-1, n-1) / C(N, n)` for `i = n..N` (1-based), by the running ratio
 /// `w_N = n/N`, `w_{i-1} = w_i (i - n)/(i - 1)`.
 ///
-/// Returns `(start, w)` where `w[k]` is the weight of the (0-based) sorted position `start + k`;
-/// positions below `start` carry less than 1e-16 of the mass in total and are dropped. The weights
-/// sum to 1 (up to that truncation and rounding). `n` must be in `1..=pool`.
-pub fn bon_weights(pool: usize, n: usize) -> (usize, Vec<f64>) {
+/// `weights[k]` is the weight of the (0-based) sorted position `start + k`; positions below
+/// `start` carry less than 1e-16 of the mass in total and are dropped. The weights sum to 1 (up
+/// to that truncation and rounding). `n` must be in `1..=pool`.
+pub fn bon_weights(pool: usize, n: usize) -> BonWeights {
     assert!(n >= 1 && n <= pool, "best-of-n weights need 1 <= n <= N (n = {n}, N = {pool})");
     let mut tail = Vec::new();
     let mut w = n as f64 / pool as f64;
@@ -23,7 +23,16 @@ pub fn bon_weights(pool: usize, n: usize) -> (usize, Vec<f64>) {
         i -= 1;
     }
     tail.reverse();
-    (i - 1, tail)
+    BonWeights { start: i - 1, weights: tail }
+}
+
+/// The best-of-n weights of the sorted positions `start..`, as [`bon_weights`] gives them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BonWeights {
+    /// The first (0-based) sorted position with a weight.
+    pub start: usize,
+    /// `weights[k]` is the weight of sorted position `start + k`.
+    pub weights: Vec<f64>,
 }
 
 #[cfg(test)]
@@ -38,7 +47,7 @@ mod tests {
     fn small_pool_matches_binomials() {
         for pool in 1..=12u64 {
             for n in 1..=pool {
-                let (start, w) = bon_weights(pool as usize, n as usize);
+                let BonWeights { start, weights: w } = bon_weights(pool as usize, n as usize);
                 assert_eq!(start + w.len(), pool as usize);
                 for (k, &wk) in w.iter().enumerate() {
                     let i = (start + k + 1) as u64;
@@ -52,7 +61,7 @@ mod tests {
     #[test]
     fn large_pool_sums_to_one_without_overflow() {
         for n in [1, 2, 7, 100, 1000, 60_000, 100_000] {
-            let (start, w) = bon_weights(100_000, n);
+            let BonWeights { start, weights: w } = bon_weights(100_000, n);
             let sum: f64 = w.iter().sum();
             assert!((sum - 1.0).abs() < 1e-9, "n={n}: sum {sum}");
             assert!(w.iter().all(|x| x.is_finite() && *x >= 0.0));

@@ -29,7 +29,7 @@ mod traits;
 pub use durable::{publish, sync_dir, sync_file, temp_path, write_atomic};
 pub use record::{Curve, CurvePoint, Method, Record};
 pub use rng::SplitMix64;
-pub use stats::{concordance, quantile_sorted, Estimate};
+pub use stats::{bootstrap, concordance, quantile_sorted, Estimate, Interval};
 pub use traits::{
     BoxError, FnReward, Judges, OptimisedRun, Optimiser, Policy, RewardModel, Sample, SamplingSettings,
     TokenId,

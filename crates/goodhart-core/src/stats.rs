@@ -35,6 +35,75 @@ impl Estimate {
     }
 }
 
+/// A two-sided confidence interval `[lo, hi]`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    pub lo: f64,
+    pub hi: f64,
+}
+
+impl Interval {
+    /// The percentile interval of `samples` at confidence `level` (e.g. 0.9): their
+    /// `(1 - level)/2` and `(1 + level)/2` quantiles, linearly interpolated between order
+    /// statistics. `None` for no samples, a non-finite one, or `level` outside (0, 1).
+    ///
+    /// ```
+    /// use goodhart_core::Interval;
+    /// let ci = Interval::percentile(&[3.0, 1.0, 2.0], 0.5).unwrap();
+    /// assert_eq!(ci, Interval { lo: 1.5, hi: 2.5 });
+    /// assert!(ci.contains(2.0) && !ci.contains(0.0) && ci.excludes_zero());
+    /// ```
+    pub fn percentile(samples: &[f64], level: f64) -> Option<Interval> {
+        if samples.is_empty() || !(level > 0.0 && level < 1.0) || samples.iter().any(|x| !x.is_finite()) {
+            return None;
+        }
+        let mut sorted = samples.to_vec();
+        sorted.sort_unstable_by(f64::total_cmp);
+        let tail = (1.0 - level) / 2.0;
+        Some(Interval { lo: quantile_sorted(&sorted, tail), hi: quantile_sorted(&sorted, 1.0 - tail) })
+    }
+
+    /// Whether `x` lies in the interval (ends included).
+    pub fn contains(&self, x: f64) -> bool {
+        self.lo <= x && x <= self.hi
+    }
+
+    /// Whether the interval lies wholly on one side of 0.
+    pub fn excludes_zero(&self) -> bool {
+        self.lo > 0.0 || self.hi < 0.0
+    }
+}
+
+/// Nonparametric bootstrap over units: `resamples` times, draws `units` indices uniformly with
+/// replacement and applies `stat` to them; returns the statistics in order. Resampling whole
+/// units (prompts, seeds, reward models) keeps the correlation within a unit. Deterministic given
+/// `seed` ([`SplitMix64`](crate::SplitMix64)); with `units == 0` each resample is empty.
+///
+/// ```
+/// use goodhart_core::{bootstrap, Interval};
+/// let x = [1.0, 2.0, 3.0, 4.0];
+/// let means = bootstrap(x.len(), 200, 7, |idx| idx.iter().map(|&i| x[i]).sum::<f64>() / 4.0);
+/// let ci = Interval::percentile(&means, 0.9).unwrap();
+/// assert!(ci.contains(2.5));
+/// ```
+pub fn bootstrap<T>(
+    units: usize,
+    resamples: usize,
+    seed: u64,
+    mut stat: impl FnMut(&[usize]) -> T,
+) -> Vec<T> {
+    let mut rng = crate::SplitMix64::new(seed);
+    let mut indices = vec![0usize; units];
+    (0..resamples)
+        .map(|_| {
+            for slot in indices.iter_mut() {
+                *slot = rng.next_below(units as u64) as usize;
+            }
+            stat(&indices)
+        })
+        .collect()
+}
+
 /// Quantile `q` (in [0, 1]) of ascending `sorted` data, interpolating linearly between order
 /// statistics: position `q (n - 1)`. Used for percentile bootstrap intervals and reports.
 ///

@@ -14,6 +14,7 @@ pub enum Estimator {
 }
 
 impl Estimator {
+    /// The three estimators, k1, k2, k3.
     pub const ALL: [Estimator; 3] = [Estimator::K1, Estimator::K2, Estimator::K3];
 
     /// The estimator's value for one token (or one whole sequence) with log ratio `log_r`.
@@ -98,8 +99,11 @@ pub fn batch_kl(
 /// All three estimators of the sequence KL at once, each a mean with its standard error.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct KlSummary {
+    /// Mean of k1 (unbiased; a sequence's value can be negative).
     pub k1: Estimate,
+    /// Mean of k2 (biased, non-negative).
     pub k2: Estimate,
+    /// Mean of k3 (unbiased, non-negative).
     pub k3: Estimate,
 }
 

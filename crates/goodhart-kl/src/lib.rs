@@ -33,6 +33,8 @@
 //! assert!(kl.mean > 0.0 && kl.n == 2);
 //! ```
 
+#![warn(missing_docs)]
+
 mod bon;
 mod error;
 mod estimators;

@@ -3,37 +3,14 @@
 use crate::error::check_finite;
 use crate::LawError;
 
-use goodhart_core::quantile_sorted;
-pub use goodhart_core::SplitMix64;
-
-/// Nonparametric bootstrap: draw `n_resamples` resamples of `n_units`
-/// unit indices with replacement (each index uniform on 0..n_units) and
-/// apply `stat` to each; returns the `n_resamples` statistics in order.
-/// Resampling whole units (e.g. seeds or reward models) rather than points
-/// keeps within-unit correlation intact. Deterministic given `seed`
-/// ([`SplitMix64`]). With `n_units == 0` each resample is empty.
-pub fn bootstrap<F>(n_units: usize, n_resamples: usize, seed: u64, mut stat: F) -> Vec<f64>
-where
-    F: FnMut(&[usize]) -> f64,
-{
-    let mut rng = SplitMix64::new(seed);
-    let mut indices = vec![0usize; n_units];
-    (0..n_resamples)
-        .map(|_| {
-            for slot in indices.iter_mut() {
-                *slot = rng.next_below(n_units as u64) as usize;
-            }
-            stat(&indices)
-        })
-        .collect()
-}
+pub use goodhart_core::{bootstrap, Interval, SplitMix64};
 
 /// Percentile bootstrap interval at confidence `level` (e.g. 0.95): the
 /// (1 - level)/2 and (1 + level)/2 empirical quantiles of `samples`, with
-/// linear interpolation between order statistics (q at position q (n - 1)).
+/// linear interpolation between order statistics ([`Interval::percentile`]).
 ///
 /// Errors on an empty or non-finite sample, or `level` outside (0, 1).
-pub fn bootstrap_ci(samples: &[f64], level: f64) -> Result<(f64, f64), LawError> {
+pub fn bootstrap_ci(samples: &[f64], level: f64) -> Result<Interval, LawError> {
     if samples.is_empty() {
         return Err(LawError::InvalidArgument("bootstrap_ci needs at least one sample".into()));
     }
@@ -41,10 +18,7 @@ pub fn bootstrap_ci(samples: &[f64], level: f64) -> Result<(f64, f64), LawError>
         return Err(LawError::InvalidArgument(format!("confidence level {level} must lie in (0, 1)")));
     }
     check_finite("samples", samples)?;
-    let mut sorted = samples.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let tail = (1.0 - level) / 2.0;
-    Ok((quantile_sorted(&sorted, tail), quantile_sorted(&sorted, 1.0 - tail)))
+    Ok(Interval::percentile(samples, level).expect("checked above"))
 }
 
 #[cfg(test)]
@@ -83,11 +57,11 @@ mod tests {
     fn quantiles_by_hand() {
         let s = [4.0, 1.0, 3.0, 2.0, 5.0];
         // level 0.5: quantiles 0.25 and 0.75 of 1..5 at positions 1 and 3.
-        assert_eq!(bootstrap_ci(&s, 0.5).unwrap(), (2.0, 4.0));
+        assert_eq!(bootstrap_ci(&s, 0.5).unwrap(), Interval { lo: 2.0, hi: 4.0 });
         // level 0.8: positions 0.4 and 3.6.
-        let (lo, hi) = bootstrap_ci(&s, 0.8).unwrap();
+        let Interval { lo, hi } = bootstrap_ci(&s, 0.8).unwrap();
         assert!((lo - 1.4).abs() < 1e-12 && (hi - 4.6).abs() < 1e-12);
-        assert_eq!(bootstrap_ci(&[3.0], 0.9).unwrap(), (3.0, 3.0));
+        assert_eq!(bootstrap_ci(&[3.0], 0.9).unwrap(), Interval { lo: 3.0, hi: 3.0 });
     }
 
     #[test]

@@ -346,6 +346,15 @@ fn goodness_of_fit(observed: &[f64], predicted: &[f64], weights: &[f64]) -> (f64
     (r2, (ss_res / w_sum).sqrt())
 }
 
+/// What [`fit_shared_alpha`] returns: the shared alpha and each curve's law at that alpha.
+#[derive(Debug, Clone)]
+pub struct SharedAlphaFit {
+    /// The alpha every curve shares.
+    pub alpha: f64,
+    /// One law per curve, in the order given, each with `alpha` and its own beta.
+    pub laws: Vec<FittedLaw>,
+}
+
 /// Fits `form` to several curves at once with one alpha shared by all and a beta per curve, as the
 /// paper does for RL across reward-model sizes (its figure 1b and section 3.2): minimises
 /// sum over curves and points of (R(d) - r)^2. `Bon`, `Rl` and `RlLog1p` are linear in
@@ -355,7 +364,7 @@ fn goodness_of_fit(observed: &[f64], predicted: &[f64], weights: &[f64]) -> (f64
 /// # Errors
 /// [`LawError::InvalidArgument`] for `BonPower` or no curves; the errors of [`fit`] for a curve
 /// that cannot be fitted.
-pub fn fit_shared_alpha(form: Form, curves: &[(&[f64], &[f64])]) -> Result<(f64, Vec<FittedLaw>), LawError> {
+pub fn fit_shared_alpha(form: Form, curves: &[(&[f64], &[f64])]) -> Result<SharedAlphaFit, LawError> {
     if form == Form::BonPower {
         return Err(LawError::InvalidArgument("a shared alpha needs a form linear in its parameters".into()));
     }
@@ -392,7 +401,7 @@ pub fn fit_shared_alpha(form: Form, curves: &[(&[f64], &[f64])]) -> Result<(f64,
         .iter()
         .map(|(d, r)| fit(form, d, r, &FitOptions::default().with_fixed_alpha(alpha)))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok((alpha, laws))
+    Ok(SharedAlphaFit { alpha, laws })
 }
 
 #[cfg(test)]

@@ -53,7 +53,7 @@ proptest! {
             let grids: Vec<Vec<f64>> = (0..betas.len()).map(|k| grid(0.2, 3.0 + shift * k as f64, 12 + k)).collect();
             let exact: Vec<Vec<f64>> = grids.iter().zip(&betas).map(|(d, &b)| curve(form, &[alpha, b], d, 0.0, 0)).collect();
             let views: Vec<(&[f64], &[f64])> = grids.iter().zip(&exact).map(|(d, r)| (d.as_slice(), r.as_slice())).collect();
-            let (shared, laws) = fit_shared_alpha(form, &views).unwrap();
+            let goodhart_laws::SharedAlphaFit { alpha: shared, laws } = fit_shared_alpha(form, &views).unwrap();
             prop_assert!(close(shared, alpha, 1e-8), "{form}: {shared} vs {alpha}");
             for (law, &b) in laws.iter().zip(&betas) {
                 prop_assert!(close(law.beta(), b, 1e-7), "{form}: beta {} vs {b}", law.beta());
@@ -63,7 +63,7 @@ proptest! {
             let noisy: Vec<Vec<f64>> = grids.iter().zip(&betas).enumerate()
                 .map(|(k, (d, &b))| curve(form, &[alpha + 0.1 * k as f64, b], d, NOISE_SD, seed ^ k as u64)).collect();
             let views: Vec<(&[f64], &[f64])> = grids.iter().zip(&noisy).map(|(d, r)| (d.as_slice(), r.as_slice())).collect();
-            let (_, laws) = fit_shared_alpha(form, &views).unwrap();
+            let laws = fit_shared_alpha(form, &views).unwrap().laws;
             let sse = |law: &goodhart_laws::FittedLaw, n: usize| law.rmse * law.rmse * n as f64;
             let shared_sse: f64 = laws.iter().zip(&grids).map(|(l, d)| sse(l, d.len())).sum();
             let free_sse: f64 = views.iter().map(|(d, r)| sse(&fit(form, d, r, &FitOptions::default()).unwrap(), d.len())).sum();
@@ -256,7 +256,7 @@ proptest! {
         let x: Vec<f64> = (0..40).map(|_| 1.0 + rng.next_gaussian()).collect();
         let mean = x.iter().sum::<f64>() / x.len() as f64;
         let means = bootstrap(x.len(), 300, seed ^ 0xABCD, |idx| idx.iter().map(|&i| x[i]).sum::<f64>() / idx.len() as f64);
-        let (lo, hi) = bootstrap_ci(&means, level).unwrap();
+        let goodhart_laws::Interval { lo, hi } = bootstrap_ci(&means, level).unwrap();
         prop_assert!(lo <= mean && mean <= hi, "{} not in [{}, {}]", mean, lo, hi);
         prop_assert!(lo < hi);
     }
@@ -280,7 +280,7 @@ proptest! {
         let all: Vec<usize> = (0..units.len()).collect();
         let estimate = fit_units(&all);
         let samples = bootstrap(units.len(), 200, seed, fit_units);
-        let (lo, hi) = bootstrap_ci(&samples, 0.95).unwrap();
+        let goodhart_laws::Interval { lo, hi } = bootstrap_ci(&samples, 0.95).unwrap();
         prop_assert!(lo <= estimate && estimate <= hi, "{} not in [{}, {}]", estimate, lo, hi);
     }
 }

@@ -222,7 +222,8 @@ pub fn analyse_rl(
         })
         .collect();
     let views: Vec<(&[f64], &[f64])> = curves.iter().map(|(d, g)| (d.as_slice(), g.as_slice())).collect();
-    let (alpha, shared) = fit_shared_alpha(Form::Rl, &views).map_err(fit_err)?;
+    let goodhart_laws::SharedAlphaFit { alpha, laws: shared } =
+        fit_shared_alpha(Form::Rl, &views).map_err(fit_err)?;
     // per run, the `[prompt, evaluation]` table of gold scores
     let tables: Vec<(usize, Vec<f64>)> = runs.iter().map(|(_, o)| gold_table(o)).collect();
     let prompts = tables.iter().map(|(p, _)| *p).min().unwrap_or(0);
@@ -243,7 +244,7 @@ pub fn analyse_rl(
                 curves.iter().zip(&means).map(|((d, _), g)| (d.as_slice(), g.as_slice())).collect();
             let betas = fit_shared_alpha(Form::Rl, &views)
                 .ok()
-                .map(|(_, laws)| laws.iter().map(|l| l.beta()).collect());
+                .map(|fit| fit.laws.iter().map(|l| l.beta()).collect());
             for (k, column) in boot.iter_mut().enumerate() {
                 column.push(betas.as_ref().map(|b: &Vec<f64>| b[k]));
             }
@@ -465,7 +466,7 @@ fn analyse(
         bootstrap_fits.push(fit_bon(&d, &mean).ok().map(|f| (f.alpha(), f.beta())));
         0.0
     });
-    let ci = |xs: Vec<f64>| bootstrap_ci(&xs, 0.9).unwrap_or((f64::NAN, f64::NAN));
+    let ci = |xs: Vec<f64>| bootstrap_ci(&xs, 0.9).map_or((f64::NAN, f64::NAN), |i| (i.lo, i.hi));
     let alpha_ci = ci(bootstrap_fits.iter().flatten().map(|p| p.0).collect());
     let beta_ci = ci(bootstrap_fits.iter().flatten().map(|p| p.1).collect());
     if prompts < 2 {

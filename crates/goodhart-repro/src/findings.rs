@@ -152,7 +152,7 @@ pub fn trend(params: &[f64], values: &[f64], resampled: &[Vec<Option<f64>>]) -> 
         .filter(|row| row.len() == params.len() && row.iter().all(|v| v.is_finite()))
         .filter_map(|row| log_linear_regression(params, &row).ok().map(|l| l.slope))
         .collect();
-    let (lo, hi) = bootstrap_ci(&slopes, 0.9).ok()?;
+    let goodhart_laws::Interval { lo, hi } = bootstrap_ci(&slopes, 0.9).ok()?;
     Some(Trend { slope, lo, hi, resamples: slopes.len() })
 }
 
