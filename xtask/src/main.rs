@@ -4,6 +4,7 @@
 
 mod bench;
 mod invariants;
+mod progress;
 mod reproduce;
 mod seed_llvm;
 mod slurm;

@@ -135,7 +135,7 @@ pub fn run(args: &[String]) -> Result<()> {
         bail!("unknown target {:?}: `cargo xtask reproduce list` shows the targets\n\n{USAGE}", a.target);
     };
     let backend: goodhart_nn::Backend = a.backend.parse()?;
-    let pipeline = Pipeline::new(config, &runs, backend.device()?);
+    let pipeline = Pipeline::new(config, &runs, backend.device()?).with_reporter(crate::progress::terminal());
     eprintln!("backend: {backend} (compiled in: {:?})", goodhart_nn::Backend::compiled());
     match a.launcher.as_str() {
         "local" => {}
@@ -194,7 +194,7 @@ fn seeds(
         eprintln!("== seed {s} of {k}");
         let config = pipeline.config.with_seed_resampling(s, resample);
         let config_json = serde_json::to_string_pretty(&config)?;
-        let p = Pipeline::new(config, runs, pipeline.device.clone());
+        let p = Pipeline::new(config, runs, pipeline.device.clone()).with_reporter(pipeline.reporter.clone());
         let fig = fig1(&p)?;
         let dir = if s == 0 { out.to_path_buf() } else { out.join(format!("seed-{s}")) };
         write_fig1(&dir, &fig, &config_json)?;
@@ -280,7 +280,7 @@ pub fn run_cell(args: &[String]) -> Result<()> {
     let config = ExperimentConfig::preset(&a.preset)?;
     let runs = a.runs.clone().unwrap_or_else(|| default_runs(&crate::workspace_root(), &a));
     let backend: goodhart_nn::Backend = a.backend.parse()?;
-    let pipeline = Pipeline::new(config, &runs, backend.device()?);
+    let pipeline = Pipeline::new(config, &runs, backend.device()?).with_reporter(crate::progress::terminal());
     let index: usize = index.parse().with_context(|| format!("cell index {index:?} is not a number"))?;
     let started = Instant::now();
     let level: goodhart_repro::cells::Level = level.parse()?;

@@ -71,7 +71,7 @@ pub fn controls(p: &Pipeline) -> Result<(Controls, Fig1), ReproError> {
     let curves = pools
         .best_of_n(&p.bon_grid())?
         .optimise(Some(&gold_rm), Judges { gold: &gold_rm, rubric: Some(&rubric_rm) })
-        .map_err(|e| ReproError::optimiser("best-of-n against the gold", e))?;
+        .map_err(|e| ReproError::from_trait("best-of-n against the gold", e))?;
     let gold_bon = AgainstGold {
         x: curves.ns.clone(),
         kl: curves.kl.clone(),
@@ -114,7 +114,10 @@ pub fn controls(p: &Pipeline) -> Result<(Controls, Fig1), ReproError> {
     };
     // (b) figure 1 with every mechanism off
     let off_config = mechanisms_off(p);
-    let off = fig1(&Pipeline::new(off_config.clone(), p.store.root(), p.device.clone()))?;
+    let off = fig1(
+        &Pipeline::new(off_config.clone(), p.store.root(), p.device.clone())
+            .with_reporter(p.reporter.clone()),
+    )?;
     records.extend(off.records.iter().cloned().map(|mut r| {
         r.experiment = "controls-off".into();
         r

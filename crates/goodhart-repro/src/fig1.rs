@@ -340,7 +340,7 @@ pub fn bon_result(
     let judges = Judges { gold: &gold_rm, rubric: rubric_rm.as_ref().map(|r| r as &dyn RewardModel) };
     let curves = bon
         .optimise(Some(&proxy_rm), judges)
-        .map_err(|e| ReproError::optimiser(format!("best-of-n against {}", proxy.rm.name), e))?;
+        .map_err(|e| ReproError::from_trait(format!("best-of-n against {}", proxy.rm.name), e))?;
     let mut result = analyse(&curves, proxy.eval.clone(), p.config.bon.bootstrap, p.config.bon.seed)?;
     if let Some(rubric) = rubric_scores {
         let at = |k: usize| {

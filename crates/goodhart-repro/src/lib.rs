@@ -23,6 +23,7 @@ pub mod fig1;
 pub mod findings;
 pub mod pipeline;
 pub mod plan;
+pub mod progress;
 pub mod report;
 pub mod rubric;
 pub mod seeds;
@@ -64,13 +65,15 @@ pub enum ReproError {
     Bon(#[from] goodhart_bon::BonError),
     #[error(transparent)]
     Ppo(#[from] goodhart_ppo::PpoError),
+    /// An error from an implementation of a core trait (a policy, reward model or optimiser)
+    /// that has no typed variant here.
     #[error("{what}: {source}")]
     Optimiser { what: String, source: goodhart_core::BoxError },
 }
 
 impl ReproError {
     /// An error that came through a core trait, back to its typed variant where it has one.
-    pub(crate) fn optimiser(what: impl Into<String>, source: goodhart_core::BoxError) -> Self {
+    pub(crate) fn from_trait(what: impl Into<String>, source: goodhart_core::BoxError) -> Self {
         let source = match source.downcast::<goodhart_ppo::PpoError>() {
             Ok(e) => return ReproError::Ppo(*e),
             Err(other) => other,

@@ -4,19 +4,19 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use goodhart_bon::{log_grid, BestOfN};
-use goodhart_core::{Judges, Optimiser, Record, SplitMix64, TokenId};
+use goodhart_core::{Judges, Optimiser, Policy, Record, SplitMix64, TokenId};
 use goodhart_nn::{Gpt, GptConfig};
-use goodhart_policy::{generate, pretrain, LmPolicy, Specials, TokenizedDoc};
+use goodhart_policy::{pretrain, LmPolicy, Specials, TokenizedDoc};
 use goodhart_ppo::{PpoOptimiser, PpoOutput, PpoProgress};
 use goodhart_rm::calibration::Calibration;
 use goodhart_rm::pairs::{label_pairs, split_validation, Comparison, Pair};
 use goodhart_rm::{evaluate, score_raw, train_rm, CalibratedRm, RmEval, RmSpecials};
 use goodhart_world::{Split, World, WorldTokenizer};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use crate::config::ExperimentConfig;
 use crate::plan;
+use crate::progress::{self, Event, Reporter, Task};
 pub use crate::rubric::{PoolScores, RubricScorer};
 use crate::store::{key_of, read_json, write_json, Outcome, Stage, Store};
 use crate::ReproError;
@@ -30,34 +30,6 @@ pub type ProxyData = (String, Vec<Comparison>, Vec<Comparison>, Vec<f64>);
 
 /// Rows per forward pass when sampling or scoring.
 const BATCH: usize = 256;
-
-fn bar(len: u64, what: &str) -> ProgressBar {
-    let pb = ProgressBar::new(len);
-    pb.set_style(
-        ProgressStyle::with_template("{msg:>24} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    pb.set_message(what.to_string());
-    pb
-}
-
-/// A line above the progress bar, or on stderr when there is no terminal to draw the bar on.
-fn say(pb: &ProgressBar, line: String) {
-    if pb.is_hidden() {
-        eprintln!("{line}");
-    } else {
-        pb.println(line);
-    }
-}
-
-fn summary(stage: Stage, outcome: Outcome, dir: &Path, detail: &str) {
-    let what = match outcome {
-        Outcome::Cached => "cached  ",
-        Outcome::Computed => "computed",
-    };
-    eprintln!("[{what}] {:<16} {detail}  ({})", stage.name(), dir.display());
-}
 
 /// The corpus, its tokenizer and the world that generated them.
 pub struct WorldArtifacts {
@@ -169,7 +141,7 @@ impl Pools {
     /// When a pool is smaller than the grid's largest n, or the grid is invalid.
     pub fn best_of_n(&self, grid: &[u64]) -> Result<BestOfN, ReproError> {
         BestOfN::new(self.prompts.clone(), self.responses.clone(), grid)
-            .map_err(|e| ReproError::optimiser("best-of-n pools", e))
+            .map_err(|e| ReproError::from_trait("best-of-n pools", e))
     }
 }
 
@@ -195,11 +167,24 @@ pub struct Pipeline {
     pub config: ExperimentConfig,
     pub store: Store,
     pub device: Device,
+    /// Where progress goes ([`progress::silent`] unless set with [`Pipeline::with_reporter`]).
+    pub reporter: Reporter,
 }
 
 impl Pipeline {
     pub fn new(config: ExperimentConfig, runs: impl Into<PathBuf>, device: Device) -> Self {
-        Pipeline { config, store: Store::new(runs), device }
+        Pipeline { config, store: Store::new(runs), device, reporter: progress::silent() }
+    }
+
+    /// This pipeline, reporting its progress (and its store's notes) to `reporter`.
+    pub fn with_reporter(mut self, reporter: Reporter) -> Self {
+        self.store = self.store.with_reporter(reporter.clone());
+        self.reporter = reporter;
+        self
+    }
+
+    fn report_stage(&self, stage: Stage, outcome: Outcome, dir: &Path, detail: &str) {
+        (self.reporter)(Event::Stage { stage, outcome, dir, detail });
     }
 
     /// The [`Base`] stages, in order (each computed once, then read from the store).
@@ -247,7 +232,7 @@ impl Pipeline {
             enc.push(TokenizedDoc { prompt, response });
         }
         let val = enc.split_off(enc.len() - c.val_docs.min(enc.len() / 2));
-        summary(
+        self.report_stage(
             Stage::World,
             outcome,
             &dir,
@@ -297,18 +282,24 @@ impl Pipeline {
         let key = key_of(stage, &inputs);
         let config = self.model_config(&c.size, w)?;
         let (dir, outcome) = self.store.ensure(stage, &key, &inputs, |tmp| {
-            let pb = bar(c.pretrain.steps as u64, &format!("pretraining {stage} {}", c.size));
+            let pb = Task::start(
+                &self.reporter,
+                c.pretrain.steps as u64,
+                &format!("pretraining {stage} {}", c.size),
+            );
             let (model, logs) =
                 pretrain(&config, &w.train, &w.val, w.specials, &c.pretrain, &self.device, |l| {
                     pb.inc(1);
                     if let Some(v) = l.val_loss {
-                        say(
-                            &pb,
-                            format!("  step {:>5}  train {:.3}  val {:.3}", l.step + 1, l.train_loss, v),
-                        );
+                        pb.note(&format!(
+                            "  step {:>5}  train {:.3}  val {:.3}",
+                            l.step + 1,
+                            l.train_loss,
+                            v
+                        ));
                     }
                 })?;
-            pb.finish_and_clear();
+            pb.finish();
             model.save(tmp.join("model"))?;
             write_json(&tmp.join("log.json"), &logs)
         })?;
@@ -316,7 +307,7 @@ impl Pipeline {
         let logs: Vec<goodhart_policy::PretrainLog> = read_json(&dir.join("log.json"))?;
         let val_loss = logs.iter().rev().find_map(|l| l.val_loss).map(f64::from);
         let loss = val_loss.map_or(String::new(), |v| format!(", val loss {v:.3}"));
-        summary(
+        self.report_stage(
             stage,
             outcome,
             &dir,
@@ -349,16 +340,18 @@ impl Pipeline {
         first: usize,
         what: &str,
     ) -> Result<Vec<Vec<TokenId>>, ReproError> {
-        let pb = bar(prompts.len() as u64, what);
+        let pb = Task::start(&self.reporter, prompts.len() as u64, what);
+        let lm = LmPolicy { model: policy.clone(), specials: w.specials, batch_size: BATCH };
         let mut responses = Vec::with_capacity(prompts.len());
         for (k, chunk) in prompts.chunks(BATCH).enumerate() {
             let index = (first + k * BATCH) as u64;
-            let samples =
-                generate(policy, chunk, &self.config.policy.sampling, w.specials, seed, index, BATCH)?;
+            let samples = lm
+                .sample(chunk, &self.config.policy.sampling, seed, index)
+                .map_err(|e| ReproError::from_trait(what, e))?;
             responses.extend(samples.into_iter().map(|s| s.response));
             pb.inc(chunk.len() as u64);
         }
-        pb.finish_and_clear();
+        pb.finish();
         Ok(responses)
     }
 
@@ -454,17 +447,19 @@ impl Pipeline {
         cfg: &goodhart_rm::RmTrainConfig,
     ) -> Result<goodhart_nn::ScalarModel, ReproError> {
         let steps = train.len().div_ceil(cfg.batch_size) * cfg.epochs;
-        let pb = bar(steps as u64, what);
+        let pb = Task::start(&self.reporter, steps as u64, what);
         let (model, _) = train_rm(config, init_from, train, val, w.rm_specials(), cfg, &self.device, |l| {
             pb.inc(1);
             if let Some(v) = l.val {
-                say(
-                    &pb,
-                    format!("  {what}: epoch {}  val loss {:.4}  acc {:.3}", l.epoch + 1, v.loss, v.accuracy),
-                );
+                pb.note(&format!(
+                    "  {what}: epoch {}  val loss {:.4}  acc {:.3}",
+                    l.epoch + 1,
+                    v.loss,
+                    v.accuracy
+                ));
             }
         })?;
-        pb.finish_and_clear();
+        pb.finish();
         Ok(model)
     }
 
@@ -497,7 +492,7 @@ impl Pipeline {
         let (train, val, _stats): (Vec<Comparison>, Vec<Comparison>, goodhart_rm::pairs::LabelStats) =
             read_json(&dir.join("comparisons.json"))?;
         let gold_scores: Vec<f64> = read_json(&dir.join("gold_scores.json"))?;
-        summary(
+        self.report_stage(
             Stage::ProxyData,
             outcome,
             &dir,
@@ -599,7 +594,7 @@ impl Pipeline {
     ) -> Result<TrainedRm, ReproError> {
         let rm = CalibratedRm::load(&dir.join("rm"), &self.device)?;
         let eval: RmReport = read_json(&dir.join("report.json"))?;
-        summary(stage, outcome, dir, &detail(&eval));
+        self.report_stage(stage, outcome, dir, &detail(&eval));
         Ok(TrainedRm { key, size: size.to_string(), rm, eval })
     }
 
@@ -620,19 +615,24 @@ impl Pipeline {
         let key = key_of(Stage::BonPool, &inputs);
         let (dir, outcome) = self.store.ensure(Stage::BonPool, &key, &inputs, |tmp| {
             let prompts = w.prompt_tokens(Split::HeldOut, c.prompts, c.seed)?;
-            let pb = bar((c.prompts * c.pool) as u64, "sampling BoN pools");
+            let pb = Task::start(&self.reporter, (c.prompts * c.pool) as u64, "sampling BoN pools");
             let lm = LmPolicy { model: policy.clone(), specials: w.specials, batch_size: BATCH };
             let settings = &self.config.policy.sampling;
             let bon = BestOfN::sample(&lm, prompts, c.pool, settings, c.seed, &self.bon_grid(), |_| {
                 pb.inc(c.pool as u64)
             })
-            .map_err(|e| ReproError::optimiser("sampling the best-of-n pools", e))?;
-            pb.finish_and_clear();
+            .map_err(|e| ReproError::from_trait("sampling the best-of-n pools", e))?;
+            pb.finish();
             let pools = Pools { prompts: bon.prompts().to_vec(), responses: bon.responses().to_vec() };
             write_json(&tmp.join("pools.json"), &pools)
         })?;
         let pools: Pools = read_json(&dir.join("pools.json"))?;
-        summary(Stage::BonPool, outcome, &dir, &format!("{} prompts x {} samples", c.prompts, c.pool));
+        self.report_stage(
+            Stage::BonPool,
+            outcome,
+            &dir,
+            &format!("{} prompts x {} samples", c.prompts, c.pool),
+        );
         Ok((key, pools))
     }
 
@@ -646,16 +646,20 @@ impl Pipeline {
         let inputs = plan::bon_scores_inputs(pool_key, &rm.key);
         let key = key_of(Stage::BonScores, &inputs);
         let (dir, outcome) = self.store.ensure(Stage::BonScores, &key, &inputs, |tmp| {
-            let pb = bar(pools.prompts.len() as u64, &format!("scoring with {}", rm.rm.name));
+            let pb = Task::start(
+                &self.reporter,
+                pools.prompts.len() as u64,
+                &format!("scoring with {}", rm.rm.name),
+            );
             let mut scores = Vec::with_capacity(pools.prompts.len());
             for (prompt, pool) in pools.prompts.iter().zip(&pools.responses) {
                 scores.push(rm.rm.score_batch(&vec![prompt.clone(); pool.len()], pool));
                 pb.inc(1);
             }
-            pb.finish_and_clear();
+            pb.finish();
             write_json(&tmp.join("scores.json"), &scores)
         })?;
-        summary(Stage::BonScores, outcome, &dir, &rm.rm.name);
+        self.report_stage(Stage::BonScores, outcome, &dir, &rm.rm.name);
         read_json(&dir.join("scores.json"))
     }
 
@@ -697,7 +701,7 @@ impl Pipeline {
             template.kl_penalty = c.ppo.kl_penalty.initial_coef();
             template.seed = c.ppo.seed;
             let rubric = RubricScorer::for_gold(w, gold)?;
-            let pb = bar(c.ppo.total_steps as u64, &format!("PPO vs {}", proxy.rm.name));
+            let pb = Task::start(&self.reporter, c.ppo.total_steps as u64, &format!("PPO vs {}", proxy.rm.name));
             let (bar_, name) = (pb.clone(), proxy.rm.name.clone());
             let every = (c.ppo.total_steps / 10).max(1);
             let mut ppo = PpoOptimiser::new(c.ppo.clone(), policy.clone(), w.specials, prompts, eval_prompts, template)
@@ -706,16 +710,14 @@ impl Pipeline {
                     match event {
                         PpoProgress::Started { step } => {
                             if step > 0 {
-                                say(&bar_, format!("note: resuming PPO against {name} from step {step}"));
+                                bar_.note(&format!("note: resuming PPO against {name} from step {step}"));
                             }
                             bar_.set_position(step as u64);
                         }
                         PpoProgress::Step(l) => {
                             bar_.inc(1);
                             if (l.step + 1) % every == 0 {
-                                say(
-                                    &bar_,
-                                    format!(
+                                bar_.note(&format!(
                                         "  PPO vs {name}: step {:>5}  proxy {:.3}  KL {:.2}  entropy {:.3}  clipfrac {:.3}",
                                         l.step + 1,
                                         l.proxy.mean,
@@ -732,8 +734,8 @@ impl Pipeline {
             let judges = Judges { gold: &gold.rm, rubric: Some(&rubric) };
             let output = ppo
                 .optimise(Some(&proxy.rm), judges)
-                .map_err(|e| ReproError::optimiser(format!("PPO against {}", proxy.rm.name), e))?;
-            pb.finish_and_clear();
+                .map_err(|e| ReproError::from_trait(format!("PPO against {}", proxy.rm.name), e))?;
+            pb.finish();
             write_json(&tmp.join("ppo.json"), &output)
         })?;
         if checkpoints.exists() {
@@ -741,7 +743,7 @@ impl Pipeline {
         }
         let output: PpoOutput = read_json(&dir.join("ppo.json"))?;
         let last = output.evals.last();
-        summary(
+        self.report_stage(
             Stage::Rl,
             outcome,
             &dir,

@@ -13,6 +13,7 @@ use std::time::Instant;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::progress::{Event, Reporter};
 use crate::ReproError;
 
 /// The file that marks a stage directory as complete.
@@ -100,14 +101,27 @@ pub enum Outcome {
 }
 
 /// The store rooted at a run directory.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Store {
     root: PathBuf,
+    reporter: Reporter,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("root", &self.root).finish_non_exhaustive()
+    }
 }
 
 impl Store {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Store { root: root.into() }
+        Store { root: root.into(), reporter: crate::progress::silent() }
+    }
+
+    /// This store, sending its notes (a stage recomputed, leftovers removed) to `reporter`.
+    pub fn with_reporter(mut self, reporter: Reporter) -> Self {
+        self.reporter = reporter;
+        self
     }
 
     pub fn root(&self) -> &Path {
@@ -152,10 +166,10 @@ impl Store {
         std::fs::create_dir_all(parent).map_err(|e| ReproError::io(parent, e))?;
         self.remove_partials(parent, key)?;
         if dir.exists() {
-            eprintln!(
+            (self.reporter)(Event::Note(&format!(
                 "note: {} has no {STAGE_FILE}: it is incomplete or corrupt, recomputing it",
                 dir.display()
-            );
+            )));
             std::fs::remove_dir_all(&dir).map_err(|e| ReproError::io(&dir, e))?;
         }
         let tmp = parent.join(format!("{key}.partial.{}", std::process::id()));
@@ -182,7 +196,8 @@ impl Store {
         for entry in std::fs::read_dir(parent).map_err(|e| ReproError::io(parent, e))? {
             let entry = entry.map_err(|e| ReproError::io(parent, e))?;
             if entry.file_name().to_string_lossy().starts_with(&prefix) {
-                eprintln!("note: removing {} left by an interrupted run", entry.path().display());
+                let line = format!("note: removing {} left by an interrupted run", entry.path().display());
+                (self.reporter)(Event::Note(&line));
                 std::fs::remove_dir_all(entry.path()).map_err(|e| ReproError::io(&entry.path(), e))?;
             }
         }
