@@ -38,7 +38,7 @@ use serde_json::Value;
 use crate::workspace_root;
 
 pub const USAGE: &str = "\
-usage: cargo xtask bench [--quick] [--backend cpu|wgpu|cuda] [--here]
+usage: cargo xtask bench [--quick] [--backend cpu|wgpu|cuda] [--here] [--ppo]
 
 Measures our sampler (B = 1, 64, 256), forward (64 x 64 tokens) and training step (64 x 64 tokens)
 for the `small` and `medium` presets, then the PyTorch twin on the same weights, and prints the
@@ -49,6 +49,7 @@ The twin runs under $GOODHART_PYTHON, else python3; without PyTorch only our num
   --backend B  measure on burn's wgpu or cuda backend (built with that cargo feature) instead of
                the CPU; sampling, forward and training then all run on burn, and no twin runs
   --here       measure in this build instead of re-running in a release build
+  --ppo        measure only the PPO iteration (also measured, and shown, in a full run)
 ";
 
 /// Largest max |logit difference| between the twin and us that still counts as the same model.
@@ -105,12 +106,13 @@ impl Row {
 }
 
 pub fn run(args: &[String]) -> Result<()> {
-    let (mut quick, mut here, mut backend) = (false, false, goodhart_nn::Backend::Cpu);
+    let (mut quick, mut here, mut ppo_only, mut backend) = (false, false, false, goodhart_nn::Backend::Cpu);
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--quick" => quick = true,
             "--here" => here = true,
+            "--ppo" => ppo_only = true,
             "--backend" => {
                 backend = it.next().context("--backend needs a value: cpu, wgpu or cuda")?.parse()?
             }
@@ -135,6 +137,11 @@ pub fn run(args: &[String]) -> Result<()> {
     let budget = Budget::new(quick);
     let dir = workspace_root().join("target/goodhart-bench");
 
+    if ppo_only {
+        let rows = vec![measure_ppo(&device, budget)?];
+        println!("\n{}", format_table(&header_ours(backend), &rows));
+        return Ok(());
+    }
     let mut rows = Vec::new();
     let mut exported = Vec::new();
     for (name, config) in workload::presets() {
@@ -143,8 +150,10 @@ pub fn run(args: &[String]) -> Result<()> {
         exported.push(path);
     }
 
+    let ppo_row = measure_ppo(&device, budget)?;
     let mut header = header_ours(backend);
     if backend != goodhart_nn::Backend::Cpu {
+        rows.push(ppo_row);
         println!("\n{}", format_table(&header, &rows));
         println!("\n(the PyTorch twin runs on the CPU, so it is compared only with `--backend cpu`)");
         return Ok(());
@@ -166,7 +175,50 @@ pub fn run(args: &[String]) -> Result<()> {
             println!("\n{}", format_table(&header, &rows));
         }
     }
+    println!("{}", format_table(&[], &[ppo_row]).trim_end());
     Ok(())
+}
+
+/// Vocabulary and context of the laptop world, for the PPO row.
+const PPO_VOCAB: usize = 276;
+const PPO_MAX_SEQ_LEN: usize = 56;
+
+/// One PPO iteration of the laptop preset (`PpoConfig::laptop`: 64 episodes of up to 40 tokens,
+/// 4 epochs of 4 minibatches, a separate value model) on a p300k policy of the laptop world's
+/// shape, against a closure reward (so the reward model's cost is not counted); tokens are
+/// episodes x `max_new_tokens`.
+fn measure_ppo(device: &Device, budget: Budget) -> Result<Row> {
+    use goodhart_core::{FnReward, Method, Record, SplitMix64, TokenId};
+    use goodhart_ppo::{PpoConfig, PpoInputs, PpoTrainer};
+    let policy = goodhart_nn::GptConfig::preset("p300k", PPO_VOCAB, PPO_MAX_SEQ_LEN)?.init_gpt(device, 0);
+    let config = PpoConfig::laptop();
+    let mut rng = SplitMix64::new(5);
+    let prompts: Vec<Vec<TokenId>> = (0..256)
+        .map(|_| (0..11).map(|_| 3 + rng.next_below(PPO_VOCAB as u64 - 3) as TokenId).collect())
+        .collect();
+    let reward = FnReward::new("length", |_: &[Vec<TokenId>], r: &[Vec<TokenId>]| {
+        r.iter().map(|r| r.len() as f64 / 40.0).collect()
+    });
+    let inputs = PpoInputs {
+        prompts: &prompts,
+        eval_prompts: &prompts[..8],
+        proxy: &reward,
+        gold: &reward,
+        rubric: None,
+        template: Record::new("bench", Method::Rl),
+    };
+    let mut trainer = PpoTrainer::new(config.clone(), &policy, SPECIALS)?;
+    let mut failed = None;
+    let t = measure(budget, || {
+        if let Err(e) = trainer.train_step(&inputs) {
+            failed.get_or_insert(e);
+        }
+    });
+    if let Some(e) = failed {
+        bail!("the PPO iteration failed: {e}");
+    }
+    let tokens = config.batch_size * config.max_new_tokens;
+    Ok(Row::measured("laptop", "ppo_iteration".into(), "PPO iteration 64x40".into(), tokens, t))
 }
 
 /// Exports `config`'s seed-0 weights to `path` and measures our workloads on them on `device`
