@@ -1,0 +1,74 @@
+//! Stages 6 and 7: best-of-n pools and a reward model's scores of them.
+
+use goodhart_bon::BestOfN;
+use goodhart_nn::Gpt;
+use goodhart_policy::LmPolicy;
+use goodhart_world::Split;
+
+use super::*;
+use crate::plan;
+use crate::progress::Task;
+use crate::store::{key_of, read_json, write_json, Stage};
+use crate::ReproError;
+
+impl Pipeline {
+    /// Stage 6: best-of-n pools, drawn once per policy and shared by every proxy.
+    pub fn bon_pools(
+        &self,
+        w: &WorldArtifacts,
+        policy_key: &str,
+        policy: &Gpt,
+    ) -> Result<(String, Pools), ReproError> {
+        let c = &self.config.bon;
+        let inputs = plan::bon_pool_inputs(policy_key, c, &self.config.policy.sampling);
+        let key = key_of(Stage::BonPool, &inputs);
+        let (dir, outcome) = self.store.ensure(Stage::BonPool, &key, &inputs, |tmp| {
+            let prompts = w.prompt_tokens(Split::HeldOut, c.prompts, c.seed)?;
+            let pb = Task::start(&self.reporter, (c.prompts * c.pool) as u64, "sampling BoN pools");
+            let lm = LmPolicy { model: policy.clone(), specials: w.specials, batch_size: BATCH };
+            let settings = &self.config.policy.sampling;
+            let bon = BestOfN::sample(&lm, prompts, c.pool, settings, c.seed, &self.bon_grid(), |_| {
+                pb.inc(c.pool as u64)
+            })
+            .map_err(|e| ReproError::from_trait("sampling the best-of-n pools", e))?;
+            pb.finish();
+            let pools = Pools { prompts: bon.prompts().to_vec(), responses: bon.responses().to_vec() };
+            write_json(&tmp.join("pools.json"), &pools)
+        })?;
+        let pools: Pools = read_json(&dir.join("pools.json"))?;
+        self.report_stage(
+            Stage::BonPool,
+            outcome,
+            &dir,
+            &format!("{} prompts x {} samples", c.prompts, c.pool),
+        );
+        Ok((key, pools))
+    }
+
+    /// Stage 7: a reward model's scores of every pooled sample, `[prompt][sample]`.
+    pub fn bon_scores(
+        &self,
+        pool_key: &str,
+        pools: &Pools,
+        rm: &TrainedRm,
+    ) -> Result<Vec<Vec<f64>>, ReproError> {
+        let inputs = plan::bon_scores_inputs(pool_key, &rm.key);
+        let key = key_of(Stage::BonScores, &inputs);
+        let (dir, outcome) = self.store.ensure(Stage::BonScores, &key, &inputs, |tmp| {
+            let pb = Task::start(
+                &self.reporter,
+                pools.prompts.len() as u64,
+                &format!("scoring with {}", rm.rm.name),
+            );
+            let mut scores = Vec::with_capacity(pools.prompts.len());
+            for (prompt, pool) in pools.prompts.iter().zip(&pools.responses) {
+                scores.push(rm.rm.score_batch(&vec![prompt.clone(); pool.len()], pool));
+                pb.inc(1);
+            }
+            pb.finish();
+            write_json(&tmp.join("scores.json"), &scores)
+        })?;
+        self.report_stage(Stage::BonScores, outcome, &dir, &rm.rm.name);
+        read_json(&dir.join("scores.json"))
+    }
+}

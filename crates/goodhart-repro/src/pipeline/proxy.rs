@@ -1,0 +1,94 @@
+//! Stage 5: the proxy reward models.
+
+use goodhart_core::TokenId;
+use goodhart_rm::calibration::Calibration;
+use goodhart_rm::pairs::Comparison;
+use goodhart_rm::{evaluate, score_raw, CalibratedRm};
+
+use super::*;
+use crate::plan;
+use crate::store::Stage;
+use crate::ReproError;
+
+impl Pipeline {
+    /// Stage 5: one proxy RM of the sweep, recentred on initial-policy samples and recalibrated
+    /// on its validation comparisons.
+    pub fn proxy(
+        &self,
+        w: &WorldArtifacts,
+        size: &str,
+        data_key: &str,
+        train: &[Comparison],
+        val: &[Comparison],
+    ) -> Result<TrainedRm, ReproError> {
+        self.proxy_with(w, size, data_key, train, val, train.len(), &self.config.proxies.train)
+    }
+
+    /// [`Pipeline::proxy`] on the first `pairs` training comparisons with `cfg` (the data-size
+    /// and epoch sweeps).
+    #[allow(clippy::too_many_arguments)]
+    pub fn proxy_with(
+        &self,
+        w: &WorldArtifacts,
+        size: &str,
+        data_key: &str,
+        train: &[Comparison],
+        val: &[Comparison],
+        pairs: usize,
+        cfg: &goodhart_rm::RmTrainConfig,
+    ) -> Result<TrainedRm, ReproError> {
+        if pairs == 0 || pairs > train.len() {
+            return Err(ReproError::Config(format!(
+                "a proxy on {pairs} comparisons, but the proxy data has {}: use 1..={} (or raise proxies.pairs)",
+                train.len(),
+                train.len()
+            )));
+        }
+        let lm = self.proxy_lm(w, size)?;
+        let lm_key = lm.as_ref().map(|(key, _, _)| key.as_str());
+        // The full split's key leaves out the count, so sweeps share fig1's proxies.
+        let subset = (pairs < train.len()).then_some(pairs);
+        let key = plan::proxy_key(data_key, size, cfg, subset, lm_key);
+        let inputs = (data_key, size, cfg, pairs, lm_key);
+        let train = &train[..pairs];
+        let config = self.model_config(size, w)?;
+        let (dir, outcome) = self.store.ensure(Stage::Proxy, &key, &inputs, |tmp| {
+            let what = format!("training proxy {size} on {pairs} pairs");
+            let init = lm.as_ref().map(|(_, model, _)| model);
+            let model = self.train_reward_model(&what, &config, init, train, val, w, cfg)?;
+            let val_eval = evaluate(&model, val, w.rm_specials(), BATCH);
+            let sp = w.rm_specials();
+            let prompts: Vec<Vec<TokenId>> = val.iter().map(|c| c.prompt.clone()).collect();
+            let chosen = score_raw(
+                &model,
+                &prompts,
+                &val.iter().map(|c| c.chosen.clone()).collect::<Vec<_>>(),
+                sp,
+                BATCH,
+            );
+            let rejected = score_raw(
+                &model,
+                &prompts,
+                &val.iter().map(|c| c.rejected.clone()).collect::<Vec<_>>(),
+                sp,
+                BATCH,
+            );
+            let margins: Vec<f64> = chosen.iter().zip(&rejected).map(|(a, b)| a - b).collect();
+            let init: Vec<f64> = chosen.iter().chain(&rejected).copied().collect();
+            let calibration = Calibration::proxy(&init, &margins, &vec![1.0; margins.len()]);
+            let rm = CalibratedRm {
+                name: format!("proxy-{size}"),
+                model,
+                calibration,
+                specials: sp,
+                batch_size: BATCH,
+            };
+            let mut report = RmReport::new(size, &config, train.len(), val_eval, calibration);
+            report.lm_val_loss = lm.as_ref().and_then(|(_, _, loss)| *loss);
+            save_rm(tmp, &rm, report)
+        })?;
+        self.load_trained(Stage::Proxy, key, size, &dir, outcome, |e| {
+            format!("{size}: val loss {:.4}, accuracy {:.3}", e.val.loss, e.val.accuracy)
+        })
+    }
+}

@@ -1,0 +1,111 @@
+//! Stage 8: PPO against a proxy.
+
+use goodhart_core::{Judges, Optimiser, Record};
+use goodhart_nn::Gpt;
+use goodhart_ppo::{PpoOptimiser, PpoOutput, PpoProgress};
+use goodhart_world::Split;
+
+use super::*;
+use crate::plan;
+use crate::progress::Task;
+pub use crate::rubric::RubricScorer;
+use crate::store::{key_of, read_json, write_json, Stage};
+use crate::ReproError;
+
+impl Pipeline {
+    /// Stage 8: PPO against one proxy, the gold evaluated at log-spaced steps. Checkpoints go to
+    /// `rl-checkpoints/<key>/` (outside the stage's temporary directory) so that an interrupted
+    /// run resumes where it stopped; they are removed once the stage is complete.
+    pub fn rl(
+        &self,
+        w: &WorldArtifacts,
+        policy_key: &str,
+        policy: &Gpt,
+        proxy: &TrainedRm,
+        gold: &TrainedRm,
+    ) -> Result<PpoOutput, ReproError> {
+        self.rl_with(w, policy_key, policy, proxy, gold, &self.config.rl)
+    }
+
+    /// [`Pipeline::rl`] with other RL settings (the KL-penalty sweep).
+    pub fn rl_with(
+        &self,
+        w: &WorldArtifacts,
+        policy_key: &str,
+        policy: &Gpt,
+        proxy: &TrainedRm,
+        gold: &TrainedRm,
+        c: &crate::config::RlStage,
+    ) -> Result<PpoOutput, ReproError> {
+        let inputs = plan::rl_inputs(policy_key, &proxy.key, &gold.key, c);
+        let key = key_of(Stage::Rl, &inputs);
+        let checkpoints = self.store.root().join("rl-checkpoints").join(&key);
+        let (dir, outcome) = self.store.ensure(Stage::Rl, &key, &inputs, |tmp| {
+            let prompts = w.prompt_tokens(Split::Train, c.train_prompts, c.prompt_seed)?;
+            let eval_prompts = w.prompt_tokens(Split::HeldOut, c.eval_prompts, c.prompt_seed ^ 0xE7A1)?;
+            let mut template = Record::new("fig1", goodhart_core::Method::Rl);
+            template.rm_size = proxy.size.clone();
+            template.rm_params = proxy.eval.params;
+            template.data_size = proxy.eval.train_pairs as u64;
+            template.policy_size = self.config.policy.size.clone();
+            template.kl_penalty = c.ppo.kl_penalty.initial_coef();
+            template.seed = c.ppo.seed;
+            let rubric = RubricScorer::for_gold(w, gold)?;
+            let pb = Task::start(&self.reporter, c.ppo.total_steps as u64, &format!("PPO vs {}", proxy.rm.name));
+            let (bar_, name) = (pb.clone(), proxy.rm.name.clone());
+            let every = (c.ppo.total_steps / 10).max(1);
+            let mut ppo = PpoOptimiser::new(c.ppo.clone(), policy.clone(), w.specials, prompts, eval_prompts, template)
+                .with_checkpoints(&checkpoints)
+                .with_observer(move |event| {
+                    match event {
+                        PpoProgress::Started { step } => {
+                            if step > 0 {
+                                bar_.note(&format!("note: resuming PPO against {name} from step {step}"));
+                            }
+                            bar_.set_position(step as u64);
+                        }
+                        PpoProgress::Step(l) => {
+                            bar_.inc(1);
+                            if (l.step + 1) % every == 0 {
+                                bar_.note(&format!(
+                                        "  PPO vs {name}: step {:>5}  proxy {:.3}  KL {:.2}  entropy {:.3}  clipfrac {:.3}",
+                                        l.step + 1,
+                                        l.proxy.mean,
+                                        l.kl_k1.mean,
+                                        l.entropy,
+                                        l.clipfrac
+                                    ),
+                                );
+                            }
+                        }
+                    }
+                    std::ops::ControlFlow::Continue(())
+                });
+            let judges = Judges { gold: &gold.rm, rubric: Some(&rubric) };
+            let output = ppo
+                .optimise(Some(&proxy.rm), judges)
+                .map_err(|e| ReproError::from_trait(format!("PPO against {}", proxy.rm.name), e))?;
+            pb.finish();
+            write_json(&tmp.join("ppo.json"), &output)
+        })?;
+        if checkpoints.exists() {
+            std::fs::remove_dir_all(&checkpoints).map_err(|e| ReproError::io(&checkpoints, e))?;
+        }
+        let output: PpoOutput = read_json(&dir.join("ppo.json"))?;
+        let last = output.evals.last();
+        self.report_stage(
+            Stage::Rl,
+            outcome,
+            &dir,
+            &format!(
+                "vs {}: KL {:.2}, gold {:.3}, proxy {:.3} after {} steps",
+                proxy.rm.name,
+                last.map_or(0.0, |e| e.kl.mean),
+                last.map_or(0.0, |e| e.gold.mean),
+                last.map_or(0.0, |e| e.proxy.mean),
+                c.ppo.total_steps
+            ),
+        );
+        Ok(output)
+    }
+}
