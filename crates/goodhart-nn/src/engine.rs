@@ -16,7 +16,7 @@ use burn::prelude::*;
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-use crate::transformer::LN_EPS;
+use crate::kernels::{dot, gelu, layer_norm_row, softmax_unnormalised, LN_EPS};
 use crate::{Gpt, GptConfig, ScalarModel, Transformer};
 
 /// Calls with at least this many multiply-adds split their rows across threads.
@@ -400,16 +400,10 @@ impl Engine {
                         *qi = s * scale;
                     }
                     let base = r * row_stride + head * capacity * dh;
-                    let mut max = f32::NEG_INFINITY;
                     for (j, s) in scores[..keys].iter_mut().enumerate() {
                         *s = dot(&q, &k_cache[base + j * dh..base + (j + 1) * dh]);
-                        max = max.max(*s);
                     }
-                    let mut sum = 0.0f32;
-                    for s in &mut scores[..keys] {
-                        *s = (*s - max).exp();
-                        sum += *s;
-                    }
+                    let sum = softmax_unnormalised(&mut scores[..keys]);
                     let o = &mut out_row[t * d + head * dh..t * d + (head + 1) * dh];
                     o.fill(0.0);
                     for (j, &p) in scores[..keys].iter().enumerate() {
@@ -427,24 +421,6 @@ impl Engine {
         };
         out.chunks_exact_mut(t_new * d).enumerate().for_each(attend_row);
     }
-}
-
-#[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    // Eight independent accumulators so the loop vectorises.
-    let mut acc = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    let mut s = acc.iter().sum::<f32>();
-    for (x, y) in ra.iter().zip(rb) {
-        s += x * y;
-    }
-    s
 }
 
 /// `out = x W + b`, or `out += x W + b` when `accumulate` (a residual connection).
@@ -499,70 +475,13 @@ fn matmul(x: &[f32], n: usize, l: &Dense, out: &mut [f32], accumulate: bool) {
 #[inline(always)]
 fn layer_norm(x: &[f32], l: &Norm, out: &mut [f32], d: usize) {
     for (xr, or) in x.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
-        let mean = xr.iter().sum::<f32>() / d as f32;
-        let var = xr.iter().map(|&v| (v - mean) * (v - mean)).sum::<f32>() / d as f32;
-        let inv = 1.0 / (var + LN_EPS as f32).sqrt();
-        for (((o, &v), &g), &b) in or.iter_mut().zip(xr).zip(&l.gamma).zip(&l.beta) {
-            *o = (v - mean) * inv * g + b;
-        }
+        layer_norm_row(or, &mut [], xr, &l.gamma, &l.beta, LN_EPS as f32);
     }
 }
 
 #[inline(always)]
 fn gelu_in_place(x: &mut [f32]) {
     for v in x.iter_mut() {
-        *v = 0.5 * *v * (1.0 + erf(*v * std::f32::consts::FRAC_1_SQRT_2));
-    }
-}
-
-/// The error function in single precision: a rational approximation on [-4, 4] (Eigen's and
-/// TensorFlow's `erf` for float), within a few ulp of `libm::erff`, and branch-free so that
-/// the GELU loop vectorises.
-#[inline(always)]
-pub fn erf(x: f32) -> f32 {
-    let x = x.clamp(-4.0, 4.0);
-    let x2 = x * x;
-    let mut p = x2 * -2.726_142_3e-10 + 2.770_681_4e-8;
-    p = x2 * p + -2.101_024e-6;
-    p = x2 * p + -5.692_506_4e-5;
-    p = x2 * p + -7.349_906_3e-4;
-    p = x2 * p + -2.9546e-3;
-    p = x2 * p + -1.609_603_3e-2;
-    let p = x * p;
-    let mut q = x2 * -1.456_607_2e-5 + -2.133_740_6e-4;
-    q = x2 * q + -1.682_827e-3;
-    q = x2 * q + -7.373_329_3e-3;
-    q = x2 * q + -1.426_473_9e-2;
-    p / q
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    #[test]
-    fn erf_matches_libm() {
-        let mut worst = 0.0f32;
-        for i in -60_000..=60_000 {
-            let x = i as f32 * 1e-4;
-            worst = worst.max((erf(x) - libm::erff(x)).abs());
-        }
-        assert!(worst < 1e-6, "max |erf - libm::erff| = {worst}");
-    }
-
-    proptest! {
-        #[test]
-        fn erf_is_odd_and_bounded(x in -100.0f32..100.0) {
-            prop_assert_eq!(erf(-x), -erf(x));
-            prop_assert!(erf(x).abs() <= 1.0 + 1e-6);
-        }
-
-        #[test]
-        fn dot_matches_naive(v in proptest::collection::vec((-10.0f32..10.0, -10.0f32..10.0), 0..40)) {
-            let (a, b): (Vec<f32>, Vec<f32>) = v.into_iter().unzip();
-            let naive: f64 = a.iter().zip(&b).map(|(&x, &y)| x as f64 * y as f64).sum();
-            prop_assert!((dot(&a, &b) as f64 - naive).abs() < 1e-3 * (1.0 + naive.abs()));
-        }
+        *v = gelu(*v);
     }
 }

@@ -12,7 +12,7 @@
 //! | op | forward | saved for backward |
 //! |---|---|---|
 //! | [`linear`] | `x W + b` | `x`, `W` |
-//! | [`gelu`] | `x Φ(x)` ([`crate::engine::erf`]) | `x` |
+//! | [`gelu`] | `x Φ(x)` ([`crate::kernels::gelu`]) | `x` |
 //! | [`layer_norm`] | `(x - μ) / σ · γ + β` | `x̂`, `1/σ` |
 //! | [`causal_attention`] | heads of `[q|k|v]` → `softmax(q kᵀ/√Dh + mask) v` | `qkv`, the probabilities |
 //! | [`token_logprobs`] | `logits[t] - logsumexp(logits)` | `logits`, the logsumexps |
@@ -42,8 +42,7 @@ use burn::tensor::activation::{log_softmax, softmax};
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-use crate::engine::erf;
-use crate::transformer::LN_EPS;
+use crate::kernels::{self, exp, kernel, layer_norm_row, softmax_unnormalised, LN_EPS};
 
 /// burn's CPU backend under autodiff, as `Device::flex().autodiff()` builds it.
 type Ad = Autodiff<Flex>;
@@ -92,49 +91,6 @@ fn flex(data: Vec<f32>, shape: Shape) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(data, shape))
 }
 
-/// Defines a kernel function whose body is compiled twice, plain and for AVX2, and runs the AVX2
-/// copy where the CPU has it (the same numbers: see the module docs). The body is an
-/// `#[inline(always)]` function, so it is certain to be compiled inside the AVX2 copy.
-macro_rules! kernel {
-    ($(#[$meta:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
-        $(#[$meta])*
-        fn $name($($arg: $ty),*) {
-            #[inline(always)]
-            fn body($($arg: $ty),*) $body
-            #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx2") {
-                #[target_feature(enable = "avx2")]
-                unsafe fn avx2($($arg: $ty),*) {
-                    body($($arg),*)
-                }
-                // SAFETY: the CPU has AVX2 (checked just above).
-                return unsafe { avx2($($arg),*) };
-            }
-            body($($arg),*)
-        }
-    };
-}
-
-/// `e^x` in single precision, branch-free so that loops over it vectorise (`f32::exp` is a libm
-/// call per element): Cephes' `expf`, a Cody-Waite reduction to `r` in `[-ln2/2, ln2/2]` and a
-/// degree-6 polynomial, within 2 ulp of `f32::exp` (tests below). Inputs are clamped to
-/// `[-87.3, 88.3]`, where the result stays a normal float.
-#[inline(always)]
-pub fn exp(x: f32) -> f32 {
-    const ROUND: f32 = 12_582_912.0; // 1.5 * 2^23: adding and subtracting rounds to an integer
-    let x = x.clamp(-87.3, 88.3);
-    let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
-    let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
-    let mut p = 1.987_569_1e-4f32;
-    p = p * r + 1.398_2e-3;
-    p = p * r + 8.333_452e-3;
-    p = p * r + 4.166_579_6e-2;
-    p = p * r + 0.166_666_65;
-    p = p * r + 0.5;
-    let e = p * (r * r) + r + 1.0;
-    e * f32::from_bits(((n as i32 + 127) as u32) << 23)
-}
-
 // ---------------------------------------------------------------------------------------------
 // GELU
 
@@ -160,7 +116,7 @@ kernel! {
     /// `y = x Φ(x)`.
     fn gelu_kernel(y: &mut [f32], x: &[f32]) {
         for (o, &v) in y.iter_mut().zip(x) {
-            *o = 0.5 * v * (1.0 + erf(v * std::f32::consts::FRAC_1_SQRT_2));
+            *o = kernels::gelu(v);
         }
     }
 }
@@ -170,7 +126,7 @@ kernel! {
     fn gelu_grad_kernel(dx: &mut [f32], x: &[f32], g: &[f32]) {
         const PDF: f32 = 0.5 * std::f32::consts::FRAC_2_SQRT_PI * std::f32::consts::FRAC_1_SQRT_2;
         for ((o, &v), &gi) in dx.iter_mut().zip(x).zip(g) {
-            let cdf = 0.5 * (1.0 + erf(v * std::f32::consts::FRAC_1_SQRT_2));
+            let cdf = 0.5 * (1.0 + kernels::erf(v * std::f32::consts::FRAC_1_SQRT_2));
             *o = gi * (cdf + v * exp(-0.5 * v * v) * PDF);
         }
     }
@@ -298,18 +254,8 @@ kernel! {
     ) {
         let d = gamma.len();
         for (r, (yr, xr)) in y.chunks_exact_mut(d).zip(x.chunks_exact(d)).enumerate() {
-            let mean = xr.iter().sum::<f32>() / d as f32;
-            let var = xr.iter().map(|&v| (v - mean) * (v - mean)).sum::<f32>() / d as f32;
-            let inv = 1.0 / (var + eps).sqrt();
-            inv_std[r] = inv;
-            for (((o, &v), &g), &b) in yr.iter_mut().zip(xr).zip(gamma).zip(beta) {
-                *o = (v - mean) * inv * g + b;
-            }
-            if !x_hat.is_empty() {
-                for (h, &v) in x_hat[r * d..(r + 1) * d].iter_mut().zip(xr) {
-                    *h = (v - mean) * inv;
-                }
-            }
+            let x_hat = if x_hat.is_empty() { &mut [][..] } else { &mut x_hat[r * d..(r + 1) * d] };
+            inv_std[r] = layer_norm_row(yr, x_hat, xr, gamma, beta, eps);
         }
     }
 }
@@ -673,13 +619,7 @@ kernel! {
     fn causal_softmax_kernel(s: &mut [f32], t: usize) {
         for (i, row) in s.chunks_exact_mut(t).enumerate() {
             let (seen, future) = row.split_at_mut(i + 1);
-            let max = seen.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-            let mut sum = 0.0f32;
-            for v in seen.iter_mut() {
-                *v = exp(*v - max);
-                sum += *v;
-            }
-            let inv = 1.0 / sum;
+            let inv = 1.0 / softmax_unnormalised(seen);
             seen.iter_mut().for_each(|v| *v *= inv);
             future.fill(0.0);
         }

@@ -7,6 +7,7 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
 use crate::fused;
+use crate::kernels::LN_EPS;
 
 use crate::init::Init;
 use crate::kv_cache::LayerKv;
@@ -14,9 +15,6 @@ use crate::{GptConfig, KvCache};
 
 /// Standard deviation of the initial weights (GPT-2).
 pub(crate) const INIT_STD: f64 = 0.02;
-
-/// LayerNorm epsilon (also used by [`crate::Engine`]).
-pub(crate) const LN_EPS: f64 = 1e-5;
 
 /// A Linear layer `d_in -> d_out` with `N(0, std²)` weight and zero bias.
 /// (burn's `Linear.weight` is `[d_in, d_out]`, the transpose of PyTorch's.)

@@ -1,0 +1,171 @@
+//! The numerical kernels the CPU engine (inference) and the fused training operations share:
+//! one `exp`, one `erf`, one GELU, one LayerNorm row, one softmax, one dot product, and the
+//! `kernel!` macro that compiles a loop for AVX2 where the CPU has it. No burn types: slices in,
+//! slices out.
+//!
+//! Every function here computes the same floats whatever the instruction set: no fused
+//! multiply-add and no reassociation (sums run in a fixed order), so a vectorised copy rounds
+//! like the plain one.
+
+/// Epsilon of every LayerNorm in the crate.
+pub(crate) const LN_EPS: f64 = 1e-5;
+
+/// Defines a kernel function whose body is compiled twice, plain and for AVX2, and runs the AVX2
+/// copy where the CPU has it (the same numbers: see the module docs). The body is an
+/// `#[inline(always)]` function, so it is certain to be compiled inside the AVX2 copy.
+macro_rules! kernel {
+    ($(#[$meta:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+        $(#[$meta])*
+        fn $name($($arg: $ty),*) {
+            #[inline(always)]
+            fn body($($arg: $ty),*) $body
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                #[target_feature(enable = "avx2")]
+                unsafe fn avx2($($arg: $ty),*) {
+                    body($($arg),*)
+                }
+                // SAFETY: the CPU has AVX2 (checked just above).
+                return unsafe { avx2($($arg),*) };
+            }
+            body($($arg),*)
+        }
+    };
+}
+
+/// `e^x` in single precision, branch-free so that loops over it vectorise (`f32::exp` is a libm
+/// call per element): Cephes' `expf`, a Cody-Waite reduction to `r` in `[-ln2/2, ln2/2]` and a
+/// degree-6 polynomial, within 2 ulp of `f32::exp` (tests below). Inputs are clamped to
+/// `[-87.3, 88.3]`, where the result stays a normal float.
+#[inline(always)]
+pub fn exp(x: f32) -> f32 {
+    const ROUND: f32 = 12_582_912.0; // 1.5 * 2^23: adding and subtracting rounds to an integer
+    let x = x.clamp(-87.3, 88.3);
+    let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
+    let mut p = 1.987_569_1e-4f32;
+    p = p * r + 1.398_2e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 0.166_666_65;
+    p = p * r + 0.5;
+    let e = p * (r * r) + r + 1.0;
+    e * f32::from_bits(((n as i32 + 127) as u32) << 23)
+}
+
+pub(crate) use kernel;
+
+/// The error function in single precision: a rational approximation on [-4, 4] (Eigen's and
+/// TensorFlow's `erf` for float), within a few ulp of `libm::erff`, and branch-free so that
+/// the GELU loop vectorises.
+#[inline(always)]
+pub fn erf(x: f32) -> f32 {
+    let x = x.clamp(-4.0, 4.0);
+    let x2 = x * x;
+    let mut p = x2 * -2.726_142_3e-10 + 2.770_681_4e-8;
+    p = x2 * p + -2.101_024e-6;
+    p = x2 * p + -5.692_506_4e-5;
+    p = x2 * p + -7.349_906_3e-4;
+    p = x2 * p + -2.9546e-3;
+    p = x2 * p + -1.609_603_3e-2;
+    let p = x * p;
+    let mut q = x2 * -1.456_607_2e-5 + -2.133_740_6e-4;
+    q = x2 * q + -1.682_827e-3;
+    q = x2 * q + -7.373_329_3e-3;
+    q = x2 * q + -1.426_473_9e-2;
+    p / q
+}
+
+/// `x Φ(x)`, the exact GELU.
+#[inline(always)]
+pub fn gelu(x: f32) -> f32 {
+    0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+
+/// LayerNorm of one row: `y = (x - μ)/σ · γ + β` with `σ = sqrt(var + eps)`; writes `x̂` too
+/// when `x_hat` is not empty; returns `1/σ`.
+#[inline(always)]
+pub(crate) fn layer_norm_row(
+    y: &mut [f32],
+    x_hat: &mut [f32],
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+) -> f32 {
+    let d = gamma.len();
+    let mean = x.iter().sum::<f32>() / d as f32;
+    let var = x.iter().map(|&v| (v - mean) * (v - mean)).sum::<f32>() / d as f32;
+    let inv = 1.0 / (var + eps).sqrt();
+    for (((o, &v), &g), &b) in y.iter_mut().zip(x).zip(gamma).zip(beta) {
+        *o = (v - mean) * inv * g + b;
+    }
+    if !x_hat.is_empty() {
+        for (h, &v) in x_hat.iter_mut().zip(x) {
+            *h = (v - mean) * inv;
+        }
+    }
+    inv
+}
+
+/// Replaces `s` by `exp(s - max s)` and returns their sum: a softmax before its normalisation
+/// (callers divide, or fold `1/sum` into what they compute next).
+#[inline(always)]
+pub(crate) fn softmax_unnormalised(s: &mut [f32]) -> f32 {
+    let max = s.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    let mut sum = 0.0f32;
+    for v in s.iter_mut() {
+        *v = exp(*v - max);
+        sum += *v;
+    }
+    sum
+}
+
+/// `a · b` with eight independent accumulators so the loop vectorises.
+#[inline(always)]
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let mut s = acc.iter().sum::<f32>();
+    for (x, y) in ra.iter().zip(rb) {
+        s += x * y;
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn erf_matches_libm() {
+        let mut worst = 0.0f32;
+        for i in -60_000..=60_000 {
+            let x = i as f32 * 1e-4;
+            worst = worst.max((erf(x) - libm::erff(x)).abs());
+        }
+        assert!(worst < 1e-6, "max |erf - libm::erff| = {worst}");
+    }
+
+    proptest! {
+        #[test]
+        fn erf_is_odd_and_bounded(x in -100.0f32..100.0) {
+            prop_assert_eq!(erf(-x), -erf(x));
+            prop_assert!(erf(x).abs() <= 1.0 + 1e-6);
+        }
+
+        #[test]
+        fn dot_matches_naive(v in proptest::collection::vec((-10.0f32..10.0, -10.0f32..10.0), 0..40)) {
+            let (a, b): (Vec<f32>, Vec<f32>) = v.into_iter().unzip();
+            let naive: f64 = a.iter().zip(&b).map(|(&x, &y)| x as f64 * y as f64).sum();
+            prop_assert!((dot(&a, &b) as f64 - naive).abs() < 1e-3 * (1.0 + naive.abs()));
+        }
+    }
+}
