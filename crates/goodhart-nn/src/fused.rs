@@ -728,8 +728,7 @@ kernel! {
     fn logsumexp_kernel(lse: &mut [f32], l: &[f32]) {
         let v = l.len() / lse.len().max(1);
         for (o, row) in lse.iter_mut().zip(l.chunks_exact(v)) {
-            let max = row.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
-            *o = max + row.iter().map(|&x| exp(x - max)).sum::<f32>().ln();
+            *o = kernels::logsumexp(row);
         }
     }
 }
@@ -786,6 +785,130 @@ fn logprobs_autodiff(logits: FloatTensor<Ad>, targets: &[u32]) -> FloatTensor<Ad
         let (lp, lse) = logprobs_forward(l, targets);
         let state = || Chosen { logits: l.clone(), lse: Arc::new(lse), targets: Arc::new(targets.to_vec()) };
         (lp, tracked.then(state))
+    })
+}
+
+/// The log-probability of each target token and the entropy of each next-token distribution,
+/// as one operation (PPO's loss needs both; the logsumexp is computed once):
+/// `lp = logits[t] - logsumexp(logits)`, `H = logsumexp(logits) - Σ_j p_j logits_j`.
+/// The backward pass adds `g_lp (1[j = t] - p_j) - g_H p_j (log p_j + H)`.
+///
+/// - `logits`: `[B, T, V]`; `targets`: `B * T` token ids, row-major
+/// - output: (`[B, T]`, `[B, T]`)
+///
+/// # Panics
+/// If `targets` has the wrong length or a target is not below `V`.
+pub fn token_logprobs_and_entropy(logits: Tensor<3>, targets: &[u32]) -> (Tensor<2>, Tensor<2>) {
+    let [b, t, v] = logits.dims();
+    assert_eq!(targets.len(), b * t, "one target per position");
+    assert!(targets.iter().all(|&x| (x as usize) < v), "a target token is outside the vocabulary of {v}");
+    let both: Tensor<3> = match route(logits) {
+        Route::Autodiff(l) => Tensor::from_primitive::<Ad>(logprob_entropy_autodiff(l, targets)),
+        Route::Flex(l) => Tensor::from_primitive::<Flex>(logprob_entropy_forward(&l, targets).0),
+        Route::Other(logits) => {
+            let ids: Vec<i64> = targets.iter().map(|&x| x as i64).collect();
+            let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [b, t]), &logits.device());
+            let logp = log_softmax(logits, 2);
+            let lp = logp.clone().gather(2, ids.unsqueeze_dim::<3>(2));
+            let entropy = (logp.clone().exp() * logp).sum_dim(2).neg();
+            Tensor::cat(vec![lp, entropy], 2)
+        }
+    };
+    let lp = both.clone().slice([0..b, 0..t, 0..1]).squeeze_dim::<2>(2);
+    let entropy = both.slice([0..b, 0..t, 1..2]).squeeze_dim::<2>(2);
+    (lp, entropy)
+}
+
+/// `[B, T, 2]` (log-probability, entropy) and each row's logsumexp.
+fn logprob_entropy_forward(logits: &FlexTensor, targets: &[u32]) -> (FlexTensor, Vec<f32>) {
+    let [b, t, v] = logits.shape().dims::<3>();
+    let l = host(logits);
+    let mut lse = vec![0.0f32; b * t];
+    let mut out = vec![0.0f32; b * t * 2];
+    out.par_chunks_mut(ROWS_PER_TASK * 2)
+        .zip(lse.par_chunks_mut(ROWS_PER_TASK))
+        .zip(l.par_chunks(ROWS_PER_TASK * v))
+        .zip(targets.par_chunks(ROWS_PER_TASK))
+        .for_each(|(((out, lse), l), targets)| logprob_entropy_kernel(out, lse, l, targets));
+    (flex(out, Shape::new([b, t, 2])), lse)
+}
+
+kernel! {
+    /// Per row `r` of `l`: `lse[r]`, then `out[r] = (l[r, target] - lse[r], lse[r] - Σ_j p_j l[r, j])`.
+    fn logprob_entropy_kernel(out: &mut [f32], lse: &mut [f32], l: &[f32], targets: &[u32]) {
+        let v = l.len() / lse.len().max(1);
+        for (r, (o, row)) in lse.iter_mut().zip(l.chunks_exact(v)).enumerate() {
+            *o = kernels::logsumexp(row);
+            let mean_logit = row.iter().map(|&x| exp(x - *o) * x).sum::<f32>();
+            out[2 * r] = row[targets[r] as usize] - *o;
+            out[2 * r + 1] = *o - mean_logit;
+        }
+    }
+}
+
+kernel! {
+    /// `dl[r, j] = g_lp[r] (1[j = target[r]] - p_j) - g_H[r] p_j (log p_j + H[r])`, with `g` and
+    /// `both` interleaved per row as (log-probability, entropy).
+    fn logprob_entropy_grad_kernel(dl: &mut [f32], l: &[f32], g: &[f32], both: &[f32], lse: &[f32], targets: &[u32]) {
+        let v = l.len() / lse.len().max(1);
+        for (r, (dr, lr)) in dl.chunks_exact_mut(v).zip(l.chunks_exact(v)).enumerate() {
+            let (g_lp, g_h, h, lse_r) = (g[2 * r], g[2 * r + 1], both[2 * r + 1], lse[r]);
+            for (o, &x) in dr.iter_mut().zip(lr) {
+                let logp = x - lse_r;
+                let p = exp(logp);
+                *o = -g_lp * p - g_h * p * (logp + h);
+            }
+            dr[targets[r] as usize] += g_lp;
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct ChosenWithEntropy {
+    logits: FlexTensor,
+    both: Arc<Vec<f32>>,
+    lse: Arc<Vec<f32>>,
+    targets: Arc<Vec<u32>>,
+}
+
+#[derive(Debug)]
+struct LogprobEntropyBackward;
+
+impl Backward<Flex, 1> for LogprobEntropyBackward {
+    type State = ChosenWithEntropy;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<Flex>(&ops.node);
+        let [Some(parent)] = ops.parents else { return };
+        let ChosenWithEntropy { logits, both, lse, targets } = ops.state;
+        let v = logits.shape().dims::<3>()[2];
+        let (l, g) = (host(&logits), host(&grad));
+        let mut dl = vec![0.0f32; l.len()];
+        let task = ROWS_PER_TASK * v;
+        dl.par_chunks_mut(task)
+            .zip(l.par_chunks(task))
+            .zip(g.par_chunks(ROWS_PER_TASK * 2))
+            .zip(both.par_chunks(ROWS_PER_TASK * 2))
+            .zip(lse.par_chunks(ROWS_PER_TASK))
+            .zip(targets.par_chunks(ROWS_PER_TASK))
+            .for_each(|(((((dl, l), g), both), lse), targets)| {
+                logprob_entropy_grad_kernel(dl, l, g, both, lse, targets)
+            });
+        grads.register::<Flex>(parent.id, flex(dl, logits.shape()));
+    }
+}
+
+fn logprob_entropy_autodiff(logits: FloatTensor<Ad>, targets: &[u32]) -> FloatTensor<Ad> {
+    let l = logits.primitive();
+    record(LogprobEntropyBackward, [logits.node()], |tracked| {
+        let (both, lse) = logprob_entropy_forward(l, targets);
+        let state = || ChosenWithEntropy {
+            logits: l.clone(),
+            both: Arc::new(host(&both).into_owned()),
+            lse: Arc::new(lse),
+            targets: Arc::new(targets.to_vec()),
+        };
+        (both.clone(), tracked.then(state))
     })
 }
 

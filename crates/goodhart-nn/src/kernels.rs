@@ -121,6 +121,13 @@ pub(crate) fn softmax_unnormalised(s: &mut [f32]) -> f32 {
     sum
 }
 
+/// `log Σ_j exp(row_j)`, shifted by the row's maximum so that it cannot overflow.
+#[inline(always)]
+pub fn logsumexp(row: &[f32]) -> f32 {
+    let max = row.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+    max + row.iter().map(|&x| exp(x - max)).sum::<f32>().ln()
+}
+
 /// `a · b` with eight independent accumulators so the loop vectorises.
 #[inline(always)]
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {

@@ -137,6 +137,30 @@ proptest! {
         );
         prop_assert!(value < TOL && grad < TOL, "value {value}, grad {grad}");
     }
+
+    #[test]
+    fn token_logprobs_and_entropy_match_burn(b in 1usize..4, t in 1usize..20, v in 2usize..60, seed in 0u64..1000) {
+        let device = autodiff();
+        let targets: Vec<u32> = values(b * t, seed + 3, 1.0).iter().map(|x| ((x + 1.0) * 0.5 * (v - 1) as f32) as u32).collect();
+        let ids: Vec<i64> = targets.iter().map(|&x| x as i64).collect();
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [b, t]), &device);
+        let logits = tensor([b, t, v], seed, 6.0, &device);
+        // Both outputs side by side, so the weighted sum's gradient flows through each.
+        let (value, grad) = compare(
+            logits,
+            |l| {
+                let (lp, h) = fused::token_logprobs_and_entropy(l, &targets);
+                Tensor::cat(vec![lp, h], 1)
+            },
+            |l| {
+                let logp = log_softmax(l, 2);
+                let lp = logp.clone().gather(2, ids.clone().unsqueeze_dim::<3>(2)).squeeze_dim::<2>(2);
+                let h = (logp.clone().exp() * logp).sum_dim(2).squeeze_dim::<2>(2).neg();
+                Tensor::cat(vec![lp, h], 1)
+            },
+        );
+        prop_assert!(value < TOL && grad < TOL, "value {value}, grad {grad}");
+    }
 }
 
 #[test]

@@ -4,7 +4,6 @@
 //! model, held to it by parity tests); on other backends, and in [`generate_burn`], on burn.
 
 use burn::prelude::*;
-use burn::tensor::activation::log_softmax;
 use goodhart_core::{Sample, SamplingSettings, TokenId};
 use goodhart_nn::{Engine, EngineCache, Gpt, KvCache};
 
@@ -284,9 +283,7 @@ pub fn response_logprobs(
                     (start..start + responses[i].len())
                         .map(|k| {
                             let row = &logits[k * v..(k + 1) * v];
-                            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                            let sum: f32 = row.iter().map(|&l| (l - max).exp()).sum();
-                            row[targets[k] as usize] - max - sum.ln()
+                            row[targets[k] as usize] - goodhart_nn::kernels::logsumexp(row)
                         })
                         .collect(),
                 );
@@ -294,7 +291,7 @@ pub fn response_logprobs(
             continue;
         }
         let logits = model.forward(int_tensor(&inputs, b, t, &device));
-        let lp = token_logprobs(logits, int_tensor(&targets, b, t, &device));
+        let lp = goodhart_nn::fused::token_logprobs(logits, &targets);
         let host: Vec<f32> = lp.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 logprobs");
         for (r, &i) in chunk.iter().enumerate() {
             let start = r * t + prompts[i].len(); // target index of the first response token
@@ -302,12 +299,4 @@ pub fn response_logprobs(
         }
     }
     Ok(out)
-}
-
-/// `log softmax(logits)[b, t, targets[b, t]]`, differentiable.
-///
-/// # Shapes
-/// - `logits`: `[B, T, V]`, `targets`: `[B, T]` -> `[B, T]`
-pub fn token_logprobs(logits: Tensor<3>, targets: Tensor<2, Int>) -> Tensor<2> {
-    log_softmax(logits, 2).gather(2, targets.unsqueeze_dim::<3>(2)).squeeze_dim::<2>(2)
 }

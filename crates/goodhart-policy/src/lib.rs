@@ -30,7 +30,7 @@ pub mod sampling;
 
 pub use data::{lm_batch, LmBatch, Specials, TokenizedDoc};
 pub use error::PolicyError;
-pub use generate::{generate, generate_burn, response_logprobs, token_logprobs};
+pub use generate::{generate, generate_burn, response_logprobs};
 pub use policy::LmPolicy;
 pub use pretrain::{
     lm_loss, lm_train_step, pretrain, validation_loss, LmStepStats, PretrainConfig, PretrainLog,

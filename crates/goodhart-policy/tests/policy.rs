@@ -158,3 +158,49 @@ fn bad_requests_are_named() {
         .to_string()
         .contains("temperature"));
 }
+
+/// The three log-probability paths agree to 1e-5: the engine's (inference on the CPU), the fused
+/// operation with its entropy output (training), and burn's composition (the path off the CPU).
+#[test]
+fn the_three_logprob_paths_agree() {
+    use burn::tensor::activation::log_softmax;
+    let device = Device::flex();
+    let model = tiny_config(64).init_gpt(&device, 13);
+    let prompts: Vec<Vec<u32>> = (0..5).map(|i| vec![3 + i, 7, 11 + i]).collect();
+    let responses: Vec<Vec<u32>> =
+        (0..5).map(|i| (0..(4 + 3 * i)).map(|k| 3 + (k * 7 + i) % 60).collect()).collect();
+    let engine = response_logprobs(&model, &prompts, &responses, SP, 8).unwrap();
+
+    // The same rows as one right-padded batch: inputs [bos] prompt response[..-1], targets shifted.
+    let seqs: Vec<Vec<u32>> =
+        prompts.iter().zip(&responses).map(|(p, r)| [vec![SP.bos], p.clone(), r.clone()].concat()).collect();
+    let (b, t) = (seqs.len(), seqs.iter().map(|s| s.len() - 1).max().unwrap());
+    let (mut inputs, mut targets) = (vec![SP.pad as i64; b * t], vec![SP.pad; b * t]);
+    for (r, s) in seqs.iter().enumerate() {
+        for k in 0..s.len() - 1 {
+            inputs[r * t + k] = s[k] as i64;
+            targets[r * t + k] = s[k + 1];
+        }
+    }
+    let logits = model.forward(Tensor::<2, Int>::from_data(TensorData::new(inputs, [b, t]), &device));
+    let (fused_lp, fused_h) = goodhart_nn::fused::token_logprobs_and_entropy(logits.clone(), &targets);
+    let ids: Vec<i64> = targets.iter().map(|&x| x as i64).collect();
+    let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [b, t]), &device);
+    let logp = log_softmax(logits, 2);
+    let burn_lp = logp.clone().gather(2, ids.unsqueeze_dim::<3>(2)).squeeze_dim::<2>(2);
+    let burn_h = (logp.clone().exp() * logp).sum_dim(2).squeeze_dim::<2>(2).neg();
+    let host = |x: Tensor<2>| x.into_data().convert::<f32>().try_into_vec::<f32>().unwrap();
+    let (fused_lp, fused_h, burn_lp, burn_h) = (host(fused_lp), host(fused_h), host(burn_lp), host(burn_h));
+    let mut worst = 0.0f32;
+    for (r, (p, lp)) in prompts.iter().zip(&engine).enumerate() {
+        for (j, &e) in lp.iter().enumerate() {
+            let k = r * t + p.len() + j; // the position whose target is response token j
+            for d in [e - fused_lp[k], e - burn_lp[k], fused_lp[k] - burn_lp[k]] {
+                worst = worst.max(d.abs());
+            }
+        }
+    }
+    let worst_h = fused_h.iter().zip(&burn_h).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(worst < 1e-5, "log-probabilities differ by up to {worst}");
+    assert!(worst_h < 1e-5, "entropies differ by up to {worst_h}");
+}

@@ -3,7 +3,6 @@
 //! losses, values and explained variance.
 
 use burn::prelude::*;
-use burn::tensor::activation::log_softmax;
 use goodhart_nn::ScalarModel;
 
 /// Per-token rewards of one episode (Ziegler et al. 2019): a KL penalty at every token and the
@@ -63,15 +62,14 @@ pub fn masked_mean(x: Tensor<2>, mask: Tensor<2>) -> Tensor<1> {
     (x * mask.clone()).sum().div(mask.sum())
 }
 
-/// Log-probabilities of the taken tokens and the entropy of each next-token distribution.
+/// Log-probabilities of the taken tokens and the entropy of each next-token distribution, as
+/// one fused operation ([`goodhart_nn::fused::token_logprobs_and_entropy`]; burn's composition
+/// off the CPU).
 ///
 /// # Shapes
-/// - `logits`: `[B, T, V]`, `targets`: `[B, T]` → (`[B, T]`, `[B, T]`)
-pub fn logprobs_and_entropy(logits: Tensor<3>, targets: Tensor<2, Int>) -> (Tensor<2>, Tensor<2>) {
-    let logp = log_softmax(logits, 2); // [B, T, V]
-    let taken = logp.clone().gather(2, targets.unsqueeze_dim::<3>(2)).squeeze_dim::<2>(2);
-    let entropy = (logp.clone().exp() * logp).sum_dim(2).squeeze_dim::<2>(2).neg();
-    (taken, entropy)
+/// - `logits`: `[B, T, V]`, `targets`: `B * T` ids, row-major → (`[B, T]`, `[B, T]`)
+pub fn logprobs_and_entropy(logits: Tensor<3>, targets: &[u32]) -> (Tensor<2>, Tensor<2>) {
+    goodhart_nn::fused::token_logprobs_and_entropy(logits, targets)
 }
 
 /// The clipped surrogate objective and its diagnostics (all means over `mask`).

@@ -27,7 +27,9 @@ pub(crate) struct Rollout {
 /// A minibatch on the training device. Per-token tensors are `[M, T]`, zero outside responses.
 pub(crate) struct Minibatch {
     pub(crate) inputs: Tensor<2, Int>,
-    pub(crate) targets: Tensor<2, Int>,
+    /// The next token at every position, row-major `[M, T]`, on the host (the fused
+    /// log-probability operation reads them there).
+    pub(crate) targets: Vec<u32>,
     /// 1 at response tokens, 0 at prompt and padding positions.
     pub(crate) mask: Tensor<2>,
     pub(crate) logprobs: Tensor<2>,
@@ -63,7 +65,8 @@ impl Rollout {
         if norm_adv {
             normalize_masked(&mut advantages, &mask);
         }
-        let (inputs, targets) = layout.tensors(device);
+        let targets = layout.targets.iter().map(|&t| t as u32).collect();
+        let inputs = layout.inputs(device);
         let shape = [rows.len(), layout.len];
         let float = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, shape), device);
         Minibatch {
@@ -134,12 +137,12 @@ impl Layout {
         Layout { rows: rows.len(), len, inputs, targets, starts }
     }
 
-    /// `(inputs, targets)`, each `[rows, len]`, moving the buffers to the device.
-    pub(crate) fn tensors(&mut self, device: &Device) -> (Tensor<2, Int>, Tensor<2, Int>) {
-        let shape = [self.rows, self.len];
-        let int =
-            |v: &mut Vec<i32>| Tensor::<2, Int>::from_data(TensorData::new(std::mem::take(v), shape), device);
-        (int(&mut self.inputs), int(&mut self.targets))
+    /// The inputs `[rows, len]` on `device` (moving the buffer there).
+    pub(crate) fn inputs(&mut self, device: &Device) -> Tensor<2, Int> {
+        Tensor::<2, Int>::from_data(
+            TensorData::new(std::mem::take(&mut self.inputs), [self.rows, self.len]),
+            device,
+        )
     }
 }
 

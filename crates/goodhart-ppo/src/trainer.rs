@@ -299,7 +299,7 @@ impl PpoTrainer {
 
                 // Policy: clipped surrogate (minus the entropy bonus).
                 let logits = policy.forward(mb.inputs.clone()); // [M, T, V]
-                let (newlogprob, entropy) = logprobs_and_entropy(logits, mb.targets); // [M, T]
+                let (newlogprob, entropy) = logprobs_and_entropy(logits, &mb.targets); // [M, T]
                 let pl = clipped_policy_loss(
                     newlogprob,
                     mb.logprobs,
@@ -468,7 +468,7 @@ impl PpoTrainer {
         let all: Vec<usize> = (0..ro.responses.len()).collect();
         for rows in all.chunks(self.config.gen_batch_size) {
             let mut layout = Layout::new(&ro.prompts, &ro.responses, rows, self.specials);
-            let (inputs, _) = layout.tensors(&self.device);
+            let inputs = layout.inputs(&self.device);
             let v = token_values(&value, inputs);
             let host: Vec<f32> = v.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 values");
             for (r, &e) in rows.iter().enumerate() {
