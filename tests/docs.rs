@@ -113,7 +113,9 @@ fn cited_paths_and_sections_exist() {
     let readme = read("README.md");
     let headings: Vec<&str> =
         readme.lines().filter_map(|l| l.strip_prefix("## ").or_else(|| l.strip_prefix("### "))).collect();
-    for doc in ["README.md", "ARCHITECTURE.md"] {
+    let mut docs: Vec<String> = vec!["README.md".into(), "ARCHITECTURE.md".into()];
+    docs.extend(rust_sources(&root().join("crates")));
+    for doc in &docs {
         let text = read(doc);
         for cite in text.split("README, \"").skip(1).chain(text.split("README's \"").skip(1)) {
             let name = cite.split('"').next().unwrap();
@@ -123,4 +125,18 @@ fn cited_paths_and_sections_exist() {
             );
         }
     }
+}
+
+/// Every `.rs` file under `dir`, relative to the workspace root.
+fn rust_sources(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(rust_sources(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path.strip_prefix(root()).unwrap().to_string_lossy().into_owned());
+        }
+    }
+    out
 }

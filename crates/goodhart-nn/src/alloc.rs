@@ -2,11 +2,9 @@
 //!
 //! glibc's `malloc` serves blocks above its mmap threshold with fresh `mmap`s and unmaps them on
 //! `free`. Training and scoring allocate a new tensor or buffer of hundreds of kilobytes for
-//! nearly every operation, so each one page-faults its memory in again: in a cold
-//! `cargo xtask reproduce fig1` that was 362 million minor page faults and 579 s of system time in
-//! 2140 s. Keeping freed memory in the process instead roughly doubled the training step and the
-//! forward passes in `cargo xtask bench` (burn's training step on the 0.54M model: 14.3k -> 27.0k
-//! tokens/s; the inference engine's forward: 124k -> 233k tokens/s).
+//! nearly every operation, so each one page-faults its memory in again, and system time
+//! dominates. Keeping freed memory in the process avoids that (README, "Benchmarks", has the
+//! measurement).
 
 /// Raises glibc's mmap threshold to its maximum (32 MiB on 64-bit) and its trim threshold to
 /// `i32::MAX`, so that freed memory is reused, not returned to the kernel and faulted in again.

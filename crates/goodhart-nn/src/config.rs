@@ -39,9 +39,8 @@ pub struct GptConfig {
 impl GptConfig {
     /// A named size preset (see [`PRESETS`]) for the given vocabulary and
     /// context length. All presets use `d_ff = 4 * d_model` and a head width
-    /// `d_model / n_heads` of 3 to 64. Depth never falls as size grows: `p3k`
-    /// was once 3 layers of width 8, and its reward models then learned the
-    /// gold's preferences no worse than `p10k`'s (3 layers of width 16) did.
+    /// `d_model / n_heads` of 3 to 64. Depth never falls as size grows, so a
+    /// larger preset is never a shallower model than a smaller one.
     ///
     /// | name    | `d_model` | `n_layers` | `n_heads` | non-embedding params |
     /// |---------|----------:|-----------:|----------:|---------------------:|

@@ -246,10 +246,8 @@ impl ExperimentConfig {
                     pretrain: PretrainConfig::laptop(),
                     sampling,
                 },
-                // Measured (see README, "The gold"): a p1m gold from scratch on 30k broad-writer
-                // pairs agreed with the rubric on 0.84 of held-out pairs, fewer than the proxies
-                // agreed with it; from the pretrained policy on 60k broad pairs, 0.92, but only
-                // 0.71 on pairs of policy samples. Half broad, half policy pairs covers both.
+                // Half broad-writer pairs (the extremes optimisation reaches), half pairs of policy
+                // samples (where the proxies' data lies): README, "The gold at the laptop preset".
                 gold: GoldStage {
                     size: "p300k".into(),
                     init_from_policy: true,
