@@ -175,4 +175,24 @@ mod tests {
             prop_assert!((dot(&a, &b) as f64 - naive).abs() < 1e-3 * (1.0 + naive.abs()));
         }
     }
+
+    // exp
+    proptest! {
+        #[test]
+        fn exp_is_within_two_ulp_of_libm(x in -87.0f32..88.0) {
+            let (got, want) = (exp(x), x.exp());
+            prop_assert!((got - want).abs() <= 2.0 * f32::EPSILON * want, "exp({x}) = {got}, libm {want}");
+        }
+
+        #[test]
+        fn exp_is_monotone_and_clamped(x in -200.0f32..200.0, dx in 0.0f32..1.0) {
+            prop_assert!(exp(x + dx) >= exp(x) * (1.0 - 4.0 * f32::EPSILON));
+            prop_assert!(exp(x).is_finite() && exp(x) > 0.0);
+        }
+    }
+
+    #[test]
+    fn exp_of_zero_is_one() {
+        assert_eq!(exp(0.0), 1.0);
+    }
 }
