@@ -55,6 +55,10 @@ pub(crate) const ROLLOUT_SALT: u64 = 0x5057_0000_0000_0002;
 pub(crate) const EVAL_SALT: u64 = 0x5057_0000_0000_0003;
 
 impl PpoTrainer {
+    // -----------------------------------------------------------------------------------------
+    // 1. The trainer: the policy, its frozen initial copy, the value model, their optimisers
+    // -----------------------------------------------------------------------------------------
+
     /// A fresh run from `init_policy` (on any device; a frozen copy is kept as `pi_init`).
     ///
     /// The value model is a [`ScalarModel`] read at every position: the policy's trunk (copied,
@@ -169,107 +173,7 @@ impl PpoTrainer {
     }
 
     // -----------------------------------------------------------------------------------------
-    // 6. The loop
-    // -----------------------------------------------------------------------------------------
-
-    /// Runs (or continues) to `total_steps`: at every step of [`eval_steps`] a gold evaluation,
-    /// then a PPO iteration; a checkpoint every `checkpoint_every` steps and at the end (when the
-    /// trainer has a checkpoint directory). `on_step` sees each iteration's log; returning
-    /// `ControlFlow::Break(())` stops the run after that iteration (and its checkpoint, if due),
-    /// with `complete = false`.
-    ///
-    /// # Errors
-    /// Bad inputs, a non-finite loss or reward, sampling or I/O errors. A run that fails can be
-    /// resumed from its last checkpoint.
-    pub fn run(
-        &mut self,
-        inputs: &PpoInputs,
-        mut on_step: impl FnMut(&PpoStepLog) -> ControlFlow<()>,
-    ) -> Result<PpoOutput, PpoError> {
-        self.check_inputs(inputs)?;
-        let total = self.config.total_steps;
-        let schedule = eval_steps(total, self.config.eval_per_octave);
-        loop {
-            let step = self.state.step;
-            let evaluated = self.state.evals.last().is_some_and(|e| e.step == step);
-            if schedule.contains(&step) && !evaluated {
-                let eval = self.evaluate(inputs)?;
-                self.state.evals.push(eval);
-            }
-            if step == total {
-                break;
-            }
-            let log = self.train_step(inputs)?;
-            if self.state.step.is_multiple_of(self.config.checkpoint_every) && self.state.step < total {
-                self.save_checkpoint()?;
-            }
-            if on_step(&log).is_break() {
-                return Ok(self.output(&inputs.template, false));
-            }
-        }
-        self.save_checkpoint()?;
-        Ok(self.output(&inputs.template, true))
-    }
-
-    fn output(&self, template: &Record, complete: bool) -> PpoOutput {
-        PpoOutput {
-            records: self.state.evals.iter().map(|e| e.to_record(template)).collect(),
-            evals: self.state.evals.clone(),
-            logs: self.state.logs.clone(),
-            complete,
-        }
-    }
-
-    fn check_inputs(&mut self, inputs: &PpoInputs) -> Result<(), PpoError> {
-        if inputs.prompts.is_empty() {
-            return Err(PpoError::BadInput { what: "no training prompts", fix: "pass at least one prompt" });
-        }
-        if inputs.eval_prompts.len() < 2 {
-            return Err(PpoError::BadInput {
-                what: "fewer than 2 evaluation prompts",
-                fix: "pass at least 2 held-out prompts (standard errors need two responses)",
-            });
-        }
-        let fp = fingerprint_prompts(inputs.prompts, inputs.eval_prompts);
-        match self.state.inputs_fingerprint {
-            Some(old) if old != fp => Err(PpoError::CheckpointMismatch {
-                path: self.checkpoint_dir.clone().unwrap_or_default(),
-                detail: "it was trained on other prompts or evaluation prompts".into(),
-            }),
-            _ => {
-                self.state.inputs_fingerprint = Some(fp);
-                Ok(())
-            }
-        }
-    }
-
-    /// Writes a checkpoint of the current state if the trainer has a directory and the state
-    /// changed since the last one. Returns the checkpoint's path if one was written.
-    ///
-    /// # Errors
-    /// [`PpoError::Io`] if the files cannot be written.
-    pub fn save_checkpoint(&mut self) -> Result<Option<PathBuf>, PpoError> {
-        let Some(dir) = &self.checkpoint_dir else {
-            return Ok(None);
-        };
-        let now = (self.state.step, self.state.evals.len());
-        if self.saved == Some(now) {
-            return Ok(None);
-        }
-        let path = checkpoint::save(
-            dir,
-            &self.state,
-            &self.policy,
-            &self.value,
-            &self.policy_optim,
-            &self.value_optim,
-        )?;
-        self.saved = Some(now);
-        Ok(Some(path))
-    }
-
-    // -----------------------------------------------------------------------------------------
-    // 4. One PPO iteration
+    // 2. One PPO iteration: rollout, rewards and advantages, update
     // -----------------------------------------------------------------------------------------
 
     /// One PPO iteration: rollout, rewards, advantages, update. Appends and returns its log.
@@ -480,7 +384,7 @@ impl PpoTrainer {
     }
 
     // -----------------------------------------------------------------------------------------
-    // 5. Gold tracking
+    // 3. Gold tracking
     // -----------------------------------------------------------------------------------------
 
     /// Evaluates the current policy on `inputs.eval_prompts`: one response per prompt, scored by
@@ -516,6 +420,106 @@ impl PpoTrainer {
             kl_k1: kl.k1,
             response_len: tokens as f64 / responses.len() as f64,
         })
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // 4. The loop
+    // -----------------------------------------------------------------------------------------
+
+    /// Runs (or continues) to `total_steps`: at every step of [`eval_steps`] a gold evaluation,
+    /// then a PPO iteration; a checkpoint every `checkpoint_every` steps and at the end (when the
+    /// trainer has a checkpoint directory). `on_step` sees each iteration's log; returning
+    /// `ControlFlow::Break(())` stops the run after that iteration (and its checkpoint, if due),
+    /// with `complete = false`.
+    ///
+    /// # Errors
+    /// Bad inputs, a non-finite loss or reward, sampling or I/O errors. A run that fails can be
+    /// resumed from its last checkpoint.
+    pub fn run(
+        &mut self,
+        inputs: &PpoInputs,
+        mut on_step: impl FnMut(&PpoStepLog) -> ControlFlow<()>,
+    ) -> Result<PpoOutput, PpoError> {
+        self.check_inputs(inputs)?;
+        let total = self.config.total_steps;
+        let schedule = eval_steps(total, self.config.eval_per_octave);
+        loop {
+            let step = self.state.step;
+            let evaluated = self.state.evals.last().is_some_and(|e| e.step == step);
+            if schedule.contains(&step) && !evaluated {
+                let eval = self.evaluate(inputs)?;
+                self.state.evals.push(eval);
+            }
+            if step == total {
+                break;
+            }
+            let log = self.train_step(inputs)?;
+            if self.state.step.is_multiple_of(self.config.checkpoint_every) && self.state.step < total {
+                self.save_checkpoint()?;
+            }
+            if on_step(&log).is_break() {
+                return Ok(self.output(&inputs.template, false));
+            }
+        }
+        self.save_checkpoint()?;
+        Ok(self.output(&inputs.template, true))
+    }
+
+    fn output(&self, template: &Record, complete: bool) -> PpoOutput {
+        PpoOutput {
+            records: self.state.evals.iter().map(|e| e.to_record(template)).collect(),
+            evals: self.state.evals.clone(),
+            logs: self.state.logs.clone(),
+            complete,
+        }
+    }
+
+    fn check_inputs(&mut self, inputs: &PpoInputs) -> Result<(), PpoError> {
+        if inputs.prompts.is_empty() {
+            return Err(PpoError::BadInput { what: "no training prompts", fix: "pass at least one prompt" });
+        }
+        if inputs.eval_prompts.len() < 2 {
+            return Err(PpoError::BadInput {
+                what: "fewer than 2 evaluation prompts",
+                fix: "pass at least 2 held-out prompts (standard errors need two responses)",
+            });
+        }
+        let fp = fingerprint_prompts(inputs.prompts, inputs.eval_prompts);
+        match self.state.inputs_fingerprint {
+            Some(old) if old != fp => Err(PpoError::CheckpointMismatch {
+                path: self.checkpoint_dir.clone().unwrap_or_default(),
+                detail: "it was trained on other prompts or evaluation prompts".into(),
+            }),
+            _ => {
+                self.state.inputs_fingerprint = Some(fp);
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes a checkpoint of the current state if the trainer has a directory and the state
+    /// changed since the last one. Returns the checkpoint's path if one was written.
+    ///
+    /// # Errors
+    /// [`PpoError::Io`] if the files cannot be written.
+    pub fn save_checkpoint(&mut self) -> Result<Option<PathBuf>, PpoError> {
+        let Some(dir) = &self.checkpoint_dir else {
+            return Ok(None);
+        };
+        let now = (self.state.step, self.state.evals.len());
+        if self.saved == Some(now) {
+            return Ok(None);
+        }
+        let path = checkpoint::save(
+            dir,
+            &self.state,
+            &self.policy,
+            &self.value,
+            &self.policy_optim,
+            &self.value_optim,
+        )?;
+        self.saved = Some(now);
+        Ok(Some(path))
     }
 }
 
