@@ -7,27 +7,31 @@ use goodhart_core::{
     SamplingSettings, TokenId,
 };
 
+use std::borrow::Cow;
+
 use crate::{BonCurves, BonEstimator, PromptPool};
 
-/// Best-of-n over pools of samples, one pool per prompt, and a grid of n.
+/// Best-of-n over pools of samples, one pool per prompt, and a grid of n. It owns its pools
+/// (when it drew them) or borrows them (pools that live elsewhere, such as a stored stage's).
 #[derive(Debug, Clone)]
-pub struct BestOfN {
-    prompts: Vec<Vec<TokenId>>,
-    responses: Vec<Vec<Vec<TokenId>>>,
+pub struct BestOfN<'a> {
+    prompts: Cow<'a, [Vec<TokenId>]>,
+    responses: Cow<'a, [Vec<Vec<TokenId>>]>,
     estimator: BonEstimator,
 }
 
-impl BestOfN {
+impl<'a> BestOfN<'a> {
     /// Best-of-n over given pools: `responses[p]` are samples of the initial policy for
     /// `prompts[p]`. Every pool must hold at least the grid's largest n.
     ///
     /// # Errors
     /// When the grid is invalid, the lengths differ, or a pool is smaller than the largest n.
     pub fn new(
-        prompts: Vec<Vec<TokenId>>,
-        responses: Vec<Vec<Vec<TokenId>>>,
+        prompts: impl Into<Cow<'a, [Vec<TokenId>]>>,
+        responses: impl Into<Cow<'a, [Vec<Vec<TokenId>>]>>,
         grid: &[u64],
     ) -> Result<Self, BoxError> {
+        let (prompts, responses) = (prompts.into(), responses.into());
         let estimator = BonEstimator::new(grid)?;
         if prompts.len() != responses.len() {
             return Err(
@@ -58,7 +62,7 @@ impl BestOfN {
         seed: u64,
         grid: &[u64],
         mut progress: impl FnMut(usize),
-    ) -> Result<Self, BoxError> {
+    ) -> Result<BestOfN<'static>, BoxError> {
         let mut responses = Vec::with_capacity(prompts.len());
         for (p, prompt) in prompts.iter().enumerate() {
             let batch = vec![prompt.clone(); pool];
@@ -79,6 +83,11 @@ impl BestOfN {
         &self.responses
     }
 
+    /// The prompts and the pools, owned.
+    pub fn into_parts(self) -> (Vec<Vec<TokenId>>, Vec<Vec<Vec<TokenId>>>) {
+        (self.prompts.into_owned(), self.responses.into_owned())
+    }
+
     /// The grid of n.
     pub fn grid(&self) -> Vec<u64> {
         self.estimator.ns()
@@ -91,7 +100,7 @@ impl BestOfN {
     pub fn scores(&self, rm: &dyn RewardModel) -> Result<Vec<Vec<f64>>, BoxError> {
         self.prompts
             .iter()
-            .zip(&self.responses)
+            .zip(self.responses.iter())
             .enumerate()
             .map(|(p, (prompt, pool))| {
                 let scores = rm.score(&vec![prompt.clone(); pool.len()], pool)?;
@@ -113,7 +122,7 @@ impl BestOfN {
     }
 }
 
-impl Optimiser for BestOfN {
+impl Optimiser for BestOfN<'_> {
     type Run = BonCurves;
 
     /// Scores the pools with the proxy, the gold and the rubric (if any, as the estimator's extra

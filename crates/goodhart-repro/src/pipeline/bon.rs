@@ -32,7 +32,8 @@ impl Pipeline {
             })
             .map_err(|e| ReproError::from_trait("sampling the best-of-n pools", e))?;
             pb.finish();
-            let pools = Pools { prompts: bon.prompts().to_vec(), responses: bon.responses().to_vec() };
+            let (prompts, responses) = bon.into_parts();
+            let pools = Pools { prompts, responses };
             write_json(&tmp.join("pools.json"), &pools)
         })?;
         let pools: Pools = read_json(&dir.join("pools.json"))?;

@@ -147,8 +147,8 @@ impl Pools {
     ///
     /// # Errors
     /// When a pool is smaller than the grid's largest n, or the grid is invalid.
-    pub fn best_of_n(&self, grid: &[u64]) -> Result<BestOfN, ReproError> {
-        BestOfN::new(self.prompts.clone(), self.responses.clone(), grid)
+    pub fn best_of_n(&self, grid: &[u64]) -> Result<BestOfN<'_>, ReproError> {
+        BestOfN::new(&self.prompts[..], &self.responses[..], grid)
             .map_err(|e| ReproError::from_trait("best-of-n pools", e))
     }
 }
