@@ -14,7 +14,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let preset = args.get(2).map(String::as_str).unwrap_or("laptop");
     let n: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(3000);
     let config = ExperimentConfig::preset(preset)?;
-    let pipe = Pipeline::new(config, format!("{runs}/{preset}"), Device::flex());
+    let pipe = Pipeline::new(config, format!("{runs}/{preset}"), Device::flex())
+        .with_reporter(goodhart_repro::progress::lines());
     let w = pipe.world()?;
     // the preset's own gold (computed if the store does not have it yet)
     let (policy_key, policy) = pipe.policy(&w)?;

@@ -19,7 +19,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: ppo_probe <runs dir> <proxy dir> <gold dir> <lr> <steps> [batch]".into());
     };
     let batch: usize = a.get(5).map_or(Ok(64), |s| s.parse())?;
-    let pipe = Pipeline::new(ExperimentConfig::preset("laptop")?, runs, Device::flex());
+    let pipe = Pipeline::new(ExperimentConfig::preset("laptop")?, runs, Device::flex())
+        .with_reporter(goodhart_repro::progress::lines());
     let w = pipe.world()?;
     let (_, policy) = pipe.policy(&w)?;
     let proxy = CalibratedRm::load(&std::path::Path::new(proxy_dir).join("rm"), &pipe.device)?;

@@ -23,7 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let seeds: u64 = args.get(5).map_or(Ok(1), |s| s.parse())?;
     let config = ExperimentConfig::preset(preset)?;
     let base = config.proxies.train.clone();
-    let pipe = Pipeline::new(config, runs, Device::flex());
+    let pipe = Pipeline::new(config, runs, Device::flex()).with_reporter(goodhart_repro::progress::lines());
     let w = pipe.world()?;
     let (policy_key, policy) = pipe.policy(&w)?;
     let gold = pipe.gold(&w, &policy_key, &policy)?;
