@@ -5,8 +5,9 @@ use goodhart_core::Method;
 use goodhart_kl::kl_bon;
 use goodhart_repro::fig1::fig1;
 use goodhart_repro::plan::fig1_plan;
+use goodhart_repro::progress::Event;
 use goodhart_repro::report::{records_csv, write_fig1};
-use goodhart_repro::store::Stage;
+use goodhart_repro::store::{Outcome, Stage};
 use goodhart_repro::{ExperimentConfig, Pipeline};
 use goodhart_world::Split;
 
@@ -16,11 +17,25 @@ mod golden;
 fn tiny_fig1_runs_end_to_end_and_reuses_its_cache() {
     let runs = tempfile::tempdir().unwrap();
     let config = ExperimentConfig::preset("tiny").unwrap();
-    let pipeline = Pipeline::new(config.clone(), runs.path(), Device::flex());
+    // Every stage the pipeline reports, as (stage, key, computed).
+    let reported = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = reported.clone();
+    let reporter: goodhart_repro::progress::Reporter = std::sync::Arc::new(move |e| {
+        if let Event::Stage { stage, outcome, dir, .. } = e {
+            let key = dir.file_name().unwrap().to_string_lossy().into_owned();
+            log.lock().unwrap().push((stage, key, outcome == Outcome::Computed));
+        }
+    });
+    let pipeline = Pipeline::new(config.clone(), runs.path(), Device::flex()).with_reporter(reporter.clone());
     // The dry-run plan names the stages the run computes: none is cached before, all are after.
     let plan = fig1_plan(&config, &pipeline.store);
     assert!(plan.iter().all(|s| !s.cached), "{plan:?}");
     let fig = fig1(&pipeline).unwrap();
+    // The reporter heard of every planned stage, each computed in this run.
+    let heard = std::mem::take(&mut *reported.lock().unwrap());
+    for s in &plan {
+        assert!(heard.contains(&(s.stage, s.key.clone(), true)), "no report of {s:?} in {heard:?}");
+    }
     let plan = fig1_plan(&config, &pipeline.store);
     assert!(plan.iter().all(|s| s.cached && s.estimate_s.is_some()), "{plan:?}");
     let rl_stages = plan.iter().filter(|s| s.stage == Stage::Rl).count();
@@ -128,6 +143,8 @@ fn tiny_fig1_runs_end_to_end_and_reuses_its_cache() {
     golden::check("fig1_tiny.csv", &records_csv(&fig.records));
 
     // A second run finds every stage cached and gives the same numbers.
-    let again = fig1(&Pipeline::new(config, runs.path(), Device::flex())).unwrap();
+    let again = fig1(&Pipeline::new(config, runs.path(), Device::flex()).with_reporter(reporter)).unwrap();
+    let heard = reported.lock().unwrap();
+    assert!(!heard.is_empty() && heard.iter().all(|(_, _, computed)| !computed), "{heard:?}");
     assert_eq!(serde_json::to_string(&again).unwrap(), serde_json::to_string(&fig).unwrap());
 }
