@@ -8,7 +8,7 @@ use goodhart_world::Split;
 use super::*;
 use crate::plan;
 use crate::progress::Task;
-pub use crate::rubric::RubricScorer;
+use crate::rubric::RubricScorer;
 use crate::store::{key_of, read_json, write_json, Stage};
 use crate::ReproError;
 
@@ -51,36 +51,35 @@ impl Pipeline {
             template.kl_penalty = c.ppo.kl_penalty.initial_coef();
             template.seed = c.ppo.seed;
             let rubric = RubricScorer::for_gold(w, gold)?;
-            let pb = Task::start(&self.reporter, c.ppo.total_steps as u64, &format!("PPO vs {}", proxy.rm.name));
+            let pb =
+                Task::start(&self.reporter, c.ppo.total_steps as u64, &format!("PPO vs {}", proxy.rm.name));
             let (bar_, name) = (pb.clone(), proxy.rm.name.clone());
             let every = (c.ppo.total_steps / 10).max(1);
-            let mut ppo = PpoOptimiser::new(c.ppo.clone(), policy.clone(), w.specials, prompts, eval_prompts, template)
-                .with_checkpoints(&checkpoints)
-                .with_observer(move |event| {
-                    match event {
-                        PpoProgress::Started { step } => {
-                            if step > 0 {
-                                bar_.note(&format!("note: resuming PPO against {name} from step {step}"));
+            let mut ppo =
+                PpoOptimiser::new(c.ppo.clone(), policy.clone(), w.specials, prompts, eval_prompts, template)
+                    .with_checkpoints(&checkpoints)
+                    .with_observer(move |event| {
+                        match event {
+                            PpoProgress::Started { step } => {
+                                if step > 0 {
+                                    bar_.note(&format!("note: resuming PPO against {name} from step {step}"));
+                                }
+                                bar_.set_position(step as u64);
                             }
-                            bar_.set_position(step as u64);
-                        }
-                        PpoProgress::Step(l) => {
-                            bar_.inc(1);
-                            if (l.step + 1) % every == 0 {
-                                bar_.note(&format!(
-                                        "  PPO vs {name}: step {:>5}  proxy {:.3}  KL {:.2}  entropy {:.3}  clipfrac {:.3}",
-                                        l.step + 1,
-                                        l.proxy.mean,
-                                        l.kl_k1.mean,
-                                        l.entropy,
-                                        l.clipfrac
-                                    ),
-                                );
+                            PpoProgress::Step(l) => {
+                                bar_.inc(1);
+                                if (l.step + 1) % every == 0 {
+                                    let (step, proxy, kl) = (l.step + 1, l.proxy.mean, l.kl_k1.mean);
+                                    let (entropy, clipfrac) = (l.entropy, l.clipfrac);
+                                    bar_.note(&format!(
+                                        "  PPO vs {name}: step {step:>5}  proxy {proxy:.3}  KL {kl:.2}  \
+                                     entropy {entropy:.3}  clipfrac {clipfrac:.3}"
+                                    ));
+                                }
                             }
                         }
-                    }
-                    std::ops::ControlFlow::Continue(())
-                });
+                        std::ops::ControlFlow::Continue(())
+                    });
             let judges = Judges { gold: &gold.rm, rubric: Some(&rubric) };
             let output = ppo
                 .optimise(Some(&proxy.rm), judges)
