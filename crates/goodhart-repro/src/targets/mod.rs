@@ -52,96 +52,49 @@ pub struct Target {
 
 /// Every target, in the paper's order.
 pub const TARGETS: &[Target] = &[
-    Target {
-        name: "fig1",
-        what: "RM-size sweep: (a) best-of-n, (b) PPO; gold and proxy against sqrt(KL), fitted laws",
-        family: Family::Fig1,
-    },
-    Target {
-        name: "fig2",
-        what: "the synthetic setup (gold labels -> proxy RM), as a diagram",
-        family: Family::Tables,
-    },
-    Target {
-        name: "fig3",
-        what: "fitted alpha_bon, beta_bon, beta_RL against RM parameters",
-        family: Family::FromFig1,
-    },
-    Target { name: "fig4", what: "RM data-size sweep, best-of-n", family: Family::DataSweep },
-    Target {
-        name: "fig5",
-        what: "RM validation loss against best-of-n gold at n = 1000",
-        family: Family::FromFig1,
-    },
-    Target { name: "fig6", what: "RM validation loss by data size and RM size", family: Family::DataSweep },
-    Target {
-        name: "fig7",
-        what: "policy size: best-of-n and PPO with the same proxy size on two policies",
-        family: Family::PolicySweep,
-    },
-    Target { name: "fig8", what: "proxy against gold score, best-of-n and PPO", family: Family::FromFig1 },
-    Target {
-        name: "fig9",
-        what: "PPO under several KL penalties: gold against sqrt(KL)",
-        family: Family::KlSweep,
-    },
-    Target { name: "fig10", what: "max gold score for each RM size x data size", family: Family::DataSweep },
-    Target { name: "fig11", what: "validation loss by RM size", family: Family::FromFig1 },
-    Target {
-        name: "fig12",
-        what: "best-of-n peak gold predicted by the closed form against observed",
-        family: Family::FromFig1,
-    },
-    Target {
-        name: "fig13",
-        what: "1 epoch x D vs 1 epoch x 4D vs 4 epochs x D comparisons",
-        family: Family::DataSweep,
-    },
-    Target { name: "fig14", what: "KL against PPO step for each KL penalty", family: Family::KlSweep },
-    Target { name: "fig15", what: "KL against PPO step by policy size", family: Family::PolicySweep },
-    Target { name: "fig16", what: "KL against PPO step by RM size", family: Family::FromFig1 },
-    Target { name: "fig17", what: "alpha_bon against RM data size", family: Family::DataSweep },
-    Target { name: "fig18", what: "beta_bon against RM data size", family: Family::DataSweep },
-    Target {
-        name: "fig19",
-        what: "best-of-n data sweep with the largest swept RM",
-        family: Family::DataSweep,
-    },
-    Target {
-        name: "fig20",
-        what: "the best-of-n proxy curve is concave: a linear fit fails",
-        family: Family::FromFig1,
-    },
-    Target {
-        name: "fig21",
-        what: "best-of-n gold at n = 1000 by data size x RM size",
-        family: Family::DataSweep,
-    },
-    Target {
-        name: "fig22",
-        what: "PPO with the swept proxy at both policy sizes",
-        family: Family::PolicySweep,
-    },
-    Target { name: "fig23", what: "fig7's PPO panel recentred to start at 0", family: Family::PolicySweep },
-    Target { name: "fig24", what: "proxy - gold gap in the PPO policy sweep", family: Family::PolicySweep },
-    Target { name: "fig25", what: "PPO clip fraction by step", family: Family::FromFig1 },
-    Target {
-        name: "fig26",
-        what: "extrapolation: fit on small d, predict large d",
-        family: Family::FromFig1,
-    },
-    Target { name: "table1", what: "hyperparameters of every stage", family: Family::Tables },
-    Target {
-        name: "table2",
-        what: "one prompt's best-of-n answers at n = 1 .. N with proxy and gold",
-        family: Family::Tables,
-    },
-    Target {
-        name: "controls",
-        what: "no fall without Goodhart: optimising the gold itself; every mechanism off",
-        family: Family::Controls,
-    },
+    t(
+        "fig1",
+        Family::Fig1,
+        "RM-size sweep: (a) best-of-n, (b) PPO; gold and proxy against sqrt(KL), fitted laws",
+    ),
+    t("fig2", Family::Tables, "the synthetic setup (gold labels -> proxy RM), as a diagram"),
+    t("fig3", Family::FromFig1, "fitted alpha_bon, beta_bon, beta_RL against RM parameters"),
+    t("fig4", Family::DataSweep, "RM data-size sweep, best-of-n"),
+    t("fig5", Family::FromFig1, "RM validation loss against best-of-n gold at n = 1000"),
+    t("fig6", Family::DataSweep, "RM validation loss by data size and RM size"),
+    t("fig7", Family::PolicySweep, "policy size: best-of-n and PPO with the same proxy size on two policies"),
+    t("fig8", Family::FromFig1, "proxy against gold score, best-of-n and PPO"),
+    t("fig9", Family::KlSweep, "PPO under several KL penalties: gold against sqrt(KL)"),
+    t("fig10", Family::DataSweep, "max gold score for each RM size x data size"),
+    t("fig11", Family::FromFig1, "validation loss by RM size"),
+    t("fig12", Family::FromFig1, "best-of-n peak gold predicted by the closed form against observed"),
+    t("fig13", Family::DataSweep, "1 epoch x D vs 1 epoch x 4D vs 4 epochs x D comparisons"),
+    t("fig14", Family::KlSweep, "KL against PPO step for each KL penalty"),
+    t("fig15", Family::PolicySweep, "KL against PPO step by policy size"),
+    t("fig16", Family::FromFig1, "KL against PPO step by RM size"),
+    t("fig17", Family::DataSweep, "alpha_bon against RM data size"),
+    t("fig18", Family::DataSweep, "beta_bon against RM data size"),
+    t("fig19", Family::DataSweep, "best-of-n data sweep with the largest swept RM"),
+    t("fig20", Family::FromFig1, "the best-of-n proxy curve is concave: a linear fit fails"),
+    t("fig21", Family::DataSweep, "best-of-n gold at n = 1000 by data size x RM size"),
+    t("fig22", Family::PolicySweep, "PPO with the swept proxy at both policy sizes"),
+    t("fig23", Family::PolicySweep, "fig7's PPO panel recentred to start at 0"),
+    t("fig24", Family::PolicySweep, "proxy - gold gap in the PPO policy sweep"),
+    t("fig25", Family::FromFig1, "PPO clip fraction by step"),
+    t("fig26", Family::FromFig1, "extrapolation: fit on small d, predict large d"),
+    t("table1", Family::Tables, "hyperparameters of every stage"),
+    t("table2", Family::Tables, "one prompt's best-of-n answers at n = 1 .. N with proxy and gold"),
+    t(
+        "controls",
+        Family::Controls,
+        "no fall without Goodhart: optimising the gold itself; every mechanism off",
+    ),
 ];
+
+/// A registry entry.
+const fn t(name: &'static str, family: Family, what: &'static str) -> Target {
+    Target { name, what, family }
+}
 
 /// The target called `name`.
 ///
