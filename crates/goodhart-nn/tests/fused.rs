@@ -55,6 +55,14 @@ fn compare<const D: usize, const E: usize>(
     (value, grad)
 }
 
+/// `b * t` random targets below `v`, as host ids and as a `[b, t]` tensor for burn's gather.
+fn random_targets(b: usize, t: usize, v: usize, seed: u64, device: &Device) -> (Vec<u32>, Tensor<2, Int>) {
+    let targets: Vec<u32> =
+        values(b * t, seed + 3, 1.0).iter().map(|x| ((x + 1.0) * 0.5 * (v - 1) as f32) as u32).collect();
+    let ids: Vec<i64> = targets.iter().map(|&x| x as i64).collect();
+    (targets, Tensor::<2, Int>::from_data(TensorData::new(ids, [b, t]), device))
+}
+
 fn autodiff() -> Device {
     Device::flex().autodiff()
 }
@@ -126,9 +134,7 @@ proptest! {
     #[test]
     fn token_logprobs_match_burn(b in 1usize..4, t in 1usize..20, v in 2usize..60, seed in 0u64..1000) {
         let device = autodiff();
-        let targets: Vec<u32> = values(b * t, seed + 3, 1.0).iter().map(|x| ((x + 1.0) * 0.5 * (v - 1) as f32) as u32).collect();
-        let ids: Vec<i64> = targets.iter().map(|&x| x as i64).collect();
-        let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [b, t]), &device);
+        let (targets, ids) = random_targets(b, t, v, seed, &device);
         let logits = tensor([b, t, v], seed, 6.0, &device);
         let (value, grad) = compare(
             logits,
@@ -141,9 +147,7 @@ proptest! {
     #[test]
     fn token_logprobs_and_entropy_match_burn(b in 1usize..4, t in 1usize..20, v in 2usize..60, seed in 0u64..1000) {
         let device = autodiff();
-        let targets: Vec<u32> = values(b * t, seed + 3, 1.0).iter().map(|x| ((x + 1.0) * 0.5 * (v - 1) as f32) as u32).collect();
-        let ids: Vec<i64> = targets.iter().map(|&x| x as i64).collect();
-        let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [b, t]), &device);
+        let (targets, ids) = random_targets(b, t, v, seed, &device);
         let logits = tensor([b, t, v], seed, 6.0, &device);
         // Both outputs side by side, so the weighted sum's gradient flows through each.
         let (value, grad) = compare(

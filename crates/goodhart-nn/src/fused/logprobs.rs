@@ -130,7 +130,7 @@ kernel! {
 #[derive(Debug, Clone)]
 pub(super) struct Chosen {
     logits: FlexTensor,
-    /// The forward output (read for the entropy's gradient; empty without it).
+    /// The forward output, `[B, T, w]` (the entropy's gradient reads `H`).
     out: Arc<Vec<f32>>,
     lse: Arc<Vec<f32>>,
     targets: Arc<Vec<u32>>,
@@ -151,13 +151,10 @@ impl Backward<Flex, 1> for ChosenBackward {
         let w = g.len() / lse.len().max(1);
         let mut dl = vec![0.0f32; l.len()];
         let task = ROWS_PER_TASK * v;
-        let out: &[f32] = if out.is_empty() { &[] } else { &out };
-        let out_chunks = out.chunks(ROWS_PER_TASK * w).chain(std::iter::repeat(&[][..]));
-        let out_chunks: Vec<&[f32]> = out_chunks.take(lse.len().div_ceil(ROWS_PER_TASK)).collect();
         dl.par_chunks_mut(task)
             .zip(l.par_chunks(task))
             .zip(g.par_chunks(ROWS_PER_TASK * w))
-            .zip(out_chunks.into_par_iter())
+            .zip(out.par_chunks(ROWS_PER_TASK * w))
             .zip(lse.par_chunks(ROWS_PER_TASK))
             .zip(targets.par_chunks(ROWS_PER_TASK))
             .for_each(|(((((dl, l), g), out), lse), targets)| {
@@ -173,7 +170,7 @@ pub(super) fn chosen_autodiff(logits: FloatTensor<Ad>, targets: &[u32], entropy:
         let (out, lse) = chosen_forward(l, targets, entropy);
         let state = || Chosen {
             logits: l.clone(),
-            out: Arc::new(if entropy { host(&out).into_owned() } else { Vec::new() }),
+            out: Arc::new(host(&out).into_owned()),
             lse: Arc::new(lse),
             targets: Arc::new(targets.to_vec()),
         };
