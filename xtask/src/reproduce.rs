@@ -18,6 +18,9 @@ options:
   --runs DIR   artifact store shared by all targets (default: runs/<preset>, or
                runs/<preset>-<backend> off the CPU: stages do not record the backend)
   --out DIR    where results go (default: results/<target>/<preset>)
+  --seed S     run seed S instead of seed 0 (any target): a seed resamples everything as in
+               --seeds; results go to results/<target>/<preset>/seed-S unless --out is given.
+               Settings were chosen on seed 0, so report verdicts from other seeds
   --seeds K    fig1 over K seeds, curves and coefficients aggregated with error bars (default 1);
                a seed resamples everything: world corpus, initial policy, gold, proxy LMs,
                proxy data, proxies, pools and PPO (the prompt split stays fixed)
@@ -40,6 +43,7 @@ struct Args {
     out: Option<PathBuf>,
     dry_run: bool,
     seeds: u64,
+    seed: u64,
     resample: goodhart_repro::seeds::Resample,
     backend: String,
     launcher: String,
@@ -55,6 +59,7 @@ fn parse(args: &[String]) -> Result<Args> {
         out: None,
         dry_run: false,
         seeds: 1,
+        seed: 0,
         resample: goodhart_repro::seeds::Resample::All,
         backend: "cpu".into(),
         launcher: "local".into(),
@@ -82,6 +87,10 @@ fn parse(args: &[String]) -> Result<Args> {
                     other => bail!("--resample {other}: use all (the default) or optimisation"),
                 }
             }
+            "--seed" => {
+                let v = value("--seed")?;
+                a.seed = v.parse().with_context(|| format!("--seed {v}: give a whole number, 0 or more"))?;
+            }
             "--seeds" => {
                 let v = value("--seeds")?;
                 a.seeds = v
@@ -102,6 +111,9 @@ fn parse(args: &[String]) -> Result<Args> {
     if a.target.is_empty() {
         bail!("which target?\n\n{USAGE}");
     }
+    if a.seed > 0 && a.seeds > 1 {
+        bail!("--seed {} and --seeds {}: give one (--seeds K runs seeds 0..K)", a.seed, a.seeds);
+    }
     Ok(a)
 }
 
@@ -116,7 +128,7 @@ fn default_runs(root: &std::path::Path, a: &Args) -> PathBuf {
 
 pub fn run(args: &[String]) -> Result<()> {
     let a = parse(args)?;
-    let config = ExperimentConfig::preset(&a.preset)?;
+    let config = ExperimentConfig::preset(&a.preset)?.with_seed_resampling(a.seed, a.resample);
     let root = crate::workspace_root();
     let runs = a.runs.clone().unwrap_or_else(|| default_runs(&root, &a));
     let started = Instant::now();
@@ -140,6 +152,12 @@ pub fn run(args: &[String]) -> Result<()> {
     match a.launcher.as_str() {
         "local" => {}
         "slurm" => {
+            if a.seed > 0 {
+                bail!(
+                    "--seed with --launcher slurm: the sbatch scripts run seed 0 only; run seed {} locally",
+                    a.seed
+                );
+            }
             let out = a.out.clone().unwrap_or_else(|| root.join("results").join(&a.target).join(&a.preset));
             return crate::slurm::launch(&crate::slurm::Launch {
                 target: &a.target,
@@ -168,13 +186,24 @@ pub fn run(args: &[String]) -> Result<()> {
         let out = match &a.out {
             Some(dir) if targets.len() > 1 => dir.join(target),
             Some(dir) => dir.clone(),
-            None => root.join("results").join(target).join(&a.preset),
+            None => default_out(&root, target, &a.preset, a.seed),
         };
         one(target, &pipeline, &out, &config_json)?;
         eprintln!("{target}: results in {}", out.display());
     }
     eprintln!("done in {:.1?}", started.elapsed());
     Ok(())
+}
+
+/// `results/<target>/<preset>`, and its `seed-S` folder for a seed S > 0 (where `--seeds` puts
+/// seed S too, and where `verify` looks).
+pub fn default_out(root: &std::path::Path, target: &str, preset: &str, seed: u64) -> PathBuf {
+    let dir = root.join("results").join(target).join(preset);
+    if seed == 0 {
+        dir
+    } else {
+        dir.join(format!("seed-{seed}"))
+    }
 }
 
 /// fig1 for seeds 0..k on the same store: seed 0 in `out`, seed s in `out/seed-s`, the aggregate
@@ -277,7 +306,7 @@ pub fn run_cell(args: &[String]) -> Result<()> {
     let mut forwarded = vec![target.clone()];
     forwarded.extend(rest.iter().cloned());
     let a = parse(&forwarded)?;
-    let config = ExperimentConfig::preset(&a.preset)?;
+    let config = ExperimentConfig::preset(&a.preset)?.with_seed_resampling(a.seed, a.resample);
     let runs = a.runs.clone().unwrap_or_else(|| default_runs(&crate::workspace_root(), &a));
     let backend: goodhart_nn::Backend = a.backend.parse()?;
     let pipeline = Pipeline::new(config, &runs, backend.device()?).with_reporter(crate::progress::terminal());
