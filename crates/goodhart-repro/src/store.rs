@@ -43,11 +43,13 @@ pub enum Stage {
     BonScores,
     /// A PPO run against a proxy.
     Rl,
+    /// One round of iterated RLHF: PPO from the last round's policy, stopped at a distance.
+    RlhfRound,
 }
 
 impl Stage {
     /// Every stage, in pipeline order.
-    pub const ALL: [Stage; 9] = [
+    pub const ALL: [Stage; 10] = [
         Stage::World,
         Stage::Policy,
         Stage::Gold,
@@ -57,6 +59,7 @@ impl Stage {
         Stage::BonPool,
         Stage::BonScores,
         Stage::Rl,
+        Stage::RlhfRound,
     ];
 
     /// The stage's directory name in the store (also hashed into its keys).
@@ -71,6 +74,7 @@ impl Stage {
             Stage::BonPool => "bon-pool",
             Stage::BonScores => "bon-scores",
             Stage::Rl => "rl",
+            Stage::RlhfRound => "rlhf-round",
         }
     }
 }

@@ -4,6 +4,7 @@
 
 mod bon;
 mod gold;
+mod iterated;
 mod policy;
 mod proxy;
 mod proxy_data;
@@ -23,6 +24,7 @@ use goodhart_rm::{train_rm, CalibratedRm, RmEval, RmSpecials};
 use goodhart_world::{Split, World, WorldTokenizer};
 use serde::{Deserialize, Serialize};
 
+pub use self::iterated::{KeyedPolicy, Round, RoundSpec};
 use crate::config::ExperimentConfig;
 use crate::progress::{self, Event, Reporter, Task};
 pub use crate::rubric::{PoolScores, RubricScorer};
