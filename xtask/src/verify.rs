@@ -1,118 +1,227 @@
-//! `cargo xtask verify fig1`: checks a reproduced figure's findings by number.
+//! `cargo xtask verify <target> | all`: checks reproduced results against the paper's findings.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use goodhart_repro::fig1::Fig1;
-use goodhart_repro::verify::{across_seeds, fig1_checks};
+use goodhart_repro::targets::{checks_file, is_target, CHECKED};
+use goodhart_repro::verify::{across_seeds, fig1_checks, Check};
+
+use crate::reproduce::default_out;
 
 pub const USAGE: &str = "\
-usage: cargo xtask verify <target> [--preset tiny|laptop|paper] [--out DIR]
+usage: cargo xtask verify <target>|all [--preset tiny|laptop|paper] [--seed S] [--out DIR]
 
 Reads the results `cargo xtask reproduce <target>` wrote and checks the paper's findings, one line
-per check with its number; exits non-zero if any fails.
+per check with its number, named by finding (F1 .. F9); exits non-zero if any check fails or a
+target that carries checks has no results. A check that does not apply to these results (say, a
+preset too small for it) prints N/A and why, and neither passes nor fails.
 
-When the results hold seeds (`reproduce fig1 --seeds K` wrote seed-1 .. seed-(K-1) beside seed 0),
-the verdicts are those of seeds 1 .. K-1: settings were chosen looking at seed 0, so seed 0 is
-shown for reference only. A check is reproduced when it passes on more than half of those seeds.
+  --seed S     the results of `reproduce <target> --seed S` (results/<target>/<preset>/seed-S).
+               Settings were chosen on seed 0: report verdicts from another seed
+  --out DIR    where the results are (for `all`: DIR/<target>, as `reproduce all --out DIR`
+               writes them)
 
-targets:
-  controls (a) best-of-n and PPO against the gold itself: the rubric does not fall; (b) every
-           Goodhart mechanism off: no gold curve falls
-  fig1     every proxy size's gold curve gets a verdict (peaks and falls, peak beyond the
-           measured range, no peak), on prompts that did not choose the peak; the proxy pulls
-           away from the gold; R^2 of the fits; alpha_bon, d*, R* up and beta_bon, beta_RL down
-           with RM size (bootstrap intervals over prompts); RL spends more KL than BoN for the
-           same gold
+fig1 results that hold seeds (`reproduce fig1 --seeds K`) are verified on seeds 1 .. K-1, seed 0
+shown for reference; a check is reproduced when it passes on more than half of them.
+
+targets with checks:
+  fig1     F1 every proxy size's gold curve gets a verdict, proxy pulls away; F2 R^2 of the fits;
+           F3 alpha_bon, d*, R* up and beta_bon, beta_RL down with RM size; F4 RL spends more KL
+  fig7     F6 the larger policy gains less and peaks at about the same KL (best-of-n and PPO)
+  fig8     F8 alpha_bon(gold) / alpha_bon(proxy) against the slope of gold on proxy
+  fig9     F7 a KL penalty stops earlier on the same gold-vs-KL frontier
+  fig13    F5 one epoch on 4D beats four epochs on D
+  fig21    F5 more data, more gold; RMs at chance below a threshold
+  fig26    F2 the accepted forms extrapolate better than the rejected ones
+  iterated F9 k rounds beat one round at the same distance
+  controls no fall without Goodhart (optimising the gold; every mechanism off)
 ";
 
-pub fn run(args: &[String]) -> Result<()> {
-    let (mut target, mut preset, mut out) = (None, "laptop".to_string(), None::<PathBuf>);
+struct Args {
+    target: String,
+    preset: String,
+    seed: u64,
+    out: Option<PathBuf>,
+}
+
+fn parse(args: &[String]) -> Result<Args> {
+    let mut a = Args { target: String::new(), preset: "laptop".into(), seed: 0, out: None };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
-            "--preset" => preset = it.next().context("--preset needs a value")?.clone(),
-            "--out" => out = Some(it.next().context("--out needs a value")?.into()),
+            "--preset" => a.preset = it.next().context("--preset needs a value")?.clone(),
+            "--out" => a.out = Some(it.next().context("--out needs a value")?.into()),
+            "--seed" => {
+                let v = it.next().context("--seed needs a value")?;
+                a.seed = v.parse().with_context(|| format!("--seed {v}: give a whole number, 0 or more"))?;
+            }
             "-h" | "--help" => {
                 print!("{USAGE}");
-                return Ok(());
+                std::process::exit(0);
             }
             flag if flag.starts_with('-') => bail!("unknown option {flag}\n\n{USAGE}"),
-            t if target.is_none() => target = Some(t.to_string()),
+            t if a.target.is_empty() => a.target = t.to_string(),
             extra => bail!("unexpected argument {extra}\n\n{USAGE}"),
         }
     }
-    let target = target.with_context(|| format!("which target?\n\n{USAGE}"))?;
-    let out = out.unwrap_or_else(|| crate::workspace_root().join("results").join(&target).join(&preset));
-    if target == "controls" {
-        let path = out.join("controls.json");
-        let text = std::fs::read_to_string(&path).with_context(|| {
-            format!(
-                "{}: no results; run `cargo xtask reproduce controls --preset {preset}` first",
-                path.display()
-            )
-        })?;
-        let c: goodhart_repro::controls::Controls = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a controls result (re-run reproduce)", path.display()))?;
-        let checks = goodhart_repro::controls::controls_checks(&c);
-        return report(&checks, &path);
+    if a.target.is_empty() {
+        bail!("which target?\n\n{USAGE}");
     }
-    if target != "fig1" {
-        bail!("no checks for {target:?} yet: `cargo xtask verify fig1` or `verify controls`");
+    Ok(a)
+}
+
+/// What one target's verification found.
+#[derive(Default)]
+struct Tally {
+    passed: usize,
+    failed: usize,
+    not_applicable: usize,
+    not_run: Vec<String>,
+}
+
+impl Tally {
+    fn add(&mut self, checks: &[Check]) {
+        for c in checks {
+            println!("{c}");
+            match (c.applies, c.passed) {
+                (false, _) => self.not_applicable += 1,
+                (true, true) => self.passed += 1,
+                (true, false) => self.failed += 1,
+            }
+        }
     }
-    let path = out.join("fig1.json");
-    let checks = fig1_checks(&load(&path, &preset)?);
+}
+
+pub fn run(args: &[String]) -> Result<()> {
+    let a = parse(args)?;
+    let root = crate::workspace_root();
+    let targets: Vec<&str> = if a.target == "all" {
+        CHECKED.to_vec()
+    } else if is_target(&a.target) {
+        vec![a.target.as_str()]
+    } else {
+        bail!("unknown target {:?}: `cargo xtask reproduce list` shows the targets", a.target);
+    };
+    let mut tally = Tally::default();
+    for target in &targets {
+        let dir = match &a.out {
+            Some(dir) if targets.len() > 1 => dir.join(target),
+            Some(dir) => dir.clone(),
+            None => default_out(&root, target, &a.preset, a.seed),
+        };
+        if targets.len() > 1 {
+            println!("== {target} ({})", dir.display());
+        }
+        verify_target(target, &dir, &a, &mut tally)?;
+    }
+    let total = tally.passed + tally.failed + tally.not_applicable;
+    println!(
+        "{total} checks: {} passed, {} failed, {} not applicable{}",
+        tally.passed,
+        tally.failed,
+        tally.not_applicable,
+        if tally.not_run.is_empty() {
+            String::new()
+        } else {
+            format!("; not run: {}", tally.not_run.join(", "))
+        }
+    );
+    if tally.failed > 0 || !tally.not_run.is_empty() {
+        bail!("verification failed");
+    }
+    Ok(())
+}
+
+fn verify_target(target: &str, dir: &Path, a: &Args, tally: &mut Tally) -> Result<()> {
+    let seed_flag = if a.seed > 0 { format!(" --seed {}", a.seed) } else { String::new() };
+    let reproduce = format!("`cargo xtask reproduce {target} --preset {}{seed_flag}`", a.preset);
+    match target {
+        "fig1" => {
+            let path = dir.join("fig1.json");
+            if !path.exists() {
+                println!("NOT RUN  {target}: no {} ({reproduce} writes it)", path.display());
+                tally.not_run.push(target.to_string());
+                return Ok(());
+            }
+            fig1(dir, &path, tally)
+        }
+        "controls" => {
+            let path = dir.join("controls.json");
+            let Some(text) = read_or_not_run(target, &path, &reproduce, tally)? else {
+                return Ok(());
+            };
+            let c: goodhart_repro::controls::Controls = serde_json::from_str(&text).with_context(|| {
+                format!("{} is not a controls result: re-run {reproduce}", path.display())
+            })?;
+            tally.add(&goodhart_repro::controls::controls_checks(&c));
+            Ok(())
+        }
+        _ if CHECKED.contains(&target) => {
+            let path = dir.join(checks_file(target));
+            let Some(text) = read_or_not_run(target, &path, &reproduce, tally)? else {
+                return Ok(());
+            };
+            let checks: Vec<Check> = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a list of checks: re-run {reproduce}", path.display()))?;
+            tally.add(&checks);
+            Ok(())
+        }
+        _ => {
+            println!("{target} carries no checks of the paper's findings (`cargo xtask verify all` runs every check)");
+            Ok(())
+        }
+    }
+}
+
+fn read_or_not_run(target: &str, path: &Path, reproduce: &str, tally: &mut Tally) -> Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            println!("NOT RUN  {target}: no {} ({reproduce} writes it)", path.display());
+            tally.not_run.push(target.to_string());
+            Ok(None)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Figure 1's checks; across seeds 1 .. K-1 when `reproduce fig1 --seeds K` wrote them.
+fn fig1(dir: &Path, path: &Path, tally: &mut Tally) -> Result<()> {
+    let checks = fig1_checks(&load(path)?);
     let mut seeds = Vec::new();
     for s in 1.. {
-        let seed_path = out.join(format!("seed-{s}")).join("fig1.json");
+        let seed_path = dir.join(format!("seed-{s}")).join("fig1.json");
         if !seed_path.exists() {
             break;
         }
-        seeds.push((s, fig1_checks(&load(&seed_path, &preset)?)));
+        seeds.push((s, fig1_checks(&load(&seed_path)?)));
     }
     if seeds.is_empty() {
-        return report(&checks, &path);
+        tally.add(&checks);
+        return Ok(());
     }
     println!(
         "verdicts on seeds 1..={} (settings were chosen on seed 0, shown for reference): {}",
         seeds.len(),
-        out.display()
+        dir.display()
     );
-    let across = across_seeds(&seeds);
-    for c in &across {
-        let reference = checks.iter().find(|r| r.name == c.name);
+    for c in &across_seeds(&seeds) {
         print!("{c}");
-        if let Some(r) = reference {
+        if let Some(r) = checks.iter().find(|r| r.name == c.name) {
             println!("    seed 0 (reference): {} {}", if r.passed { "pass" } else { "fail" }, r.detail);
         }
+        if c.reproduced {
+            tally.passed += 1;
+        } else {
+            tally.failed += 1;
+        }
     }
-    let failed = across.iter().filter(|c| !c.reproduced).count();
-    if failed > 0 {
-        bail!("{failed} of {} checks not reproduced on seeds 1..={}", across.len(), seeds.len());
-    }
-    println!("all {} checks reproduced on seeds 1..={}", across.len(), seeds.len());
     Ok(())
 }
 
-fn report(checks: &[goodhart_repro::verify::Check], path: &std::path::Path) -> Result<()> {
-    for c in checks {
-        println!("{c}");
-    }
-    let failed = checks.iter().filter(|c| !c.passed).count();
-    if failed > 0 {
-        bail!("{failed} of {} checks failed ({})", checks.len(), path.display());
-    }
-    println!("all {} checks passed ({})", checks.len(), path.display());
-    Ok(())
-}
-
-fn load(path: &std::path::Path, preset: &str) -> Result<Fig1> {
-    let text = std::fs::read_to_string(path).with_context(|| {
-        format!(
-            "{}: no results to verify; run `cargo xtask reproduce fig1 --preset {preset}` first",
-            path.display()
-        )
-    })?;
+fn load(path: &Path) -> Result<Fig1> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_str(&text)
         .with_context(|| format!("{} is not a fig1 result (re-run reproduce to rewrite it)", path.display()))
 }

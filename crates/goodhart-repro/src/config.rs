@@ -110,11 +110,19 @@ pub struct SweepStage {
     /// Fixed KL-penalty coefficients of the KL-penalty sweep (figs 9, 14), against one proxy.
     pub kl_penalties: Vec<f64>,
     pub kl_rm_size: String,
-    /// The second policy of the policy-size sweep (figs 7, 15, 22-24), its pretraining steps, and
-    /// the one proxy size trained on each policy's samples.
+    /// The second policy of the policy-size sweep (figs 7, 15, 22-24), larger than the main one
+    /// as in the paper (finding 6 does not apply otherwise), its pretraining steps, and the one
+    /// proxy size trained on each policy's samples.
     pub policy_size: String,
     pub policy_steps: usize,
     pub policy_rm_size: String,
+    /// Iterated RLHF (finding 9): the numbers of rounds compared (1 among them), the proxy size
+    /// of every round, and the distance d = sqrt(KL(pi || pi_init)) each run travels in all,
+    /// d / k per round. The prediction's alpha and beta are fitted on the one-round PPO run
+    /// against a proxy of that size.
+    pub iterated_rounds: Vec<usize>,
+    pub iterated_rm_size: String,
+    pub iterated_d: f64,
 }
 
 /// A whole experiment: every stage's settings and the master seed.
@@ -227,9 +235,12 @@ impl ExperimentConfig {
                     data_rm_sizes: sizes(&["p3k", "p10k"]),
                     kl_penalties: vec![0.0, 0.5],
                     kl_rm_size: "p10k".into(),
-                    policy_size: "p3k".into(),
-                    policy_steps: 20,
+                    policy_size: "p30k".into(),
+                    policy_steps: 40,
                     policy_rm_size: "p10k".into(),
+                    iterated_rounds: vec![1, 2],
+                    iterated_rm_size: "p10k".into(),
+                    iterated_d: 0.4,
                 },
             }),
             "laptop" => Ok(ExperimentConfig {
@@ -276,9 +287,12 @@ impl ExperimentConfig {
                     data_rm_sizes: sizes(&["p3k", "p30k"]),
                     kl_penalties: vec![0.0, 0.05, 0.2, 1.0],
                     kl_rm_size: "p3k".into(),
-                    policy_size: "p100k".into(),
+                    policy_size: "p1m".into(),
                     policy_steps: 1500,
                     policy_rm_size: "p10k".into(),
+                    iterated_rounds: vec![1, 2, 4],
+                    iterated_rm_size: "p1k".into(),
+                    iterated_d: 5.0,
                 },
             }),
             "paper" => Ok(ExperimentConfig {
@@ -330,6 +344,9 @@ impl ExperimentConfig {
                     policy_size: "p30m".into(),
                     policy_steps: 20_000,
                     policy_rm_size: "p1m".into(),
+                    iterated_rounds: vec![1, 2, 4],
+                    iterated_rm_size: "p1m".into(),
+                    iterated_d: 7.0,
                 },
             }),
             other => Err(ReproError::UnknownPreset(other.to_string())),

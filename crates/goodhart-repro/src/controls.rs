@@ -20,7 +20,7 @@ use crate::config::Mechanisms;
 use crate::fig1::{eval_table, fig1, BonResult, Fig1, RlResult};
 use crate::findings::{split_half_fall, SplitFall, SIGNIFICANT_SE};
 use crate::pipeline::{Base, Pipeline, PoolScores};
-use crate::verify::Check;
+use crate::verify::{check, Check};
 use crate::ReproError;
 
 /// An optimiser's run against the gold, with the rubric along it.
@@ -143,33 +143,33 @@ pub fn controls_checks(c: &Controls) -> Vec<Check> {
             f.amount.mean, f.amount.se
         )
     };
-    out.push(Check {
-        name: "control (a) bon against the gold: the rubric does not fall".into(),
-        passed: !c.gold_bon.rubric_fall.falls,
-        detail: fall(&c.gold_bon.rubric_fall),
-    });
+    out.push(check(
+        "control (a) bon against the gold: the rubric does not fall",
+        !c.gold_bon.rubric_fall.falls,
+        fall(&c.gold_bon.rubric_fall),
+    ));
     let compare = c
         .proxy_rl_rubric_fall
         .as_ref()
         .map_or(String::new(), |(size, f)| format!("; against proxy {size}: {}", fall(f)));
-    out.push(Check {
-        name: "control (a) rl against the gold: the rubric does not fall".into(),
-        passed: !c.gold_rl.rubric_fall.falls,
-        detail: format!("{}{compare}", fall(&c.gold_rl.rubric_fall)),
-    });
+    out.push(check(
+        "control (a) rl against the gold: the rubric does not fall",
+        !c.gold_rl.rubric_fall.falls,
+        format!("{}{compare}", fall(&c.gold_rl.rubric_fall)),
+    ));
     for r in &c.off_bon {
-        out.push(Check {
-            name: format!("control (b) bon {}: no fall with every mechanism off", r.proxy.size),
-            passed: !r.fall.falls,
-            detail: format!("{}; {}", r.verdict, fall(&r.fall)),
-        });
+        out.push(check(
+            &format!("control (b) bon {}: no fall with every mechanism off", r.proxy.size),
+            !r.fall.falls,
+            format!("{}; {}", r.verdict, fall(&r.fall)),
+        ));
     }
     for r in &c.off_rl {
-        out.push(Check {
-            name: format!("control (b) rl {}: no fall with every mechanism off", r.proxy.size),
-            passed: !r.fall.falls,
-            detail: format!("{}; {}", r.verdict, fall(&r.fall)),
-        });
+        out.push(check(
+            &format!("control (b) rl {}: no fall with every mechanism off", r.proxy.size),
+            !r.fall.falls,
+            format!("{}; {}", r.verdict, fall(&r.fall)),
+        ));
     }
     out
 }

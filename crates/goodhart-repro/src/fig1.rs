@@ -53,6 +53,67 @@ pub struct BonResult {
     /// at the measured peak and at the largest n (`None` without rubric scores).
     pub gold_rubric_concordance_peak: Option<f64>,
     pub gold_rubric_concordance_end: Option<f64>,
+    /// Finding 8, regressional Goodhart, measured on the pools (initial-policy samples).
+    #[serde(default)]
+    pub regressional: Option<Regressional>,
+}
+
+/// Finding 8's two numbers for one proxy: if the proxy's error were purely regressional, the
+/// gold would follow the proxy scaled by the regression slope Cov(gold, proxy) / Var(proxy),
+/// so the best-of-n gold curve would be the proxy curve times that slope and
+/// alpha_bon(gold) / alpha_bon(proxy) would equal it. Each with its 90% bootstrap interval over
+/// prompts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Regressional {
+    pub slope: f64,
+    pub slope_ci: (f64, f64),
+    pub alpha_ratio: f64,
+    pub alpha_ratio_ci: (f64, f64),
+}
+
+/// The slope of gold on proxy over every sample of the prompts `idx`.
+fn regression_slope(proxy: &[Vec<f64>], gold: &[Vec<f64>], idx: &[usize]) -> f64 {
+    let pairs = || idx.iter().flat_map(|&i| proxy[i].iter().zip(&gold[i]));
+    let n = pairs().count() as f64;
+    let (mp, mg) = (pairs().map(|(p, _)| p).sum::<f64>() / n, pairs().map(|(_, g)| g).sum::<f64>() / n);
+    let cov: f64 = pairs().map(|(p, g)| (p - mp) * (g - mg)).sum();
+    let var: f64 = pairs().map(|(p, _)| (p - mp) * (p - mp)).sum();
+    cov / var
+}
+
+/// [`Regressional`] from the pools' scores and the best-of-n curves over them.
+pub fn regressional(
+    proxy: &[Vec<f64>],
+    gold: &[Vec<f64>],
+    curves: &BonCurves,
+    resamples: usize,
+    seed: u64,
+) -> Regressional {
+    let d: Vec<f64> = curves.kl.iter().map(|k| k.sqrt()).collect();
+    let cols = curves.ns.len();
+    let mean_curve = |table: &[f64], idx: &[usize]| -> Vec<f64> {
+        (0..cols).map(|j| idx.iter().map(|&i| table[i * cols + j]).sum::<f64>() / idx.len() as f64).collect()
+    };
+    let ratio = |idx: &[usize]| -> f64 {
+        let g = fit_bon(&d, &mean_curve(&curves.per_prompt_gold, idx));
+        let p = fit_bon(&d, &mean_curve(&curves.per_prompt_proxy, idx));
+        match (g, p) {
+            (Ok(g), Ok(p)) => g.alpha() / p.alpha(),
+            _ => f64::NAN,
+        }
+    };
+    let all: Vec<usize> = (0..proxy.len()).collect();
+    let ci = |xs: Vec<f64>| {
+        let xs: Vec<f64> = xs.into_iter().filter(|x| x.is_finite()).collect();
+        bootstrap_ci(&xs, 0.9).map_or((f64::NAN, f64::NAN), |i| (i.lo, i.hi))
+    };
+    let seed = seed ^ 0x0F8;
+    Regressional {
+        slope: regression_slope(proxy, gold, &all),
+        slope_ci: ci(bootstrap(proxy.len(), resamples, seed, |idx| regression_slope(proxy, gold, idx))),
+        alpha_ratio: ratio(&all),
+        alpha_ratio_ci: ci(bootstrap(proxy.len(), resamples, seed, ratio)),
+    }
 }
 
 /// What the initial policy writes, judged by the rubric (the 'human'): the spread that gives
@@ -342,6 +403,8 @@ pub fn bon_result(
         .optimise(Some(&proxy_rm), judges)
         .map_err(|e| ReproError::from_trait(format!("best-of-n against {}", proxy.rm.name), e))?;
     let mut result = analyse(&curves, proxy.eval.clone(), p.config.bon.bootstrap, p.config.bon.seed)?;
+    result.regressional =
+        Some(regressional(proxy_scores, gold_scores, &curves, p.config.bon.bootstrap, p.config.bon.seed));
     if let Some(rubric) = rubric_scores {
         let at = |k: usize| {
             best_of_n_concordance(proxy_scores, gold_scores, rubric, curves.ns[k] as usize, p.config.bon.seed)
@@ -501,5 +564,59 @@ fn analyse(
         gap_growth: gap_growth(&curves.per_prompt_proxy, &curves.per_prompt_gold, cols),
         gold_rubric_concordance_peak: None,
         gold_rubric_concordance_end: None,
+        regressional: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use goodhart_bon::{log_grid, BonEstimator, PromptPool};
+    use goodhart_core::SplitMix64;
+
+    use super::*;
+
+    /// Pools where the gold is `scale` times the proxy exactly, or the proxy is the gold plus
+    /// independent noise.
+    fn pools(noise: f64, scale: f64) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+        let mut rng = SplitMix64::new(3);
+        let mut normal = || {
+            let (u, v) = (rng.next_f64().max(1e-12), rng.next_f64());
+            (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+        };
+        let (mut proxy, mut gold) = (Vec::new(), Vec::new());
+        for _ in 0..64 {
+            let g: Vec<f64> = (0..256).map(|_| normal()).collect();
+            let p: Vec<f64> = g.iter().map(|g| g / scale + noise * normal()).collect();
+            gold.push(g);
+            proxy.push(p);
+        }
+        (proxy, gold)
+    }
+
+    fn measure(proxy: &[Vec<f64>], gold: &[Vec<f64>]) -> Regressional {
+        let pools: Vec<PromptPool> = proxy.iter().zip(gold).map(|(p, g)| PromptPool::new(p, g)).collect();
+        let curves = BonEstimator::new(&log_grid(256, 8)).unwrap().estimate(&pools).unwrap();
+        regressional(proxy, gold, &curves, 200, 1)
+    }
+
+    #[test]
+    fn an_exactly_scaled_proxy_has_the_scale_as_slope_and_alpha_ratio() {
+        let (proxy, gold) = pools(0.0, 0.5);
+        let r = measure(&proxy, &gold);
+        assert!((r.slope - 0.5).abs() < 1e-9, "{r:?}");
+        assert!((r.alpha_ratio - 0.5).abs() < 1e-6, "{r:?}");
+        assert!(r.slope_ci.0 <= r.slope && r.slope <= r.slope_ci.1);
+    }
+
+    #[test]
+    fn noise_on_the_proxy_shrinks_the_slope_by_the_signal_share() {
+        // proxy = gold + noise with Var(noise) = 1: slope = Var(gold) / Var(proxy) = 1/2
+        let (proxy, gold) = pools(1.0, 1.0);
+        let r = measure(&proxy, &gold);
+        assert!((r.slope - 0.5).abs() < 0.03, "{r:?}");
+        assert!(r.slope_ci.0 < 0.5 && 0.5 < r.slope_ci.1, "{r:?}");
+        // and a noiseless proxy is a counter-example: its slope is 1
+        let (proxy, gold) = pools(0.0, 1.0);
+        assert!((measure(&proxy, &gold).slope - 1.0).abs() < 1e-9);
+    }
 }

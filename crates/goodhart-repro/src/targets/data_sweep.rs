@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::*;
 use crate::fig1::{bon_result, BonResult};
 use crate::pipeline::{Base, Pipeline, TrainedRm};
+use crate::verify::sweeps::{data_checks, epochs_check, DataPoint, LEARNT_MARGIN};
 use crate::ReproError;
 
 /// One (RM size, data size, epochs) cell of the data sweep.
@@ -83,8 +84,49 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
             ),
         );
     }
+    let points: Vec<DataPoint> = cells
+        .iter()
+        .map(|c| DataPoint {
+            rm_size: c.rm_size.clone(),
+            pairs: c.pairs,
+            epochs: c.epochs,
+            val_loss: c.result.proxy.val.loss,
+            gold: gold_near_n(&c.result, 1000).1,
+        })
+        .collect();
+    let checks = match target {
+        "fig21" => {
+            first_better_than_chance(&mut s, &points);
+            data_checks(&points)
+        }
+        "fig13" => vec![epochs_check(&points[1], &points[2])],
+        _ => Vec::new(),
+    };
     let figure = data_figure(target, &cells);
-    Ok(TargetOutput::new(target, s, records, Some(figure), &cells))
+    Ok(TargetOutput::new(target, s, records, Some(figure), &cells).with_checks(checks))
+}
+
+/// The smallest data size whose proxy is better than chance, per RM size (fig21's marker).
+fn first_better_than_chance(s: &mut String, points: &[DataPoint]) {
+    let threshold = std::f64::consts::LN_2 - LEARNT_MARGIN;
+    let mut sizes: Vec<&str> = points.iter().map(|p| p.rm_size.as_str()).collect();
+    sizes.dedup();
+    line(
+        s,
+        format!(
+            "\nFirst data size better than chance (val loss < ln 2 - {LEARNT_MARGIN} = {threshold:.3}):\n"
+        ),
+    );
+    for size in sizes {
+        let first = points.iter().filter(|p| p.rm_size == size).find(|p| p.val_loss < threshold);
+        line(
+            s,
+            match first {
+                Some(p) => format!("- RM {size}: {} pairs (val loss {:.4})", p.pairs, p.val_loss),
+                None => format!("- RM {size}: none of the swept sizes"),
+            },
+        );
+    }
 }
 
 fn data_figure(target: &str, cells: &[DataCell]) -> Figure {

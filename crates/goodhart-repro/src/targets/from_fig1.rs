@@ -7,6 +7,7 @@ use goodhart_plot::{spread_colour, Figure, LineStyle, Panel, Series};
 
 use super::*;
 use crate::fig1::{Fig1, RlResult};
+use crate::verify::sweeps::{extrapolation_check, regressional_check, RegressionalPoint};
 use crate::ReproError;
 
 /// Runs the target `name` of this family on figure 1's results.
@@ -95,7 +96,7 @@ fn fig3(f: &Fig1) -> TargetOutput {
     let json = serde_json::json!({ "params": params, "alpha_bon": alpha, "beta_bon": beta,
         "proxy_alpha": proxy_alpha, "proxy_beta": proxy_beta, "rl_params": rl_params, "beta_rl": beta_rl,
         "alpha_rl_shared": f.rl_alpha_shared });
-    TargetOutput::new("fig3", s, Vec::new(), Some(fig), json)
+    TargetOutput::new("fig3", s, f.records.clone(), Some(fig), json)
 }
 
 fn fig5(f: &Fig1) -> TargetOutput {
@@ -122,7 +123,7 @@ fn fig5(f: &Fig1) -> TargetOutput {
             pts,
         )),
     );
-    TargetOutput::new("fig5", s, Vec::new(), Some(fig), &rows)
+    TargetOutput::new("fig5", s, f.records.clone(), Some(fig), &rows)
 }
 
 fn fig8(f: &Fig1) -> TargetOutput {
@@ -174,7 +175,55 @@ fn fig8(f: &Fig1) -> TargetOutput {
         }
         fig = fig.with_panel(rl);
     }
-    TargetOutput::new("fig8", s, f.records.clone(), Some(fig), serde_json::Value::Null)
+    line(&mut s, "\n## Finding 8: regressional Goodhart\n");
+    line(
+        &mut s,
+        "If the proxy's error were purely regressional, best-of-n gold would be the proxy curve times the slope \
+         of gold on proxy over initial-policy samples, so alpha_bon(gold) / alpha_bon(proxy) would equal that \
+         slope. 90% bootstrap intervals over prompts.\n",
+    );
+    line(
+        &mut s,
+        "| size | slope Cov(gold, proxy) / Var(proxy) | alpha_bon(gold) / alpha_bon(proxy) |\n|---|---|---|",
+    );
+    let points: Vec<RegressionalPoint> = f
+        .results
+        .iter()
+        .filter_map(|r| {
+            let g = r.regressional.as_ref()?;
+            Some(RegressionalPoint {
+                size: r.proxy.size.clone(),
+                slope: g.slope,
+                slope_ci: g.slope_ci,
+                alpha_ratio: g.alpha_ratio,
+                alpha_ratio_ci: g.alpha_ratio_ci,
+            })
+        })
+        .collect();
+    for p in &points {
+        line(
+            &mut s,
+            format!(
+                "| {} | {:.3} [{:.3}, {:.3}] | {:.3} [{:.3}, {:.3}] |",
+                p.size,
+                p.slope,
+                p.slope_ci.0,
+                p.slope_ci.1,
+                p.alpha_ratio,
+                p.alpha_ratio_ci.0,
+                p.alpha_ratio_ci.1
+            ),
+        );
+    }
+    let curve = |size: &str, method: &str, proxy: &[Estimate], gold: &[Estimate]| serde_json::json!({"size": size, "method": method, "proxy": proxy, "gold": gold});
+    let json = serde_json::json!({
+        "curves": f.results.iter().map(|r| curve(&r.proxy.size, "bon", &r.proxy_score, &r.gold))
+            .chain(f.rl.iter().map(|r| curve(&r.proxy.size, "rl", &r.proxy_score, &r.gold)))
+            .collect::<Vec<_>>(),
+        "regressional": f.results.iter().map(|r| serde_json::json!({"size": r.proxy.size, "regressional": r.regressional})).collect::<Vec<_>>(),
+    });
+    TargetOutput::new("fig8", s, f.records.clone(), Some(fig), json)
+        .with_checks(vec![regressional_check(&points)])
 }
 
 fn fig11(f: &Fig1) -> TargetOutput {
@@ -199,7 +248,7 @@ fn fig11(f: &Fig1) -> TargetOutput {
             .with_series(Series::new("chance (ln 2)", 7, LineStyle::Dashed, chance)),
     );
     let reports: Vec<_> = f.results.iter().map(|r| &r.proxy).collect();
-    TargetOutput::new("fig11", s, Vec::new(), Some(fig), reports)
+    TargetOutput::new("fig11", s, f.records.clone(), Some(fig), reports)
 }
 
 fn fig12(f: &Fig1) -> TargetOutput {
@@ -244,7 +293,7 @@ fn fig12(f: &Fig1) -> TargetOutput {
     TargetOutput::new(
         "fig12",
         s,
-        Vec::new(),
+        f.records.clone(),
         figure,
         serde_json::json!({"predicted": predicted, "observed": observed}),
     )
@@ -257,6 +306,7 @@ fn fig20(f: &Fig1) -> Result<TargetOutput, ReproError> {
     line(&mut s, "| size | R^2 linear | R^2 d(a - b d) | b |\n|---|---|---|---|");
     let n = f.results.len();
     let mut panel = Panel::new("", X_SQRT_KL, "proxy score");
+    let mut json = Vec::new();
     for (k, r) in f.results.iter().enumerate() {
         let d = bon_d(r);
         let p = ys(&r.proxy_score);
@@ -277,6 +327,8 @@ fn fig20(f: &Fig1) -> Result<TargetOutput, ReproError> {
                 quad.beta()
             ),
         );
+        json.push(serde_json::json!({"size": r.proxy.size, "d": d, "proxy": p, "linear_slope": a,
+            "r2_linear": 1.0 - ss_lin / ss_tot, "r2_bon": quad.r2, "alpha": quad.alpha(), "beta": quad.beta()}));
         let c = spread_colour(k, n);
         panel.series.push(Series::new(
             format!("proxy, RM {}", r.proxy.size),
@@ -288,7 +340,7 @@ fn fig20(f: &Fig1) -> Result<TargetOutput, ReproError> {
         panel.series.push(Series::new("", c, LineStyle::Thin, vec![(0.0, 0.0), (d_max, a * d_max)]));
     }
     let fig = Figure::new("Figure 20: best-of-n proxy curves with linear fits (thin)").with_panel(panel);
-    Ok(TargetOutput::new("fig20", s, Vec::new(), Some(fig), serde_json::Value::Null))
+    Ok(TargetOutput::new("fig20", s, f.records.clone(), Some(fig), json))
 }
 
 fn fig25(f: &Fig1) -> TargetOutput {
@@ -319,7 +371,15 @@ fn fig25(f: &Fig1) -> TargetOutput {
         ));
     }
     let figure = (!f.rl.is_empty()).then(|| Figure::new("Figure 25: PPO clip fraction").with_panel(panel));
-    TargetOutput::new("fig25", s, Vec::new(), figure, serde_json::Value::Null)
+    let json: Vec<_> =
+        f.rl.iter()
+            .map(|r| {
+                let steps: Vec<usize> = r.logs.iter().map(|l| l.step).collect();
+                let clipfrac: Vec<f64> = r.logs.iter().map(|l| l.clipfrac).collect();
+                serde_json::json!({"size": r.proxy.size, "step": steps, "clipfrac": clipfrac})
+            })
+            .collect();
+    TargetOutput::new("fig25", s, f.records.clone(), figure, json)
 }
 
 fn fig26(f: &Fig1) -> Result<TargetOutput, ReproError> {
@@ -329,7 +389,14 @@ fn fig26(f: &Fig1) -> Result<TargetOutput, ReproError> {
         &mut s,
         "Each gold curve is fitted on d <= half its largest d; the error is measured on the rest.\n",
     );
-    line(&mut s, "| size | method | d cut | alpha | beta | RMSE beyond | max abs error beyond | gold sd beyond |\n|---|---|---|---|---|---|---|---|");
+    line(
+        &mut s,
+        "The rejected forms (the paper's d(alpha - beta ln(1 + d)) for PPO, d(alpha - beta d^gamma) for best-of-n) \
+         are fitted on the same points and scored on the same points beyond the cut.\n",
+    );
+    line(&mut s, "| size | method | d cut | alpha | beta | RMSE beyond | max abs error beyond | gold sd beyond | rejected form's RMSE beyond |\n|---|---|---|---|---|---|---|---|---|");
+    // (curve, RMSE beyond of the accepted form, of the rejected form), best-of-n then PPO
+    let mut errors: [Vec<(String, f64, f64)>; 2] = Default::default();
     let n = f.results.len();
     let mut panels = Vec::new();
     let mut json = Vec::new();
@@ -354,22 +421,30 @@ fn fig26(f: &Fig1) -> Result<TargetOutput, ReproError> {
                 Err(e) => {
                     line(
                         &mut s,
-                        format!("| {size} | {method_k} | {d_cut:.2} | - | - | cannot fit: {e} | - | - |"),
+                        format!("| {size} | {method_k} | {d_cut:.2} | - | - | cannot fit: {e} | - | - | - |"),
                     );
                     continue;
                 }
             };
             let beyond: Vec<f64> = d.iter().zip(g).filter(|(d, _)| **d > d_cut).map(|(_, g)| *g).collect();
             let sd = Estimate::from_values(&beyond);
+            let rejected_form = if *form == Form::Bon { Form::BonPower } else { Form::RlLog1p };
+            let rejected = extrapolate(rejected_form, d, g, d_cut, &FitOptions::default())
+                .ok()
+                .and_then(|x| x.rmse_beyond);
+            if let (Some(a), Some(r)) = (ex.rmse_beyond, rejected) {
+                errors[usize::from(*method_k == "rl")].push((size.to_string(), a, r));
+            }
             line(
                 &mut s,
                 format!(
-                    "| {size} | {method_k} | {d_cut:.2} | {:.3} | {:.3} | {} | {} | {:.3} |",
+                    "| {size} | {method_k} | {d_cut:.2} | {:.3} | {:.3} | {} | {} | {:.3} | {} |",
                     ex.fit.alpha(),
                     ex.fit.beta(),
                     ex.rmse_beyond.map_or("-".into(), |v| format!("{v:.3}")),
                     ex.max_abs_error_beyond.map_or("-".into(), |v| format!("{v:.3}")),
-                    sd.se * (sd.n as f64).sqrt()
+                    sd.se * (sd.n as f64).sqrt(),
+                    rejected.map_or("-".into(), |v| format!("{v:.3}"))
                 ),
             );
             let c = spread_colour(f.results.iter().position(|r| r.proxy.size == *size).unwrap_or(0), n);
@@ -378,7 +453,8 @@ fn fig26(f: &Fig1) -> Result<TargetOutput, ReproError> {
             let curve = (0..=100).map(|i| d_max * i as f64 / 100.0).map(|x| (x, ex.fit.eval(x))).collect();
             panel.series.push(Series::new("", c, LineStyle::Thin, curve));
             json.push(serde_json::json!({"size": size, "method": method_k, "d_cut": d_cut, "fit": ex.fit,
-                "rmse_beyond": ex.rmse_beyond, "max_abs_error_beyond": ex.max_abs_error_beyond}));
+                "rmse_beyond": ex.rmse_beyond, "max_abs_error_beyond": ex.max_abs_error_beyond,
+                "rejected_form": format!("{rejected_form:?}"), "rejected_rmse_beyond": rejected}));
         }
         if !panel.series.is_empty() {
             panels.push(panel);
@@ -387,5 +463,9 @@ fn fig26(f: &Fig1) -> Result<TargetOutput, ReproError> {
     let figure = (!panels.is_empty()).then(|| {
         panels.into_iter().fold(Figure::new("Figure 26: extrapolating the fitted laws"), Figure::with_panel)
     });
-    Ok(TargetOutput::new("fig26", s, Vec::new(), figure, json))
+    let checks = vec![
+        extrapolation_check("bon", "d(alpha - beta d)", "d(alpha - beta d^gamma)", &errors[0]),
+        extrapolation_check("rl", "d(alpha - beta ln d)", "d(alpha - beta ln(1 + d))", &errors[1]),
+    ];
+    Ok(TargetOutput::new("fig26", s, f.records.clone(), figure, json).with_checks(checks))
 }

@@ -6,6 +6,7 @@ use super::*;
 use crate::config::RlStage;
 use crate::fig1::{analyse_rl, RlResult};
 use crate::pipeline::Pipeline;
+use crate::verify::sweeps::{kl_penalty_checks, PenaltyRun};
 use crate::ReproError;
 
 /// Runs the target `target` of this family.
@@ -51,5 +52,15 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
     let fig =
         Figure::new("Figure 9: PPO under KL penalties").with_panel(rl_curves_panel("", &labelled, false));
     let json: Vec<_> = labelled.iter().map(|(l, r)| serde_json::json!({"run": l, "result": r})).collect();
-    Ok(TargetOutput::new("fig9", s, records, Some(fig), json))
+    let penalty_runs: Vec<PenaltyRun> = c
+        .kl_penalties
+        .iter()
+        .zip(&labelled)
+        .map(|(&coef, (_, r))| PenaltyRun {
+            coef,
+            kl: r.kl.iter().map(|k| k.mean).collect(),
+            gold: r.gold.clone(),
+        })
+        .collect();
+    Ok(TargetOutput::new("fig9", s, records, Some(fig), json).with_checks(kl_penalty_checks(&penalty_runs)))
 }

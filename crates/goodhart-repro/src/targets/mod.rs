@@ -6,6 +6,7 @@
 
 mod data_sweep;
 mod from_fig1;
+pub mod iterated;
 mod kl_sweep;
 mod policy_sweep;
 mod tables;
@@ -20,6 +21,7 @@ use serde::Serialize;
 use crate::fig1::{fig1, BonResult, RlResult};
 use crate::pipeline::Pipeline;
 use crate::report::records_csv;
+use crate::verify::Check;
 use crate::ReproError;
 
 /// Where a target's data comes from, which decides the code that runs it.
@@ -35,6 +37,8 @@ pub enum Family {
     KlSweep,
     /// The policy-size sweep.
     PolicySweep,
+    /// Iterated RLHF, run (finding 9).
+    Iterated,
     /// Tables and the diagram of the setup.
     Tables,
     /// The controls (optimising the gold itself; every Goodhart mechanism off).
@@ -82,6 +86,11 @@ pub const TARGETS: &[Target] = &[
     t("fig24", Family::PolicySweep, "proxy - gold gap in the PPO policy sweep"),
     t("fig25", Family::FromFig1, "PPO clip fraction by step"),
     t("fig26", Family::FromFig1, "extrapolation: fit on small d, predict large d"),
+    t(
+        "iterated",
+        Family::Iterated,
+        "iterated RLHF: k = 1, 2, 4 rounds of d/k each against the prediction d(alpha - beta ln d + beta ln k)",
+    ),
     t("table1", Family::Tables, "hyperparameters of every stage"),
     t("table2", Family::Tables, "one prompt's best-of-n answers at n = 1 .. N with proxy and gold"),
     t(
@@ -121,6 +130,9 @@ pub struct TargetOutput {
     pub records: Vec<Record>,
     pub figure: Option<Figure>,
     pub json: serde_json::Value,
+    /// The paper's findings this target carries, checked on its results (written to
+    /// `<name>_checks.json`, read by `cargo xtask verify`).
+    pub checks: Vec<Check>,
 }
 
 impl TargetOutput {
@@ -137,20 +149,33 @@ impl TargetOutput {
             records,
             figure,
             json: serde_json::to_value(json).expect("results serialise"),
+            checks: Vec::new(),
         }
     }
 
-    /// Writes `report.md`, `<name>.csv`, `<name>.json`, `config.json` and the figure (`.svg`,
-    /// `.png`) into `out`, each atomically.
+    fn with_checks(mut self, checks: Vec<Check>) -> Self {
+        self.checks = checks;
+        self
+    }
+
+    /// Writes `report.md`, `<name>.csv` (when it has rows), `<name>.json`, `config.json`, the checks
+    /// (`<name>_checks.json`, when the target has any) and the figure (`.svg`, `.png`) into
+    /// `out`, each atomically.
     pub fn write(&self, out: &Path, config_json: &str) -> Result<(), ReproError> {
         let w = |name: &str, text: &str| {
             goodhart_core::write_atomic(&out.join(name), text.as_bytes())
                 .map_err(|e| ReproError::io(&out.join(name), e))
         };
         w("report.md", &self.markdown)?;
-        w(&format!("{}.csv", self.name), &records_csv(&self.records))?;
+        // Tables and the diagram have no curve rows: no CSV rather than an empty one.
+        if !self.records.is_empty() {
+            w(&format!("{}.csv", self.name), &records_csv(&self.records))?;
+        }
         w(&format!("{}.json", self.name), &serde_json::to_string_pretty(&self.json).expect("serialises"))?;
         w("config.json", config_json)?;
+        if !self.checks.is_empty() {
+            w(&checks_file(&self.name), &serde_json::to_string_pretty(&self.checks).expect("serialises"))?;
+        }
         if let Some(fig) = &self.figure {
             let plot_err = |e: goodhart_plot::PlotError| ReproError::Artifact(e.to_string());
             write_svg(fig, &out.join(format!("{}.svg", self.name))).map_err(plot_err)?;
@@ -158,6 +183,16 @@ impl TargetOutput {
         }
         Ok(())
     }
+}
+
+/// The targets that carry checks of the paper's findings (`cargo xtask verify`): figure 1 and
+/// the controls (checked from their JSON) and the targets that write `<name>_checks.json`.
+pub const CHECKED: &[&str] =
+    &["fig1", "fig7", "fig8", "fig9", "fig13", "fig21", "fig26", "iterated", "controls"];
+
+/// The file a target's checks are written to.
+pub fn checks_file(target: &str) -> String {
+    format!("{target}_checks.json")
 }
 
 /// Runs `target` (not `fig1`, which has [`crate::report::write_fig1`]) on the pipeline's stores.
@@ -171,6 +206,7 @@ pub fn reproduce(target_name: &str, p: &Pipeline) -> Result<TargetOutput, ReproE
         Family::DataSweep => data_sweep::run(t.name, p),
         Family::KlSweep => kl_sweep::run(t.name, p),
         Family::PolicySweep => policy_sweep::run(t.name, p),
+        Family::Iterated => iterated::run(p),
         Family::Tables => tables::run(t.name, p),
         Family::Controls => {
             let (c, off) = crate::controls::controls(p)?;
@@ -229,7 +265,31 @@ fn kl_by_step(name: &str, title: &str, runs: &[(String, RlResult)]) -> TargetOut
         }
     }
     let figure = (!runs.is_empty()).then(|| Figure::new(format!("{name}: {title}")).with_panel(panel));
-    TargetOutput::new(name, s, Vec::new(), figure, serde_json::Value::Null)
+    let json: Vec<_> = runs
+        .iter()
+        .map(|(label, r)| serde_json::json!({"run": label, "step": r.steps, "kl": r.kl, "gold": r.gold}))
+        .collect();
+    let records = runs.iter().flat_map(|(_, r)| rl_records(name, r)).collect();
+    TargetOutput::new(name, s, records, figure, json)
+}
+
+/// The rows of a PPO curve, one per evaluation.
+fn rl_records(experiment: &str, r: &RlResult) -> Vec<Record> {
+    (0..r.steps.len())
+        .map(|k| {
+            let mut rec = Record::new(experiment, goodhart_core::Method::Rl).with_kl(r.kl[k].mean.max(0.0));
+            rec.step = Some(r.steps[k]);
+            rec.rm_size = r.proxy.size.clone();
+            rec.rm_params = r.proxy.params;
+            rec.data_size = r.proxy.train_pairs as u64;
+            (rec.gold, rec.gold_se) = (r.gold[k].mean, r.gold[k].se);
+            (rec.proxy, rec.proxy_se) = (r.proxy_score[k].mean, r.proxy_score[k].se);
+            if let Some(rubric) = r.rubric.get(k) {
+                (rec.rubric, rec.rubric_se) = (rubric.mean, rubric.se);
+            }
+            rec
+        })
+        .collect()
 }
 
 fn rl_curves_panel(title: &str, runs: &[(String, RlResult)], recentre: bool) -> Panel {

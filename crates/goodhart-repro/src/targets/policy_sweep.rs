@@ -6,7 +6,9 @@ use super::*;
 use crate::config::PolicyStage;
 use crate::fig1::{analyse_rl, bon_result, RlResult};
 use crate::pipeline::{Pipeline, RubricScorer};
+use crate::verify::sweeps::{difference, policy_checks, PolicyPoint};
 use crate::ReproError;
+use goodhart_core::Estimate;
 
 /// Runs the target `target` of this family.
 pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError> {
@@ -33,7 +35,9 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
         let (data_key, train, val, _) = p.proxy_data(&w, key, policy, &gold)?;
         let proxy = p.proxy(&w, &c.policy_rm_size, &data_key, &train, &val)?;
         let (pool_key, pools) = p.bon_pools(&w, key, policy)?;
-        let gold_scores = p.bon_scores(&pool_key, &pools, &gold)?;
+        // The gold recentred on this policy's own samples (its pool mean is 0), as the paper
+        // recentres every RM on the initial policy it judges.
+        let gold_scores = recentre(p.bon_scores(&pool_key, &pools, &gold)?);
         let scores = p.bon_scores(&pool_key, &pools, &proxy)?;
         let rubric_scores = RubricScorer::for_gold(&w, &gold)?.pool_scores(&pools)?;
         let (result, mut rows) = bon_result(
@@ -49,7 +53,8 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
         rows.iter_mut().for_each(|r| r.policy_size = size.clone());
         records.extend(rows);
         bon.push((format!("policy {size}"), result));
-        let out = p.rl(&w, key, policy, &proxy, &gold)?;
+        let mut out = p.rl(&w, key, policy, &proxy, &gold)?;
+        recentre_rl(&mut out);
         records.extend(out.records.iter().cloned().map(|mut r| {
             r.policy_size = size.clone();
             r.experiment = target.to_string();
@@ -60,13 +65,32 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
     let runs: Vec<_> = rl.iter().map(|(_, x)| x.clone()).collect();
     let (rl_results, _) = analyse_rl(&runs, p.config.bon.bootstrap, p.config.bon.seed)?;
     let rl: Vec<(String, RlResult)> = rl.into_iter().map(|(l, _)| l).zip(rl_results).collect();
+    let params = |size: &str| -> Result<u64, ReproError> {
+        let config =
+            goodhart_nn::GptConfig::preset(size, w.tokenizer.vocab_size(), p.config.policy.max_seq_len)?;
+        Ok(config.non_embedding_params() as u64)
+    };
+    let sizes = [p.config.policy.size.clone(), c.policy_size.clone()];
+    let points = |gains: [(Estimate, f64, bool); 2]| -> Result<Vec<PolicyPoint>, ReproError> {
+        sizes
+            .iter()
+            .zip(gains)
+            .map(|(size, (gain, peak_kl, peak_is_last))| {
+                Ok(PolicyPoint { size: size.clone(), params: params(size)?, gain, peak_kl, peak_is_last })
+            })
+            .collect()
+    };
+    let bon_points = points([bon_gain(&bon[0].1), bon_gain(&bon[1].1)])?;
+    let rl_points = points([rl_gain(&rl[0].1), rl_gain(&rl[1].1)])?;
+    let mut checks = policy_checks("bon", &bon_points[0], &bon_points[1]);
+    checks.extend(policy_checks("rl", &rl_points[0], &rl_points[1]));
     let mut s = String::new();
     let title = target_what(target);
     line(&mut s, format!("# {target}: {title}\n"));
     line(
         &mut s,
         format!(
-            "Proxy {} trained on each policy's own samples (labelled by the same gold).\n",
+            "Proxy {} trained on each policy's own samples (labelled by the same gold); the gold recentred on each policy's own samples (pool mean 0 for best-of-n, first evaluation 0 for PPO).\n",
             c.policy_rm_size
         ),
     );
@@ -136,5 +160,43 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
     };
     let json = serde_json::json!({"bon": bon.iter().map(|(l, r)| serde_json::json!({"run": l, "result": r})).collect::<Vec<_>>(),
         "rl": rl.iter().map(|(l, r)| serde_json::json!({"run": l, "result": r})).collect::<Vec<_>>()});
-    Ok(TargetOutput::new(target, s, records, Some(figure), json))
+    let checks = if target == "fig7" { checks } else { Vec::new() };
+    Ok(TargetOutput::new(target, s, records, Some(figure), json).with_checks(checks))
+}
+
+/// Scores shifted so that their mean over every sample is 0.
+fn recentre(mut scores: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
+    let all: Vec<f64> = scores.iter().flatten().copied().collect();
+    let mean = all.iter().sum::<f64>() / all.len().max(1) as f64;
+    scores.iter_mut().flatten().for_each(|x| *x -= mean);
+    scores
+}
+
+/// A PPO run's gold shifted so that its first evaluation (the initial policy) has mean 0.
+fn recentre_rl(out: &mut goodhart_ppo::PpoOutput) {
+    let Some(start) = out.evals.first().map(|e| e.gold.mean) else {
+        return;
+    };
+    for e in &mut out.evals {
+        e.gold.mean -= start;
+        e.gold_values.iter_mut().for_each(|x| *x -= start);
+    }
+    for r in &mut out.records {
+        r.gold -= start;
+    }
+}
+
+/// The gain of a curve from its start to its maximum, the KL there, and whether the maximum is
+/// the last point.
+fn gain(gold: &[Estimate], kl: &[f64]) -> (Estimate, f64, bool) {
+    let k = (0..gold.len()).max_by(|&a, &b| gold[a].mean.total_cmp(&gold[b].mean)).unwrap_or(0);
+    (difference(gold[k], gold[0]), kl[k], k + 1 == gold.len())
+}
+
+fn bon_gain(r: &crate::fig1::BonResult) -> (Estimate, f64, bool) {
+    gain(&r.gold, &r.kl)
+}
+
+fn rl_gain(r: &RlResult) -> (Estimate, f64, bool) {
+    gain(&r.gold, &r.kl.iter().map(|k| k.mean).collect::<Vec<_>>())
 }

@@ -1,28 +1,57 @@
-//! `cargo xtask verify fig1`: the paper's findings that figure 1 covers, checked by number.
+//! `cargo xtask verify`: the paper's findings checked by number. Figure 1's checks are here and
+//! read `fig1.json`; the other targets' checks ([`sweeps`]) are computed from a target's results
+//! when `reproduce` writes them, into `<target>_checks.json`.
+
+pub mod sweeps;
 
 use goodhart_laws::Form;
+use serde::{Deserialize, Serialize};
 
 use crate::fig1::{BonResult, Fig1};
 use crate::findings::{by_resample, trend, Verdict, SIGNIFICANT_SE};
 
 /// One finding, measured.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Check {
     pub name: String,
     pub passed: bool,
     /// What was measured and against what, for a person.
     pub detail: String,
+    /// `false` when the check does not apply to these results (e.g. a preset too small for it):
+    /// it then neither passes nor fails, and `detail` says why.
+    #[serde(default = "yes")]
+    pub applies: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Check {
+    /// Whether this check counts as a failure (it applies and did not pass).
+    pub fn fails(&self) -> bool {
+        self.applies && !self.passed
+    }
 }
 
 impl std::fmt::Display for Check {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let verdict = if self.passed { "PASS" } else { "FAIL" };
+        let verdict = match (self.applies, self.passed) {
+            (false, _) => "N/A ",
+            (true, true) => "PASS",
+            (true, false) => "FAIL",
+        };
         write!(f, "{verdict}  {}: {}", self.name, self.detail)
     }
 }
 
-fn check(name: &str, passed: bool, detail: String) -> Check {
-    Check { name: name.to_string(), passed, detail }
+pub(crate) fn check(name: &str, passed: bool, detail: String) -> Check {
+    Check { name: name.to_string(), passed, detail, applies: true }
+}
+
+/// A check that does not apply to these results, saying why.
+pub(crate) fn not_applicable(name: &str, why: String) -> Check {
+    Check { name: name.to_string(), passed: false, detail: why, applies: false }
 }
 
 /// Lowest R^2 a fitted gold curve may have.
@@ -68,6 +97,9 @@ fn trend_check(
     up: bool,
 ) -> Check {
     let want = if up { "> 0" } else { "< 0" };
+    if params.len() < 2 {
+        return not_applicable(name, format!("{} RM size; a trend needs two or more", params.len()));
+    }
     match trend(params, values, resampled) {
         Some(t) => check(
             name,
@@ -285,7 +317,7 @@ impl std::fmt::Display for SeedCheck {
 pub fn across_seeds(per_seed: &[(u64, Vec<Check>)]) -> Vec<SeedCheck> {
     let mut out: Vec<SeedCheck> = Vec::new();
     for (seed, checks) in per_seed {
-        for c in checks {
+        for c in checks.iter().filter(|c| c.applies) {
             let row = (*seed, c.passed, c.detail.clone());
             match out.iter_mut().find(|s| s.name == c.name) {
                 Some(s) => s.per_seed.push(row),

@@ -1,0 +1,445 @@
+//! The checks of findings 2 (extrapolation), 5 (RM data), 6 (policy size), 7 (KL penalty),
+//! 8 (regressional Goodhart) and 9 (iterated RLHF), each a function of plain numbers so that a
+//! synthetic counter-example can make it fail.
+
+use goodhart_core::Estimate;
+
+use super::{check, not_applicable, Check};
+use crate::findings::SIGNIFICANT_SE;
+
+/// Validation loss within this much of ln 2 counts as chance.
+pub const CHANCE_MARGIN: f64 = 0.01;
+/// An RM this far below ln 2 in validation loss has learnt something.
+pub const LEARNT_MARGIN: f64 = 0.05;
+/// How far apart two peak KLs may be (as a ratio) and still be "about the same".
+pub const SAME_KL_RATIO: f64 = 2.0;
+
+/// `a - b` with the standard error of independent estimates.
+pub fn difference(a: Estimate, b: Estimate) -> Estimate {
+    Estimate { mean: a.mean - b.mean, se: a.se.hypot(b.se), n: a.n.min(b.n) }
+}
+
+fn significant(e: Estimate) -> bool {
+    e.mean > SIGNIFICANT_SE * e.se
+}
+
+fn est(e: Estimate) -> String {
+    format!("{:+.3} (se {:.3})", e.mean, e.se)
+}
+
+/// One proxy of the data-size sweep.
+#[derive(Debug, Clone)]
+pub struct DataPoint {
+    pub rm_size: String,
+    pub pairs: usize,
+    pub epochs: usize,
+    pub val_loss: f64,
+    /// Best-of-n gold near n = 1000.
+    pub gold: Estimate,
+}
+
+/// Finding 5 on the data-size sweep: for every RM size, the most data beats the least (gold
+/// near n = 1000, by more than [`SIGNIFICANT_SE`] se); and the sweep reaches below the threshold
+/// where RMs stay at chance (some proxy within [`CHANCE_MARGIN`] of ln 2) as well as above it.
+pub fn data_checks(points: &[DataPoint]) -> Vec<Check> {
+    let mut out = Vec::new();
+    let mut sizes: Vec<&str> = points.iter().map(|p| p.rm_size.as_str()).collect();
+    sizes.dedup();
+    for size in sizes {
+        let mine: Vec<&DataPoint> = points.iter().filter(|p| p.rm_size == size && p.epochs == 1).collect();
+        let name = format!("F5 data {size}: more comparisons, more gold (n near 1000)");
+        let (Some(least), Some(most)) =
+            (mine.iter().min_by_key(|p| p.pairs), mine.iter().max_by_key(|p| p.pairs))
+        else {
+            continue;
+        };
+        if least.pairs == most.pairs {
+            out.push(not_applicable(&name, "one data size only".into()));
+            continue;
+        }
+        let gain = difference(most.gold, least.gold);
+        out.push(check(
+            &name,
+            significant(gain),
+            format!(
+                "gold at {} pairs minus at {} pairs {} (needs > {SIGNIFICANT_SE} se)",
+                most.pairs,
+                least.pairs,
+                est(gain)
+            ),
+        ));
+    }
+    let ln2 = std::f64::consts::LN_2;
+    let at_chance: Vec<String> = points
+        .iter()
+        .filter(|p| p.val_loss >= ln2 - CHANCE_MARGIN)
+        .map(|p| format!("{} on {}", p.rm_size, p.pairs))
+        .collect();
+    let learnt = points.iter().filter(|p| p.val_loss < ln2 - LEARNT_MARGIN).count();
+    let losses: Vec<String> =
+        points.iter().map(|p| format!("{} x {}: {:.4}", p.rm_size, p.pairs, p.val_loss)).collect();
+    out.push(check(
+        "F5 data: below a threshold RMs stay at chance",
+        !at_chance.is_empty() && learnt > 0,
+        format!(
+            "at chance (val loss >= ln 2 - {CHANCE_MARGIN}): {}; {learnt} below ln 2 - {LEARNT_MARGIN}; losses {}",
+            if at_chance.is_empty() { "none (the sweep needs smaller data sizes)".into() } else { at_chance.join(", ") },
+            losses.join(", ")
+        ),
+    ));
+    out
+}
+
+/// Finding 5, epochs (fig13): one epoch on 4D comparisons beats four epochs on D, in validation
+/// loss. `one_by_4d` and `four_by_d` are the two proxies.
+pub fn epochs_check(one_by_4d: &DataPoint, four_by_d: &DataPoint) -> Check {
+    check(
+        "F5 epochs: more data beats more epochs",
+        one_by_4d.val_loss < four_by_d.val_loss,
+        format!(
+            "val loss 1 epoch x {} pairs {:.4} vs {} epochs x {} pairs {:.4}; gold near n = 1000 {:.3} vs {:.3}",
+            one_by_4d.pairs,
+            one_by_4d.val_loss,
+            four_by_d.epochs,
+            four_by_d.pairs,
+            four_by_d.val_loss,
+            one_by_4d.gold.mean,
+            four_by_d.gold.mean
+        ),
+    )
+}
+
+/// One policy of the policy-size sweep, for one method: the gain from optimisation (the curve's
+/// maximum minus its start, so each policy is measured from its own samples) and the KL there.
+#[derive(Debug, Clone)]
+pub struct PolicyPoint {
+    pub size: String,
+    pub params: u64,
+    pub gain: Estimate,
+    /// KL at the maximum, and whether the maximum is the last measured point (then the peak is
+    /// not resolved).
+    pub peak_kl: f64,
+    pub peak_is_last: bool,
+}
+
+/// Finding 6 for one method: the larger policy gains less, and both peak at about the same KL
+/// (within a factor [`SAME_KL_RATIO`]). Does not apply unless `large` has more parameters.
+pub fn policy_checks(method: &str, main: &PolicyPoint, large: &PolicyPoint) -> Vec<Check> {
+    let gains = format!("F6 {method}: the larger policy gains less");
+    let same = format!("F6 {method}: both policies peak at about the same KL");
+    if large.params <= main.params {
+        let why = format!(
+            "the swept policy {} ({} params) is not larger than the main one {} ({}): set sweeps.policy_size",
+            large.size, large.params, main.size, main.params
+        );
+        return vec![not_applicable(&gains, why.clone()), not_applicable(&same, why)];
+    }
+    let less = difference(main.gain, large.gain);
+    let mut out = vec![check(
+        &gains,
+        significant(less),
+        format!(
+            "gain {} (policy {}) minus {} (policy {}): {} (needs > {SIGNIFICANT_SE} se)",
+            est(main.gain),
+            main.size,
+            est(large.gain),
+            large.size,
+            est(less)
+        ),
+    )];
+    let ratio = large.peak_kl / main.peak_kl;
+    let resolved = !main.peak_is_last && !large.peak_is_last;
+    out.push(check(
+        &same,
+        resolved && ratio.is_finite() && (1.0 / SAME_KL_RATIO..=SAME_KL_RATIO).contains(&ratio),
+        format!(
+            "KL at the maximum {:.2} (policy {}) and {:.2} (policy {}): ratio {ratio:.2} (needs 1/{SAME_KL_RATIO} .. {SAME_KL_RATIO}{})",
+            main.peak_kl,
+            main.size,
+            large.peak_kl,
+            large.size,
+            if resolved { "" } else { "; a maximum at the last point is not a resolved peak" }
+        ),
+    ));
+    out
+}
+
+/// One run of the KL-penalty sweep: its coefficient and its curve (KL and gold by evaluation).
+#[derive(Debug, Clone)]
+pub struct PenaltyRun {
+    pub coef: f64,
+    pub kl: Vec<f64>,
+    pub gold: Vec<Estimate>,
+}
+
+/// The curve's gold where its KL first reaches `kl` (linear between evaluations), or `None`
+/// if it never does.
+pub fn gold_at_kl(run: &PenaltyRun, kl: f64) -> Option<Estimate> {
+    let i = run.kl.iter().position(|&k| k >= kl)?;
+    if i == 0 {
+        return Some(run.gold[0]);
+    }
+    let t = (kl - run.kl[i - 1]) / (run.kl[i] - run.kl[i - 1]);
+    let (a, b) = (run.gold[i - 1], run.gold[i]);
+    Some(Estimate { mean: a.mean + t * (b.mean - a.mean), se: a.se.max(b.se), n: a.n.min(b.n) })
+}
+
+/// Finding 7: a KL penalty stops training earlier (the final KL falls as the coefficient grows)
+/// and does not move the gold-vs-KL frontier (each penalised run's final gold is within
+/// [`SIGNIFICANT_SE`] se of the unpenalised run's gold at the same KL).
+pub fn kl_penalty_checks(runs: &[PenaltyRun]) -> Vec<Check> {
+    let stops = "F7 KL penalty: a larger penalty stops at a smaller KL";
+    let frontier = "F7 KL penalty: the gold-vs-KL frontier does not move";
+    let mut sorted: Vec<&PenaltyRun> = runs.iter().filter(|r| !r.kl.is_empty()).collect();
+    sorted.sort_by(|a, b| a.coef.total_cmp(&b.coef));
+    let Some(free) = sorted.first().filter(|r| r.coef == 0.0) else {
+        let why = "the sweep has no unpenalised run (add 0 to sweeps.kl_penalties)".to_string();
+        return vec![not_applicable(stops, why.clone()), not_applicable(frontier, why)];
+    };
+    if sorted.len() < 2 {
+        let why = "the sweep has no penalised run".to_string();
+        return vec![not_applicable(stops, why.clone()), not_applicable(frontier, why)];
+    }
+    let last = |r: &PenaltyRun| *r.kl.last().expect("non-empty");
+    let finals: Vec<f64> = sorted.iter().map(|r| last(r)).collect();
+    let listed: Vec<String> = sorted.iter().map(|r| format!("{}: {:.2}", r.coef, last(r))).collect();
+    let mut out = vec![check(
+        stops,
+        super::falls_at_every_step(&finals),
+        format!("final KL by coefficient {}", listed.join(", ")),
+    )];
+    let mut ok = true;
+    let mut parts = Vec::new();
+    for r in &sorted[1..] {
+        let (kl, gold) = (last(r), *r.gold.last().expect("a gold per KL"));
+        match gold_at_kl(free, kl) {
+            Some(g) => {
+                let diff = difference(gold, g);
+                ok &= diff.mean.abs() <= SIGNIFICANT_SE * diff.se;
+                parts.push(format!("{}: {} at KL {kl:.2}", r.coef, est(diff)));
+            }
+            None => {
+                ok = false;
+                parts.push(format!("{}: KL {kl:.2} is past the unpenalised run", r.coef));
+            }
+        }
+    }
+    out.push(check(
+        frontier,
+        ok,
+        format!(
+            "penalised final gold minus unpenalised gold at the same KL: {} (each needs |diff| <= {SIGNIFICANT_SE} se)",
+            parts.join("; ")
+        ),
+    ));
+    out
+}
+
+/// One proxy size's regressional reading (finding 8): the slope of gold on proxy over
+/// initial-policy samples and the ratio alpha_bon(gold) / alpha_bon(proxy), each with a 90%
+/// bootstrap interval over prompts.
+#[derive(Debug, Clone)]
+pub struct RegressionalPoint {
+    pub size: String,
+    pub slope: f64,
+    pub slope_ci: (f64, f64),
+    pub alpha_ratio: f64,
+    pub alpha_ratio_ci: (f64, f64),
+}
+
+/// Fewest RM sizes whose intervals must overlap for finding 8.
+pub const MIN_OVERLAPPING_SIZES: usize = 3;
+
+/// Finding 8: with pure regressional Goodhart the best-of-n gold curve is the proxy curve scaled
+/// by the regression slope, so alpha_bon(gold) / alpha_bon(proxy) equals the slope. Holds when
+/// the two intervals overlap for at least [`MIN_OVERLAPPING_SIZES`] sizes.
+pub fn regressional_check(points: &[RegressionalPoint]) -> Check {
+    let name =
+        "F8 regressional Goodhart: alpha_bon(gold) / alpha_bon(proxy) matches the slope of gold on proxy";
+    if points.len() < MIN_OVERLAPPING_SIZES {
+        return not_applicable(
+            name,
+            format!("{} RM sizes; the check needs {MIN_OVERLAPPING_SIZES}", points.len()),
+        );
+    }
+    let overlap = |a: (f64, f64), b: (f64, f64)| a.0 <= b.1 && b.0 <= a.1;
+    let rows: Vec<String> = points
+        .iter()
+        .map(|p| {
+            format!(
+                "{} slope {:.3} [{:.3}, {:.3}] ratio {:.3} [{:.3}, {:.3}]{}",
+                p.size,
+                p.slope,
+                p.slope_ci.0,
+                p.slope_ci.1,
+                p.alpha_ratio,
+                p.alpha_ratio_ci.0,
+                p.alpha_ratio_ci.1,
+                if overlap(p.slope_ci, p.alpha_ratio_ci) { "" } else { " (apart)" }
+            )
+        })
+        .collect();
+    let n = points.iter().filter(|p| overlap(p.slope_ci, p.alpha_ratio_ci)).count();
+    check(
+        name,
+        n >= MIN_OVERLAPPING_SIZES,
+        format!(
+            "intervals overlap for {n} of {} sizes (needs {MIN_OVERLAPPING_SIZES}): {}",
+            points.len(),
+            rows.join("; ")
+        ),
+    )
+}
+
+/// Finding 9: k rounds gain over one round at the same distance (`gain`, for the largest k),
+/// by more than [`SIGNIFICANT_SE`] se; `predicted` is the paper's beta d ln k, shown beside it.
+pub fn iterated_check(k: usize, gain: Option<(Estimate, f64)>) -> Check {
+    let name = "F9 iterated RLHF: k rounds beat one round at the same distance";
+    if k < 2 {
+        return not_applicable(name, "no run with more than one round (sweeps.iterated_rounds)".into());
+    }
+    match gain {
+        Some((g, predicted)) => check(
+            name,
+            significant(g),
+            format!(
+                "k = {k}: gold gain over one round {} (needs > {SIGNIFICANT_SE} se); predicted beta d ln k = {predicted:+.3}",
+                est(g)
+            ),
+        ),
+        None => check(name, false, format!("k = {k} went past the one-round run's distance: no gold to compare at")),
+    }
+}
+
+/// Finding 2, extrapolation: fitted on the small-d half, each accepted form predicts the large-d
+/// half at least as well as the rejected form, on a majority of the curves. `errors` holds
+/// (curve, RMSE of the accepted form, RMSE of the rejected form).
+pub fn extrapolation_check(
+    method: &str,
+    accepted: &str,
+    rejected: &str,
+    errors: &[(String, f64, f64)],
+) -> Check {
+    let name = format!("F2 {method} extrapolation: {accepted} predicts large d better than {rejected}");
+    if errors.is_empty() {
+        return not_applicable(&name, "no curve had points beyond the fitted range to predict".into());
+    }
+    let wins = errors.iter().filter(|(_, a, r)| a <= r).count();
+    let rows: Vec<String> = errors.iter().map(|(c, a, r)| format!("{c}: {a:.3} vs {r:.3}")).collect();
+    check(
+        &name,
+        2 * wins > errors.len(),
+        format!(
+            "RMSE beyond the cut, accepted vs rejected: {} ({wins} of {} curves)",
+            rows.join(", "),
+            errors.len()
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(mean: f64, se: f64) -> Estimate {
+        Estimate { mean, se, n: 100 }
+    }
+
+    fn dp(size: &str, pairs: usize, epochs: usize, val_loss: f64, gold: f64) -> DataPoint {
+        DataPoint { rm_size: size.into(), pairs, epochs, val_loss, gold: e(gold, 0.05) }
+    }
+
+    #[test]
+    fn more_data_must_mean_more_gold_and_the_sweep_must_reach_chance() {
+        let good = [dp("p3k", 100, 1, 0.69, 0.0), dp("p3k", 10_000, 1, 0.40, 0.5)];
+        let c = data_checks(&good);
+        assert!(c.iter().all(|c| c.passed), "{c:?}");
+        // counter-examples: the gold does not rise; no proxy at chance
+        let flat = [dp("p3k", 100, 1, 0.69, 0.3), dp("p3k", 10_000, 1, 0.40, 0.32)];
+        assert!(data_checks(&flat)[0].fails());
+        let never_chance = [dp("p3k", 100, 1, 0.60, 0.0), dp("p3k", 10_000, 1, 0.40, 0.5)];
+        assert!(data_checks(&never_chance)[1].fails());
+        let never_learns = [dp("p3k", 100, 1, 0.693, 0.0), dp("p3k", 10_000, 1, 0.69, 0.5)];
+        assert!(data_checks(&never_learns)[1].fails());
+    }
+
+    #[test]
+    fn more_epochs_winning_fails_the_epochs_check() {
+        assert!(epochs_check(&dp("p3k", 400, 1, 0.50, 0.3), &dp("p3k", 100, 4, 0.60, 0.1)).passed);
+        assert!(epochs_check(&dp("p3k", 400, 1, 0.60, 0.3), &dp("p3k", 100, 4, 0.50, 0.1)).fails());
+    }
+
+    fn pp(size: &str, params: u64, gain: f64, peak_kl: f64) -> PolicyPoint {
+        PolicyPoint { size: size.into(), params, gain: e(gain, 0.05), peak_kl, peak_is_last: false }
+    }
+
+    #[test]
+    fn a_larger_policy_must_gain_less_and_peak_at_a_similar_kl() {
+        let c = policy_checks("bon", &pp("p300k", 300_000, 0.8, 4.0), &pp("p1m", 1_000_000, 0.4, 5.0));
+        assert!(c.iter().all(|c| c.passed), "{c:?}");
+        let more = policy_checks("bon", &pp("p300k", 300_000, 0.4, 4.0), &pp("p1m", 1_000_000, 0.8, 5.0));
+        assert!(more[0].fails(), "the larger policy gaining more is a counter-example");
+        let far = policy_checks("bon", &pp("p300k", 300_000, 0.8, 1.0), &pp("p1m", 1_000_000, 0.4, 5.0));
+        assert!(far[1].fails(), "peaks 5x apart");
+        let mut unresolved = pp("p1m", 1_000_000, 0.4, 5.0);
+        unresolved.peak_is_last = true;
+        assert!(policy_checks("bon", &pp("p300k", 300_000, 0.8, 4.0), &unresolved)[1].fails());
+        let smaller = policy_checks("bon", &pp("p300k", 300_000, 0.8, 4.0), &pp("p100k", 100_000, 0.4, 4.0));
+        assert!(smaller.iter().all(|c| !c.applies && !c.fails()), "a smaller policy makes it not apply");
+    }
+
+    fn run(coef: f64, kl: &[f64], gold: &[f64]) -> PenaltyRun {
+        PenaltyRun { coef, kl: kl.to_vec(), gold: gold.iter().map(|&g| e(g, 0.05)).collect() }
+    }
+
+    #[test]
+    fn a_penalty_must_stop_earlier_on_the_same_frontier() {
+        let free = run(0.0, &[0.0, 1.0, 4.0, 9.0], &[0.0, 0.5, 0.8, 0.6]);
+        let on_frontier = run(0.5, &[0.0, 1.0, 2.0], &[0.0, 0.5, 0.65]);
+        let c = kl_penalty_checks(&[free.clone(), on_frontier.clone()]);
+        assert!(c.iter().all(|c| c.passed), "{c:?}");
+        // counter-examples: the penalised run goes further; it ends above the frontier
+        let further = run(0.5, &[0.0, 2.0, 10.0], &[0.0, 0.6, 0.6]);
+        assert!(kl_penalty_checks(&[free.clone(), further])[0].fails());
+        let above = run(0.5, &[0.0, 1.0, 2.0], &[0.0, 0.5, 1.2]);
+        assert!(kl_penalty_checks(&[free.clone(), above])[1].fails());
+        assert!(!kl_penalty_checks(&[on_frontier])[0].applies, "no unpenalised run");
+        assert_eq!(gold_at_kl(&free, 2.5).map(|g| g.mean), Some(0.65));
+    }
+
+    fn rp(slope: (f64, f64), ratio: (f64, f64)) -> RegressionalPoint {
+        RegressionalPoint {
+            size: "p".into(),
+            slope: (slope.0 + slope.1) / 2.0,
+            slope_ci: slope,
+            alpha_ratio: (ratio.0 + ratio.1) / 2.0,
+            alpha_ratio_ci: ratio,
+        }
+    }
+
+    #[test]
+    fn regressional_goodhart_needs_three_overlapping_sizes() {
+        let close = rp((0.5, 0.7), (0.6, 0.9));
+        let apart = rp((0.5, 0.6), (0.8, 0.9));
+        assert!(regressional_check(&[close.clone(), close.clone(), close.clone()]).passed);
+        assert!(regressional_check(&[close.clone(), close.clone(), apart.clone()]).fails());
+        assert!(!regressional_check(&[close.clone(), close]).applies);
+    }
+
+    #[test]
+    fn iterated_rlhf_must_gain_beyond_its_noise() {
+        assert!(iterated_check(4, Some((e(0.5, 0.1), 0.6))).passed);
+        assert!(iterated_check(4, Some((e(0.1, 0.1), 0.6))).fails(), "within noise");
+        assert!(iterated_check(4, None).fails());
+        assert!(!iterated_check(1, None).applies);
+    }
+
+    #[test]
+    fn the_rejected_form_winning_fails_extrapolation() {
+        let won = [("a".to_string(), 0.1, 0.2), ("b".to_string(), 0.1, 0.3), ("c".to_string(), 0.4, 0.3)];
+        assert!(extrapolation_check("rl", "Rl", "RlLog1p", &won).passed);
+        let lost = [("a".to_string(), 0.3, 0.2), ("b".to_string(), 0.1, 0.3), ("c".to_string(), 0.4, 0.3)];
+        assert!(extrapolation_check("rl", "Rl", "RlLog1p", &lost).fails());
+        assert!(!extrapolation_check("rl", "Rl", "RlLog1p", &[]).applies);
+    }
+}
