@@ -10,7 +10,7 @@ use crate::NnError;
 /// The number in the name is the target *non-embedding* parameter count
 /// ([`GptConfig::non_embedding_params`]); the exact counts are listed in the
 /// table on [`GptConfig::preset`].
-pub const PRESETS: &[&str] = &["p1k", "p3k", "p10k", "p30k", "p100k", "p300k", "p1m", "p3m", "p10m", "p30m"];
+pub const PRESETS: &[&str] = &["p100", "p300", "p1k", "p3k", "p10k", "p30k", "p100k", "p300k", "p1m", "p3m", "p10m", "p30m"];
 
 /// Architecture of a decoder-only transformer (GPT-2 style, pre-LayerNorm).
 ///
@@ -44,6 +44,8 @@ impl GptConfig {
     ///
     /// | name    | `d_model` | `n_layers` | `n_heads` | non-embedding params |
     /// |---------|----------:|-----------:|----------:|---------------------:|
+    /// | `p100`  |   3 |  1 | 1 |        153 |
+    /// | `p300`  |   4 |  1 | 1 |        252 |
     /// | `p1k`   |   6 |  2 | 2 |      1 032 |
     /// | `p3k`   |  10 |  2 | 2 |      2 680 |
     /// | `p10k`  |  16 |  3 | 2 |      9 872 |
@@ -62,6 +64,8 @@ impl GptConfig {
     /// [`NnError::UnknownPreset`] for a name not in [`PRESETS`].
     pub fn preset(name: &str, vocab_size: usize, max_seq_len: usize) -> Result<Self, NnError> {
         let (d_model, n_layers, n_heads) = match name {
+            "p100" => (3, 1, 1),
+            "p300" => (4, 1, 1),
             "p1k" => (6, 2, 2),
             "p3k" => (10, 2, 2),
             "p10k" => (16, 3, 2),

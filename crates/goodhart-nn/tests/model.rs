@@ -163,7 +163,7 @@ fn init_is_deterministic_per_seed() {
 fn parameter_counts_match_formula() {
     let device = Device::flex();
     let expected_non_emb =
-        [1_032, 2_680, 9_872, 28_944, 98_680, 300_032, 991_616, 3_114_432, 9_864_320, 31_524_864];
+        [153, 252, 1_032, 2_680, 9_872, 28_944, 98_680, 300_032, 991_616, 3_114_432, 9_864_320, 31_524_864];
     for (name, want) in PRESETS.iter().zip(expected_non_emb) {
         let c = GptConfig::preset(name, 50, 64).unwrap();
         c.validate().unwrap();

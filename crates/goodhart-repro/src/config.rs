@@ -105,9 +105,14 @@ pub struct SweepStage {
     /// Training comparisons of the data-size sweep (figs 4, 6, 10, 17-19, 21), smallest first;
     /// each at most the proxy data's training split.
     pub data_sizes: Vec<usize>,
-    /// RM sizes of the data-size sweep (a subset of the `goodhart_nn` presets).
+    /// RM sizes of the data-size sweep (a subset of the `goodhart_nn` presets), trained for one
+    /// epoch as in the paper; fig4 also runs PPO against the first size's proxies.
     pub data_rm_sizes: Vec<String>,
-    /// Fixed KL-penalty coefficients of the KL-penalty sweep (figs 9, 14), against one proxy.
+    /// RM sizes below figure 1's, trained on figure 1's data, to find the sizes that stay at
+    /// chance (fig11; the paper's two smallest RMs stayed at chance and were left out of the fits).
+    pub chance_rm_sizes: Vec<String>,
+    /// Fixed KL-penalty coefficients of the KL-penalty sweep (figs 9, 14), against one proxy
+    /// (one of `rl.sizes` shares its unpenalised run with figure 1).
     pub kl_penalties: Vec<f64>,
     pub kl_rm_size: String,
     /// The second policy of the policy-size sweep (figs 7, 15, 22-24), larger than the main one
@@ -231,8 +236,9 @@ impl ExperimentConfig {
                     prompt_seed: 11,
                 },
                 sweeps: SweepStage {
-                    data_sizes: vec![90, 360],
+                    data_sizes: vec![30, 90, 360],
                     data_rm_sizes: sizes(&["p3k", "p10k"]),
+                    chance_rm_sizes: sizes(&["p100"]),
                     kl_penalties: vec![0.0, 0.5],
                     kl_rm_size: "p10k".into(),
                     policy_size: "p30k".into(),
@@ -283,10 +289,11 @@ impl ExperimentConfig {
                     prompt_seed: 11,
                 },
                 sweeps: SweepStage {
-                    data_sizes: vec![1000, 3000, 9000, 27_000],
+                    data_sizes: vec![100, 300, 1000, 3000, 9000, 27_000],
                     data_rm_sizes: sizes(&["p3k", "p30k"]),
+                    chance_rm_sizes: sizes(&["p100", "p300"]),
                     kl_penalties: vec![0.0, 0.05, 0.2, 1.0],
-                    kl_rm_size: "p3k".into(),
+                    kl_rm_size: "p100k".into(),
                     policy_size: "p1m".into(),
                     policy_steps: 1500,
                     policy_rm_size: "p10k".into(),
@@ -339,6 +346,7 @@ impl ExperimentConfig {
                 sweeps: SweepStage {
                     data_sizes: vec![1000, 3000, 10_000, 30_000, 90_000],
                     data_rm_sizes: sizes(&["p100k", "p1m", "p10m"]),
+                    chance_rm_sizes: sizes(&["p1k", "p3k"]),
                     kl_penalties: vec![0.0, 0.01, 0.05, 0.2, 1.0],
                     kl_rm_size: "p1m".into(),
                     policy_size: "p30m".into(),

@@ -4,7 +4,7 @@ use goodhart_plot::{spread_colour, Figure, LineStyle, Panel, Series};
 use serde::Serialize;
 
 use super::*;
-use crate::fig1::{bon_result, BonResult};
+use crate::fig1::{analyse_rl, bon_result, BonResult, RlResult};
 use crate::pipeline::{Base, Pipeline, TrainedRm};
 use crate::verify::sweeps::{data_checks, epochs_check, DataPoint, LEARNT_MARGIN};
 use crate::ReproError;
@@ -21,11 +21,12 @@ struct DataCell {
 /// Runs the target `target` of this family.
 pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError> {
     let c = &p.config.sweeps;
-    let Base { w, data_key, train, val, pool_key, pools, gold_scores, rubric_scores, .. } = p.base()?;
+    let Base { w, policy_key, policy, gold, data_key, train, val, pool_key, pools, gold_scores, rubric_scores } =
+        p.base()?;
     let mut bon = pools.best_of_n(&p.bon_grid())?;
     let base = &p.config.proxies.train;
     // fig13 compares epochs on the smallest data size; every other target sweeps data sizes at
-    // the configured epochs.
+    // one epoch.
     let mut plan: Vec<(String, usize, usize)> = Vec::new();
     if target == "fig13" {
         let d =
@@ -38,19 +39,20 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
         plan.push((rm.clone(), (4 * d).min(train.len()), 1));
         plan.push((rm.clone(), d, 4));
     } else {
-        let rms: &[String] = if target == "fig19" {
-            &c.data_rm_sizes[c.data_rm_sizes.len().saturating_sub(1)..]
-        } else {
-            &c.data_rm_sizes
-        };
+        // fig19 sweeps data with figure 1's largest RM; the paper trains the sweep for one epoch
+        let largest = p.config.proxies.sizes.last().cloned().into_iter().collect::<Vec<_>>();
+        let rms: &[String] = if target == "fig19" { &largest } else { &c.data_rm_sizes };
         for rm in rms {
             for &d in &c.data_sizes {
-                plan.push((rm.clone(), d, base.epochs));
+                plan.push((rm.clone(), d.min(train.len()), 1));
             }
         }
     }
     let mut cells = Vec::new();
     let mut records = Vec::new();
+    // fig4 (b): PPO against the first RM size's proxies, one per data size
+    let rl_size = c.data_rm_sizes.first().filter(|_| target == "fig4");
+    let mut rl_runs = Vec::new();
     for (rm, pairs, epochs) in plan {
         let cfg = goodhart_rm::RmTrainConfig { epochs, ..base.clone() };
         let proxy: TrainedRm = p.proxy_with(&w, &rm, &data_key, &train, &val, pairs, &cfg)?;
@@ -58,8 +60,19 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
         let (result, rows) =
             bon_result(p, &mut bon, &pools, &proxy, &scores, &gold_scores, Some(&rubric_scores), target)?;
         records.extend(rows);
+        if rl_size == Some(&rm) {
+            let out = p.rl(&w, &policy_key, &policy, &proxy, &gold)?;
+            records.extend(out.records.iter().cloned().map(|mut r| {
+                r.experiment = target.to_string();
+                r
+            }));
+            rl_runs.push((proxy.eval.clone(), out));
+        }
         cells.push(DataCell { rm_size: rm, pairs, epochs, result });
     }
+    let (rl, _) = analyse_rl(&rl_runs, p.config.bon.bootstrap, p.config.bon.seed)?;
+    let rl: Vec<(String, RlResult)> =
+        rl.into_iter().map(|r| (format!("{} pairs", r.proxy.train_pairs), r)).collect();
     let mut s = String::new();
     line(&mut s, format!("# {target}: {}\n", target_what(target)));
     line(&mut s, "| RM | pairs | epochs | val loss | val acc | alpha_bon | beta_bon | R^2 | max gold | gold near n = 1000 |\n|---|---|---|---|---|---|---|---|---|---|");
@@ -102,8 +115,14 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
         "fig13" => vec![epochs_check(&points[1], &points[2])],
         _ => Vec::new(),
     };
-    let figure = data_figure(target, &cells);
-    Ok(TargetOutput::new(target, s, records, Some(figure), &cells).with_checks(checks))
+    let mut figure = data_figure(target, &cells);
+    if !rl.is_empty() {
+        line(&mut s, format!("\n## PPO against proxy {}, by data size\n", rl_size.map_or("", |x| x.as_str())));
+        rl_table(&mut s, &rl);
+        figure = figure.with_panel(rl_curves_panel("PPO", &rl, false));
+    }
+    let json = serde_json::json!({"bon": &cells, "rl": rl.iter().map(|(l, r)| serde_json::json!({"run": l, "result": r})).collect::<Vec<_>>()});
+    Ok(TargetOutput::new(target, s, records, Some(figure), json).with_checks(checks))
 }
 
 /// The smallest data size whose proxy is better than chance, per RM size (fig21's marker).

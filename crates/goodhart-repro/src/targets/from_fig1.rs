@@ -16,7 +16,6 @@ pub(super) fn run(name: &str, f: &Fig1) -> Result<TargetOutput, ReproError> {
         "fig3" => Ok(fig3(f)),
         "fig5" => Ok(fig5(f)),
         "fig8" => Ok(fig8(f)),
-        "fig11" => Ok(fig11(f)),
         "fig12" => Ok(fig12(f)),
         "fig16" => {
             let runs: Vec<(String, RlResult)> =
@@ -226,20 +225,28 @@ fn fig8(f: &Fig1) -> TargetOutput {
         .with_checks(vec![regressional_check(&points)])
 }
 
-fn fig11(f: &Fig1) -> TargetOutput {
+/// fig11: figure 1's proxies and the smaller ones (`sweeps.chance_rm_sizes`, trained on the same
+/// data) by validation loss, against chance.
+pub(super) fn fig11(f: &Fig1, smaller: &[crate::pipeline::RmReport]) -> TargetOutput {
     let mut s = String::new();
     line(&mut s, "# fig11: validation loss by RM size (chance = ln 2 = 0.693)\n");
-    line(&mut s, "| size | params | val loss | val accuracy |\n|---|---|---|---|");
+    line(&mut s, "| size | params | val loss | val accuracy | within 0.01 of chance |\n|---|---|---|---|---|");
     let mut pts = Vec::new();
-    for r in &f.results {
+    let reports: Vec<&crate::pipeline::RmReport> = smaller.iter().chain(f.results.iter().map(|r| &r.proxy)).collect();
+    for r in &reports {
+        let at_chance = r.val.loss >= std::f64::consts::LN_2 - crate::verify::sweeps::CHANCE_MARGIN;
         line(
             &mut s,
             format!(
-                "| {} | {} | {:.4} | {:.3} |",
-                r.proxy.size, r.proxy.params, r.proxy.val.loss, r.proxy.val.accuracy
+                "| {} | {} | {:.4} | {:.3} | {} |",
+                r.size,
+                r.params,
+                r.val.loss,
+                r.val.accuracy,
+                if at_chance { "yes" } else { "no" }
             ),
         );
-        pts.push(((r.proxy.params as f64).log10(), r.proxy.val.loss));
+        pts.push(((r.params as f64).log10(), r.val.loss));
     }
     let chance: Vec<(f64, f64)> = pts.iter().map(|&(x, _)| (x, std::f64::consts::LN_2)).collect();
     let fig = Figure::new("Figure 11: proxy validation loss by RM size").with_panel(
@@ -247,7 +254,6 @@ fn fig11(f: &Fig1) -> TargetOutput {
             .with_series(Series::new("proxy RMs", 0, LineStyle::Solid, pts))
             .with_series(Series::new("chance (ln 2)", 7, LineStyle::Dashed, chance)),
     );
-    let reports: Vec<_> = f.results.iter().map(|r| &r.proxy).collect();
     TargetOutput::new("fig11", s, f.records.clone(), Some(fig), reports)
 }
 

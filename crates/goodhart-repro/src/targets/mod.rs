@@ -202,6 +202,10 @@ pub fn reproduce(target_name: &str, p: &Pipeline) -> Result<TargetOutput, ReproE
         Family::Fig1 => {
             Err(ReproError::Config("fig1 is written by report::write_fig1, not as a TargetOutput".into()))
         }
+        Family::FromFig1 if t.name == "fig11" => {
+            let f = fig1(p)?;
+            Ok(from_fig1::fig11(&f, &chance_proxies(p)?))
+        }
         Family::FromFig1 => from_fig1::run(t.name, &fig1(p)?),
         Family::DataSweep => data_sweep::run(t.name, p),
         Family::KlSweep => kl_sweep::run(t.name, p),
@@ -216,6 +220,20 @@ pub fn reproduce(target_name: &str, p: &Pipeline) -> Result<TargetOutput, ReproE
             Ok(TargetOutput::new("controls", markdown, records, Some(figure), c))
         }
     }
+}
+
+/// The proxies of `sweeps.chance_rm_sizes`, trained on figure 1's data.
+fn chance_proxies(p: &Pipeline) -> Result<Vec<crate::pipeline::RmReport>, ReproError> {
+    let w = p.world()?;
+    let (policy_key, policy) = p.policy(&w)?;
+    let gold = p.gold(&w, &policy_key, &policy)?;
+    let (data_key, train, val, _) = p.proxy_data(&w, &policy_key, &policy, &gold)?;
+    p.config
+        .sweeps
+        .chance_rm_sizes
+        .iter()
+        .map(|size| Ok(p.proxy(&w, size, &data_key, &train, &val)?.eval))
+        .collect()
 }
 
 const X_SQRT_KL: &str = "sqrt(KL) (nats^1/2)";

@@ -25,6 +25,11 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
         ..p.config.policy.clone()
     };
     let (other_key, other_policy) = p.policy_with(&w, &other)?;
+    // fig22 is PPO with figure 1's largest RM at both policy sizes; the others use policy_rm_size
+    let rm_size = match target {
+        "fig22" => p.config.proxies.sizes.last().unwrap_or(&c.policy_rm_size),
+        _ => &c.policy_rm_size,
+    };
     let mut bon = Vec::new();
     let mut rl = Vec::new();
     let mut records = Vec::new();
@@ -33,7 +38,7 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
     {
         // The same gold judges both policies; each policy's proxy learns from its own samples.
         let (data_key, train, val, _) = p.proxy_data(&w, key, policy, &gold)?;
-        let proxy = p.proxy(&w, &c.policy_rm_size, &data_key, &train, &val)?;
+        let proxy = p.proxy(&w, rm_size, &data_key, &train, &val)?;
         let (pool_key, pools) = p.bon_pools(&w, key, policy)?;
         // The gold recentred on this policy's own samples (its pool mean is 0), as the paper
         // recentres every RM on the initial policy it judges.
@@ -91,7 +96,7 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
         &mut s,
         format!(
             "Proxy {} trained on each policy's own samples (labelled by the same gold); the gold recentred on each policy's own samples (pool mean 0 for best-of-n, first evaluation 0 for PPO).\n",
-            c.policy_rm_size
+            rm_size
         ),
     );
     line(&mut s, "## best-of-n\n\n| policy | alpha_bon | beta_bon | R^2 | d* | R* | max gold |\n|---|---|---|---|---|---|---|");
