@@ -10,7 +10,8 @@ use crate::NnError;
 /// The number in the name is the target *non-embedding* parameter count
 /// ([`GptConfig::non_embedding_params`]); the exact counts are listed in the
 /// table on [`GptConfig::preset`].
-pub const PRESETS: &[&str] = &["p100", "p300", "p1k", "p3k", "p10k", "p30k", "p100k", "p300k", "p1m", "p3m", "p10m", "p30m"];
+pub const PRESETS: &[&str] =
+    &["p100", "p300", "p1k", "p3k", "p10k", "p30k", "p100k", "p300k", "p1m", "p3m", "p10m", "p30m"];
 
 /// Architecture of a decoder-only transformer (GPT-2 style, pre-LayerNorm).
 ///

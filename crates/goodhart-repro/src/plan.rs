@@ -82,6 +82,23 @@ pub fn rl_inputs<'a>(
     (policy, proxy, gold, c)
 }
 
+/// What keys one round of iterated RLHF: pi_init's and the round's starting policy's keys, the
+/// round's proxy and the gold, the PPO settings (penalty 0) and prompts, and the round's place and
+/// target KL.
+#[allow(clippy::type_complexity)]
+pub fn rlhf_round_inputs<'a>(
+    init: &'a str,
+    start: &'a str,
+    proxy: &'a str,
+    gold: &'a str,
+    ppo: &'a goodhart_ppo::PpoConfig,
+    c: &RlStage,
+    round: (usize, usize, f64),
+) -> (&'a str, &'a str, &'a str, &'a str, (&'a goodhart_ppo::PpoConfig, usize, usize, u64), (usize, usize, f64))
+{
+    (init, start, proxy, gold, (ppo, c.train_prompts, c.eval_prompts, c.prompt_seed), round)
+}
+
 /// Which Slurm cell computes a planned stage (see [`crate::cells`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -10,6 +10,7 @@ use goodhart_ppo::{KlPenalty, PpoInputs, PpoStepLog, PpoTrainer};
 use goodhart_world::Split;
 
 use super::*;
+use crate::plan;
 use crate::progress::Task;
 use crate::rubric::RubricScorer;
 use crate::store::{key_of, read_json, write_json, Stage};
@@ -83,14 +84,8 @@ impl Pipeline {
         ppo.kl_penalty = KlPenalty::Fixed { coef: 0.0 };
         ppo.seed = ppo.seed.wrapping_add(spec.round as u64 - 1);
         let target_kl = (spec.d / spec.rounds as f64).powi(2);
-        let inputs = (
-            spec.init.key,
-            start.key,
-            &proxy.key,
-            &gold.key,
-            (&ppo, c.train_prompts, c.eval_prompts, c.prompt_seed),
-            (spec.round, spec.rounds, target_kl),
-        );
+        let round = (spec.round, spec.rounds, target_kl);
+        let inputs = plan::rlhf_round_inputs(spec.init.key, start.key, &proxy.key, &gold.key, &ppo, c, round);
         let key = key_of(Stage::RlhfRound, &inputs);
         let (dir, outcome) = self.store.ensure(Stage::RlhfRound, &key, &inputs, |tmp| {
             let prompts = w.prompt_tokens(Split::Train, c.train_prompts, c.prompt_seed)?;

@@ -21,8 +21,19 @@ struct DataCell {
 /// Runs the target `target` of this family.
 pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError> {
     let c = &p.config.sweeps;
-    let Base { w, policy_key, policy, gold, data_key, train, val, pool_key, pools, gold_scores, rubric_scores } =
-        p.base()?;
+    let Base {
+        w,
+        policy_key,
+        policy,
+        gold,
+        data_key,
+        train,
+        val,
+        pool_key,
+        pools,
+        gold_scores,
+        rubric_scores,
+    } = p.base()?;
     let mut bon = pools.best_of_n(&p.bon_grid())?;
     let base = &p.config.proxies.train;
     // fig13 compares epochs on the smallest data size; every other target sweeps data sizes at
@@ -117,7 +128,10 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
     };
     let mut figure = data_figure(target, &cells);
     if !rl.is_empty() {
-        line(&mut s, format!("\n## PPO against proxy {}, by data size\n", rl_size.map_or("", |x| x.as_str())));
+        line(
+            &mut s,
+            format!("\n## PPO against proxy {}, by data size\n", rl_size.map_or("", |x| x.as_str())),
+        );
         rl_table(&mut s, &rl);
         figure = figure.with_panel(rl_curves_panel("PPO", &rl, false));
     }

@@ -230,9 +230,13 @@ fn fig8(f: &Fig1) -> TargetOutput {
 pub(super) fn fig11(f: &Fig1, smaller: &[crate::pipeline::RmReport]) -> TargetOutput {
     let mut s = String::new();
     line(&mut s, "# fig11: validation loss by RM size (chance = ln 2 = 0.693)\n");
-    line(&mut s, "| size | params | val loss | val accuracy | within 0.01 of chance |\n|---|---|---|---|---|");
+    line(
+        &mut s,
+        "| size | params | val loss | val accuracy | within 0.01 of chance |\n|---|---|---|---|---|",
+    );
     let mut pts = Vec::new();
-    let reports: Vec<&crate::pipeline::RmReport> = smaller.iter().chain(f.results.iter().map(|r| &r.proxy)).collect();
+    let reports: Vec<&crate::pipeline::RmReport> =
+        smaller.iter().chain(f.results.iter().map(|r| &r.proxy)).collect();
     for r in &reports {
         let at_chance = r.val.loss >= std::f64::consts::LN_2 - crate::verify::sweeps::CHANCE_MARGIN;
         line(

@@ -310,6 +310,13 @@ fn rl_records(experiment: &str, r: &RlResult) -> Vec<Record> {
         .collect()
 }
 
+/// Points in order of x: a PPO run's sampled KL does not grow at every evaluation, and a line
+/// drawn in step order would run back and forth along the KL axis.
+fn by_x(mut points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    points
+}
+
 fn rl_curves_panel(title: &str, runs: &[(String, RlResult)], recentre: bool) -> Panel {
     let mut panel = Panel::new(title, X_SQRT_KL, "RM score");
     for (k, (label, r)) in runs.iter().enumerate() {
@@ -317,10 +324,10 @@ fn rl_curves_panel(title: &str, runs: &[(String, RlResult)], recentre: bool) -> 
         let shift = if recentre { r.gold[0].mean } else { 0.0 };
         let gold: Vec<f64> = r.gold.iter().map(|e| e.mean - shift).collect();
         let d = rl_d(r);
-        panel.series.push(Series::new(format!("gold, {label}"), c, LineStyle::Solid, xy(&d, &gold)));
+        panel.series.push(Series::new(format!("gold, {label}"), c, LineStyle::Solid, by_x(xy(&d, &gold))));
         let pshift = if recentre { r.proxy_score[0].mean } else { 0.0 };
         let proxy: Vec<f64> = r.proxy_score.iter().map(|e| e.mean - pshift).collect();
-        panel.series.push(Series::new(format!("proxy, {label}"), c, LineStyle::Dashed, xy(&d, &proxy)));
+        panel.series.push(Series::new(format!("proxy, {label}"), c, LineStyle::Dashed, by_x(xy(&d, &proxy))));
     }
     panel
 }

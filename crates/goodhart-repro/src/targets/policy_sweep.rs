@@ -136,7 +136,7 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
                     label.clone(),
                     spread_colour(k, rl.len()),
                     LineStyle::Solid,
-                    xy(&rl_d(r), &gap),
+                    by_x(xy(&rl_d(r), &gap)),
                 ));
             }
             Figure::new(format!("{target}: {title}")).with_panel(panel)
