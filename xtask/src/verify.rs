@@ -78,9 +78,20 @@ struct Tally {
     failed: usize,
     not_applicable: usize,
     not_run: Vec<String>,
+    /// Missing results are an error rather than a "not run" line.
+    strict: bool,
 }
 
 impl Tally {
+    fn not_run(&mut self, target: &str, path: &Path, reproduce: &str) -> Result<()> {
+        if self.strict {
+            bail!("{}: no results to verify; run {reproduce} first", path.display());
+        }
+        println!("NOT RUN  {target}: no {} ({reproduce} writes it)", path.display());
+        self.not_run.push(target.to_string());
+        Ok(())
+    }
+
     fn add(&mut self, checks: &[Check]) {
         for c in checks {
             println!("{c}");
@@ -113,6 +124,8 @@ pub fn run(args: &[String]) -> Result<()> {
         if targets.len() > 1 {
             println!("== {target} ({})", dir.display());
         }
+        // one target without results is an error; `all` lists every target it could not check
+        tally.strict = targets.len() == 1;
         verify_target(target, &dir, &a, &mut tally)?;
     }
     let total = tally.passed + tally.failed + tally.not_applicable;
@@ -140,9 +153,7 @@ fn verify_target(target: &str, dir: &Path, a: &Args, tally: &mut Tally) -> Resul
         "fig1" => {
             let path = dir.join("fig1.json");
             if !path.exists() {
-                println!("NOT RUN  {target}: no {} ({reproduce} writes it)", path.display());
-                tally.not_run.push(target.to_string());
-                return Ok(());
+                return tally.not_run(target, &path, &reproduce);
             }
             fig1(dir, &path, tally)
         }
@@ -178,8 +189,7 @@ fn read_or_not_run(target: &str, path: &Path, reproduce: &str, tally: &mut Tally
     match std::fs::read_to_string(path) {
         Ok(text) => Ok(Some(text)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            println!("NOT RUN  {target}: no {} ({reproduce} writes it)", path.display());
-            tally.not_run.push(target.to_string());
+            tally.not_run(target, path, reproduce)?;
             Ok(None)
         }
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
