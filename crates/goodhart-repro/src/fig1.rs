@@ -385,6 +385,7 @@ pub fn eval_table(o: &PpoOutput, column: impl Fn(&goodhart_ppo::GoldEval) -> &Ve
 }
 
 /// Best-of-n curves of one proxy over the shared pools, its fits, and its rows.
+#[allow(clippy::too_many_arguments)]
 pub fn bon_result(
     p: &Pipeline,
     bon: &mut BestOfN,

@@ -29,7 +29,7 @@ pub struct SplitFall {
 /// # Panics
 /// If the table has fewer than two prompts or `cols == 0`.
 pub fn split_half_fall(per_prompt: &[f64], cols: usize) -> SplitFall {
-    assert!(cols > 0 && per_prompt.len() % cols == 0, "a [prompt, point] table of {cols} columns");
+    assert!(cols > 0 && per_prompt.len().is_multiple_of(cols), "a [prompt, point] table of {cols} columns");
     let prompts = per_prompt.len() / cols;
     assert!(prompts >= 2, "a split-half fall needs at least two prompts, got {prompts}");
     let row = |p: usize| &per_prompt[p * cols..(p + 1) * cols];

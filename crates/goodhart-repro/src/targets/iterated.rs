@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::*;
 use crate::fig1::{analyse_rl, RlResult};
 use crate::pipeline::{KeyedPolicy, Pipeline, Round, RoundSpec};
-use crate::verify::sweeps::iterated_check;
+use crate::verify::sweeps::{difference, iterated_check};
 use crate::ReproError;
 
 /// The gold after round `round` of a k-round run, at both readings of its distance.
@@ -73,15 +73,26 @@ pub fn one_round_gold_at(r: &RlResult, d: f64) -> Option<Estimate> {
     Some(Estimate { mean: a.mean + t * (b.mean - a.mean), se: a.se.max(b.se), n: a.n.min(b.n) })
 }
 
-/// The gold gain of `run` at its end over one round at the same distance (figure 1's one-round
-/// curve read at the run's `d_sum`), with its standard error, and the predicted gain
-/// beta d ln k.
-pub fn gain_over_one_round(it: &Iterated, run: &IteratedRun) -> Option<(Estimate, f64)> {
+/// What k rounds gained over one round: at the run's end, against figure 1's one-round curve
+/// read at the same distance, on the paper's axis (the sum of the rounds' distances) and on the
+/// measured sqrt(KL(pi_k || pi_init)); `None` past the one-round run's last evaluation.
+#[derive(Debug, Clone, Copy)]
+pub struct Gain {
+    pub at_sum: Option<Estimate>,
+    pub at_measured: Option<Estimate>,
+    /// The paper's prediction beta d ln k at the run's `d_sum`.
+    pub predicted: f64,
+}
+
+/// [`Gain`] of `run`.
+pub fn gain_over_one_round(it: &Iterated, run: &IteratedRun) -> Gain {
     let end = run.end();
-    let one = one_round_gold_at(&it.one_round, end.d_sum)?;
-    let gain =
-        Estimate { mean: end.gold.mean - one.mean, se: end.gold.se.hypot(one.se), n: end.gold.n.min(one.n) };
-    Some((gain, it.beta * end.d_sum * (run.rounds as f64).ln()))
+    let gain = |d: f64| one_round_gold_at(&it.one_round, d).map(|one| difference(end.gold, one));
+    Gain {
+        at_sum: gain(end.d_sum),
+        at_measured: gain(end.d_init),
+        predicted: it.beta * end.d_sum * (run.rounds as f64).ln(),
+    }
 }
 
 /// Runs the target.
@@ -202,17 +213,25 @@ fn markdown(it: &Iterated) -> String {
         }
     }
     line(&mut s, "\n## Against the prediction\n");
-    line(&mut s, "| k | d | gold at the end (se) | predicted R_k(d) | gain over one round at the same d (se) | predicted gain beta d ln k |\n|---|---|---|---|---|---|");
+    line(&mut s, "Gains are over figure 1's one-round curve read at the same distance (\"past it\": beyond its last evaluation).\n");
+    line(&mut s, "| k | d (sum) | gold at the end (se) | predicted R_k(d) | gain at the same d (se) | predicted gain beta d ln k | measured sqrt KL | gain at the same measured distance (se) |\n|---|---|---|---|---|---|---|---|");
+    let show = |g: Option<Estimate>| g.map_or("past it".into(), |g| format!("{:+.3} ({:.3})", g.mean, g.se));
     for run in &it.runs {
         let end = run.end();
-        let gain = gain_over_one_round(it, run)
-            .map_or("-".into(), |(g, pred)| format!("{:+.3} ({:.3}) | {pred:+.3}", g.mean, g.se));
-        let gain = if gain == "-" { "- | -".to_string() } else { gain };
+        let g = gain_over_one_round(it, run);
         line(
             &mut s,
             format!(
-                "| {} | {:.2} | {:.3} ({:.3}) | {:.3} | {gain} |",
-                run.rounds, end.d_sum, end.gold.mean, end.gold.se, run.predicted
+                "| {} | {:.2} | {:.3} ({:.3}) | {:.3} | {} | {:+.3} | {:.2} | {} |",
+                run.rounds,
+                end.d_sum,
+                end.gold.mean,
+                end.gold.se,
+                run.predicted,
+                show(g.at_sum),
+                g.predicted,
+                end.d_init,
+                show(g.at_measured)
             ),
         );
     }
@@ -226,15 +245,17 @@ fn figure(it: &Iterated) -> Figure {
         "one round, the whole PPO run (figure 1)",
         0,
         LineStyle::Thin,
-        xy(&rl_d(r), &ys(&r.gold)),
+        by_x(xy(&rl_d(r), &ys(&r.gold))),
     ));
     let n = it.runs.len();
     for (j, run) in it.runs.iter().enumerate() {
         let colour = spread_colour(j + 1, n + 1);
         let label = format!("k = {}", run.rounds);
-        let mut by_sum = vec![(0.0, 0.0)];
+        // every run starts from the initial policy: figure 1's first evaluation, same prompts
+        let start = (0.0, r.gold.first().map_or(0.0, |g| g.mean));
+        let mut by_sum = vec![start];
         by_sum.extend(run.points.iter().map(|p| (p.d_sum, p.gold.mean)));
-        let mut by_init = vec![(0.0, 0.0)];
+        let mut by_init = vec![start];
         by_init.extend(run.points.iter().map(|p| (p.d_init, p.gold.mean)));
         panel.series.push(Series::new(
             format!("{label}, against the sum of round distances"),
@@ -255,5 +276,6 @@ fn figure(it: &Iterated) -> Figure {
             .collect();
         panel.series.push(Series::new(format!("{label}, predicted"), colour, LineStyle::Dashed, pred));
     }
-    Figure::new(format!("iterated: {}", target_what("iterated"))).with_panel(panel)
+    Figure::new("iterated RLHF: k rounds of d/k each, against d(alpha - beta ln d + beta ln k)")
+        .with_panel(panel)
 }

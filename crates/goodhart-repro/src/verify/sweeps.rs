@@ -291,23 +291,35 @@ pub fn regressional_check(points: &[RegressionalPoint]) -> Check {
     )
 }
 
-/// Finding 9: k rounds gain over one round at the same distance (`gain`, for the largest k),
-/// by more than [`SIGNIFICANT_SE`] se; `predicted` is the paper's beta d ln k, shown beside it.
-pub fn iterated_check(k: usize, gain: Option<(Estimate, f64)>) -> Check {
+/// Finding 9: k rounds (the largest k) gain over one round at the same distance, by more than
+/// [`SIGNIFICANT_SE`] se: on the paper's axis (the sum of the rounds' distances) where the
+/// one-round run reaches it, else on the measured sqrt(KL(pi_k || pi_init)), saying which.
+pub fn iterated_check(k: usize, gain: crate::targets::iterated::Gain) -> Check {
     let name = "F9 iterated RLHF: k rounds beat one round at the same distance";
     if k < 2 {
         return not_applicable(name, "no run with more than one round (sweeps.iterated_rounds)".into());
     }
-    match gain {
-        Some((g, predicted)) => check(
+    let measured = gain.at_measured.map_or("past the one-round run".into(), est);
+    match (gain.at_sum, gain.at_measured) {
+        (Some(g), _) => check(
             name,
             significant(g),
             format!(
-                "k = {k}: gold gain over one round {} (needs > {SIGNIFICANT_SE} se); predicted beta d ln k = {predicted:+.3}",
-                est(g)
+                "k = {k}: gain at the same sum of round distances {} (needs > {SIGNIFICANT_SE} se; predicted beta d ln k = {:+.3}); at the same measured distance {measured}",
+                est(g),
+                gain.predicted
             ),
         ),
-        None => check(name, false, format!("k = {k} went past the one-round run's distance: no gold to compare at")),
+        (None, Some(g)) => check(
+            name,
+            significant(g),
+            format!(
+                "k = {k}: the sum of round distances is past the one-round run; gain at the same measured sqrt KL to pi_init {} (needs > {SIGNIFICANT_SE} se; predicted at the sum beta d ln k = {:+.3})",
+                est(g),
+                gain.predicted
+            ),
+        ),
+        (None, None) => check(name, false, format!("k = {k} went past the one-round run on both axes: no gold to compare at")),
     }
 }
 
@@ -428,10 +440,24 @@ mod tests {
 
     #[test]
     fn iterated_rlhf_must_gain_beyond_its_noise() {
-        assert!(iterated_check(4, Some((e(0.5, 0.1), 0.6))).passed);
-        assert!(iterated_check(4, Some((e(0.1, 0.1), 0.6))).fails(), "within noise");
-        assert!(iterated_check(4, None).fails());
-        assert!(!iterated_check(1, None).applies);
+        use crate::targets::iterated::Gain;
+        let g = |at_sum: Option<Estimate>, at_measured: Option<Estimate>| Gain {
+            at_sum,
+            at_measured,
+            predicted: 0.6,
+        };
+        assert!(iterated_check(4, g(Some(e(0.5, 0.1)), None)).passed);
+        assert!(
+            iterated_check(4, g(Some(e(0.1, 0.1)), Some(e(0.5, 0.1)))).fails(),
+            "within noise on the paper's axis"
+        );
+        assert!(
+            iterated_check(4, g(None, Some(e(0.5, 0.1)))).passed,
+            "the measured axis when the sum is past it"
+        );
+        assert!(iterated_check(4, g(None, Some(e(-0.5, 0.1)))).fails());
+        assert!(iterated_check(4, g(None, None)).fails());
+        assert!(!iterated_check(1, g(None, None)).applies);
     }
 
     #[test]
