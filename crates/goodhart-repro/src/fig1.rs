@@ -71,6 +71,11 @@ pub struct Regressional {
     pub alpha_ratio_ci: (f64, f64),
 }
 
+/// The mean over the prompts `idx` of a `[prompt, point]` table with `cols` points per prompt.
+fn mean_curve(table: &[f64], cols: usize, idx: &[usize]) -> Vec<f64> {
+    (0..cols).map(|j| idx.iter().map(|&i| table[i * cols + j]).sum::<f64>() / idx.len() as f64).collect()
+}
+
 /// The slope of gold on proxy over every sample of the prompts `idx`.
 fn regression_slope(proxy: &[Vec<f64>], gold: &[Vec<f64>], idx: &[usize]) -> f64 {
     let pairs = || idx.iter().flat_map(|&i| proxy[i].iter().zip(&gold[i]));
@@ -91,12 +96,9 @@ pub fn regressional(
 ) -> Regressional {
     let d: Vec<f64> = curves.kl.iter().map(|k| k.sqrt()).collect();
     let cols = curves.ns.len();
-    let mean_curve = |table: &[f64], idx: &[usize]| -> Vec<f64> {
-        (0..cols).map(|j| idx.iter().map(|&i| table[i * cols + j]).sum::<f64>() / idx.len() as f64).collect()
-    };
     let ratio = |idx: &[usize]| -> f64 {
-        let g = fit_bon(&d, &mean_curve(&curves.per_prompt_gold, idx));
-        let p = fit_bon(&d, &mean_curve(&curves.per_prompt_proxy, idx));
+        let g = fit_bon(&d, &mean_curve(&curves.per_prompt_gold, cols, idx));
+        let p = fit_bon(&d, &mean_curve(&curves.per_prompt_proxy, cols, idx));
         match (g, p) {
             (Ok(g), Ok(p)) => g.alpha() / p.alpha(),
             _ => f64::NAN,
@@ -522,11 +524,7 @@ fn analyse(
     // Bootstrap over prompts: refit the mean gold curve of each resample.
     let mut bootstrap_fits = Vec::with_capacity(resamples);
     bootstrap(prompts, resamples, seed, |idx| {
-        let mean: Vec<f64> = (0..cols)
-            .map(|j| {
-                idx.iter().map(|&i| curves.per_prompt_gold[i * cols + j]).sum::<f64>() / idx.len() as f64
-            })
-            .collect();
+        let mean = mean_curve(&curves.per_prompt_gold, cols, idx);
         bootstrap_fits.push(fit_bon(&d, &mean).ok().map(|f| (f.alpha(), f.beta())));
         0.0
     });

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::*;
 use crate::fig1::{analyse_rl, RlResult};
 use crate::pipeline::{KeyedPolicy, Pipeline, Round, RoundSpec};
-use crate::verify::sweeps::{difference, iterated_check};
+use crate::verify::sweeps::{at_first_crossing, difference, iterated_check};
 use crate::ReproError;
 
 /// The gold after round `round` of a k-round run, at both readings of its distance.
@@ -60,19 +60,6 @@ pub struct Iterated {
     pub one_round: RlResult,
 }
 
-/// The one-round run's gold where its sqrt(KL) first reaches `d` (linear between evaluations),
-/// or `None` past its last evaluation.
-pub fn one_round_gold_at(r: &RlResult, d: f64) -> Option<Estimate> {
-    let ds = rl_d(r);
-    let i = ds.iter().position(|&x| x >= d)?;
-    if i == 0 {
-        return Some(r.gold[0]);
-    }
-    let t = (d - ds[i - 1]) / (ds[i] - ds[i - 1]);
-    let (a, b) = (r.gold[i - 1], r.gold[i]);
-    Some(Estimate { mean: a.mean + t * (b.mean - a.mean), se: a.se.max(b.se), n: a.n.min(b.n) })
-}
-
 /// What k rounds gained over one round: at the run's end, against figure 1's one-round curve
 /// read at the same distance, on the paper's axis (the sum of the rounds' distances) and on the
 /// measured sqrt(KL(pi_k || pi_init)); `None` past the one-round run's last evaluation.
@@ -87,7 +74,8 @@ pub struct Gain {
 /// [`Gain`] of `run`.
 pub fn gain_over_one_round(it: &Iterated, run: &IteratedRun) -> Gain {
     let end = run.end();
-    let gain = |d: f64| one_round_gold_at(&it.one_round, d).map(|one| difference(end.gold, one));
+    let d = rl_d(&it.one_round);
+    let gain = |x: f64| at_first_crossing(&d, &it.one_round.gold, x).map(|one| difference(end.gold, one));
     Gain {
         at_sum: gain(end.d_sum),
         at_measured: gain(end.d_init),

@@ -172,15 +172,15 @@ pub struct PenaltyRun {
     pub gold: Vec<Estimate>,
 }
 
-/// The curve's gold where its KL first reaches `kl` (linear between evaluations), or `None`
-/// if it never does.
-pub fn gold_at_kl(run: &PenaltyRun, kl: f64) -> Option<Estimate> {
-    let i = run.kl.iter().position(|&k| k >= kl)?;
+/// `ys` where `xs` first reaches `x` (linear between points; the larger se of the two), or
+/// `None` if it never does.
+pub fn at_first_crossing(xs: &[f64], ys: &[Estimate], x: f64) -> Option<Estimate> {
+    let i = xs.iter().position(|&v| v >= x)?;
     if i == 0 {
-        return Some(run.gold[0]);
+        return Some(ys[0]);
     }
-    let t = (kl - run.kl[i - 1]) / (run.kl[i] - run.kl[i - 1]);
-    let (a, b) = (run.gold[i - 1], run.gold[i]);
+    let t = (x - xs[i - 1]) / (xs[i] - xs[i - 1]);
+    let (a, b) = (ys[i - 1], ys[i]);
     Some(Estimate { mean: a.mean + t * (b.mean - a.mean), se: a.se.max(b.se), n: a.n.min(b.n) })
 }
 
@@ -212,7 +212,7 @@ pub fn kl_penalty_checks(runs: &[PenaltyRun]) -> Vec<Check> {
     let mut parts = Vec::new();
     for r in &sorted[1..] {
         let (kl, gold) = (last(r), *r.gold.last().expect("a gold per KL"));
-        match gold_at_kl(free, kl) {
+        match at_first_crossing(&free.kl, &free.gold, kl) {
             Some(g) => {
                 let diff = difference(gold, g);
                 ok &= diff.mean.abs() <= SIGNIFICANT_SE * diff.se;
@@ -416,7 +416,7 @@ mod tests {
         let above = run(0.5, &[0.0, 1.0, 2.0], &[0.0, 0.5, 1.2]);
         assert!(kl_penalty_checks(&[free.clone(), above])[1].fails());
         assert!(!kl_penalty_checks(&[on_frontier])[0].applies, "no unpenalised run");
-        assert_eq!(gold_at_kl(&free, 2.5).map(|g| g.mean), Some(0.65));
+        assert_eq!(at_first_crossing(&free.kl, &free.gold, 2.5).map(|g| g.mean), Some(0.65));
     }
 
     fn rp(slope: (f64, f64), ratio: (f64, f64)) -> RegressionalPoint {
