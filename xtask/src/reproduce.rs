@@ -9,12 +9,19 @@ use goodhart_repro::targets::{is_target, reproduce, TARGETS};
 use goodhart_repro::{fig1::fig1, ExperimentConfig, Pipeline};
 
 pub const USAGE: &str = "\
-usage: cargo xtask reproduce <target> [--preset tiny|laptop|paper] [--runs DIR] [--out DIR]
+usage: cargo xtask reproduce <target> [--preset tiny|laptop|paper | --config FILE] [--set KEY=VALUE ...]
+                               [--runs DIR] [--out DIR]
 
 targets: fig1, fig2 .. fig26, table1, table2, all (`cargo xtask reproduce list` describes each)
 
 options:
-  --preset P   experiment size (default: laptop; tiny runs in seconds)
+  --preset P   experiment size (default: laptop; tiny runs in seconds): the experiment file
+               data/experiments/<P>.toml, built into the binary
+  --config F   your own experiment file (start from a copy of data/experiments/laptop.toml); its
+               results go to results/<target>/<file name>
+  --set K=V    override one setting by its dotted key, a TOML value: --set rl.ppo.lr=3e-4,
+               --set 'proxies.sizes=[\"p1k\",\"p10k\"]' (repeatable); only the stages that read it
+               are recomputed (see --dry-run); results go to results/<target>/<preset>-set-<hash>
   --runs DIR   artifact store shared by all targets (default: runs/<preset>, or
                runs/<preset>-<backend> off the CPU: stages do not record the backend)
   --out DIR    where results go (default: results/<target>/<preset>)
@@ -39,6 +46,8 @@ options:
 struct Args {
     target: String,
     preset: String,
+    config: Option<PathBuf>,
+    sets: Vec<String>,
     runs: Option<PathBuf>,
     out: Option<PathBuf>,
     dry_run: bool,
@@ -55,6 +64,8 @@ fn parse(args: &[String]) -> Result<Args> {
     let mut a = Args {
         target: String::new(),
         preset: "laptop".into(),
+        config: None,
+        sets: Vec::new(),
         runs: None,
         out: None,
         dry_run: false,
@@ -70,6 +81,8 @@ fn parse(args: &[String]) -> Result<Args> {
             |name: &str| it.next().cloned().with_context(|| format!("{name} needs a value\n\n{USAGE}"));
         match arg.as_str() {
             "--preset" => a.preset = value("--preset")?,
+            "--config" => a.config = Some(value("--config")?.into()),
+            "--set" => a.sets.push(value("--set")?),
             "--runs" => a.runs = Some(value("--runs")?.into()),
             "--out" => a.out = Some(value("--out")?.into()),
             "--dry-run" => a.dry_run = true,
@@ -117,20 +130,40 @@ fn parse(args: &[String]) -> Result<Args> {
     Ok(a)
 }
 
+/// The experiment the arguments name, and the label of its results folder: the preset's name,
+/// or the experiment file's name, with `-set-<hash>` when settings are overridden.
+fn experiment(a: &Args) -> Result<(ExperimentConfig, String)> {
+    let (base, label) = match &a.config {
+        Some(path) => {
+            let stem = path.file_stem().map_or("config".into(), |s| s.to_string_lossy().into_owned());
+            (ExperimentConfig::from_file(path)?, stem)
+        }
+        None => (ExperimentConfig::preset(&a.preset)?, a.preset.clone()),
+    };
+    let config = base.with_overrides(&a.sets)?.with_seed_resampling(a.seed, a.resample);
+    let label = if a.sets.is_empty() {
+        label
+    } else {
+        format!("{label}-set-{}", &goodhart_repro::store::hash_of("set", &a.sets)[..8])
+    };
+    Ok((config, label))
+}
+
 /// `runs/<preset>` on the CPU, `runs/<preset>-<backend>` otherwise: stage keys name settings, not
 /// the backend, and floats differ across backends, so each backend gets its own default store.
-fn default_runs(root: &std::path::Path, a: &Args) -> PathBuf {
+fn default_runs(root: &std::path::Path, a: &Args, config: &ExperimentConfig) -> PathBuf {
+    // an experiment file or --set shares its preset's store: unchanged stages are reused
     match a.backend.as_str() {
-        "cpu" | "flex" => root.join("runs").join(&a.preset),
-        other => root.join("runs").join(format!("{}-{other}", a.preset)),
+        "cpu" | "flex" => root.join("runs").join(&config.preset),
+        other => root.join("runs").join(format!("{}-{other}", config.preset)),
     }
 }
 
 pub fn run(args: &[String]) -> Result<()> {
     let a = parse(args)?;
-    let config = ExperimentConfig::preset(&a.preset)?.with_seed_resampling(a.seed, a.resample);
+    let (config, label) = experiment(&a)?;
     let root = crate::workspace_root();
-    let runs = a.runs.clone().unwrap_or_else(|| default_runs(&root, &a));
+    let runs = a.runs.clone().unwrap_or_else(|| default_runs(&root, &a, &config));
     let started = Instant::now();
     let config_json = serde_json::to_string_pretty(&config)?;
     if a.target == "list" {
@@ -158,7 +191,7 @@ pub fn run(args: &[String]) -> Result<()> {
                     a.seed
                 );
             }
-            let out = a.out.clone().unwrap_or_else(|| root.join("results").join(&a.target).join(&a.preset));
+            let out = a.out.clone().unwrap_or_else(|| root.join("results").join(&a.target).join(&label));
             return crate::slurm::launch(&crate::slurm::Launch {
                 target: &a.target,
                 preset: &a.preset,
@@ -179,14 +212,14 @@ pub fn run(args: &[String]) -> Result<()> {
         if targets != ["fig1"] {
             bail!("--seeds applies to fig1 (its sweeps have no seed axis yet): `cargo xtask reproduce fig1 --seeds {}`", a.seeds);
         }
-        let out = a.out.clone().unwrap_or_else(|| root.join("results").join("fig1").join(&a.preset));
+        let out = a.out.clone().unwrap_or_else(|| root.join("results").join("fig1").join(&label));
         return seeds(&pipeline, a.seeds, a.resample, &out, &runs, started);
     }
     for target in &targets {
         let out = match &a.out {
             Some(dir) if targets.len() > 1 => dir.join(target),
             Some(dir) => dir.clone(),
-            None => default_out(&root, target, &a.preset, a.seed),
+            None => default_out(&root, target, &label, a.seed),
         };
         one(target, &pipeline, &out, &config_json)?;
         eprintln!("{target}: results in {}", out.display());
@@ -306,8 +339,8 @@ pub fn run_cell(args: &[String]) -> Result<()> {
     let mut forwarded = vec![target.clone()];
     forwarded.extend(rest.iter().cloned());
     let a = parse(&forwarded)?;
-    let config = ExperimentConfig::preset(&a.preset)?.with_seed_resampling(a.seed, a.resample);
-    let runs = a.runs.clone().unwrap_or_else(|| default_runs(&crate::workspace_root(), &a));
+    let (config, _) = experiment(&a)?;
+    let runs = a.runs.clone().unwrap_or_else(|| default_runs(&crate::workspace_root(), &a, &config));
     let backend: goodhart_nn::Backend = a.backend.parse()?;
     let pipeline = Pipeline::new(config, &runs, backend.device()?).with_reporter(crate::progress::terminal());
     let index: usize = index.parse().with_context(|| format!("cell index {index:?} is not a number"))?;

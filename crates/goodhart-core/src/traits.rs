@@ -11,9 +11,13 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// actually sampled from (after temperature, top-k and top-p), so KL estimates stay unbiased.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SamplingSettings {
+    /// Softmax temperature (1: the model's own distribution).
     pub temperature: f64,
+    /// Sample among the k most likely tokens only (none: all).
     pub top_k: Option<usize>,
+    /// Sample within the smallest set of tokens of total probability p (none: all).
     pub top_p: Option<f64>,
+    /// Response length cap in tokens.
     pub max_new_tokens: usize,
 }
 

@@ -19,7 +19,9 @@ pub struct PretrainConfig {
     pub batch_size: usize,
     /// Peak learning rate of AdamW (linear warmup, then cosine decay to 10%).
     pub lr: f64,
+    /// Steps of linear learning-rate warmup.
     pub warmup_steps: usize,
+    /// AdamW weight decay.
     pub weight_decay: f64,
     /// Global gradient-norm clip.
     pub grad_clip: f64,

@@ -1,4 +1,5 @@
-//! Experiments as data: one serialisable config per experiment, with named presets.
+//! Experiments as data: one serialisable config per experiment, read from TOML experiment files
+//! (`data/experiments/<preset>.toml` for the named presets), with single settings overridable.
 
 use goodhart_core::SamplingSettings;
 use goodhart_policy::PretrainConfig;
@@ -20,6 +21,7 @@ pub struct WorldStage {
     /// Documents in the pretraining corpus (the last `val_docs` are held out).
     pub corpus_docs: usize,
     pub val_docs: usize,
+    /// Seed of the corpus (and of the tokenizer's training).
     pub seed: u64,
 }
 
@@ -75,6 +77,7 @@ pub struct ProxyStage {
 /// Best-of-n: a pool of samples per prompt, drawn once and reused for every proxy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BonStage {
+    /// Held-out prompts, each with its own pool.
     pub prompts: usize,
     /// Samples per prompt (the largest n).
     pub pool: usize,
@@ -82,6 +85,7 @@ pub struct BonStage {
     pub grid_points: usize,
     /// Bootstrap resamples over prompts for the confidence intervals.
     pub bootstrap: usize,
+    /// Seed of the prompts and of the pools' samples.
     pub seed: u64,
 }
 
@@ -114,25 +118,31 @@ pub struct SweepStage {
     /// Fixed KL-penalty coefficients of the KL-penalty sweep (figs 9, 14), against one proxy
     /// (one of `rl.sizes` shares its unpenalised run with figure 1).
     pub kl_penalties: Vec<f64>,
+    /// The proxy size of the KL-penalty sweep.
     pub kl_rm_size: String,
     /// The second policy of the policy-size sweep (figs 7, 15, 22-24), larger than the main one
     /// as in the paper (finding 6 does not apply otherwise), its pretraining steps, and the one
     /// proxy size trained on each policy's samples.
     pub policy_size: String,
+    /// Pretraining steps of the second policy.
     pub policy_steps: usize,
+    /// The proxy size trained on each policy's samples.
     pub policy_rm_size: String,
     /// Iterated RLHF (finding 9): the numbers of rounds compared (1 among them), the proxy size
     /// of every round, and the distance d = sqrt(KL(pi || pi_init)) each run travels in all,
     /// d / k per round. The prediction's alpha and beta are fitted on the one-round PPO run
     /// against a proxy of that size.
     pub iterated_rounds: Vec<usize>,
+    /// The proxy size of every round of iterated RLHF.
     pub iterated_rm_size: String,
+    /// The distance d = sqrt(KL) each iterated run travels in all.
     pub iterated_d: f64,
 }
 
 /// A whole experiment: every stage's settings and the master seed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentConfig {
+    /// The preset this experiment starts from: its default store is `runs/<preset>`.
     pub preset: String,
     pub world: WorldStage,
     pub policy: PolicyStage,
@@ -168,8 +178,46 @@ impl std::fmt::Display for Mechanisms {
     }
 }
 
-fn sizes(names: &[&str]) -> Vec<String> {
-    names.iter().map(|s| s.to_string()).collect()
+/// A setting outside its allowed range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub key: String,
+    pub value: String,
+    pub allowed: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} = {} is out of range: {}", self.key, self.value, self.allowed)
+    }
+}
+
+/// The presets' experiment files, embedded in the binary.
+const PRESET_FILES: [(&str, &str); 3] = [
+    ("tiny", include_str!("../../../data/experiments/tiny.toml")),
+    ("laptop", include_str!("../../../data/experiments/laptop.toml")),
+    ("paper", include_str!("../../../data/experiments/paper.toml")),
+];
+
+/// A TOML error as `file:line:column: message`.
+fn toml_error(source: &str, text: &str, e: &toml::de::Error) -> ReproError {
+    let at = e.span().map_or(String::new(), |span| {
+        let before = &text[..span.start.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        format!(":{line}:{column}")
+    });
+    ReproError::Config(format!("{source}{at}: {}", e.message()))
+}
+
+/// The first line (1-based) that sets `key`.
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
 }
 
 impl ExperimentConfig {
@@ -189,175 +237,179 @@ impl ExperimentConfig {
         self
     }
 
-    /// The named preset (see [`PRESETS`]).
+    /// The named preset (see [`PRESETS`]): its experiment file under `data/experiments/`,
+    /// embedded in the binary so that it works outside the repository.
+    ///
+    /// # Errors
+    /// [`ReproError::UnknownPreset`] for another name.
     pub fn preset(name: &str) -> Result<Self, ReproError> {
-        let sampling = SamplingSettings { temperature: 1.0, top_k: None, top_p: None, max_new_tokens: 40 };
-        match name {
-            "tiny" => Ok(ExperimentConfig {
-                preset: name.into(),
-                world: WorldStage {
-                    world: WorldConfig::default(),
-                    corpus_docs: 3000,
-                    val_docs: 200,
-                    seed: 1,
-                },
-                policy: PolicyStage {
-                    size: "p10k".into(),
-                    max_seq_len: 56,
-                    pretrain: PretrainConfig { steps: 40, batch_size: 32, ..PretrainConfig::tiny() },
-                    sampling,
-                },
-                gold: GoldStage {
-                    size: "p30k".into(),
-                    init_from_policy: false,
-                    policy_pairs: 200,
-                    pairs: 600,
-                    train: RmTrainConfig { epochs: 1, ..RmTrainConfig::tiny() },
-                    calibration_samples: 256,
-                },
-                proxies: ProxyStage {
-                    sizes: sizes(&["p10k"]),
-                    pairs: 400,
-                    label_noise: 0.0,
-                    train: RmTrainConfig { epochs: 1, ..RmTrainConfig::tiny() },
-                    init_lm: Some(PretrainConfig { steps: 10, batch_size: 16, ..PretrainConfig::tiny() }),
-                },
-                bon: BonStage { prompts: 8, pool: 64, grid_points: 6, bootstrap: 100, seed: 7 },
-                rl: RlStage {
-                    sizes: sizes(&["p10k"]),
-                    ppo: PpoConfig {
-                        total_steps: 4,
-                        batch_size: 16,
-                        max_new_tokens: 40,
-                        ..PpoConfig::tiny()
-                    },
-                    train_prompts: 64,
-                    eval_prompts: 16,
-                    prompt_seed: 11,
-                },
-                sweeps: SweepStage {
-                    data_sizes: vec![30, 90, 360],
-                    data_rm_sizes: sizes(&["p3k", "p10k"]),
-                    chance_rm_sizes: sizes(&["p100"]),
-                    kl_penalties: vec![0.0, 0.5],
-                    kl_rm_size: "p10k".into(),
-                    policy_size: "p30k".into(),
-                    policy_steps: 40,
-                    policy_rm_size: "p10k".into(),
-                    iterated_rounds: vec![1, 2],
-                    iterated_rm_size: "p10k".into(),
-                    iterated_d: 0.4,
-                },
-            }),
-            "laptop" => Ok(ExperimentConfig {
-                preset: name.into(),
-                world: WorldStage {
-                    world: WorldConfig::default(),
-                    corpus_docs: 60_000,
-                    val_docs: 2000,
-                    seed: 1,
-                },
-                policy: PolicyStage {
-                    size: "p300k".into(),
-                    max_seq_len: 56,
-                    pretrain: PretrainConfig::laptop(),
-                    sampling,
-                },
-                // Half broad-writer pairs (the extremes optimisation reaches), half pairs of policy
-                // samples (where the proxies' data lies): README, "The gold at the laptop preset".
-                gold: GoldStage {
-                    size: "p300k".into(),
-                    init_from_policy: true,
-                    pairs: 30_000,
-                    policy_pairs: 30_000,
-                    train: RmTrainConfig { epochs: 2, ..RmTrainConfig::laptop() },
-                    calibration_samples: 4096,
-                },
-                proxies: ProxyStage {
-                    sizes: sizes(&["p1k", "p3k", "p10k", "p30k", "p100k"]),
-                    pairs: 30_000,
-                    label_noise: 0.0,
-                    train: RmTrainConfig { epochs: 2, ..RmTrainConfig::laptop() },
-                    init_lm: Some(PretrainConfig::laptop()),
-                },
-                bon: BonStage { prompts: 128, pool: 2048, grid_points: 16, bootstrap: 500, seed: 7 },
-                rl: RlStage {
-                    sizes: sizes(&["p1k", "p10k", "p100k"]),
-                    ppo: PpoConfig::laptop(),
-                    train_prompts: 4096,
-                    eval_prompts: 256,
-                    prompt_seed: 11,
-                },
-                sweeps: SweepStage {
-                    data_sizes: vec![100, 300, 1000, 3000, 9000, 27_000],
-                    data_rm_sizes: sizes(&["p3k", "p30k"]),
-                    chance_rm_sizes: sizes(&["p100", "p300"]),
-                    kl_penalties: vec![0.0, 0.05, 0.2, 1.0],
-                    kl_rm_size: "p100k".into(),
-                    policy_size: "p1m".into(),
-                    policy_steps: 1500,
-                    policy_rm_size: "p10k".into(),
-                    iterated_rounds: vec![1, 2, 4],
-                    iterated_rm_size: "p1k".into(),
-                    iterated_d: 5.0,
-                },
-            }),
-            "paper" => Ok(ExperimentConfig {
-                preset: name.into(),
-                world: WorldStage {
-                    world: WorldConfig::default(),
-                    corpus_docs: 500_000,
-                    val_docs: 5000,
-                    seed: 1,
-                },
-                policy: PolicyStage {
-                    size: "p3m".into(),
-                    max_seq_len: 56,
-                    pretrain: PretrainConfig { steps: 20_000, batch_size: 128, ..PretrainConfig::laptop() },
-                    sampling,
-                },
-                gold: GoldStage {
-                    size: "p30m".into(),
-                    init_from_policy: false,
-                    policy_pairs: 100_000,
-                    pairs: 100_000,
-                    train: RmTrainConfig { epochs: 2, ..RmTrainConfig::laptop() },
-                    calibration_samples: 16_384,
-                },
-                proxies: ProxyStage {
-                    sizes: sizes(&["p10k", "p30k", "p100k", "p300k", "p1m", "p3m", "p10m"]),
-                    pairs: 100_000,
-                    label_noise: 0.0,
-                    train: RmTrainConfig { epochs: 1, ..RmTrainConfig::laptop() },
-                    init_lm: Some(PretrainConfig {
-                        steps: 20_000,
-                        batch_size: 128,
-                        ..PretrainConfig::laptop()
-                    }),
-                },
-                bon: BonStage { prompts: 1000, pool: 12_600, grid_points: 20, bootstrap: 1000, seed: 7 },
-                rl: RlStage {
-                    sizes: sizes(&["p10k", "p100k", "p1m", "p10m"]),
-                    ppo: PpoConfig { max_new_tokens: 40, ..PpoConfig::paper() },
-                    train_prompts: 100_000,
-                    eval_prompts: 1000,
-                    prompt_seed: 11,
-                },
-                sweeps: SweepStage {
-                    data_sizes: vec![1000, 3000, 10_000, 30_000, 90_000],
-                    data_rm_sizes: sizes(&["p100k", "p1m", "p10m"]),
-                    chance_rm_sizes: sizes(&["p1k", "p3k"]),
-                    kl_penalties: vec![0.0, 0.01, 0.05, 0.2, 1.0],
-                    kl_rm_size: "p1m".into(),
-                    policy_size: "p30m".into(),
-                    policy_steps: 20_000,
-                    policy_rm_size: "p1m".into(),
-                    iterated_rounds: vec![1, 2, 4],
-                    iterated_rm_size: "p1m".into(),
-                    iterated_d: 7.0,
-                },
-            }),
-            other => Err(ReproError::UnknownPreset(other.to_string())),
+        let (_, text) = PRESET_FILES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| ReproError::UnknownPreset(name.to_string()))?;
+        Self::from_toml(text, &format!("data/experiments/{name}.toml"))
+    }
+
+    /// An experiment from the text of an experiment file; `source` names the file in errors.
+    ///
+    /// # Errors
+    /// [`ReproError::Config`] naming the file, line and key: TOML that does not parse, a value of
+    /// the wrong type, a missing key, or a key the config does not have (a misspelt key is an
+    /// error, never ignored).
+    pub fn from_toml(text: &str, source: &str) -> Result<Self, ReproError> {
+        let de = toml::Deserializer::parse(text).map_err(|e| toml_error(source, text, &e))?;
+        let mut unknown = Vec::new();
+        let parsed: Result<ExperimentConfig, _> =
+            serde_ignored::deserialize(de, |path| unknown.push(path.to_string()));
+        // an unknown key first: a misspelt key also makes the key it was meant to be missing
+        if let Some(key) = unknown.first() {
+            let last = key.rsplit('.').next().unwrap_or(key);
+            let at = line_of_key(text, last).map_or(String::new(), |l| format!(":{l}"));
+            return Err(ReproError::Config(format!(
+                "{source}{at}: unknown key `{key}`: check its spelling against data/experiments/laptop.toml"
+            )));
         }
+        let config = parsed.map_err(|e| toml_error(source, text, &e))?;
+        if let Some(bad) = config.problems().into_iter().next() {
+            let last = bad.key.rsplit('.').next().unwrap_or(&bad.key);
+            let at = line_of_key(text, last).map_or(String::new(), |l| format!(":{l}"));
+            return Err(ReproError::Config(format!("{source}{at}: {bad}")));
+        }
+        Ok(config)
+    }
+
+    /// Settings outside their allowed range, each naming its key, value and range.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
+        let mut check = |ok: bool, key: &str, value: String, allowed: &str| {
+            if !ok {
+                out.push(Problem { key: key.to_string(), value, allowed: allowed.to_string() });
+            }
+        };
+        let models = goodhart_nn::PRESETS;
+        let known = |s: &str| models.contains(&s);
+        let allowed_models = format!("one of {}", models.join(", "));
+        for (key, size) in [
+            ("policy.size", &self.policy.size),
+            ("gold.size", &self.gold.size),
+            ("sweeps.kl_rm_size", &self.sweeps.kl_rm_size),
+            ("sweeps.policy_size", &self.sweeps.policy_size),
+            ("sweeps.policy_rm_size", &self.sweeps.policy_rm_size),
+            ("sweeps.iterated_rm_size", &self.sweeps.iterated_rm_size),
+        ] {
+            check(known(size), key, format!("{size:?}"), &allowed_models);
+        }
+        for (key, sizes) in [
+            ("proxies.sizes", &self.proxies.sizes),
+            ("rl.sizes", &self.rl.sizes),
+            ("sweeps.data_rm_sizes", &self.sweeps.data_rm_sizes),
+            ("sweeps.chance_rm_sizes", &self.sweeps.chance_rm_sizes),
+        ] {
+            for size in sizes.iter().filter(|s| !known(s)) {
+                check(false, key, format!("{size:?}"), &allowed_models);
+            }
+        }
+        check(!self.proxies.sizes.is_empty(), "proxies.sizes", "[]".into(), "at least one size");
+        let noise = self.proxies.label_noise;
+        check(
+            (0.0..0.5).contains(&noise),
+            "proxies.label_noise",
+            noise.to_string(),
+            "0 <= p < 0.5 (a flip probability)",
+        );
+        let f = self.world.world.split.heldout_fraction;
+        check(f > 0.0 && f < 1.0, "world.world.split.heldout_fraction", f.to_string(), "0 < f < 1");
+        check(
+            self.proxies.pairs >= 10,
+            "proxies.pairs",
+            self.proxies.pairs.to_string(),
+            ">= 10 (10% are held out)",
+        );
+        check(
+            self.bon.prompts >= 2,
+            "bon.prompts",
+            self.bon.prompts.to_string(),
+            ">= 2 (a fall is tested on half the prompts)",
+        );
+        check(self.bon.pool >= 2, "bon.pool", self.bon.pool.to_string(), ">= 2");
+        check(self.bon.grid_points >= 2, "bon.grid_points", self.bon.grid_points.to_string(), ">= 2");
+        check(self.rl.eval_prompts >= 2, "rl.eval_prompts", self.rl.eval_prompts.to_string(), ">= 2");
+        check(self.rl.train_prompts >= 1, "rl.train_prompts", self.rl.train_prompts.to_string(), ">= 1");
+        let d = self.sweeps.iterated_d;
+        check(d.is_finite() && d > 0.0, "sweeps.iterated_d", d.to_string(), "a distance > 0");
+        for &coef in &self.sweeps.kl_penalties {
+            check(
+                coef.is_finite() && coef >= 0.0,
+                "sweeps.kl_penalties",
+                coef.to_string(),
+                "finite and >= 0",
+            );
+        }
+        for &k in &self.sweeps.iterated_rounds {
+            check(k >= 1, "sweeps.iterated_rounds", k.to_string(), ">= 1");
+        }
+        out
+    }
+
+    /// The experiment file `path`.
+    ///
+    /// # Errors
+    /// [`ReproError::Io`] if it cannot be read, else as [`ExperimentConfig::from_toml`].
+    pub fn from_file(path: &std::path::Path) -> Result<Self, ReproError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ReproError::io(path, e))?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
+    /// This experiment with single settings overridden: each `key=value` names a key by its
+    /// dotted path (`proxies.sizes`, `rl.ppo.lr`) and gives a TOML value (`3`, `0.5`, `"p1k"`,
+    /// `["p1k", "p10k"]`).
+    ///
+    /// # Errors
+    /// [`ReproError::Config`] for a malformed override, an unknown key or a value of the wrong type.
+    pub fn with_overrides(&self, overrides: &[String]) -> Result<Self, ReproError> {
+        if overrides.is_empty() {
+            return Ok(self.clone());
+        }
+        let bad = |msg: String| ReproError::Config(msg);
+        let mut table: toml::Table = toml::Table::try_from(self).map_err(|e| bad(format!("config: {e}")))?;
+        for o in overrides {
+            let (key, value) = o
+                .split_once('=')
+                .ok_or_else(|| bad(format!("--set {o:?}: give key=value, e.g. --set rl.ppo.lr=3e-4")))?;
+            let key = key.trim();
+            let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {}", value.trim()))
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .ok_or_else(|| {
+                    bad(format!(
+                        "--set {key}={value}: {value:?} is not a TOML value (numbers as 3 or 0.5, text in quotes \"p1k\", lists as [\"p1k\", \"p10k\"])"
+                    ))
+                })?;
+            let mut slot = &mut table;
+            let parts: Vec<&str> = key.split('.').collect();
+            for (i, part) in parts.iter().enumerate() {
+                let unknown = || bad(format!("--set {key}: unknown key `{}`", parts[..=i].join(".")));
+                if i + 1 == parts.len() {
+                    let old = slot.get_mut(*part).ok_or_else(unknown)?;
+                    if old.type_str() != value.type_str() && !(old.is_float() && value.is_integer()) {
+                        let a =
+                            |t: &str| format!("{} {t}", if t.starts_with(['a', 'i']) { "an" } else { "a" });
+                        return Err(bad(format!(
+                            "--set {key}={value}: {key} is {}, not {}",
+                            a(old.type_str()),
+                            a(value.type_str())
+                        )));
+                    }
+                    *old = match (&*old, &value) {
+                        (toml::Value::Float(_), toml::Value::Integer(i)) => toml::Value::Float(*i as f64),
+                        _ => value.clone(),
+                    };
+                } else {
+                    slot = slot.get_mut(*part).and_then(toml::Value::as_table_mut).ok_or_else(unknown)?;
+                }
+            }
+        }
+        let text = toml::to_string(&table).map_err(|e| bad(format!("config: {e}")))?;
+        Self::from_toml(&text, &format!("the config with --set {}", overrides.join(" --set ")))
     }
 }

@@ -26,7 +26,9 @@ pub struct RmTrainConfig {
     pub batch_size: usize,
     /// Peak AdamW learning rate (linear warmup over 5% of steps, then linear decay to 10%).
     pub lr: f64,
+    /// AdamW weight decay.
     pub weight_decay: f64,
+    /// Global gradient-norm clip.
     pub grad_clip: f64,
     /// Seed of the head's initial weights (and the trunk's when not initialised from an LM) and
     /// of the batch order.

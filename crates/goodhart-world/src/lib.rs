@@ -97,7 +97,9 @@ pub enum Split {
 /// `round(heldout_fraction * COUNT)` prompts are held out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PromptSplit {
+    /// Share of the prompts held out from all training (every curve is measured on them).
     pub heldout_fraction: f64,
+    /// Seed of the split.
     pub seed: u64,
 }
 
@@ -134,9 +136,13 @@ impl WorldError {
 /// The world's settings: the writer, the rubric, the prompt split and the tokenizer size.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorldConfig {
+    /// How the writer's responses vary.
     pub writer: WriterConfig,
+    /// The rubric's weights.
     pub rubric: Rubric,
+    /// Which prompts are held out.
     pub split: PromptSplit,
+    /// Tokens in the trained BPE vocabulary.
     pub vocab_size: usize,
 }
 

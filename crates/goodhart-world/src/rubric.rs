@@ -29,15 +29,24 @@ use crate::{Prompt, WorldError};
 /// The intensifier `really` is grammatical before the adjective and scored by nothing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rubric {
+    /// Weight of the fraction of sentences on topic.
     pub topic_weight: f64,
+    /// Penalty per sentence more or fewer than the lines asked.
     pub count_weight: f64,
+    /// Penalty per ungrammatical sentence.
     pub grammar_weight: f64,
+    /// Penalty per repeated noun or doubled adjacent word.
     pub repeat_weight: f64,
+    /// Praise term `praise_linear * g - praise_quadratic * g^2` over g praise words.
     pub praise_linear: f64,
     pub praise_quadratic: f64,
+    /// Bonus for using the adjective the prompt asks for at least once.
     pub include_weight: f64,
+    /// Penalty per use of the asked adjective beyond two (keyword stuffing).
     pub include_stuffing: f64,
+    /// Penalty per use of the verb the prompt forbids.
     pub avoid_weight: f64,
+    /// Penalty for a response with no sentence at all.
     pub empty_penalty: f64,
     /// The extremal mechanism: features that are good up to a point and bad beyond it.
     pub extremal: bool,

@@ -1,0 +1,139 @@
+//! Experiment files: the presets are the TOML files under `data/experiments/` and keep the stage
+//! keys of the Rust presets they replaced (so existing stores stay valid); `--set` overrides
+//! recompute only the stages that read them; malformed files and overrides get an error that
+//! names the file, line and key.
+
+use goodhart_repro::plan::fig1_plan;
+use goodhart_repro::store::Store;
+use goodhart_repro::ExperimentConfig;
+
+fn keys(c: &ExperimentConfig) -> Vec<String> {
+    let store = Store::new(std::env::temp_dir().join("goodhart-experiment-files-no-store"));
+    fig1_plan(c, &store).iter().map(|s| format!("{}/{}", s.stage, s.key)).collect()
+}
+
+#[test]
+fn the_toml_presets_keep_the_stage_keys_of_the_rust_presets() {
+    // figure 1's plan under the Rust presets (session 7), stage/key in plan order
+    let tiny = [
+        "world/e14d3bc8a167c729",
+        "policy/d3e37d10d1d9f0c6",
+        "gold/e0218f0458e26125",
+        "proxy-data/20bb181702f31ea7",
+        "bon-pool/0140f948bbf8e2a6",
+        "bon-scores/1aa626ce27e5b053",
+        "lm/6dd8c1ea8b6f7206",
+        "proxy/614ff1fd3d9a54b6",
+        "bon-scores/1dd3f0c81efbbe8b",
+        "rl/4d7bc2607013aaec",
+    ];
+    let laptop = [
+        "world/751e0e350cca38a9",
+        "policy/72242420192ac126",
+        "gold/c98c6ddf87814f1f",
+        "proxy-data/6cc22e6ad46b39d9",
+        "bon-pool/1eaa0c1d31c01664",
+        "bon-scores/341bb038f05286a1",
+        "lm/a22ce32b6c69f1cc",
+        "proxy/0099afbb0b810872",
+        "bon-scores/f0ae66476f6251ea",
+        "rl/5fcdd3161a2c6ef4",
+        "lm/7d9b84e6378b060c",
+        "proxy/52af6e5849e6b0b8",
+        "bon-scores/443f8ab9badabe77",
+        "lm/716bba7ad1c4ba70",
+        "proxy/6574cb2c9fc039cc",
+        "bon-scores/d3fb3621c864aff4",
+        "rl/e93b838211d9e9b9",
+        "lm/fa83d9acccc34147",
+        "proxy/be16f3be7a2ef56b",
+        "bon-scores/644d1dcdd245f961",
+        "lm/c1ecb178cbb11d74",
+        "proxy/46769dad7039c61e",
+        "bon-scores/7a05f1e61565f2b3",
+        "rl/0474c098dd7fc0bc",
+    ];
+    assert_eq!(keys(&ExperimentConfig::preset("tiny").unwrap()), tiny);
+    assert_eq!(keys(&ExperimentConfig::preset("laptop").unwrap()), laptop);
+}
+
+#[test]
+fn an_override_recomputes_only_what_reads_it() {
+    let tiny = ExperimentConfig::preset("tiny").unwrap();
+    let set = |o: &[&str]| tiny.with_overrides(&o.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    let more = set(&[r#"proxies.sizes=["p1k", "p10k"]"#]).unwrap();
+    assert_eq!(more.proxies.sizes, ["p1k", "p10k"]);
+    let (before, after) = (keys(&tiny), keys(&more));
+    // every stage of the old plan is still there, unchanged; only p1k's LM, proxy and scores are new
+    assert!(before.iter().all(|k| after.contains(k)), "{before:?} -> {after:?}");
+    assert_eq!(after.len(), before.len() + 3, "{after:?}");
+    // a PPO setting changes only the PPO runs
+    let lr = keys(&set(&["rl.ppo.lr=1e-3"]).unwrap());
+    let changed: Vec<&String> = lr.iter().filter(|k| !before.contains(k)).collect();
+    assert!(!changed.is_empty() && changed.iter().all(|k| k.starts_with("rl/")), "{changed:?}");
+    // an integer where a float is expected is taken as the float
+    assert_eq!(set(&["rl.ppo.lr=1"]).unwrap().rl.ppo.lr, 1.0);
+}
+
+fn error(text: &str) -> String {
+    ExperimentConfig::from_toml(text, "bad.toml").err().expect("must be refused").to_string()
+}
+
+fn edit(from: &str, to: &str) -> String {
+    let text = include_str!("../../../data/experiments/tiny.toml");
+    assert!(text.contains(from), "tiny.toml has no {from:?}");
+    text.replacen(from, to, 1)
+}
+
+#[test]
+fn malformed_files_and_overrides_name_the_place_and_the_fix() {
+    let cases: Vec<(String, &[&str])> = vec![
+        (edit("total_steps = 4", "total_stepz = 4"), &["bad.toml:", "unknown key `rl.ppo.total_stepz`"]),
+        (edit("[bon]\nprompts = 8", "[bon]\nprompts = -8"), &["bad.toml:", "invalid value"]),
+        (edit("pairs = 400", "pairs = \"many\""), &["bad.toml:", "invalid type", "string \"many\""]),
+        (edit("label_noise = 0.0", "label_noise = [0.0]"), &["bad.toml:", "invalid type"]),
+        (edit("[bon]\nprompts = 8", "[bon]"), &["bad.toml:", "missing field `prompts`"]),
+        (edit("[sweeps]", "[sweeps]\n[sweeps]"), &["bad.toml:", "duplicate"]),
+        (edit("preset = \"tiny\"", "preset = tiny"), &["bad.toml:4:"]),
+        (edit("[world.world.split]", "[world.world.splitt]"), &["unknown key `world.world.splitt"]),
+        ("".to_string(), &["bad.toml", "missing field"]),
+        ("this is not toml".to_string(), &["bad.toml:1:"]),
+        (
+            edit("size = \"p10k\"", "size = \"p7k\""),
+            &["bad.toml:", "policy.size = \"p7k\" is out of range: one of p100"],
+        ),
+        (
+            edit("label_noise = 0.0", "label_noise = 0.7"),
+            &["bad.toml:86: proxies.label_noise = 0.7 is out of range: 0 <= p < 0.5"],
+        ),
+        (
+            edit("heldout_fraction = 0.25", "heldout_fraction = 1.0"),
+            &["heldout_fraction = 1 is out of range"],
+        ),
+        (edit("[bon]\nprompts = 8", "[bon]\nprompts = 1"), &["bon.prompts = 1 is out of range: >= 2"]),
+        (edit("iterated_d = 0.4", "iterated_d = -1.0"), &["sweeps.iterated_d = -1 is out of range"]),
+        (edit("kl_penalties = [0.0, 0.5]", "kl_penalties = [0.0, -0.5]"), &["sweeps.kl_penalties = -0.5"]),
+        (edit("iterated_rounds = [1, 2]", "iterated_rounds = [0, 2]"), &["sweeps.iterated_rounds = 0"]),
+    ];
+    for (text, needles) in &cases {
+        let err = error(text);
+        for needle in *needles {
+            assert!(err.contains(needle), "expected {needle:?} in: {err}");
+        }
+    }
+    let tiny = ExperimentConfig::preset("tiny").unwrap();
+    let overrides: [(&str, &[&str]); 6] = [
+        ("rl.ppo.lrr=1", &["unknown key `rl.ppo.lrr`"]),
+        ("rl.ppo.lr", &["give key=value"]),
+        ("rl.ppo.lr=fast", &["not a TOML value"]),
+        ("rl.ppo.lr=\"fast\"", &["rl.ppo.lr is a float, not a string"]),
+        ("proxies.sizes=\"p1k\"", &["proxies.sizes is an array, not a string"]),
+        ("nowhere.key=1", &["unknown key `nowhere`"]),
+    ];
+    for (o, needles) in overrides {
+        let err = tiny.with_overrides(&[o.to_string()]).err().expect("must be refused").to_string();
+        for needle in needles {
+            assert!(err.contains(needle), "--set {o}: expected {needle:?} in: {err}");
+        }
+    }
+}
