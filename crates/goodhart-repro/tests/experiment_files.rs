@@ -76,7 +76,7 @@ fn an_override_recomputes_only_what_reads_it() {
 }
 
 fn error(text: &str) -> String {
-    ExperimentConfig::from_toml(text, "bad.toml").err().expect("must be refused").to_string()
+    ExperimentConfig::from_toml(text, "bad.toml").expect_err("must be refused").to_string()
 }
 
 fn edit(from: &str, to: &str) -> String {
@@ -131,7 +131,7 @@ fn malformed_files_and_overrides_name_the_place_and_the_fix() {
         ("nowhere.key=1", &["unknown key `nowhere`"]),
     ];
     for (o, needles) in overrides {
-        let err = tiny.with_overrides(&[o.to_string()]).err().expect("must be refused").to_string();
+        let err = tiny.with_overrides(&[o.to_string()]).expect_err("must be refused").to_string();
         for needle in needles {
             assert!(err.contains(needle), "--set {o}: expected {needle:?} in: {err}");
         }
