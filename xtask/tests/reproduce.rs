@@ -111,3 +111,22 @@ fn cells_run_separately_then_collected_equal_a_local_run() {
     }
     assert!(text.contains("collect.sbatch") && text.contains("nothing submitted"), "{text}");
 }
+
+/// Four processes on one empty store (two terminals, or a local run beside a cluster job): each
+/// stage is computed by one of them while the others wait, and all four finish with the same
+/// results.
+#[test]
+fn concurrent_runs_on_one_store_all_succeed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("runs");
+    let children: Vec<_> =
+        (0..4).map(|i| reproduce(&runs, &tmp.path().join(format!("out{i}"))).spawn().unwrap()).collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let first = read(&tmp.path().join("out0/fig1.csv"));
+    for i in 1..4 {
+        assert_eq!(read(&tmp.path().join(format!("out{i}/fig1.csv"))), first, "run {i}");
+    }
+}

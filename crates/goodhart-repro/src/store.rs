@@ -6,6 +6,11 @@
 //! `stage.json` (what was computed, from what, and how long it took). So a directory that exists
 //! is complete: an interrupted run leaves only a `*.partial.*` directory, which the next run
 //! removes and recomputes, saying so.
+//!
+//! Several processes may share a store: a stage is computed under an exclusive lock on
+//! `<key>.lock` beside its directory (`File::lock`, an `flock`), so one process computes it while
+//! the others wait and then reuse it, and only the lock holder touches the key's partial
+//! directory. The lock dies with its process, so a killed run never leaves a stage locked.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -168,6 +173,13 @@ impl Store {
         }
         let parent = dir.parent().expect("stage dirs have a parent");
         std::fs::create_dir_all(parent).map_err(|e| ReproError::io(parent, e))?;
+        // One process computes a stage; others wait for it and reuse its result. The lock is
+        // released when `_lock` drops (or the process dies); a partial directory of this key
+        // belongs to whoever holds the lock, so only the holder removes one.
+        let _lock = self.lock(stage, key, parent)?;
+        if self.is_done(stage, key) {
+            return Ok((dir, Outcome::Cached));
+        }
         self.remove_partials(parent, key)?;
         if dir.exists() {
             (self.reporter)(Event::Note(&format!(
@@ -192,6 +204,28 @@ impl Store {
             .map_err(|e| ReproError::io(&marker, e))?;
         goodhart_core::publish(&tmp, &dir).map_err(|e| ReproError::io(&dir, e))?;
         Ok((dir, Outcome::Computed))
+    }
+
+    /// Takes the exclusive lock of `stage/key` (`<key>.lock` beside its directory), waiting, and
+    /// saying so, while another process holds it.
+    fn lock(&self, stage: Stage, key: &str, parent: &Path) -> Result<std::fs::File, ReproError> {
+        let path = parent.join(format!("{key}.lock"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| ReproError::io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let line = format!("note: another process is computing {stage}/{key}; waiting for it");
+                (self.reporter)(Event::Note(&line));
+                file.lock().map_err(|e| ReproError::io(&path, e))?;
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(ReproError::io(&path, e)),
+        }
+        Ok(file)
     }
 
     /// Removes temporary directories that interrupted runs left for `key`.
@@ -248,6 +282,34 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_callers_compute_a_stage_once_and_all_get_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let runs = std::sync::atomic::AtomicUsize::new(0);
+        let outcomes: Vec<Outcome> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..4)
+                .map(|_| {
+                    s.spawn(|| {
+                        // a store per caller, as separate processes would have
+                        let store = Store::new(dir.path());
+                        let (d, outcome) = store
+                            .ensure(Stage::World, "k", &(), |tmp| {
+                                runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                                std::thread::sleep(std::time::Duration::from_millis(200));
+                                std::fs::write(tmp.join("x"), "1").map_err(|e| ReproError::io(tmp, e))
+                            })
+                            .unwrap();
+                        assert_eq!(std::fs::read_to_string(d.join("x")).unwrap(), "1");
+                        outcome
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1, "computed once");
+        assert_eq!(outcomes.iter().filter(|o| **o == Outcome::Computed).count(), 1);
+    }
+
+    #[test]
     fn failed_or_interrupted_work_is_redone() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path());
@@ -260,7 +322,11 @@ mod tests {
         let (_, outcome) = store.ensure(Stage::World, "k", &(), |_| Ok(())).unwrap();
         assert_eq!(outcome, Outcome::Computed);
         assert!(store.is_done(Stage::World, "k"));
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("world")).unwrap().collect();
-        assert_eq!(leftovers.len(), 1, "partial directories are cleaned up");
+        let leftovers: Vec<String> = std::fs::read_dir(dir.path().join("world"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|name| !name.ends_with(".lock"))
+            .collect();
+        assert_eq!(leftovers, ["k"], "partial directories are cleaned up");
     }
 }

@@ -87,8 +87,12 @@ impl Pipeline {
             pb.finish();
             write_json(&tmp.join("ppo.json"), &output)
         })?;
-        if checkpoints.exists() {
-            std::fs::remove_dir_all(&checkpoints).map_err(|e| ReproError::io(&checkpoints, e))?;
+        // the stage is complete; another process that waited for it may be removing them too
+        match std::fs::remove_dir_all(&checkpoints) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(ReproError::io(&checkpoints, e))
+            }
+            _ => {}
         }
         let output: PpoOutput = read_json(&dir.join("ppo.json"))?;
         let last = output.evals.last();
