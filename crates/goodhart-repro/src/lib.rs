@@ -28,6 +28,7 @@ pub mod report;
 pub mod rubric;
 pub mod seeds;
 pub mod store;
+pub mod table;
 pub mod targets;
 pub mod verify;
 

@@ -307,6 +307,7 @@ pub fn write_fig1(out: &Path, f: &Fig1, config_json: &str) -> Result<(), ReproEr
         goodhart_core::write_atomic(&path, text.as_bytes()).map_err(|e| ReproError::io(&path, e))
     };
     w("fig1.csv", &records_csv(&f.records))?;
+    crate::table::write_parquet(&out.join("fig1.parquet"), &f.records)?;
     w("fig1.json", &serde_json::to_string_pretty(f).expect("serialises"))?;
     w("config.json", config_json)?;
     w("report.md", &fig1_markdown(f))?;

@@ -45,6 +45,9 @@ fn smoke(target: &str) {
         assert!(!result.records.is_empty(), "{target} has no rows");
         let csv = std::fs::read_to_string(csv).unwrap();
         assert_eq!(csv.lines().count(), 1 + result.records.len(), "{target}");
+        let parquet =
+            goodhart_repro::table::read_parquet(&out.path().join(format!("{target}.parquet"))).unwrap();
+        assert_eq!(parquet.height(), result.records.len(), "{target}.parquet");
     }
     let empty = match &result.json {
         serde_json::Value::Null => true,

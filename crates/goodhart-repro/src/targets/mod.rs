@@ -158,7 +158,7 @@ impl TargetOutput {
         self
     }
 
-    /// Writes `report.md`, `<name>.csv` (when it has rows), `<name>.json`, `config.json`, the checks
+    /// Writes `report.md`, `<name>.csv` and `<name>.parquet` (when it has rows), `<name>.json`, `config.json`, the checks
     /// (`<name>_checks.json`, when the target has any) and the figure (`.svg`, `.png`) into
     /// `out`, each atomically.
     pub fn write(&self, out: &Path, config_json: &str) -> Result<(), ReproError> {
@@ -170,6 +170,7 @@ impl TargetOutput {
         // Tables and the diagram have no curve rows: no CSV rather than an empty one.
         if !self.records.is_empty() {
             w(&format!("{}.csv", self.name), &records_csv(&self.records))?;
+            crate::table::write_parquet(&out.join(format!("{}.parquet", self.name)), &self.records)?;
         }
         w(&format!("{}.json", self.name), &serde_json::to_string_pretty(&self.json).expect("serialises"))?;
         w("config.json", config_json)?;

@@ -1,0 +1,129 @@
+//! Results as Parquet through polars: every target's curve points, one row per [`Record`], in one
+//! schema (the CSV's columns, in the same order), so that `polars.read_parquet` and pandas open
+//! any target's `<target>.parquet` the same way.
+
+use std::path::Path;
+
+use goodhart_core::Record;
+use polars::prelude::*;
+
+use crate::ReproError;
+
+/// The schema of `<target>.parquet`: column names and types, in order.
+pub fn schema() -> Vec<(&'static str, DataType)> {
+    let (s, u, f) = (DataType::String, DataType::UInt64, DataType::Float64);
+    vec![
+        ("experiment", s.clone()),
+        ("method", s.clone()),
+        ("rm_size", s.clone()),
+        ("rm_params", u.clone()),
+        ("data_size", u.clone()),
+        ("policy_size", s),
+        ("kl_penalty", f.clone()),
+        ("seed", u.clone()),
+        ("n", u.clone()),
+        ("step", u),
+        ("kl", f.clone()),
+        ("sqrt_kl", f.clone()),
+        ("gold", f.clone()),
+        ("gold_se", f.clone()),
+        ("proxy", f.clone()),
+        ("proxy_se", f.clone()),
+        ("rubric", f.clone()),
+        ("rubric_se", f),
+    ]
+}
+
+/// The records as a polars frame with [`schema`]'s columns (`n` and `step` null where a row has
+/// none; `rubric` NaN where it was not measured).
+pub fn records_frame(records: &[Record]) -> PolarsResult<DataFrame> {
+    let text = |f: fn(&Record) -> String| records.iter().map(f).collect::<Vec<String>>();
+    let count = |f: fn(&Record) -> u64| records.iter().map(f).collect::<Vec<u64>>();
+    let maybe = |f: fn(&Record) -> Option<u64>| records.iter().map(f).collect::<Vec<Option<u64>>>();
+    let float = |f: fn(&Record) -> f64| records.iter().map(f).collect::<Vec<f64>>();
+    df!(
+        "experiment" => text(|r| r.experiment.clone()),
+        "method" => text(|r| r.method.to_string()),
+        "rm_size" => text(|r| r.rm_size.clone()),
+        "rm_params" => count(|r| r.rm_params),
+        "data_size" => count(|r| r.data_size),
+        "policy_size" => text(|r| r.policy_size.clone()),
+        "kl_penalty" => float(|r| r.kl_penalty),
+        "seed" => count(|r| r.seed),
+        "n" => maybe(|r| r.n),
+        "step" => maybe(|r| r.step),
+        "kl" => float(|r| r.kl),
+        "sqrt_kl" => float(|r| r.sqrt_kl),
+        "gold" => float(|r| r.gold),
+        "gold_se" => float(|r| r.gold_se),
+        "proxy" => float(|r| r.proxy),
+        "proxy_se" => float(|r| r.proxy_se),
+        "rubric" => float(|r| r.rubric),
+        "rubric_se" => float(|r| r.rubric_se),
+    )
+}
+
+/// Writes the records to `path` as Parquet, atomically (temporary file, fsync, rename).
+///
+/// # Errors
+/// [`ReproError::Artifact`] if polars cannot build or encode the table, [`ReproError::Io`] if the
+/// file cannot be written.
+pub fn write_parquet(path: &Path, records: &[Record]) -> Result<(), ReproError> {
+    let polars_err = |e: PolarsError| ReproError::Artifact(format!("{}: {e}", path.display()));
+    let mut frame = records_frame(records).map_err(polars_err)?;
+    let mut bytes = Vec::new();
+    ParquetWriter::new(&mut bytes).finish(&mut frame).map_err(polars_err)?;
+    goodhart_core::write_atomic(path, &bytes).map_err(|e| ReproError::io(path, e))
+}
+
+/// Reads a table written by [`write_parquet`].
+///
+/// # Errors
+/// [`ReproError::Io`] if the file cannot be opened, [`ReproError::Corrupt`] if it is not Parquet.
+pub fn read_parquet(path: &Path) -> Result<DataFrame, ReproError> {
+    let file = std::fs::File::open(path).map_err(|e| ReproError::io(path, e))?;
+    ParquetReader::new(file)
+        .finish()
+        .map_err(|e| ReproError::Corrupt { path: path.to_path_buf(), reason: e.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use goodhart_core::Method;
+
+    use super::*;
+
+    #[test]
+    fn records_round_trip_through_parquet_in_the_documented_schema() {
+        let mut a = Record::new("fig1", Method::Bon).with_n(16).with_kl(1.5);
+        (a.rm_size, a.rm_params, a.gold, a.gold_se) = ("p1k".into(), 1032, 0.25, 0.01);
+        let mut b = Record::new("fig1", Method::Rl).with_kl(4.0);
+        (b.step, b.proxy, b.rubric) = (Some(8), 1.5, f64::NAN);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fig1.parquet");
+        write_parquet(&path, &[a.clone(), b.clone()]).unwrap();
+        let frame = read_parquet(&path).unwrap();
+        let want: Vec<(String, DataType)> = schema().into_iter().map(|(n, t)| (n.to_string(), t)).collect();
+        let got: Vec<(String, DataType)> =
+            frame.schema().iter().map(|(n, t)| (n.to_string(), t.clone())).collect();
+        assert_eq!(got, want);
+        assert_eq!(frame.height(), 2);
+        let n = frame.column("n").unwrap().u64().unwrap();
+        assert_eq!((n.get(0), n.get(1)), (Some(16), None), "no n for a PPO row is a null, not 0");
+        let gold = frame.column("gold").unwrap().f64().unwrap();
+        assert_eq!(gold.get(0), Some(0.25));
+        let method = frame.column("method").unwrap().str().unwrap();
+        assert_eq!(method.get(1), Some(b.method.to_string().as_str()));
+        assert!(frame.column("rubric").unwrap().f64().unwrap().get(1).unwrap().is_nan());
+        assert_eq!(frame.column("sqrt_kl").unwrap().f64().unwrap().get(1), Some(2.0));
+    }
+
+    #[test]
+    fn a_file_that_is_not_parquet_is_named_as_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.parquet");
+        std::fs::write(&path, b"not parquet").unwrap();
+        let err = read_parquet(&path).unwrap_err().to_string();
+        assert!(err.contains("x.parquet") && err.contains("corrupt"), "{err}");
+    }
+}
