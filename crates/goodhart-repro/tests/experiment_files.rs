@@ -14,7 +14,7 @@ fn keys(c: &ExperimentConfig) -> Vec<String> {
 
 #[test]
 fn the_toml_presets_keep_the_stage_keys_of_the_rust_presets() {
-    // figure 1's plan under the Rust presets (session 7), stage/key in plan order
+    // figure 1's plan under the Rust presets the files replaced, stage/key in plan order
     let tiny = [
         "world/e14d3bc8a167c729",
         "policy/d3e37d10d1d9f0c6",
