@@ -79,10 +79,11 @@ fn mean_curve(table: &[f64], cols: usize, idx: &[usize]) -> Vec<f64> {
 /// The slope of gold on proxy over every sample of the prompts `idx`.
 fn regression_slope(proxy: &[Vec<f64>], gold: &[Vec<f64>], idx: &[usize]) -> f64 {
     let pairs = || idx.iter().flat_map(|&i| proxy[i].iter().zip(&gold[i]));
-    let n = pairs().count() as f64;
-    let (mp, mg) = (pairs().map(|(p, _)| p).sum::<f64>() / n, pairs().map(|(_, g)| g).sum::<f64>() / n);
-    let cov: f64 = pairs().map(|(p, g)| (p - mp) * (g - mg)).sum();
-    let var: f64 = pairs().map(|(p, _)| (p - mp) * (p - mp)).sum();
+    // two passes: the means, then the centred sums
+    let (n, sp, sg) = pairs().fold((0.0, 0.0, 0.0), |(n, sp, sg), (p, g)| (n + 1.0, sp + p, sg + g));
+    let (mp, mg) = (sp / n, sg / n);
+    let (cov, var) =
+        pairs().fold((0.0, 0.0), |(c, v), (p, g)| (c + (p - mp) * (g - mg), v + (p - mp) * (p - mp)));
     cov / var
 }
 

@@ -200,19 +200,8 @@ fn fig8(f: &Fig1) -> TargetOutput {
         })
         .collect();
     for p in &points {
-        line(
-            &mut s,
-            format!(
-                "| {} | {:.3} [{:.3}, {:.3}] | {:.3} [{:.3}, {:.3}] |",
-                p.size,
-                p.slope,
-                p.slope_ci.0,
-                p.slope_ci.1,
-                p.alpha_ratio,
-                p.alpha_ratio_ci.0,
-                p.alpha_ratio_ci.1
-            ),
-        );
+        let (slope, ratio) = p.intervals();
+        line(&mut s, format!("| {} | {slope} | {ratio} |", p.size));
     }
     let curve = |size: &str, method: &str, proxy: &[Estimate], gold: &[Estimate]| serde_json::json!({"size": size, "method": method, "proxy": proxy, "gold": gold});
     let json = serde_json::json!({

@@ -247,6 +247,14 @@ pub struct RegressionalPoint {
     pub alpha_ratio_ci: (f64, f64),
 }
 
+impl RegressionalPoint {
+    /// The slope and the ratio, each as `value [lo, hi]`.
+    pub fn intervals(&self) -> (String, String) {
+        let show = |v: f64, (lo, hi): (f64, f64)| format!("{v:.3} [{lo:.3}, {hi:.3}]");
+        (show(self.slope, self.slope_ci), show(self.alpha_ratio, self.alpha_ratio_ci))
+    }
+}
+
 /// Fewest RM sizes whose intervals must overlap for finding 8.
 pub const MIN_OVERLAPPING_SIZES: usize = 3;
 
@@ -266,17 +274,9 @@ pub fn regressional_check(points: &[RegressionalPoint]) -> Check {
     let rows: Vec<String> = points
         .iter()
         .map(|p| {
-            format!(
-                "{} slope {:.3} [{:.3}, {:.3}] ratio {:.3} [{:.3}, {:.3}]{}",
-                p.size,
-                p.slope,
-                p.slope_ci.0,
-                p.slope_ci.1,
-                p.alpha_ratio,
-                p.alpha_ratio_ci.0,
-                p.alpha_ratio_ci.1,
-                if overlap(p.slope_ci, p.alpha_ratio_ci) { "" } else { " (apart)" }
-            )
+            let (slope, ratio) = p.intervals();
+            let apart = if overlap(p.slope_ci, p.alpha_ratio_ci) { "" } else { " (apart)" };
+            format!("{} slope {slope} ratio {ratio}{apart}", p.size)
         })
         .collect();
     let n = points.iter().filter(|p| overlap(p.slope_ci, p.alpha_ratio_ci)).count();
