@@ -2,6 +2,7 @@
 //!
 //! One module per task. Tasks shell out to cargo, so they run exactly what a user would type.
 
+mod analyze;
 mod bench;
 mod invariants;
 mod progress;
@@ -20,6 +21,7 @@ usage: cargo xtask <task>
 tasks:
   reproduce    run a paper experiment: `cargo xtask reproduce fig1 [--preset tiny|laptop]`
   run-cell     one cell of fig1 (what a Slurm array task runs): `run-cell fig1 <base|proxy|rl> <i>`
+  analyze      your own best-of-n pools or PPO logs, fitted and drawn: `analyze data/examples/bon_pools.csv`
   collect      fit, draw and report from a store the cells filled (= reproduce, everything cached)
   verify       check a reproduced figure's findings: `cargo xtask verify fig1 [--preset P]`
   test         run the test suite exactly as CI does (the README's test command)
@@ -50,6 +52,7 @@ fn run(args: &[String]) -> Result<()> {
         Some("seed-llvm") => seed_llvm::run(&args[1..]),
         Some("reproduce") => reproduce::run(&args[1..]),
         Some("verify") => verify::run(&args[1..]),
+        Some("analyze") => analyze::run(&args[1..]),
         Some("run-cell") => reproduce::run_cell(&args[1..]),
         Some("collect") => reproduce::run(&args[1..]),
         Some("help" | "-h" | "--help") | None => {

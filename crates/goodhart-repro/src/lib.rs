@@ -28,7 +28,7 @@ pub mod report;
 pub mod rubric;
 pub mod seeds;
 pub mod store;
-pub mod table;
+pub use goodhart_data::table;
 pub mod targets;
 pub mod verify;
 
@@ -64,6 +64,8 @@ pub enum ReproError {
     Rm(#[from] goodhart_rm::RmError),
     #[error(transparent)]
     Bon(#[from] goodhart_bon::BonError),
+    #[error(transparent)]
+    Data(#[from] goodhart_data::DataError),
     #[error(transparent)]
     Ppo(#[from] goodhart_ppo::PpoError),
     /// An error from an implementation of a core trait (a policy, reward model or optimiser)

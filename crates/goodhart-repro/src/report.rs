@@ -3,9 +3,11 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use goodhart_core::{Estimate, Record};
+use goodhart_core::Estimate;
 use goodhart_laws::Form;
 use goodhart_plot::{spread_colour, write_png, write_svg, Figure, LineStyle, Panel, Series};
+
+pub use goodhart_data::table::records_csv;
 
 use crate::fig1::Fig1;
 use crate::ReproError;
@@ -16,40 +18,6 @@ fn estimate(x: Option<&Estimate>) -> String {
 
 fn opt(x: Option<f64>) -> String {
     x.map_or("-".into(), |v| format!("{v:.3}"))
-}
-
-/// Records as CSV (one header row, the columns of [`Record`]).
-pub fn records_csv(records: &[Record]) -> String {
-    let mut out = String::from(
-        "experiment,method,rm_size,rm_params,data_size,policy_size,kl_penalty,seed,n,step,kl,sqrt_kl,gold,gold_se,proxy,proxy_se,rubric,rubric_se\n",
-    );
-    for r in records {
-        let o = |x: Option<u64>| x.map_or(String::new(), |v| v.to_string());
-        writeln!(
-            out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            r.experiment,
-            r.method,
-            r.rm_size,
-            r.rm_params,
-            r.data_size,
-            r.policy_size,
-            r.kl_penalty,
-            r.seed,
-            o(r.n),
-            o(r.step),
-            r.kl,
-            r.sqrt_kl,
-            r.gold,
-            r.gold_se,
-            r.proxy,
-            r.proxy_se,
-            r.rubric,
-            r.rubric_se
-        )
-        .expect("write to string");
-    }
-    out
 }
 
 /// The Markdown tables of figure 1.

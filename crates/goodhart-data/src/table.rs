@@ -1,0 +1,361 @@
+//! Results as tables: every target's curve points, one row per [`Record`], in one schema (the
+//! CSV's columns, in the same order) as `<target>.parquet` and `<target>.csv`, and its fitted
+//! laws, one row per [`FitRow`], as `<target>_fits.parquet`, so that `polars.read_parquet` and
+//! pandas open any target's results the same way.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use goodhart_core::Record;
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::DataError;
+
+/// The schema of `<target>.parquet`: column names and types, in order.
+pub fn schema() -> Vec<(&'static str, DataType)> {
+    let (s, u, f) = (DataType::String, DataType::UInt64, DataType::Float64);
+    vec![
+        ("experiment", s.clone()),
+        ("method", s.clone()),
+        ("rm_size", s.clone()),
+        ("rm_params", u.clone()),
+        ("data_size", u.clone()),
+        ("policy_size", s),
+        ("kl_penalty", f.clone()),
+        ("seed", u.clone()),
+        ("n", u.clone()),
+        ("step", u),
+        ("kl", f.clone()),
+        ("sqrt_kl", f.clone()),
+        ("gold", f.clone()),
+        ("gold_se", f.clone()),
+        ("proxy", f.clone()),
+        ("proxy_se", f.clone()),
+        ("rubric", f.clone()),
+        ("rubric_se", f),
+    ]
+}
+
+/// The records as a polars frame with [`schema`]'s columns (`n` and `step` null where a row has
+/// none; `rubric` NaN where it was not measured).
+pub fn records_frame(records: &[Record]) -> PolarsResult<DataFrame> {
+    let text = |f: fn(&Record) -> String| records.iter().map(f).collect::<Vec<String>>();
+    let count = |f: fn(&Record) -> u64| records.iter().map(f).collect::<Vec<u64>>();
+    let maybe = |f: fn(&Record) -> Option<u64>| records.iter().map(f).collect::<Vec<Option<u64>>>();
+    let float = |f: fn(&Record) -> f64| records.iter().map(f).collect::<Vec<f64>>();
+    df!(
+        "experiment" => text(|r| r.experiment.clone()),
+        "method" => text(|r| r.method.to_string()),
+        "rm_size" => text(|r| r.rm_size.clone()),
+        "rm_params" => count(|r| r.rm_params),
+        "data_size" => count(|r| r.data_size),
+        "policy_size" => text(|r| r.policy_size.clone()),
+        "kl_penalty" => float(|r| r.kl_penalty),
+        "seed" => count(|r| r.seed),
+        "n" => maybe(|r| r.n),
+        "step" => maybe(|r| r.step),
+        "kl" => float(|r| r.kl),
+        "sqrt_kl" => float(|r| r.sqrt_kl),
+        "gold" => float(|r| r.gold),
+        "gold_se" => float(|r| r.gold_se),
+        "proxy" => float(|r| r.proxy),
+        "proxy_se" => float(|r| r.proxy_se),
+        "rubric" => float(|r| r.rubric),
+        "rubric_se" => float(|r| r.rubric_se),
+    )
+}
+
+/// Writes the records to `path` as Parquet, atomically (temporary file, fsync, rename).
+///
+/// # Errors
+/// [`DataError::Polars`] if polars cannot build or encode the table, [`DataError::Io`] if the
+/// file cannot be written.
+pub fn write_parquet(path: &Path, records: &[Record]) -> Result<(), DataError> {
+    let frame = records_frame(records).map_err(|e| polars_err(path, e))?;
+    write_frame(path, frame)
+}
+
+fn polars_err(path: &Path, e: PolarsError) -> DataError {
+    DataError::Polars { path: path.to_path_buf(), reason: e.to_string() }
+}
+
+fn write_frame(path: &Path, mut frame: DataFrame) -> Result<(), DataError> {
+    let mut bytes = Vec::new();
+    ParquetWriter::new(&mut bytes).finish(&mut frame).map_err(|e| polars_err(path, e))?;
+    goodhart_core::write_atomic(path, &bytes).map_err(|e| DataError::io(path, e))
+}
+
+/// Records as CSV: one header row, then [`schema`]'s columns in order (`n` and `step` empty where
+/// a row has none).
+pub fn records_csv(records: &[Record]) -> String {
+    let mut out = schema().iter().map(|(name, _)| *name).collect::<Vec<_>>().join(",");
+    out.push('\n');
+    for r in records {
+        let o = |x: Option<u64>| x.map_or(String::new(), |v| v.to_string());
+        writeln!(
+            out,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            csv_text(&r.experiment),
+            r.method,
+            csv_text(&r.rm_size),
+            r.rm_params,
+            r.data_size,
+            csv_text(&r.policy_size),
+            r.kl_penalty,
+            r.seed,
+            o(r.n),
+            o(r.step),
+            r.kl,
+            r.sqrt_kl,
+            r.gold,
+            r.gold_se,
+            r.proxy,
+            r.proxy_se,
+            r.rubric,
+            r.rubric_se
+        )
+        .expect("write to string");
+    }
+    out
+}
+
+/// A text field as CSV writes it: quoted (inner quotes doubled) when it holds a comma, a quote or
+/// a line break.
+fn csv_text(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\"")).into()
+    } else {
+        s.into()
+    }
+}
+
+/// One fitted law of one curve: which cell the curve came from (the [`Record`] columns that name
+/// a cell), which score was fitted (`gold` or `proxy`), the form and its parameters with 90%
+/// bootstrap intervals (NaN where none were computed), the fit's quality, the fitted and the
+/// measured peak, and the proxy RM's validation loss and accuracy (NaN when not known).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FitRow {
+    pub experiment: String,
+    pub method: goodhart_core::Method,
+    pub rm_size: String,
+    pub rm_params: u64,
+    pub data_size: u64,
+    pub policy_size: String,
+    pub kl_penalty: f64,
+    pub seed: u64,
+    /// `gold` or `proxy`.
+    pub score: String,
+    /// [`goodhart_laws::Form::name`] of the fitted form.
+    pub form: String,
+    pub alpha: f64,
+    pub alpha_lo: f64,
+    pub alpha_hi: f64,
+    pub beta: f64,
+    pub beta_lo: f64,
+    pub beta_hi: f64,
+    pub r2: f64,
+    pub rmse: f64,
+    pub n_points: u64,
+    /// The fitted curve's peak (NaN when it has none).
+    pub peak_d: f64,
+    pub peak_score: f64,
+    /// The highest mean score measured, and where.
+    pub measured_peak_d: f64,
+    pub measured_peak_score: f64,
+    /// The largest d measured.
+    pub max_d: f64,
+    pub rm_val_loss: f64,
+    pub rm_val_accuracy: f64,
+}
+
+impl FitRow {
+    /// A row for the cell of `record` (its experiment, method, RM, data, policy, penalty, seed),
+    /// the fitted `score` and `law`; intervals, peaks and losses start as NaN.
+    pub fn new(record: &Record, score: &str, law: &goodhart_laws::FittedLaw) -> Self {
+        let peak = law.peak();
+        FitRow {
+            experiment: record.experiment.clone(),
+            method: record.method,
+            rm_size: record.rm_size.clone(),
+            rm_params: record.rm_params,
+            data_size: record.data_size,
+            policy_size: record.policy_size.clone(),
+            kl_penalty: record.kl_penalty,
+            seed: record.seed,
+            score: score.to_string(),
+            form: law.form.name().to_string(),
+            alpha: law.alpha(),
+            alpha_lo: f64::NAN,
+            alpha_hi: f64::NAN,
+            beta: law.beta(),
+            beta_lo: f64::NAN,
+            beta_hi: f64::NAN,
+            r2: law.r2,
+            rmse: law.rmse,
+            n_points: law.n_points as u64,
+            peak_d: peak.map_or(f64::NAN, |p| p.d),
+            peak_score: peak.map_or(f64::NAN, |p| p.r),
+            measured_peak_d: f64::NAN,
+            measured_peak_score: f64::NAN,
+            max_d: f64::NAN,
+            rm_val_loss: f64::NAN,
+            rm_val_accuracy: f64::NAN,
+        }
+    }
+
+    /// This row with the measured curve's peak and extent, from its points `(d, score)`.
+    pub fn with_measured(mut self, d: &[f64], score: &[f64]) -> Self {
+        let best = d.iter().zip(score).filter(|(_, s)| s.is_finite()).max_by(|a, b| a.1.total_cmp(b.1));
+        if let Some((&d, &s)) = best {
+            (self.measured_peak_d, self.measured_peak_score) = (d, s);
+        }
+        self.max_d = d.iter().copied().fold(f64::NAN, f64::max);
+        self
+    }
+
+    /// This row with 90% intervals of alpha and beta.
+    pub fn with_intervals(mut self, alpha: (f64, f64), beta: (f64, f64)) -> Self {
+        (self.alpha_lo, self.alpha_hi, self.beta_lo, self.beta_hi) = (alpha.0, alpha.1, beta.0, beta.1);
+        self
+    }
+}
+
+/// The schema of `<target>_fits.parquet`: the fields of [`FitRow`], in order.
+pub fn fits_schema() -> Vec<(&'static str, DataType)> {
+    let (s, u, f) = (DataType::String, DataType::UInt64, DataType::Float64);
+    let mut cols = vec![
+        ("experiment", s.clone()),
+        ("method", s.clone()),
+        ("rm_size", s.clone()),
+        ("rm_params", u.clone()),
+        ("data_size", u.clone()),
+        ("policy_size", s.clone()),
+        ("kl_penalty", f.clone()),
+        ("seed", u.clone()),
+        ("score", s.clone()),
+        ("form", s),
+    ];
+    for name in ["alpha", "alpha_lo", "alpha_hi", "beta", "beta_lo", "beta_hi", "r2", "rmse"] {
+        cols.push((name, f.clone()));
+    }
+    cols.push(("n_points", u));
+    for name in [
+        "peak_d",
+        "peak_score",
+        "measured_peak_d",
+        "measured_peak_score",
+        "max_d",
+        "rm_val_loss",
+        "rm_val_accuracy",
+    ] {
+        cols.push((name, f.clone()));
+    }
+    cols
+}
+
+/// The fits as a polars frame with [`fits_schema`]'s columns.
+pub fn fits_frame(fits: &[FitRow]) -> PolarsResult<DataFrame> {
+    let text = |f: fn(&FitRow) -> String| fits.iter().map(f).collect::<Vec<String>>();
+    let count = |f: fn(&FitRow) -> u64| fits.iter().map(f).collect::<Vec<u64>>();
+    let float = |f: fn(&FitRow) -> f64| fits.iter().map(f).collect::<Vec<f64>>();
+    df!(
+        "experiment" => text(|r| r.experiment.clone()),
+        "method" => text(|r| r.method.to_string()),
+        "rm_size" => text(|r| r.rm_size.clone()),
+        "rm_params" => count(|r| r.rm_params),
+        "data_size" => count(|r| r.data_size),
+        "policy_size" => text(|r| r.policy_size.clone()),
+        "kl_penalty" => float(|r| r.kl_penalty),
+        "seed" => count(|r| r.seed),
+        "score" => text(|r| r.score.clone()),
+        "form" => text(|r| r.form.clone()),
+        "alpha" => float(|r| r.alpha),
+        "alpha_lo" => float(|r| r.alpha_lo),
+        "alpha_hi" => float(|r| r.alpha_hi),
+        "beta" => float(|r| r.beta),
+        "beta_lo" => float(|r| r.beta_lo),
+        "beta_hi" => float(|r| r.beta_hi),
+        "r2" => float(|r| r.r2),
+        "rmse" => float(|r| r.rmse),
+        "n_points" => count(|r| r.n_points),
+        "peak_d" => float(|r| r.peak_d),
+        "peak_score" => float(|r| r.peak_score),
+        "measured_peak_d" => float(|r| r.measured_peak_d),
+        "measured_peak_score" => float(|r| r.measured_peak_score),
+        "max_d" => float(|r| r.max_d),
+        "rm_val_loss" => float(|r| r.rm_val_loss),
+        "rm_val_accuracy" => float(|r| r.rm_val_accuracy),
+    )
+}
+
+/// Writes the fits to `path` as Parquet, atomically.
+///
+/// # Errors
+/// As [`write_parquet`]; an empty list is refused ([`DataError::Table`]): no target writes an
+/// empty table.
+pub fn write_fits_parquet(path: &Path, fits: &[FitRow]) -> Result<(), DataError> {
+    if fits.is_empty() {
+        let file = path.display().to_string();
+        return Err(DataError::Table {
+            file,
+            reason: "no fits to write; an empty table is not written".into(),
+        });
+    }
+    let frame = fits_frame(fits).map_err(|e| polars_err(path, e))?;
+    write_frame(path, frame)
+}
+
+/// Reads a table written by [`write_parquet`].
+///
+/// # Errors
+/// [`DataError::Io`] if the file cannot be opened, [`DataError::Format`] if it is not Parquet.
+pub fn read_parquet(path: &Path) -> Result<DataFrame, DataError> {
+    let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    ParquetReader::new(file).finish().map_err(|e| DataError::Format {
+        path: path.to_path_buf(),
+        format: "Parquet",
+        reason: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use goodhart_core::Method;
+
+    use super::*;
+
+    #[test]
+    fn records_round_trip_through_parquet_in_the_documented_schema() {
+        let mut a = Record::new("fig1", Method::Bon).with_n(16).with_kl(1.5);
+        (a.rm_size, a.rm_params, a.gold, a.gold_se) = ("p1k".into(), 1032, 0.25, 0.01);
+        let mut b = Record::new("fig1", Method::Rl).with_kl(4.0);
+        (b.step, b.proxy, b.rubric) = (Some(8), 1.5, f64::NAN);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fig1.parquet");
+        write_parquet(&path, &[a.clone(), b.clone()]).unwrap();
+        let frame = read_parquet(&path).unwrap();
+        let want: Vec<(String, DataType)> = schema().into_iter().map(|(n, t)| (n.to_string(), t)).collect();
+        let got: Vec<(String, DataType)> =
+            frame.schema().iter().map(|(n, t)| (n.to_string(), t.clone())).collect();
+        assert_eq!(got, want);
+        assert_eq!(frame.height(), 2);
+        let n = frame.column("n").unwrap().u64().unwrap();
+        assert_eq!((n.get(0), n.get(1)), (Some(16), None), "no n for a PPO row is a null, not 0");
+        let gold = frame.column("gold").unwrap().f64().unwrap();
+        assert_eq!(gold.get(0), Some(0.25));
+        let method = frame.column("method").unwrap().str().unwrap();
+        assert_eq!(method.get(1), Some(b.method.to_string().as_str()));
+        assert!(frame.column("rubric").unwrap().f64().unwrap().get(1).unwrap().is_nan());
+        assert_eq!(frame.column("sqrt_kl").unwrap().f64().unwrap().get(1), Some(2.0));
+    }
+
+    #[test]
+    fn a_file_that_is_not_parquet_is_named_as_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.parquet");
+        std::fs::write(&path, b"not parquet").unwrap();
+        let err = read_parquet(&path).unwrap_err().to_string();
+        assert!(err.contains("x.parquet") && err.contains("cannot be read as Parquet"), "{err}");
+    }
+}
