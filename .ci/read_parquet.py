@@ -1,5 +1,5 @@
 """Reads a target's Parquet with polars and with pandas (pyarrow) and checks the schema that
-goodhart_repro::table::schema documents. Usage: python3 .ci/read_parquet.py results/fig1/tiny/fig1.parquet"""
+goodhart_data::table::schema documents. Usage: python3 .ci/read_parquet.py results/fig1/tiny/fig1.parquet"""
 import sys
 
 import pandas as pd
@@ -26,3 +26,16 @@ pandas = pd.read_parquet(path, engine="pyarrow")
 assert list(pandas.columns) == list(SCHEMA) and len(pandas) == frame.height
 assert abs(pandas["gold"].sum() - frame["gold"].sum()) < 1e-9
 print(f"{path}: {frame.height} rows, schema as documented; polars and pandas agree")
+
+# the fits beside it (goodhart_data::fits::fits_schema)
+fits_path = path.replace(".parquet", "_fits.parquet")
+fits = pl.read_parquet(fits_path)
+FITS = ["experiment", "method", "rm_size", "rm_params", "data_size", "policy_size", "kl_penalty", "seed",
+        "score", "form", "alpha", "alpha_lo", "alpha_hi", "beta", "beta_lo", "beta_hi", "r2", "rmse",
+        "n_points", "peak_d", "peak_score", "measured_peak_d", "measured_peak_score", "max_d",
+        "rm_val_loss", "rm_val_accuracy"]
+assert fits.columns == FITS, f"columns {fits.columns} != {FITS}"
+assert fits.height > 0 and set(fits["score"].unique()) <= {"gold", "proxy"}
+assert set(fits["form"].unique()) <= {"bon", "rl"}
+assert len(pd.read_parquet(fits_path, engine="pyarrow")) == fits.height
+print(f"{fits_path}: {fits.height} fits, schema as documented; polars and pandas agree")

@@ -10,10 +10,16 @@ pub const MATH_CRATES: [&str; 3] = ["goodhart-kl", "goodhart-bon", "goodhart-law
 /// Dependencies the math crates must never pull in, directly or transitively.
 pub const FORBIDDEN: [&str; 2] = ["burn", "polars"];
 
-/// Checks that no math crate depends on burn or polars (`cargo tree`, normal dependencies).
+/// The crate of results as data (Parquet through polars, `analyze`): polars, but never burn, so
+/// that the Python package can expose it without a deep-learning framework.
+pub const DATA_CRATE: &str = "goodhart-data";
+
+/// Checks that no math crate depends on burn or polars and that the data crate does not depend
+/// on burn (`cargo tree`, normal dependencies).
 pub fn check() -> Result<()> {
     let mut bad = Vec::new();
-    for krate in MATH_CRATES {
+    let checks = MATH_CRATES.iter().map(|k| (*k, &FORBIDDEN[..])).chain([(DATA_CRATE, &FORBIDDEN[..1])]);
+    for (krate, forbidden) in checks {
         let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .args(["tree", "--edges", "normal", "--prefix", "none", "--format", "{p}", "-p", krate])
             .current_dir(crate::workspace_root())
@@ -24,17 +30,18 @@ pub fn check() -> Result<()> {
         }
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             let name = line.split_whitespace().next().unwrap_or("");
-            if FORBIDDEN.iter().any(|f| name == *f || name.starts_with(&format!("{f}-"))) {
+            if forbidden.iter().any(|f| name == *f || name.starts_with(&format!("{f}-"))) {
                 bad.push(format!("{krate} depends on {name}"));
             }
         }
     }
     if !bad.is_empty() {
         bail!(
-            "architecture invariant broken (the math crates must stay framework-free):\n  {}",
+            "architecture invariant broken (the math crates and {DATA_CRATE} must stay framework-free):\n  {}",
             bad.join("\n  ")
         );
     }
     println!("ok: {} depend on none of {}", MATH_CRATES.join(", "), FORBIDDEN.join(", "));
+    println!("ok: {DATA_CRATE} does not depend on {}", FORBIDDEN[0]);
     Ok(())
 }

@@ -11,8 +11,9 @@ use goodhart_laws::{bootstrap_ci, fit, FitOptions, FittedLaw, Form};
 use goodhart_plot::{spread_colour, write_png, write_svg, Figure, LineStyle, Panel, Series};
 use serde::{Deserialize, Serialize};
 
+use crate::fits::{write_fits_parquet, FitRow};
 use crate::runs::{PpoRun, Runs, SamplePools};
-use crate::table::{records_csv, write_fits_parquet, write_parquet, FitRow};
+use crate::table::{records_csv, write_parquet};
 use crate::DataError;
 
 /// How to analyse a table.

@@ -23,6 +23,7 @@
 //! ```
 
 pub mod analyze;
+pub mod fits;
 pub mod input;
 pub mod runs;
 pub mod table;
@@ -30,8 +31,8 @@ pub mod table;
 use std::path::PathBuf;
 
 pub use analyze::{analyze, write_analysis, Analysis, AnalyzeOptions};
+pub use fits::{fits_from_records, FitRow};
 pub use runs::{PpoLog, Runs, SamplePools};
-pub use table::FitRow;
 
 /// Everything that can be wrong with a table going in or a result going out, with what to do.
 #[derive(Debug, thiserror::Error)]

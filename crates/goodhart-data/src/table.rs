@@ -1,14 +1,13 @@
 //! Results as tables: every target's curve points, one row per [`Record`], in one schema (the
-//! CSV's columns, in the same order) as `<target>.parquet` and `<target>.csv`, and its fitted
-//! laws, one row per [`FitRow`], as `<target>_fits.parquet`, so that `polars.read_parquet` and
-//! pandas open any target's results the same way.
+//! CSV's columns, in the same order) as `<target>.parquet` and `<target>.csv`, so that
+//! `polars.read_parquet` and pandas open any target's results the same way. Its fitted laws are
+//! in [`crate::fits`].
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use goodhart_core::Record;
 use polars::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use crate::DataError;
 
@@ -76,11 +75,11 @@ pub fn write_parquet(path: &Path, records: &[Record]) -> Result<(), DataError> {
     write_frame(path, frame)
 }
 
-fn polars_err(path: &Path, e: PolarsError) -> DataError {
+pub(crate) fn polars_err(path: &Path, e: PolarsError) -> DataError {
     DataError::Polars { path: path.to_path_buf(), reason: e.to_string() }
 }
 
-fn write_frame(path: &Path, mut frame: DataFrame) -> Result<(), DataError> {
+pub(crate) fn write_frame(path: &Path, mut frame: DataFrame) -> Result<(), DataError> {
     let mut bytes = Vec::new();
     ParquetWriter::new(&mut bytes).finish(&mut frame).map_err(|e| polars_err(path, e))?;
     goodhart_core::write_atomic(path, &bytes).map_err(|e| DataError::io(path, e))
@@ -128,182 +127,6 @@ fn csv_text(s: &str) -> std::borrow::Cow<'_, str> {
     } else {
         s.into()
     }
-}
-
-/// One fitted law of one curve: which cell the curve came from (the [`Record`] columns that name
-/// a cell), which score was fitted (`gold` or `proxy`), the form and its parameters with 90%
-/// bootstrap intervals (NaN where none were computed), the fit's quality, the fitted and the
-/// measured peak, and the proxy RM's validation loss and accuracy (NaN when not known).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FitRow {
-    pub experiment: String,
-    pub method: goodhart_core::Method,
-    pub rm_size: String,
-    pub rm_params: u64,
-    pub data_size: u64,
-    pub policy_size: String,
-    pub kl_penalty: f64,
-    pub seed: u64,
-    /// `gold` or `proxy`.
-    pub score: String,
-    /// [`goodhart_laws::Form::name`] of the fitted form.
-    pub form: String,
-    pub alpha: f64,
-    pub alpha_lo: f64,
-    pub alpha_hi: f64,
-    pub beta: f64,
-    pub beta_lo: f64,
-    pub beta_hi: f64,
-    pub r2: f64,
-    pub rmse: f64,
-    pub n_points: u64,
-    /// The fitted curve's peak (NaN when it has none).
-    pub peak_d: f64,
-    pub peak_score: f64,
-    /// The highest mean score measured, and where.
-    pub measured_peak_d: f64,
-    pub measured_peak_score: f64,
-    /// The largest d measured.
-    pub max_d: f64,
-    pub rm_val_loss: f64,
-    pub rm_val_accuracy: f64,
-}
-
-impl FitRow {
-    /// A row for the cell of `record` (its experiment, method, RM, data, policy, penalty, seed),
-    /// the fitted `score` and `law`; intervals, peaks and losses start as NaN.
-    pub fn new(record: &Record, score: &str, law: &goodhart_laws::FittedLaw) -> Self {
-        let peak = law.peak();
-        FitRow {
-            experiment: record.experiment.clone(),
-            method: record.method,
-            rm_size: record.rm_size.clone(),
-            rm_params: record.rm_params,
-            data_size: record.data_size,
-            policy_size: record.policy_size.clone(),
-            kl_penalty: record.kl_penalty,
-            seed: record.seed,
-            score: score.to_string(),
-            form: law.form.name().to_string(),
-            alpha: law.alpha(),
-            alpha_lo: f64::NAN,
-            alpha_hi: f64::NAN,
-            beta: law.beta(),
-            beta_lo: f64::NAN,
-            beta_hi: f64::NAN,
-            r2: law.r2,
-            rmse: law.rmse,
-            n_points: law.n_points as u64,
-            peak_d: peak.map_or(f64::NAN, |p| p.d),
-            peak_score: peak.map_or(f64::NAN, |p| p.r),
-            measured_peak_d: f64::NAN,
-            measured_peak_score: f64::NAN,
-            max_d: f64::NAN,
-            rm_val_loss: f64::NAN,
-            rm_val_accuracy: f64::NAN,
-        }
-    }
-
-    /// This row with the measured curve's peak and extent, from its points `(d, score)`.
-    pub fn with_measured(mut self, d: &[f64], score: &[f64]) -> Self {
-        let best = d.iter().zip(score).filter(|(_, s)| s.is_finite()).max_by(|a, b| a.1.total_cmp(b.1));
-        if let Some((&d, &s)) = best {
-            (self.measured_peak_d, self.measured_peak_score) = (d, s);
-        }
-        self.max_d = d.iter().copied().fold(f64::NAN, f64::max);
-        self
-    }
-
-    /// This row with 90% intervals of alpha and beta.
-    pub fn with_intervals(mut self, alpha: (f64, f64), beta: (f64, f64)) -> Self {
-        (self.alpha_lo, self.alpha_hi, self.beta_lo, self.beta_hi) = (alpha.0, alpha.1, beta.0, beta.1);
-        self
-    }
-}
-
-/// The schema of `<target>_fits.parquet`: the fields of [`FitRow`], in order.
-pub fn fits_schema() -> Vec<(&'static str, DataType)> {
-    let (s, u, f) = (DataType::String, DataType::UInt64, DataType::Float64);
-    let mut cols = vec![
-        ("experiment", s.clone()),
-        ("method", s.clone()),
-        ("rm_size", s.clone()),
-        ("rm_params", u.clone()),
-        ("data_size", u.clone()),
-        ("policy_size", s.clone()),
-        ("kl_penalty", f.clone()),
-        ("seed", u.clone()),
-        ("score", s.clone()),
-        ("form", s),
-    ];
-    for name in ["alpha", "alpha_lo", "alpha_hi", "beta", "beta_lo", "beta_hi", "r2", "rmse"] {
-        cols.push((name, f.clone()));
-    }
-    cols.push(("n_points", u));
-    for name in [
-        "peak_d",
-        "peak_score",
-        "measured_peak_d",
-        "measured_peak_score",
-        "max_d",
-        "rm_val_loss",
-        "rm_val_accuracy",
-    ] {
-        cols.push((name, f.clone()));
-    }
-    cols
-}
-
-/// The fits as a polars frame with [`fits_schema`]'s columns.
-pub fn fits_frame(fits: &[FitRow]) -> PolarsResult<DataFrame> {
-    let text = |f: fn(&FitRow) -> String| fits.iter().map(f).collect::<Vec<String>>();
-    let count = |f: fn(&FitRow) -> u64| fits.iter().map(f).collect::<Vec<u64>>();
-    let float = |f: fn(&FitRow) -> f64| fits.iter().map(f).collect::<Vec<f64>>();
-    df!(
-        "experiment" => text(|r| r.experiment.clone()),
-        "method" => text(|r| r.method.to_string()),
-        "rm_size" => text(|r| r.rm_size.clone()),
-        "rm_params" => count(|r| r.rm_params),
-        "data_size" => count(|r| r.data_size),
-        "policy_size" => text(|r| r.policy_size.clone()),
-        "kl_penalty" => float(|r| r.kl_penalty),
-        "seed" => count(|r| r.seed),
-        "score" => text(|r| r.score.clone()),
-        "form" => text(|r| r.form.clone()),
-        "alpha" => float(|r| r.alpha),
-        "alpha_lo" => float(|r| r.alpha_lo),
-        "alpha_hi" => float(|r| r.alpha_hi),
-        "beta" => float(|r| r.beta),
-        "beta_lo" => float(|r| r.beta_lo),
-        "beta_hi" => float(|r| r.beta_hi),
-        "r2" => float(|r| r.r2),
-        "rmse" => float(|r| r.rmse),
-        "n_points" => count(|r| r.n_points),
-        "peak_d" => float(|r| r.peak_d),
-        "peak_score" => float(|r| r.peak_score),
-        "measured_peak_d" => float(|r| r.measured_peak_d),
-        "measured_peak_score" => float(|r| r.measured_peak_score),
-        "max_d" => float(|r| r.max_d),
-        "rm_val_loss" => float(|r| r.rm_val_loss),
-        "rm_val_accuracy" => float(|r| r.rm_val_accuracy),
-    )
-}
-
-/// Writes the fits to `path` as Parquet, atomically.
-///
-/// # Errors
-/// As [`write_parquet`]; an empty list is refused ([`DataError::Table`]): no target writes an
-/// empty table.
-pub fn write_fits_parquet(path: &Path, fits: &[FitRow]) -> Result<(), DataError> {
-    if fits.is_empty() {
-        let file = path.display().to_string();
-        return Err(DataError::Table {
-            file,
-            reason: "no fits to write; an empty table is not written".into(),
-        });
-    }
-    let frame = fits_frame(fits).map_err(|e| polars_err(path, e))?;
-    write_frame(path, frame)
 }
 
 /// Reads a table written by [`write_parquet`].

@@ -91,7 +91,7 @@ fn an_analysis_is_written_as_reproduce_writes_a_target() {
     }
     let fits = goodhart_data::table::read_parquet(&dir.path().join("analysis_fits.parquet")).unwrap();
     let names: Vec<String> = fits.schema().iter().map(|(n, _)| n.to_string()).collect();
-    let want: Vec<String> = goodhart_data::table::fits_schema().iter().map(|(n, _)| n.to_string()).collect();
+    let want: Vec<String> = goodhart_data::fits::fits_schema().iter().map(|(n, _)| n.to_string()).collect();
     assert_eq!(names, want);
     assert_eq!(fits.height(), 2);
     let report = std::fs::read_to_string(dir.path().join("report.md")).unwrap();

@@ -194,6 +194,40 @@ pub struct Fig1 {
     pub records: Vec<Record>,
 }
 
+/// Fills in what figure 1's results know beyond the records the fits came from: the 90%
+/// prompt-bootstrap intervals of each best-of-n gold fit, and every proxy's validation loss and
+/// accuracy. A fit is matched to the one result with its method, RM size and data size; one that
+/// matches none or several is left as it is.
+pub fn fill_fits<'a>(
+    fits: &mut [goodhart_data::FitRow],
+    bon: impl IntoIterator<Item = &'a BonResult>,
+    rl: impl IntoIterator<Item = &'a RlResult>,
+) {
+    let bon: Vec<&BonResult> = bon.into_iter().collect();
+    let rl: Vec<&RlResult> = rl.into_iter().collect();
+    let same =
+        |f: &goodhart_data::FitRow, p: &RmReport| f.rm_size == p.size && f.data_size == p.train_pairs as u64;
+    for f in fits.iter_mut() {
+        let proxy = match f.method {
+            Method::Bon => {
+                let found: Vec<&&BonResult> = bon.iter().filter(|r| same(f, &r.proxy)).collect();
+                let [r] = found.as_slice() else { continue };
+                if f.score == "gold" {
+                    (f.alpha_lo, f.alpha_hi, f.beta_lo, f.beta_hi) =
+                        (r.alpha_ci.0, r.alpha_ci.1, r.beta_ci.0, r.beta_ci.1);
+                }
+                &r.proxy
+            }
+            Method::Rl => {
+                let found: Vec<&&RlResult> = rl.iter().filter(|r| same(f, &r.proxy)).collect();
+                let [r] = found.as_slice() else { continue };
+                &r.proxy
+            }
+        };
+        (f.rm_val_loss, f.rm_val_accuracy) = (proxy.val.loss, proxy.val.accuracy);
+    }
+}
+
 fn fit_bon(d: &[f64], y: &[f64]) -> Result<goodhart_laws::FittedLaw, ReproError> {
     fit(Form::Bon, d, y, &FitOptions::default()).map_err(|e| ReproError::Fit(e.to_string()))
 }

@@ -267,8 +267,8 @@ pub fn fig1_figure(f: &Fig1) -> Figure {
     fig
 }
 
-/// Writes `fig1.csv` (every curve point), `fig1.json` (everything), `config.json`, `report.md`
-/// and the figure as `fig1.svg` and `fig1.png` into `out` (atomically each).
+/// Writes `fig1.csv` and `fig1.parquet` (every curve point), `fig1_fits.parquet` (every curve's
+/// fits), `fig1.json` (everything), `config.json`, `report.md` and the figure as `fig1.svg` and `fig1.png` into `out` (atomically each).
 pub fn write_fig1(out: &Path, f: &Fig1, config_json: &str) -> Result<(), ReproError> {
     let w = |name: &str, text: &str| {
         let path = out.join(name);
@@ -276,6 +276,11 @@ pub fn write_fig1(out: &Path, f: &Fig1, config_json: &str) -> Result<(), ReproEr
     };
     w("fig1.csv", &records_csv(&f.records))?;
     crate::table::write_parquet(&out.join("fig1.parquet"), &f.records)?;
+    let mut fits = goodhart_data::fits_from_records(&f.records);
+    crate::fig1::fill_fits(&mut fits, &f.results, &f.rl);
+    if !fits.is_empty() {
+        goodhart_data::fits::write_fits_parquet(&out.join("fig1_fits.parquet"), &fits)?;
+    }
     w("fig1.json", &serde_json::to_string_pretty(f).expect("serialises"))?;
     w("config.json", config_json)?;
     w("report.md", &fig1_markdown(f))?;

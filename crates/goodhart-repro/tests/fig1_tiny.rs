@@ -138,6 +138,24 @@ fn tiny_fig1_runs_end_to_end_and_reuses_its_cache() {
     assert!(svg.contains("(a) best-of-n") && svg.contains("(b) PPO"));
     assert!(svg.contains(&format!("gold, RM {}", config.proxies.sizes[0])));
     assert!(std::fs::read(out.path().join("fig1.png")).unwrap().starts_with(b"\x89PNG"));
+    // the fits table: every proxy's best-of-n gold fit as figure 1 fitted it, with its intervals
+    let fits = goodhart_repro::table::read_parquet(&out.path().join("fig1_fits.parquet")).unwrap();
+    let col = |name: &str| fits.column(name).unwrap().clone();
+    let (method, score, size) = (col("method"), col("score"), col("rm_size"));
+    let (alpha, alpha_lo, loss) = (col("alpha"), col("alpha_lo"), col("rm_val_loss"));
+    for r in &fig.results {
+        let row = (0..fits.height())
+            .find(|&i| {
+                method.str().unwrap().get(i) == Some("bon")
+                    && score.str().unwrap().get(i) == Some("gold")
+                    && size.str().unwrap().get(i) == Some(r.proxy.size.as_str())
+            })
+            .unwrap_or_else(|| panic!("no best-of-n gold fit of {}", r.proxy.size));
+        assert!((alpha.f64().unwrap().get(row).unwrap() - r.alpha_bon).abs() < 1e-9, "{}", r.proxy.size);
+        assert_eq!(alpha_lo.f64().unwrap().get(row), Some(r.alpha_ci.0));
+        assert_eq!(loss.f64().unwrap().get(row), Some(r.proxy.val.loss));
+    }
+    assert_eq!(fits.height(), goodhart_data::fits_from_records(&fig.records).len());
 
     // The numbers themselves are pinned by a golden file (see `golden`).
     golden::check("fig1_tiny.csv", &records_csv(&fig.records));

@@ -49,6 +49,13 @@ fn smoke(target: &str) {
             goodhart_repro::table::read_parquet(&out.path().join(format!("{target}.parquet"))).unwrap();
         assert_eq!(parquet.height(), result.records.len(), "{target}.parquet");
     }
+    // fits: written when some curve could be fitted, never as an empty table
+    let fits_file = out.path().join(format!("{target}_fits.parquet"));
+    assert_eq!(fits_file.exists(), !result.fits.is_empty(), "{target}");
+    if fits_file.exists() {
+        let fits = goodhart_repro::table::read_parquet(&fits_file).unwrap();
+        assert_eq!(fits.height(), result.fits.len(), "{target}_fits.parquet");
+    }
     let empty = match &result.json {
         serde_json::Value::Null => true,
         serde_json::Value::Array(a) => a.is_empty(),

@@ -136,7 +136,8 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
         figure = figure.with_panel(rl_curves_panel("PPO", &rl, false));
     }
     let json = serde_json::json!({"bon": &cells, "rl": rl.iter().map(|(l, r)| serde_json::json!({"run": l, "result": r})).collect::<Vec<_>>()});
-    Ok(TargetOutput::new(target, s, records, Some(figure), json).with_checks(checks))
+    let output = TargetOutput::new(target, s, records, Some(figure), json).with_checks(checks);
+    Ok(output.with_results(cells.iter().map(|c| &c.result), rl.iter().map(|(_, r)| r)))
 }
 
 /// The smallest data size whose proxy is better than chance, per RM size (fig21's marker).

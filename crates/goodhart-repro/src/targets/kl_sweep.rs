@@ -38,9 +38,9 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
     let labelled: Vec<(String, RlResult)> =
         c.kl_penalties.iter().zip(results).map(|(coef, r)| (format!("KL penalty {coef}"), r)).collect();
     if target == "fig14" {
-        let mut out = kl_by_step("fig14", "KL against PPO step for each KL penalty", &labelled);
-        out.records = records;
-        return Ok(out);
+        return Ok(
+            kl_by_step("fig14", "KL against PPO step for each KL penalty", &labelled).with_records(records)
+        );
     }
     let mut s = String::new();
     line(&mut s, format!("# fig9: PPO against proxy {} under several KL penalties\n", c.kl_rm_size));

@@ -18,6 +18,8 @@ use goodhart_core::{Estimate, Record};
 use goodhart_plot::{spread_colour, write_png, write_svg, Figure, LineStyle, Panel, Series};
 use serde::Serialize;
 
+use goodhart_data::fits::{fits_from_records, write_fits_parquet, FitRow};
+
 use crate::fig1::{fig1, BonResult, RlResult};
 use crate::pipeline::Pipeline;
 use crate::report::records_csv;
@@ -133,6 +135,10 @@ pub struct TargetOutput {
     /// The paper's findings this target carries, checked on its results (written to
     /// `<name>_checks.json`, read by `cargo xtask verify`).
     pub checks: Vec<Check>,
+    /// The paper's form fitted to every curve of `records`, gold and proxy
+    /// (`<name>_fits.parquet`), with what the target knows beyond its records filled in
+    /// ([`crate::fig1::fill_fits`]).
+    pub fits: Vec<FitRow>,
 }
 
 impl TargetOutput {
@@ -146,6 +152,7 @@ impl TargetOutput {
         TargetOutput {
             name: name.to_string(),
             markdown,
+            fits: fits_from_records(&records),
             records,
             figure,
             json: serde_json::to_value(json).expect("results serialise"),
@@ -158,7 +165,25 @@ impl TargetOutput {
         self
     }
 
-    /// Writes `report.md`, `<name>.csv` and `<name>.parquet` (when it has rows), `<name>.json`, `config.json`, the checks
+    /// This output with other records, and the fits of those.
+    fn with_records(mut self, records: Vec<Record>) -> Self {
+        self.fits = fits_from_records(&records);
+        self.records = records;
+        self
+    }
+
+    /// The fits with the intervals and proxy losses of the results the records came from.
+    fn with_results<'a>(
+        mut self,
+        bon: impl IntoIterator<Item = &'a BonResult>,
+        rl: impl IntoIterator<Item = &'a RlResult>,
+    ) -> Self {
+        crate::fig1::fill_fits(&mut self.fits, bon, rl);
+        self
+    }
+
+    /// Writes `report.md`, `<name>.csv` and `<name>.parquet` (when it has rows),
+    /// `<name>_fits.parquet` (when it has fits), `<name>.json`, `config.json`, the checks
     /// (`<name>_checks.json`, when the target has any) and the figure (`.svg`, `.png`) into
     /// `out`, each atomically.
     pub fn write(&self, out: &Path, config_json: &str) -> Result<(), ReproError> {
@@ -171,6 +196,9 @@ impl TargetOutput {
         if !self.records.is_empty() {
             w(&format!("{}.csv", self.name), &records_csv(&self.records))?;
             crate::table::write_parquet(&out.join(format!("{}.parquet", self.name)), &self.records)?;
+        }
+        if !self.fits.is_empty() {
+            write_fits_parquet(&out.join(format!("{}_fits.parquet", self.name)), &self.fits)?;
         }
         w(&format!("{}.json", self.name), &serde_json::to_string_pretty(&self.json).expect("serialises"))?;
         w("config.json", config_json)?;
@@ -205,9 +233,12 @@ pub fn reproduce(target_name: &str, p: &Pipeline) -> Result<TargetOutput, ReproE
         }
         Family::FromFig1 if t.name == "fig11" => {
             let f = fig1(p)?;
-            Ok(from_fig1::fig11(&f, &chance_proxies(p)?))
+            Ok(from_fig1::fig11(&f, &chance_proxies(p)?).with_results(&f.results, &f.rl))
         }
-        Family::FromFig1 => from_fig1::run(t.name, &fig1(p)?),
+        Family::FromFig1 => {
+            let f = fig1(p)?;
+            Ok(from_fig1::run(t.name, &f)?.with_results(&f.results, &f.rl))
+        }
         Family::DataSweep => data_sweep::run(t.name, p),
         Family::KlSweep => kl_sweep::run(t.name, p),
         Family::PolicySweep => policy_sweep::run(t.name, p),

@@ -119,9 +119,8 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
     rl_table(&mut s, &rl);
     let figure = match target {
         "fig15" => {
-            let mut out = kl_by_step("fig15", title, &rl);
+            let mut out = kl_by_step("fig15", title, &rl).with_records(records);
             out.markdown = format!("{s}\n{}", out.markdown.split_once('\n').map_or("", |(_, rest)| rest));
-            out.records = records;
             return Ok(out);
         }
         "fig22" => Figure::new(format!("{target}: {title}")).with_panel(rl_curves_panel("PPO", &rl, false)),
