@@ -73,7 +73,29 @@ pub fn bon_scores_inputs<'a>(pool: &'a str, rm: &'a str) -> (&'a str, &'a str) {
     (pool, rm)
 }
 
+/// The RL settings one PPO run reads: PPO's config and the prompt sets (not `rl.sizes`, which
+/// says which proxies get a run, so adding a size recomputes no other run).
+pub type RlSettings<'a> = (&'a goodhart_ppo::PpoConfig, usize, usize, u64);
+
+fn rl_settings(c: &RlStage) -> RlSettings<'_> {
+    (&c.ppo, c.train_prompts, c.eval_prompts, c.prompt_seed)
+}
+
 pub fn rl_inputs<'a>(
+    policy: &'a str,
+    proxy: &'a str,
+    gold: &'a str,
+    c: &'a RlStage,
+) -> (&'a str, &'a str, &'a str, RlSettings<'a>) {
+    (policy, proxy, gold, rl_settings(c))
+}
+
+/// What keyed a PPO run before its key held only the settings it reads: the whole RL section,
+/// `rl.sizes` included. A store's runs under these keys are adopted ([`Store::adopt`]) the first
+/// time the same config runs, instead of being recomputed.
+///
+/// [`Store::adopt`]: crate::store::Store::adopt
+pub fn legacy_rl_inputs<'a>(
     policy: &'a str,
     proxy: &'a str,
     gold: &'a str,
@@ -128,6 +150,7 @@ pub struct PlannedStage {
 /// The stages figure 1 runs, in order, with whether each is already in `store`.
 pub fn fig1_plan(c: &ExperimentConfig, store: &Store) -> Vec<PlannedStage> {
     let mut out = Vec::new();
+    let mut adoptable = Vec::new();
     let mut add = |stage: Stage, cell: Cell, what: String, key: String| {
         out.push(PlannedStage {
             stage,
@@ -137,6 +160,7 @@ pub fn fig1_plan(c: &ExperimentConfig, store: &Store) -> Vec<PlannedStage> {
             estimate_s: store.typical_seconds(stage),
             key,
         });
+        out.len() - 1
     };
     let world = key_of(Stage::World, &c.world);
     add(
@@ -175,13 +199,18 @@ pub fn fig1_plan(c: &ExperimentConfig, store: &Store) -> Vec<PlannedStage> {
         let scores = key_of(Stage::BonScores, &bon_scores_inputs(&pool, &proxy));
         add(Stage::BonScores, Cell::Proxy(i), format!("proxy {size} scores of the pools"), scores);
         if let Some(r) = c.rl.sizes.iter().position(|s| s == size) {
-            add(
-                Stage::Rl,
-                Cell::Rl(r),
-                format!("PPO vs proxy {size}, {} steps", c.rl.ppo.total_steps),
-                key_of(Stage::Rl, &rl_inputs(&policy, &proxy, &gold, &c.rl)),
-            );
+            let key = key_of(Stage::Rl, &rl_inputs(&policy, &proxy, &gold, &c.rl));
+            let legacy = key_of(Stage::Rl, &legacy_rl_inputs(&policy, &proxy, &gold, &c.rl));
+            let what = format!("PPO vs proxy {size}, {} steps", c.rl.ppo.total_steps);
+            let i = add(Stage::Rl, Cell::Rl(r), what, key.clone());
+            if !store.is_done(Stage::Rl, &key) && store.is_done(Stage::Rl, &legacy) {
+                adoptable.push((i, legacy));
+            }
         }
+    }
+    for (i, legacy) in adoptable {
+        out[i].cached = true;
+        out[i].what.push_str(&format!(" (stored under its old key {legacy}; adopted when run)"));
     }
     out
 }

@@ -206,6 +206,37 @@ impl Store {
         Ok((dir, Outcome::Computed))
     }
 
+    /// Moves a complete stage stored under `old` (a key an earlier version computed for the same
+    /// work) to `key`, under `key`'s lock, when `key` is not complete yet; `stage.json` records
+    /// the old key. Returns whether it did. A stage under `old` that another process is still
+    /// writing has no `stage.json` yet and is left alone.
+    pub fn adopt(&self, stage: Stage, old: &str, key: &str) -> Result<bool, ReproError> {
+        if old == key || self.is_done(stage, key) || !self.is_done(stage, old) {
+            return Ok(false);
+        }
+        let dir = self.dir(stage, key);
+        let parent = dir.parent().expect("stage dirs have a parent");
+        let _lock = self.lock(stage, key, parent)?;
+        if self.is_done(stage, key) || !self.is_done(stage, old) {
+            return Ok(false);
+        }
+        self.remove_partials(parent, key)?;
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|e| ReproError::io(&dir, e))?;
+        }
+        let from = self.dir(stage, old);
+        let marker = from.join(STAGE_FILE);
+        let mut record: serde_json::Value = read_json(&marker)?;
+        record["key"] = key.into();
+        record["adopted_from"] = old.into();
+        goodhart_core::write_atomic(&marker, &serde_json::to_vec_pretty(&record).expect("record serialises"))
+            .map_err(|e| ReproError::io(&marker, e))?;
+        goodhart_core::publish(&from, &dir).map_err(|e| ReproError::io(&dir, e))?;
+        let line = format!("note: {stage}/{old} is now {stage}/{key} (the same work under its narrower key)");
+        (self.reporter)(Event::Note(&line));
+        Ok(true)
+    }
+
     /// Takes the exclusive lock of `stage/key` (`<key>.lock` beside its directory), waiting, and
     /// saying so, while another process holds it.
     fn lock(&self, stage: Stage, key: &str, parent: &Path) -> Result<std::fs::File, ReproError> {
@@ -307,6 +338,27 @@ mod tests {
         });
         assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1, "computed once");
         assert_eq!(outcomes.iter().filter(|o| **o == Outcome::Computed).count(), 1);
+    }
+
+    #[test]
+    fn a_stage_under_an_old_key_is_adopted_once_and_kept_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        store
+            .ensure(Stage::Rl, "old", &"inputs", |tmp| {
+                std::fs::write(tmp.join("x.json"), "42").map_err(|e| ReproError::io(tmp, e))
+            })
+            .unwrap();
+        assert!(!store.adopt(Stage::Rl, "missing", "new").unwrap(), "nothing to adopt");
+        assert!(store.adopt(Stage::Rl, "old", "new").unwrap());
+        assert!(store.is_done(Stage::Rl, "new") && !store.dir(Stage::Rl, "old").exists());
+        assert_eq!(std::fs::read_to_string(store.dir(Stage::Rl, "new").join("x.json")).unwrap(), "42");
+        let record: serde_json::Value = read_json(&store.dir(Stage::Rl, "new").join(STAGE_FILE)).unwrap();
+        assert_eq!((record["key"].as_str(), record["adopted_from"].as_str()), (Some("new"), Some("old")));
+        // once adopted, the new key is used as it is
+        let (_, outcome) = store.ensure(Stage::Rl, "new", &"inputs", |_| panic!("recomputed")).unwrap();
+        assert_eq!(outcome, Outcome::Cached);
+        assert!(!store.adopt(Stage::Rl, "old", "new").unwrap());
     }
 
     #[test]

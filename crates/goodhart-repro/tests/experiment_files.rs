@@ -3,8 +3,8 @@
 //! recompute only the stages that read them; malformed files and overrides get an error that
 //! names the file, line and key.
 
-use goodhart_repro::plan::fig1_plan;
-use goodhart_repro::store::Store;
+use goodhart_repro::plan::{fig1_plan, legacy_rl_inputs};
+use goodhart_repro::store::{key_of, Stage, Store};
 use goodhart_repro::ExperimentConfig;
 
 fn keys(c: &ExperimentConfig) -> Vec<String> {
@@ -25,7 +25,7 @@ fn the_toml_presets_keep_the_stage_keys_of_the_rust_presets() {
         "lm/6dd8c1ea8b6f7206",
         "proxy/614ff1fd3d9a54b6",
         "bon-scores/1dd3f0c81efbbe8b",
-        "rl/4d7bc2607013aaec",
+        "rl/16e24100678726eb",
     ];
     let laptop = [
         "world/751e0e350cca38a9",
@@ -37,24 +37,47 @@ fn the_toml_presets_keep_the_stage_keys_of_the_rust_presets() {
         "lm/a22ce32b6c69f1cc",
         "proxy/0099afbb0b810872",
         "bon-scores/f0ae66476f6251ea",
-        "rl/5fcdd3161a2c6ef4",
+        "rl/2e0337217e502b45",
         "lm/7d9b84e6378b060c",
         "proxy/52af6e5849e6b0b8",
         "bon-scores/443f8ab9badabe77",
         "lm/716bba7ad1c4ba70",
         "proxy/6574cb2c9fc039cc",
         "bon-scores/d3fb3621c864aff4",
-        "rl/e93b838211d9e9b9",
+        "rl/7c15c2c22b95162e",
         "lm/fa83d9acccc34147",
         "proxy/be16f3be7a2ef56b",
         "bon-scores/644d1dcdd245f961",
         "lm/c1ecb178cbb11d74",
         "proxy/46769dad7039c61e",
         "bon-scores/7a05f1e61565f2b3",
-        "rl/0474c098dd7fc0bc",
+        "rl/3c1545a870cd4f0e",
     ];
     assert_eq!(keys(&ExperimentConfig::preset("tiny").unwrap()), tiny);
     assert_eq!(keys(&ExperimentConfig::preset("laptop").unwrap()), laptop);
+    // PPO runs are keyed by the settings they read, not by rl.sizes; the keys stores made before
+    // that hold are still found (and adopted, `Store::adopt`): the old formula gives them
+    let old_rl = [
+        ("tiny", vec!["4d7bc2607013aaec"]),
+        ("laptop", vec!["5fcdd3161a2c6ef4", "e93b838211d9e9b9", "0474c098dd7fc0bc"]),
+    ];
+    for (preset, old) in old_rl {
+        let c = ExperimentConfig::preset(preset).unwrap();
+        let store = Store::new(std::env::temp_dir().join("goodhart-experiment-files-no-store"));
+        let plan = fig1_plan(&c, &store);
+        let key = |stage: Stage, from: usize| {
+            plan[..from].iter().rev().find(|s| s.stage == stage).unwrap().key.clone()
+        };
+        let legacy: Vec<String> = (0..plan.len())
+            .filter(|&i| plan[i].stage == Stage::Rl)
+            .map(|i| {
+                let (policy, proxy, gold) =
+                    (key(Stage::Policy, i), key(Stage::Proxy, i), key(Stage::Gold, i));
+                key_of(Stage::Rl, &legacy_rl_inputs(&policy, &proxy, &gold, &c.rl))
+            })
+            .collect();
+        assert_eq!(legacy, old, "{preset}");
+    }
 }
 
 #[test]
@@ -67,6 +90,10 @@ fn an_override_recomputes_only_what_reads_it() {
     // every stage of the old plan is still there, unchanged; only p1k's LM, proxy and scores are new
     assert!(before.iter().all(|k| after.contains(k)), "{before:?} -> {after:?}");
     assert_eq!(after.len(), before.len() + 3, "{after:?}");
+    // another PPO run leaves the others' keys alone
+    let rl_more = keys(&set(&[r#"proxies.sizes=["p1k", "p10k"]"#, r#"rl.sizes=["p1k", "p10k"]"#]).unwrap());
+    assert!(before.iter().all(|k| rl_more.contains(k)), "{before:?} -> {rl_more:?}");
+    assert_eq!(rl_more.len(), before.len() + 4, "{rl_more:?}");
     // a PPO setting changes only the PPO runs
     let lr = keys(&set(&["rl.ppo.lr=1e-3"]).unwrap());
     let changed: Vec<&String> = lr.iter().filter(|k| !before.contains(k)).collect();

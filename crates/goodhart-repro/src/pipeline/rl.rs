@@ -39,7 +39,14 @@ impl Pipeline {
     ) -> Result<PpoOutput, ReproError> {
         let inputs = plan::rl_inputs(policy_key, &proxy.key, &gold.key, c);
         let key = key_of(Stage::Rl, &inputs);
+        let legacy = key_of(Stage::Rl, &plan::legacy_rl_inputs(policy_key, &proxy.key, &gold.key, c));
+        self.store.adopt(Stage::Rl, &legacy, &key)?;
         let checkpoints = self.store.root().join("rl-checkpoints").join(&key);
+        let old_checkpoints = self.store.root().join("rl-checkpoints").join(&legacy);
+        if !checkpoints.exists() && old_checkpoints.is_dir() {
+            // a run interrupted under the old key resumes under the new one
+            std::fs::rename(&old_checkpoints, &checkpoints).map_err(|e| ReproError::io(&checkpoints, e))?;
+        }
         let (dir, outcome) = self.store.ensure(Stage::Rl, &key, &inputs, |tmp| {
             let prompts = w.prompt_tokens(Split::Train, c.train_prompts, c.prompt_seed)?;
             let eval_prompts = w.prompt_tokens(Split::HeldOut, c.eval_prompts, c.prompt_seed ^ 0xE7A1)?;
