@@ -9,6 +9,7 @@ mod progress;
 mod reproduce;
 mod seed_llvm;
 mod slurm;
+mod store;
 mod verify;
 
 use std::process::{Command, ExitCode};
@@ -24,6 +25,7 @@ tasks:
   analyze      your own best-of-n pools or PPO logs, fitted and drawn: `analyze data/examples/bon_pools.csv`
   collect      fit, draw and report from a store the cells filled (= reproduce, everything cached)
   verify       check a reproduced figure's findings: `cargo xtask verify fig1 [--preset P]`
+  store        an artifact store: `store ls|verify|gc [--preset P | --runs DIR] [--yes]`
   test         run the test suite exactly as CI does (the README's test command)
   invariants   check the architecture invariants (math crates pull in no burn or polars)
   bench        throughput of our sampler, scorer and training step vs the PyTorch twin: `bench [--quick]`
@@ -53,6 +55,7 @@ fn run(args: &[String]) -> Result<()> {
         Some("reproduce") => reproduce::run(&args[1..]),
         Some("verify") => verify::run(&args[1..]),
         Some("analyze") => analyze::run(&args[1..]),
+        Some("store") => store::run(&args[1..]),
         Some("run-cell") => reproduce::run_cell(&args[1..]),
         Some("collect") => reproduce::run(&args[1..]),
         Some("help" | "-h" | "--help") | None => {

@@ -213,7 +213,7 @@ pub fn run(args: &[String]) -> Result<()> {
             bail!("--seeds applies to fig1 (its sweeps have no seed axis yet): `cargo xtask reproduce fig1 --seeds {}`", a.seeds);
         }
         let out = a.out.clone().unwrap_or_else(|| root.join("results").join("fig1").join(&label));
-        return seeds(&pipeline, a.seeds, a.resample, &out, &runs, started);
+        return seeds(&pipeline, a.seeds, a.resample, &out, &runs, &label, started);
     }
     for target in &targets {
         let out = match &a.out {
@@ -222,6 +222,8 @@ pub fn run(args: &[String]) -> Result<()> {
             None => default_out(&root, target, &label, a.seed),
         };
         one(target, &pipeline, &out, &config_json)?;
+        // the keys this run used, so that `store gc` keeps them
+        pipeline.store.write_refs(&format!("{target}-{label}-seed{}", a.seed))?;
         eprintln!("{target}: results in {}", out.display());
     }
     eprintln!("done in {:.1?}", started.elapsed());
@@ -247,6 +249,7 @@ fn seeds(
     resample: goodhart_repro::seeds::Resample,
     out: &std::path::Path,
     runs: &std::path::Path,
+    label: &str,
     started: Instant,
 ) -> Result<()> {
     use goodhart_repro::seeds::{aggregate, figure, markdown};
@@ -260,6 +263,7 @@ fn seeds(
         let fig = fig1(&p)?;
         let dir = if s == 0 { out.to_path_buf() } else { out.join(format!("seed-{s}")) };
         write_fig1(&dir, &fig, &config_json)?;
+        p.store.write_refs(&format!("fig1-{label}-seed{s}"))?;
         figs.push(fig);
     }
     let agg = aggregate(&ids, resample, &figs);

@@ -143,6 +143,8 @@ pub struct PlannedStage {
     pub what: String,
     pub key: String,
     pub cached: bool,
+    /// A key the same work was stored under by an earlier version, adopted when the stage runs.
+    pub legacy_key: Option<String>,
     /// Seconds the last computation of a stage of this kind took in this store, if any.
     pub estimate_s: Option<f64>,
 }
@@ -157,6 +159,7 @@ pub fn fig1_plan(c: &ExperimentConfig, store: &Store) -> Vec<PlannedStage> {
             cell,
             what,
             cached: store.is_done(stage, &key),
+            legacy_key: None,
             estimate_s: store.typical_seconds(stage),
             key,
         });
@@ -203,14 +206,15 @@ pub fn fig1_plan(c: &ExperimentConfig, store: &Store) -> Vec<PlannedStage> {
             let legacy = key_of(Stage::Rl, &legacy_rl_inputs(&policy, &proxy, &gold, &c.rl));
             let what = format!("PPO vs proxy {size}, {} steps", c.rl.ppo.total_steps);
             let i = add(Stage::Rl, Cell::Rl(r), what, key.clone());
-            if !store.is_done(Stage::Rl, &key) && store.is_done(Stage::Rl, &legacy) {
-                adoptable.push((i, legacy));
-            }
+            adoptable.push((i, legacy, !store.is_done(Stage::Rl, &key)));
         }
     }
-    for (i, legacy) in adoptable {
-        out[i].cached = true;
-        out[i].what.push_str(&format!(" (stored under its old key {legacy}; adopted when run)"));
+    for (i, legacy, missing) in adoptable {
+        if missing && store.is_done(Stage::Rl, &legacy) {
+            out[i].cached = true;
+            out[i].what.push_str(&format!(" (stored under its old key {legacy}; adopted when run)"));
+        }
+        out[i].legacy_key = Some(legacy);
     }
     out
 }

@@ -11,12 +11,22 @@
 //! `<key>.lock` beside its directory (`File::lock`, an `flock`), so one process computes it while
 //! the others wait and then reuse it, and only the lock holder touches the key's partial
 //! directory. The lock dies with its process, so a killed run never leaves a stage locked.
+//!
+//! `stage.json` lists every file of the stage with its size and SHA-256 ([`integrity`]); sizes
+//! are checked whenever a stage is used and hashes on demand (`cargo xtask store verify`). A
+//! stage that is not what was written is reported by name, moved aside to `<key>.damaged` and
+//! recomputed, never used.
+
+pub mod integrity;
+pub mod inventory;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+
+pub use integrity::Health;
 
 use crate::progress::{Event, Reporter};
 use crate::ReproError;
@@ -114,6 +124,8 @@ pub enum Outcome {
 pub struct Store {
     root: PathBuf,
     reporter: Reporter,
+    /// `stage/key` of every stage this store (and its clones) ensured or adopted.
+    used: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -124,7 +136,7 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Store { root: root.into(), reporter: crate::progress::silent() }
+        Store { root: root.into(), reporter: crate::progress::silent(), used: Default::default() }
     }
 
     /// This store, sending its notes (a stage recomputed, leftovers removed) to `reporter`.
@@ -142,9 +154,16 @@ impl Store {
         self.root.join(stage.name()).join(key)
     }
 
-    /// True when `stage/key` was completed by an earlier run.
+    /// True when `stage/key` was completed by an earlier run and its files have the sizes they
+    /// were written with.
     pub fn is_done(&self, stage: Stage, key: &str) -> bool {
-        self.dir(stage, key).join(STAGE_FILE).is_file()
+        matches!(self.health(stage, key, false), Health::Complete | Health::Unchecked)
+    }
+
+    /// The state of `stage/key`: missing, complete, or damaged and why; with `hashes`, every
+    /// file's SHA-256 is checked too, not only its size.
+    pub fn health(&self, stage: Stage, key: &str, hashes: bool) -> Health {
+        integrity::health(&self.dir(stage, key), hashes)
     }
 
     /// The median time completed stages of this kind took in this store (for plans), if any.
@@ -168,6 +187,7 @@ impl Store {
         compute: impl FnOnce(&Path) -> Result<(), ReproError>,
     ) -> Result<(PathBuf, Outcome), ReproError> {
         let dir = self.dir(stage, key);
+        self.note_used(stage, key);
         if self.is_done(stage, key) {
             return Ok((dir, Outcome::Cached));
         }
@@ -181,9 +201,19 @@ impl Store {
             return Ok((dir, Outcome::Cached));
         }
         self.remove_partials(parent, key)?;
-        if dir.exists() {
+        if let Health::Damaged(why) = self.health(stage, key, false) {
+            let aside = parent.join(format!("{key}.damaged"));
             (self.reporter)(Event::Note(&format!(
-                "note: {} has no {STAGE_FILE}: it is incomplete or corrupt, recomputing it",
+                "note: {stage}/{key} is damaged ({why}): moved aside to {}, recomputing it",
+                aside.display()
+            )));
+            if aside.exists() {
+                std::fs::remove_dir_all(&aside).map_err(|e| ReproError::io(&aside, e))?;
+            }
+            std::fs::rename(&dir, &aside).map_err(|e| ReproError::io(&aside, e))?;
+        } else if dir.exists() {
+            (self.reporter)(Event::Note(&format!(
+                "note: {} has no {STAGE_FILE}: it is incomplete, recomputing it",
                 dir.display()
             )));
             std::fs::remove_dir_all(&dir).map_err(|e| ReproError::io(&dir, e))?;
@@ -192,9 +222,11 @@ impl Store {
         std::fs::create_dir_all(&tmp).map_err(|e| ReproError::io(&tmp, e))?;
         let start = Instant::now();
         compute(&tmp)?;
+        let files = integrity::checksum_dir(&tmp).map_err(|e| ReproError::io(&tmp, e))?;
         let record = serde_json::json!({
             "stage": stage,
             "key": key,
+            "files": files,
             "inputs": inputs,
             "seconds": start.elapsed().as_secs_f64(),
             "goodhart_version": env!("CARGO_PKG_VERSION"),
@@ -380,5 +412,37 @@ mod tests {
             .filter(|name| !name.ends_with(".lock"))
             .collect();
         assert_eq!(leftovers, ["k"], "partial directories are cleaned up");
+    }
+
+    #[test]
+    fn a_damaged_stage_is_moved_aside_and_recomputed_never_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let write =
+            |tmp: &Path| std::fs::write(tmp.join("model.bin"), [7u8; 64]).map_err(|e| ReproError::io(tmp, e));
+        store.ensure(Stage::Gold, "k", &(), write).unwrap();
+        let model = store.dir(Stage::Gold, "k").join("model.bin");
+        let record: serde_json::Value = read_json(&store.dir(Stage::Gold, "k").join(STAGE_FILE)).unwrap();
+        assert_eq!(record["files"][0]["size"], 64, "{record}");
+        // truncated after it was written (a disk, a copy, a sync tool)
+        std::fs::write(&model, [7u8; 10]).unwrap();
+        assert!(!store.is_done(Stage::Gold, "k"));
+        let notes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let heard = notes.clone();
+        let store = store.with_reporter(std::sync::Arc::new(move |e: Event| {
+            if let Event::Note(n) = e {
+                heard.lock().unwrap().push(n.to_string());
+            }
+        }));
+        let (_, outcome) = store.ensure(Stage::Gold, "k", &(), write).unwrap();
+        assert_eq!(outcome, Outcome::Computed);
+        assert_eq!(std::fs::read(&model).unwrap().len(), 64);
+        let notes = notes.lock().unwrap();
+        assert!(
+            notes.iter().any(|n| n.contains("gold/k is damaged (model.bin has 10 bytes, 64 were written)")),
+            "{notes:?}"
+        );
+        // the damaged copy is kept aside, not deleted
+        assert_eq!(std::fs::read(dir.path().join("gold/k.damaged/model.bin")).unwrap().len(), 10);
     }
 }
