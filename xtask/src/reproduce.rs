@@ -221,6 +221,7 @@ pub fn run(args: &[String]) -> Result<()> {
             Some(dir) => dir.clone(),
             None => default_out(&root, target, &label, a.seed),
         };
+        let _results = lock_results(&out)?;
         one(target, &pipeline, &out, &config_json)?;
         // the keys this run used, so that `store gc` keeps them
         pipeline.store.write_refs(&format!("{target}-{label}-seed{}", a.seed))?;
@@ -228,6 +229,15 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     eprintln!("done in {:.1?}", started.elapsed());
     Ok(())
+}
+
+/// Locks a results directory for this process (others writing the same one wait) and clears the
+/// temporary files an interrupted run left in it.
+fn lock_results(out: &std::path::Path) -> Result<std::fs::File> {
+    goodhart_repro::store::lock_dir(out, || {
+        eprintln!("note: another process is writing {}; waiting for it", out.display())
+    })
+    .with_context(|| format!("locking the results directory {}", out.display()))
 }
 
 /// `results/<target>/<preset>`, and its `seed-S` folder for a seed S > 0 (where `--seeds` puts
@@ -253,6 +263,7 @@ fn seeds(
     started: Instant,
 ) -> Result<()> {
     use goodhart_repro::seeds::{aggregate, figure, markdown};
+    let _results = lock_results(out)?;
     let mut figs = Vec::new();
     let ids: Vec<u64> = (0..k).collect();
     for &s in &ids {

@@ -9,6 +9,8 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::fault::{self, Point};
+
 /// A name beside `path` that no other writer (process or thread) uses at the same time.
 pub fn temp_path(path: &Path) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -33,7 +35,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         fs::create_dir_all(dir)?;
     }
     let tmp = temp_path(path);
+    let shown = path.to_string_lossy();
+    if fault::fires(Point::Enospc, &shown) {
+        return Err(fault::enospc());
+    }
     let written = File::create(&tmp).and_then(|mut f| {
+        if fault::fires(Point::MidWrite, &shown) {
+            f.write_all(&bytes[..bytes.len() / 2])?;
+            f.sync_all()?;
+            fault::die(Point::MidWrite, &shown);
+        }
         f.write_all(bytes)?;
         f.sync_all()
     });
@@ -69,6 +80,16 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 /// Renames `from` onto `to` (a synced file, or a directory of synced files) and fsyncs the
 /// directory of `to`, so the new name survives a crash.
 pub fn publish(from: &Path, to: &Path) -> io::Result<()> {
+    let shown = to.to_string_lossy();
+    if from.is_file() && fault::fires(Point::MidWrite, &shown) {
+        // a file another library wrote: leave its first half, as a write cut short would
+        let len = fs::metadata(from)?.len();
+        fs::OpenOptions::new().write(true).open(from)?.set_len(len / 2)?;
+        fault::die(Point::MidWrite, &shown);
+    }
+    if fault::fires(Point::BeforeRename, &shown) {
+        fault::die(Point::BeforeRename, &shown);
+    }
     fs::rename(from, to)?;
     sync_dir(parent(to).unwrap_or(Path::new(".")))
 }

@@ -26,6 +26,7 @@ mod rng;
 mod stats;
 mod traits;
 
+pub mod fault;
 pub use durable::{publish, sync_dir, sync_file, temp_path, write_atomic};
 pub use record::{Curve, CurvePoint, Method, Record};
 pub use rng::SplitMix64;

@@ -26,6 +26,7 @@ use std::time::Instant;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use goodhart_core::fault::{self, Point};
 pub use integrity::Health;
 
 use crate::progress::{Event, Reporter};
@@ -222,6 +223,9 @@ impl Store {
         std::fs::create_dir_all(&tmp).map_err(|e| ReproError::io(&tmp, e))?;
         let start = Instant::now();
         compute(&tmp)?;
+        if fault::fires(Point::MidStage, stage.name()) {
+            fault::die(Point::MidStage, &format!("{stage}/{key}"));
+        }
         let files = integrity::checksum_dir(&tmp).map_err(|e| ReproError::io(&tmp, e))?;
         let record = serde_json::json!({
             "stage": stage,
@@ -235,6 +239,9 @@ impl Store {
         goodhart_core::write_atomic(&marker, &serde_json::to_vec_pretty(&record).expect("record serialises"))
             .map_err(|e| ReproError::io(&marker, e))?;
         goodhart_core::publish(&tmp, &dir).map_err(|e| ReproError::io(&dir, e))?;
+        if fault::fires(Point::StageBoundary, "") {
+            fault::die(Point::StageBoundary, &format!("after {stage}/{key}"));
+        }
         Ok((dir, Outcome::Computed))
     }
 
@@ -306,6 +313,36 @@ impl Store {
     }
 }
 
+/// Takes an exclusive lock on `dir/.lock` (an `flock`, released when the file is dropped or the
+/// process dies), creating `dir`; waits for another holder, calling `waiting` once first. With the
+/// lock held, removes temporary files ([`goodhart_core::temp_path`]) that an interrupted writer left in `dir`.
+///
+/// # Errors
+/// Any error creating the directory, opening or locking the lock file, or removing a leftover.
+pub fn lock_dir(dir: &Path, waiting: impl FnOnce()) -> std::io::Result<std::fs::File> {
+    std::fs::create_dir_all(dir)?;
+    let file =
+        std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(".lock"))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            waiting();
+            file.lock()?;
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(e),
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_temp = name.rsplitn(3, '.').nth(2).is_some_and(|head| head.ends_with(".tmp"))
+            && name.rsplit('.').take(2).all(|part| part.parse::<u64>().is_ok());
+        if is_temp && entry.file_type()?.is_file() {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(file)
+}
+
 /// Writes JSON atomically and durably ([`goodhart_core::write_atomic`]).
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), ReproError> {
     let bytes = serde_json::to_vec(value).expect("value serialises");
@@ -322,6 +359,30 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Repro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_locked_directory_loses_its_leftover_temporaries_and_keeps_the_rest() {
+        let dir = std::env::temp_dir().join(format!("goodhart-lockdir-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let left = goodhart_core::temp_path(&dir.join("fig1.csv"));
+        std::fs::write(&left, b"half").unwrap();
+        std::fs::write(dir.join("fig1.csv"), b"kept").unwrap();
+        std::fs::write(dir.join("notes.tmp.txt"), b"kept").unwrap();
+        let lock = lock_dir(&dir, || panic!("nobody else holds it")).unwrap();
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".lock", "fig1.csv", "notes.tmp.txt"]);
+        // a second holder waits (here: is told it would block)
+        let other = std::fs::OpenOptions::new().write(true).open(dir.join(".lock")).unwrap();
+        assert!(matches!(other.try_lock(), Err(std::fs::TryLockError::WouldBlock)));
+        drop(lock);
+        assert!(other.try_lock().is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn computes_once_then_reuses() {
