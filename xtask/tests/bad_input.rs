@@ -118,6 +118,15 @@ fn each_bad_command_line_or_setting_is_one_exact_error_and_removes_nothing() {
         let got = stderr.lines().find(|l| l.starts_with("error: ")).unwrap_or_default();
         assert_eq!(got, want, "{args:?}\n{stderr}");
     }
+    // a setting that makes training diverge: the stage, the step and the setting to change
+    let o = xtask(&set("gold.train.lr=1e9").iter().map(|s| s.to_string()).collect::<Vec<_>>(), None);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let line = stderr.lines().find(|l| l.starts_with("error: ")).unwrap_or_default();
+    assert!(line.starts_with("error: computing gold/"), "{stderr}");
+    assert!(
+        line.ends_with(": the reward-model loss became NaN at step 2: lower the learning rate (now 959090909.0909091) or check the comparisons"),
+        "{line}"
+    );
     assert_eq!(complete(&runs), before, "a refused command removed nothing");
 }
 
@@ -154,7 +163,12 @@ fn damaged_entries_and_checkpoints_are_named_and_nothing_else_is_lost() {
 
     type Damage = Box<dyn Fn(&Path)>;
     let file_in = |runs: &Path, stage: &str, name: &str| -> PathBuf {
-        let key = std::fs::read_dir(runs.join(stage)).unwrap().flatten().find(|e| e.path().is_dir()).unwrap().path();
+        let key = std::fs::read_dir(runs.join(stage))
+            .unwrap()
+            .flatten()
+            .find(|e| e.path().is_dir())
+            .unwrap()
+            .path();
         key.join(name)
     };
     let cases: Vec<(&str, bool, Damage, String)> = vec![
@@ -200,7 +214,7 @@ fn damaged_entries_and_checkpoints_are_named_and_nothing_else_is_lost() {
                 let step = std::fs::read_dir(ckpt).unwrap().flatten().next().unwrap().path();
                 std::fs::write(step.join("state.json"), "{\"step\": 4, \"bad").unwrap();
             }),
-            format!("error: corrupt checkpoint file {c}/state.json: "),
+            format!("error: computing rl/{rl_key}: corrupt checkpoint file {c}/state.json: "),
         ),
         (
             "a PPO checkpoint's weights of the wrong shape",
@@ -214,7 +228,7 @@ fn damaged_entries_and_checkpoints_are_named_and_nothing_else_is_lost() {
                 assert_ne!(text, wider, "the tiny policy has d_model 16");
                 std::fs::write(&cfg, wider).unwrap();
             }),
-            format!("error: corrupt checkpoint file {c}/policy: weights {c}/policy/model.bpk do not match config {c}/policy/config.json: "),
+            format!("error: computing rl/{rl_key}: corrupt checkpoint file {c}/policy: weights {c}/policy/model.bpk do not match config {c}/policy/config.json: "),
         ),
         (
             "a PPO checkpoint's weights truncated",
@@ -224,12 +238,13 @@ fn damaged_entries_and_checkpoints_are_named_and_nothing_else_is_lost() {
                 let step = std::fs::read_dir(ckpt).unwrap().flatten().next().unwrap().path();
                 std::fs::OpenOptions::new().write(true).open(step.join("value/model.bpk")).unwrap().set_len(100).unwrap();
             }),
-            format!("error: corrupt checkpoint file {c}/value: corrupt file {c}/value/model.bpk: "),
+            format!("error: computing rl/{rl_key}: corrupt checkpoint file {c}/value: corrupt file {c}/value/model.bpk: "),
         ),
     ];
     for (k, (what, checkpoint, damage, want)) in cases.iter().enumerate() {
         // each case on its own copy, at the same path as the stopped store for checkpoints
-        let runs = if *checkpoint { dir.path().join("stopped-copy") } else { dir.path().join(format!("case-{k}")) };
+        let runs =
+            if *checkpoint { dir.path().join("stopped-copy") } else { dir.path().join(format!("case-{k}")) };
         let _ = std::fs::remove_dir_all(&runs);
         copy_dir(if *checkpoint { &stopped } else { &base }, &runs);
         let intact = complete(&runs);

@@ -145,3 +145,52 @@ fn every_fault_resumes_to_the_uninterrupted_results_and_loses_nothing() {
         println!("| {fault} | {outcome} |");
     }
 }
+
+/// Unmounts a tmpfs when the test ends, passed or failed.
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A real full disk: a small tmpfs where this machine allows mounting one (root with
+/// CAP_SYS_ADMIN), otherwise the test says why it did not run. The run fails with one error
+/// naming the path, every stage marked complete is intact, and the same store resumes once the
+/// disk has room, to an uninterrupted run's results.
+#[test]
+fn a_full_disk_stops_the_run_cleanly_and_it_resumes_with_space() {
+    let dir = tempfile::tempdir().unwrap();
+    let mount = dir.path().join("disk");
+    std::fs::create_dir_all(&mount).unwrap();
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=600k", "tmpfs"])
+        .arg(&mount)
+        .output()
+        .map(|o| o.status.success().then_some(()).ok_or(String::from_utf8_lossy(&o.stderr).into_owned()))
+        .map_err(|e| e.to_string())
+        .and_then(|r| r);
+    if let Err(why) = ok {
+        println!("skipped: cannot mount a tmpfs here ({}); the ENOSPC hook covers full disks", why.trim());
+        return;
+    }
+    let _unmount = Mounted(mount.clone());
+    let (runs, out) = (mount.join("runs"), dir.path().join("out"));
+    let full = reproduce(&runs, &out, None);
+    assert_eq!(full.status.code(), Some(1), "{}", String::from_utf8_lossy(&full.stderr));
+    let stderr = String::from_utf8_lossy(&full.stderr);
+    let error: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(error.len(), 1, "{stderr}");
+    assert!(error[0].contains(&runs.display().to_string()) && error[0].contains("No space left on device"), "{stderr}");
+    let done = complete(&runs);
+    assert!(!done.is_empty(), "some stages fit before the disk filled");
+    let grown = Command::new("mount").args(["-o", "remount,size=16m"]).arg(&mount).status().unwrap();
+    assert!(grown.success());
+    let resumed = reproduce(&runs, &out, None);
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    assert!(complete(&runs).is_superset(&done));
+    let (runs_a, out_a) = (dir.path().join("runs-a"), dir.path().join("out-a"));
+    assert!(reproduce(&runs_a, &out_a, None).status.success());
+    assert_eq!(std::fs::read(out.join("fig1.csv")).unwrap(), std::fs::read(out_a.join("fig1.csv")).unwrap());
+}

@@ -336,13 +336,21 @@ impl ExperimentConfig {
         check(self.rl.eval_prompts >= 2, "rl.eval_prompts", self.rl.eval_prompts.to_string(), ">= 2");
         check(self.rl.train_prompts >= 1, "rl.train_prompts", self.rl.train_prompts.to_string(), ">= 1");
         for size in self.rl.sizes.iter().filter(|s| known(s) && !self.proxies.sizes.contains(s)) {
-            let allowed = format!("one of proxies.sizes ({}): PPO runs against a proxy figure 1 trains", self.proxies.sizes.join(", "));
+            let allowed = format!(
+                "one of proxies.sizes ({}): PPO runs against a proxy figure 1 trains",
+                self.proxies.sizes.join(", ")
+            );
             check(false, "rl.sizes", format!("{size:?}"), &allowed);
         }
         let steps = self.rl.ppo.total_steps;
         check(steps >= 1, "rl.ppo.total_steps", steps.to_string(), ">= 1");
         let t = self.policy.sampling.temperature;
-        check(t.is_finite() && t > 0.0, "policy.sampling.temperature", t.to_string(), "> 0 (1: the model's own distribution)");
+        check(
+            t.is_finite() && t > 0.0,
+            "policy.sampling.temperature",
+            t.to_string(),
+            "> 0 (1: the model's own distribution)",
+        );
         let top_p = self.policy.sampling.top_p;
         if let Some(p) = top_p {
             check(p > 0.0 && p <= 1.0, "policy.sampling.top_p", p.to_string(), "0 < p <= 1");

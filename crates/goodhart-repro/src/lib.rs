@@ -50,6 +50,9 @@ pub enum ReproError {
     Corrupt { path: PathBuf, reason: String },
     #[error("config: {0}")]
     Config(String),
+    /// What went wrong while a stage was computed, and which stage (it is not marked complete).
+    #[error("computing {stage}: {source}")]
+    InStage { stage: String, source: Box<ReproError> },
     #[error("artifact: {0}")]
     Artifact(String),
     #[error("degenerate result: {0}")]

@@ -222,7 +222,10 @@ impl Store {
         let tmp = parent.join(format!("{key}.partial.{}", std::process::id()));
         std::fs::create_dir_all(&tmp).map_err(|e| ReproError::io(&tmp, e))?;
         let start = Instant::now();
-        compute(&tmp)?;
+        compute(&tmp).map_err(|e| match e {
+            already @ ReproError::InStage { .. } => already,
+            e => ReproError::InStage { stage: format!("{stage}/{key}"), source: Box::new(e) },
+        })?;
         if fault::fires(Point::MidStage, stage.name()) {
             fault::die(Point::MidStage, &format!("{stage}/{key}"));
         }
