@@ -121,12 +121,29 @@ fn concurrent_runs_on_one_store_all_succeed() {
     let runs = tmp.path().join("runs");
     let children: Vec<_> =
         (0..4).map(|i| reproduce(&runs, &tmp.path().join(format!("out{i}"))).spawn().unwrap()).collect();
+    // each process reports every stage as `[computed] <stage> ...` or `[cached  ] <stage> ...`
+    let mut computed: Vec<String> = Vec::new();
     for child in children {
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        computed.extend(stderr.lines().filter_map(|l| l.strip_prefix("[computed] ")).map(|l| {
+            // the stage and the path of its directory, which names the key
+            let stage = l.split_whitespace().next().unwrap_or_default();
+            let key = l.rsplit('/').next().unwrap_or_default().trim_end_matches(')');
+            format!("{stage}/{key}")
+        }));
     }
-    let first = read(&tmp.path().join("out0/fig1.csv"));
-    for i in 1..4 {
-        assert_eq!(read(&tmp.path().join(format!("out{i}/fig1.csv"))), first, "run {i}");
+    computed.sort();
+    let unique: std::collections::BTreeSet<&String> = computed.iter().collect();
+    assert_eq!(computed.len(), unique.len(), "a stage was computed twice: {computed:?}");
+    let solo_dir = tmp.path().join("solo");
+    let solo = reproduce(&solo_dir.join("runs"), &solo_dir.join("out")).output().unwrap();
+    let solo_stderr = String::from_utf8_lossy(&solo.stderr);
+    let solo_stages = solo_stderr.lines().filter(|l| l.starts_with("[computed] ")).count();
+    assert_eq!(computed.len(), solo_stages, "every stage computed exactly once across the four: {computed:?}");
+    let want = read(&solo_dir.join("out/fig1.csv"));
+    for i in 0..4 {
+        assert_eq!(read(&tmp.path().join(format!("out{i}/fig1.csv"))), want, "run {i} against a solo run");
     }
 }
