@@ -182,7 +182,10 @@ fn a_full_disk_stops_the_run_cleanly_and_it_resumes_with_space() {
     let stderr = String::from_utf8_lossy(&full.stderr);
     let error: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
     assert_eq!(error.len(), 1, "{stderr}");
-    assert!(error[0].contains(&runs.display().to_string()) && error[0].contains("No space left on device"), "{stderr}");
+    assert!(
+        error[0].contains(&runs.display().to_string()) && error[0].contains("No space left on device"),
+        "{stderr}"
+    );
     let done = complete(&runs);
     assert!(!done.is_empty(), "some stages fit before the disk filled");
     let grown = Command::new("mount").args(["-o", "remount,size=16m"]).arg(&mount).status().unwrap();

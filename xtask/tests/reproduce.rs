@@ -141,7 +141,11 @@ fn concurrent_runs_on_one_store_all_succeed() {
     let solo = reproduce(&solo_dir.join("runs"), &solo_dir.join("out")).output().unwrap();
     let solo_stderr = String::from_utf8_lossy(&solo.stderr);
     let solo_stages = solo_stderr.lines().filter(|l| l.starts_with("[computed] ")).count();
-    assert_eq!(computed.len(), solo_stages, "every stage computed exactly once across the four: {computed:?}");
+    assert_eq!(
+        computed.len(),
+        solo_stages,
+        "every stage computed exactly once across the four: {computed:?}"
+    );
     let want = read(&solo_dir.join("out/fig1.csv"));
     for i in 0..4 {
         assert_eq!(read(&tmp.path().join(format!("out{i}/fig1.csv"))), want, "run {i} against a solo run");

@@ -140,6 +140,20 @@ fn gemm_strided(
     gemm_with(m, n, k, out, out_rs, accumulate, a, a_strides, b, b_strides, beta, Parallelism::None)
 }
 
+/// `out (m x n) = a (m x k) b (k x n)`, all row-major, on every thread of rayon's pool: the
+/// matrix product the fused layers use, for measuring the machine's rate on the models' shapes
+/// (`cargo xtask bench`'s roofline).
+///
+/// # Panics
+/// If a slice is shorter than its shape.
+pub fn matmul(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], out: &mut [f32]) {
+    assert!(
+        a.len() >= m * k && b.len() >= k * n && out.len() >= m * n,
+        "matmul: a slice is shorter than its shape"
+    );
+    gemm_with(m, n, k, out, n, false, a, (k, 1), b, (n, 1), 1.0, Parallelism::Rayon(0));
+}
+
 /// [`gemm_strided`] with a choice of parallelism (`Rayon(0)`: every thread of rayon's pool).
 #[allow(clippy::too_many_arguments)]
 fn gemm_with(
@@ -183,5 +197,23 @@ fn gemm_with(
             false,
             parallelism,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn matmul_is_the_row_major_product() {
+        let (m, n, k) = (5, 7, 3);
+        let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.91).cos()).collect();
+        let mut out = vec![f32::NAN; m * n];
+        super::matmul(m, n, k, &a, &b, &mut out);
+        for i in 0..m {
+            for j in 0..n {
+                let want: f32 = (0..k).map(|l| a[i * k + l] * b[l * n + j]).sum();
+                assert!((out[i * n + j] - want).abs() < 1e-5, "({i}, {j}): {} vs {want}", out[i * n + j]);
+            }
+        }
     }
 }

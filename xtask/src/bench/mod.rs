@@ -37,6 +37,8 @@ use serde_json::Value;
 
 use crate::workspace_root;
 
+mod roofline;
+
 pub const USAGE: &str = "\
 usage: cargo xtask bench [--quick] [--backend cpu|wgpu|cuda] [--here] [--ppo]
 
@@ -57,7 +59,7 @@ const PARITY_TOLERANCE: f64 = 1e-3;
 
 /// How long each workload is repeated.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Budget {
+pub(crate) struct Budget {
     /// Repetitions continue until this much time has passed...
     per_workload: Duration,
     /// ...and at least this many were made.
@@ -76,14 +78,14 @@ impl Budget {
 
 /// The timing of one workload.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Timing {
+pub(crate) struct Timing {
     median_s: f64,
     reps: usize,
 }
 
 /// One line of the table: a workload of a preset, our throughput and the twin's.
 #[derive(Debug, Clone, PartialEq)]
-struct Row {
+pub(crate) struct Row {
     preset: String,
     /// Key shared with the twin's JSON (`sample_b64`, `forward_64x64`, `train_64x64`).
     key: String,
@@ -162,6 +164,7 @@ pub fn run(args: &[String]) -> Result<()> {
     match torch_missing(&python) {
         Some(why) => {
             println!("\n{}", format_table(&header, &rows));
+            println!("\n{}", roofline::report(&rows, budget));
             println!(
                 "\nPyTorch is not available to `{python}` ({why}), so only our numbers are shown. To compare:\n  \
                  python3 -m venv .venv-bench && .venv-bench/bin/pip install torch safetensors numpy\n  \
@@ -173,6 +176,7 @@ pub fn run(args: &[String]) -> Result<()> {
             header.extend(header_torch(&report));
             merge_twin(&mut rows, &report)?;
             println!("\n{}", format_table(&header, &rows));
+            println!("\n{}", roofline::report(&rows, budget));
         }
     }
     println!("{}", format_table(&[], &[ppo_row]).trim_end());
@@ -321,7 +325,7 @@ fn measure_training(
 }
 
 /// One warm-up call of `f`, then calls until `budget` has passed and at least `min_reps` were made.
-fn measure(budget: Budget, mut f: impl FnMut()) -> Timing {
+pub(crate) fn measure(budget: Budget, mut f: impl FnMut()) -> Timing {
     f();
     let mut times = Vec::new();
     let start = Instant::now();
@@ -444,7 +448,7 @@ fn header_torch(report: &Value) -> Vec<String> {
 }
 
 /// The CPU's `model name` from the text of `/proc/cpuinfo`.
-fn cpu_model(cpuinfo: &str) -> Option<String> {
+pub(crate) fn cpu_model(cpuinfo: &str) -> Option<String> {
     cpuinfo.lines().find_map(|line| {
         let (key, value) = line.split_once(':')?;
         (key.trim() == "model name").then(|| value.trim().to_string())
