@@ -35,6 +35,12 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// The checkpoint directory of the one unfinished PPO run in `runs`.
+fn last_checkpoint(runs: &Path) -> PathBuf {
+    let run = std::fs::read_dir(runs.join("rl-checkpoints")).unwrap().flatten().next().unwrap().path();
+    std::fs::read_dir(run).unwrap().flatten().next().unwrap().path()
+}
+
 /// A tiny figure 1 store, computed once.
 fn prepared(dir: &Path) -> PathBuf {
     let runs = dir.join("runs");
@@ -157,9 +163,7 @@ fn damaged_entries_and_checkpoints_are_named_and_nothing_else_is_lost() {
         xtask(&args, fault.map(|f| ("GOODHART_FAULT", f)))
     };
     assert_eq!(run(&stopped, Some("mid-stage:rl")).status.code(), Some(goodhart_core::fault::FAULT_EXIT));
-    let ckpt_root = stopped.join("rl-checkpoints").join(&rl_key);
-    let ckpt = std::fs::read_dir(&ckpt_root).unwrap().flatten().find(|e| e.path().is_dir()).unwrap().path();
-    let c = ckpt.display().to_string();
+    let c = last_checkpoint(&stopped).display().to_string();
 
     type Damage = Box<dyn Fn(&Path)>;
     let file_in = |runs: &Path, stage: &str, name: &str| -> PathBuf {
@@ -210,8 +214,7 @@ fn damaged_entries_and_checkpoints_are_named_and_nothing_else_is_lost() {
             "a PPO checkpoint's state that is not JSON",
             true,
             Box::new(|runs| {
-                let ckpt = std::fs::read_dir(runs.join("rl-checkpoints")).unwrap().flatten().next().unwrap().path();
-                let step = std::fs::read_dir(ckpt).unwrap().flatten().next().unwrap().path();
+                let step = last_checkpoint(runs);
                 std::fs::write(step.join("state.json"), "{\"step\": 4, \"bad").unwrap();
             }),
             format!("error: computing rl/{rl_key}: corrupt checkpoint file {c}/state.json: "),
@@ -220,8 +223,7 @@ fn damaged_entries_and_checkpoints_are_named_and_nothing_else_is_lost() {
             "a PPO checkpoint's weights of the wrong shape",
             true,
             Box::new(|runs| {
-                let ckpt = std::fs::read_dir(runs.join("rl-checkpoints")).unwrap().flatten().next().unwrap().path();
-                let step = std::fs::read_dir(ckpt).unwrap().flatten().next().unwrap().path();
+                let step = last_checkpoint(runs);
                 let cfg = step.join("policy/config.json");
                 let text = std::fs::read_to_string(&cfg).unwrap();
                 let wider = text.replace("\"d_model\": 16", "\"d_model\": 32");
@@ -234,8 +236,7 @@ fn damaged_entries_and_checkpoints_are_named_and_nothing_else_is_lost() {
             "a PPO checkpoint's weights truncated",
             true,
             Box::new(|runs| {
-                let ckpt = std::fs::read_dir(runs.join("rl-checkpoints")).unwrap().flatten().next().unwrap().path();
-                let step = std::fs::read_dir(ckpt).unwrap().flatten().next().unwrap().path();
+                let step = last_checkpoint(runs);
                 std::fs::OpenOptions::new().write(true).open(step.join("value/model.bpk")).unwrap().set_len(100).unwrap();
             }),
             format!("error: computing rl/{rl_key}: corrupt checkpoint file {c}/value: corrupt file {c}/value/model.bpk: "),

@@ -1,6 +1,6 @@
 //! Your own runs through goodhart's measurement: best-of-n curves by the unbiased estimator (or
-//! PPO logs as they are), the paper's forms fitted with bootstrap intervals and peaks, and the
-//! same records, fits, figure and report that `reproduce` writes.
+//! PPO logs as they are), recentred to start at 0, the paper's forms fitted with bootstrap
+//! intervals and peaks, and the same records, fits, figure and report that `reproduce` writes.
 
 use std::fmt::Write as _;
 use std::path::Path;
