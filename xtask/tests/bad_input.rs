@@ -62,6 +62,8 @@ fn each_bad_command_line_or_setting_is_one_exact_error_and_removes_nothing() {
     let empty = dir.path().join("empty.csv");
     std::fs::write(&empty, "prompt_id,proxy,gold\n").unwrap();
     let r = runs.display().to_string();
+    // also a file where a directory is expected: root ignores permissions, so this is how an
+    // unwritable results directory or store looks here
     let e = empty.display().to_string();
     fn with_set<'a>(runs: &'a str, s: &'a str) -> Vec<&'a str> {
         vec!["reproduce", "fig1", "--preset", "tiny", "--runs", runs, "--set", s]
@@ -93,10 +95,13 @@ fn each_bad_command_line_or_setting_is_one_exact_error_and_removes_nothing() {
         (set("rl.ppo.total_steps=0"), range("rl.ppo.total_steps=0", 90, "rl.ppo.total_steps", "0", ">= 1")),
         (set("rl.eval_prompts=1"), range("rl.eval_prompts=1", 67, "rl.eval_prompts", "1", ">= 2")),
         (set("policy.sampling.temperature=-1"), range("policy.sampling.temperature=-1", 41, "policy.sampling.temperature", "-1", "> 0 (1: the model's own distribution)")),
+        (set("policy.sampling.top_p=1.5"), range("policy.sampling.top_p=1.5", 42, "policy.sampling.top_p", "1.5", "0 < p <= 1")),
         (set("policy.sampling.max_new_tokens=0"), range("policy.sampling.max_new_tokens=0", 40, "policy.sampling.max_new_tokens", "0", ">= 1")),
         (set("sweeps.iterated_d=0"), range("sweeps.iterated_d=0", 103, "sweeps.iterated_d", "0", "a distance > 0")),
         (set("sweeps.kl_penalties=[-0.1]"), range("sweeps.kl_penalties=[-0.1]", 106, "sweeps.kl_penalties", "-0.1", "finite and >= 0")),
         (set("world.world.split.heldout_fraction=1.0"), range("world.world.split.heldout_fraction=1.0", 134, "world.world.split.heldout_fraction", "1", "0 < f < 1")),
+        (vec!["reproduce", "fig1", "--preset", "tiny", "--runs", &r, "--out", &e], format!("error: locking the results directory {e}: File exists (os error 17)")),
+        (vec!["reproduce", "fig1", "--preset", "tiny", "--runs", &e], format!("error: {e}/world: Not a directory (os error 20)")),
         (vec!["verify", "fig1", "--out", "/nonexistent/goodhart"], "error: /nonexistent/goodhart/fig1.json: no results to verify; run `cargo xtask reproduce fig1 --preset laptop` first".into()),
         (vec!["verify", "fig99"], "error: unknown target \"fig99\": `cargo xtask reproduce list` shows the targets".into()),
         (vec!["verify", "fig1", "--seed", "-1"], "error: --seed -1: give a whole number, 0 or more: invalid digit found in string".into()),

@@ -109,10 +109,18 @@ fn refit(form: Form, d: &[f64], y: &[f64]) -> Option<(f64, f64)> {
 fn best_of_n(pools: &SamplePools, opts: &AnalyzeOptions) -> Result<Analysis, DataError> {
     let file = pools.file.clone();
     let sizes: Vec<usize> = pools.proxy.iter().map(Vec::len).collect();
+    if sizes.len() < 2 {
+        let reason = format!("{} prompt(s): intervals resample prompts, so give at least 2", sizes.len());
+        return Err(DataError::Table { file, reason });
+    }
     let (small, smallest) =
         sizes.iter().enumerate().min_by_key(|(_, s)| **s).map(|(k, s)| (k, *s)).expect("2+ prompts");
     let largest = sizes.iter().copied().max().unwrap_or(0);
     let max_n = opts.max_n.unwrap_or(smallest as u64);
+    if opts.max_n.is_some_and(|n| n < 2) {
+        let reason = format!("a largest n of {max_n} was asked: best-of-n curves need n up to at least 2");
+        return Err(DataError::Table { file, reason });
+    }
     if max_n as usize > smallest || max_n < 2 {
         let reason = format!(
             "prompt {:?} (first at {}) has {smallest} samples, but n = {max_n} was asked: best-of-n needs \

@@ -149,6 +149,8 @@ fn malformed_tables_are_named_by_line_and_column() {
          "t.csv: prompt \"a\" (first at line 2) has 4 samples, but n = 8 was asked: best-of-n needs n from 2 up to the smallest pool; give every prompt at least 8 samples or ask for a smaller max n"),
         ("pools of one sample", analysed("prompt_id,proxy,gold\na,1,0\nb,2,1\n", None),
          "t.csv: prompt \"a\" (first at line 2) has 1 samples, but n = 1 was asked: best-of-n needs n from 2 up to the smallest pool; give every prompt at least 2 samples or ask for a smaller max n"),
+        ("a largest n below 2", analysed(pools, Some(1)),
+         "t.csv: a largest n of 1 was asked: best-of-n curves need n up to at least 2"),
         ("too few n to fit", analysed("prompt_id,proxy,gold\na,1,0\na,2,1\nb,0,0\nb,1,1\n", None),
          "t.csv: the grid of n has 2 values ([1, 2]); the fit of d (alpha - beta d) needs 3: ask for more grid points or larger pools"),
         ("a PPO run that never moves", csv("step,kl,proxy,gold\n0,0,0,0\n10,0,1,0\n20,0.5,1,1\n").and_then(|r| analyze(&r, &AnalyzeOptions::default())).map(|_| ()),

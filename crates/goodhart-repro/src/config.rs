@@ -412,7 +412,12 @@ impl ExperimentConfig {
             for (i, part) in parts.iter().enumerate() {
                 let unknown = || bad(format!("--set {key}: unknown key `{}`", parts[..=i].join(".")));
                 if i + 1 == parts.len() {
-                    let old = slot.get_mut(*part).ok_or_else(unknown)?;
+                    // a setting that is unset (`None`) is absent from the table: add it, and
+                    // let the file check below refuse it if no such key exists
+                    let Some(old) = slot.get_mut(*part) else {
+                        slot.insert(part.to_string(), value.clone());
+                        break;
+                    };
                     if old.type_str() != value.type_str() && !(old.is_float() && value.is_integer()) {
                         let a =
                             |t: &str| format!("{} {t}", if t.starts_with(['a', 'i']) { "an" } else { "a" });

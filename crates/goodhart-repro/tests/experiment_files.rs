@@ -100,6 +100,9 @@ fn an_override_recomputes_only_what_reads_it() {
     assert!(!changed.is_empty() && changed.iter().all(|k| k.starts_with("rl/")), "{changed:?}");
     // an integer where a float is expected is taken as the float
     assert_eq!(set(&["rl.ppo.lr=1"]).unwrap().rl.ppo.lr, 1.0);
+    // a setting the preset leaves unset can be set
+    assert_eq!(tiny.policy.sampling.top_p, None);
+    assert_eq!(set(&["policy.sampling.top_p=0.9"]).unwrap().policy.sampling.top_p, Some(0.9));
 }
 
 fn error(text: &str) -> String {
