@@ -79,6 +79,9 @@ pub fn matmul_gflops(c: &GptConfig, rows: usize, budget: Budget) -> f64 {
     flops / seconds / 1e9
 }
 
+/// Operations of a workload over `seqs` sequences of `len` tokens.
+type Flops = fn(&GptConfig, usize, usize) -> f64;
+
 /// The roofline table: for each preset, our matrix product's rate on its shapes (measured now),
 /// and the rate and fraction of it that forward and training reach (ours, and PyTorch's where
 /// the twin ran).
@@ -92,7 +95,7 @@ pub fn report(rows: &[super::Row], budget: Budget) -> String {
     for (name, c) in workload::presets() {
         let peak = matmul_gflops(&c, SEQS * SEQ_LEN, budget);
         eprintln!("  matmul {name:<7} {peak:>8.1} GFLOP/s on the model's shapes");
-        let workloads: [(String, fn(&GptConfig, usize, usize) -> f64); 2] = [
+        let workloads: [(String, Flops); 2] = [
             (format!("forward_{SEQS}x{SEQ_LEN}"), forward_flops),
             (format!("train_{SEQS}x{SEQ_LEN}"), train_flops),
         ];
