@@ -2,9 +2,11 @@
 //! store entries and checkpoints, each with the exact error (or note) a user gets, and a check
 //! that nothing already computed was removed.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+mod common;
+use common::complete;
 
 fn xtask(args: &[String], env: Option<(&str, &str)>) -> std::process::Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
@@ -13,14 +15,6 @@ fn xtask(args: &[String], env: Option<(&str, &str)>) -> std::process::Output {
         cmd.env(k, v);
     }
     cmd.output().expect("xtask runs")
-}
-
-/// `stage/key` of every complete stage, with the size and SHA-256 check passing.
-fn complete(runs: &Path) -> BTreeSet<String> {
-    use goodhart_repro::store::integrity::Health;
-    use goodhart_repro::store::inventory::Kind;
-    let entries = goodhart_repro::Store::new(runs).entries(true).unwrap();
-    entries.iter().filter(|e| e.kind == Kind::Stage(Health::Complete)).map(|e| e.id()).collect()
 }
 
 fn copy_dir(from: &Path, to: &Path) {

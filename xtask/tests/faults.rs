@@ -10,6 +10,9 @@ use std::process::{Command, Output};
 
 use goodhart_core::fault::FAULT_EXIT;
 
+mod common;
+use common::complete;
+
 fn reproduce(runs: &Path, out: &Path, fault: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
     cmd.args(["reproduce", "fig1", "--preset", "tiny", "--runs"]).arg(runs).arg("--out").arg(out);
@@ -18,24 +21,6 @@ fn reproduce(runs: &Path, out: &Path, fault: Option<&str>) -> Output {
         None => cmd.env_remove("GOODHART_FAULT"),
     };
     cmd.output().expect("xtask runs")
-}
-
-/// `stage/key` of every complete stage in the store, and whether each is intact.
-fn complete(runs: &Path) -> BTreeSet<String> {
-    let store = goodhart_repro::Store::new(runs);
-    let mut done = BTreeSet::new();
-    for e in store.entries(true).unwrap() {
-        use goodhart_repro::store::integrity::Health;
-        use goodhart_repro::store::inventory::Kind;
-        match &e.kind {
-            Kind::Stage(Health::Complete) => {
-                done.insert(e.id());
-            }
-            Kind::Stage(Health::Damaged(why)) => panic!("{} is marked complete but damaged: {why}", e.id()),
-            _ => {}
-        }
-    }
-    done
 }
 
 #[test]
