@@ -3,7 +3,7 @@ use std::collections::HashMap;
 use goodhart_core::Estimate;
 
 use crate::bootstrap::bootstrap_mean_ci;
-use crate::radix::{gather, sort_by_proxy};
+use crate::radix::{gather_into, sort_into, Scratch};
 use crate::weights::{bon_weights, BonWeights};
 use goodhart_core::Interval;
 
@@ -73,6 +73,10 @@ impl<'a> PromptPool<'a> {
         }
         let columns = [("proxy", Some(self.proxy)), ("gold", Some(self.gold)), ("extra", self.extra)];
         for (which, xs) in columns.iter().filter_map(|(w, xs)| xs.map(|xs| (*w, xs))) {
+            // A branch-free scan first (it vectorises); the index only when something is wrong.
+            if xs.iter().fold(true, |ok, v| ok & v.is_finite()) {
+                continue;
+            }
             if let Some((index, &value)) = xs.iter().enumerate().find(|(_, v)| !v.is_finite()) {
                 return Err(BonError::NonFinite { prompt, which, index, value });
             }
@@ -142,15 +146,20 @@ impl BonEstimator {
         for pool in pools {
             tables.entry(pool.proxy.len()).or_insert_with(|| self.table(pool.proxy.len()));
         }
-        let per_prompt = |pool: &PromptPool<'_>| prompt_values(pool, &tables[&pool.proxy.len()]);
+        let per_prompt = |scratch: &mut Scratch, pool: &PromptPool<'_>| {
+            prompt_values(pool, &tables[&pool.proxy.len()], scratch)
+        };
 
         #[cfg(feature = "parallel")]
         let rows: Vec<PoolValues> = {
             use rayon::prelude::*;
-            pools.par_iter().map(per_prompt).collect()
+            pools.par_iter().map_init(Scratch::default, per_prompt).collect()
         };
         #[cfg(not(feature = "parallel"))]
-        let rows: Vec<PoolValues> = pools.iter().map(per_prompt).collect();
+        let rows: Vec<PoolValues> = {
+            let mut scratch = Scratch::default();
+            pools.iter().map(|pool| per_prompt(&mut scratch, pool)).collect()
+        };
 
         let cols = self.ns.len();
         let with_extra = pools.iter().all(|p| p.extra.is_some());
@@ -194,7 +203,7 @@ pub fn best_of_n_pool(pool: &PromptPool<'_>, ns: &[u64]) -> Result<PoolValues, B
     let est = BonEstimator::new(ns)?;
     pool.validate(0, *est.ns.last().expect("grid is non-empty"))?;
     let table = est.table(pool.proxy.len());
-    Ok(prompt_values(pool, &table))
+    Ok(prompt_values(pool, &table, &mut Scratch::default()))
 }
 
 /// Replaces every run of tied proxy scores' values in `xs` (sorted along with `proxy`) by the
@@ -213,15 +222,16 @@ fn average_ties(proxy: &[f64], xs: &mut [f64]) {
 
 /// Sorts one pool by proxy (ties: the other scores replaced by the tied run's mean) and applies
 /// every weight vector of the table.
-fn prompt_values(pool: &PromptPool<'_>, table: &Table) -> PoolValues {
-    let (proxy, order) = sort_by_proxy(pool.proxy);
-    let mut gold = gather(pool.gold, &order);
-    average_ties(&proxy, &mut gold);
+fn prompt_values(pool: &PromptPool<'_>, table: &Table, scratch: &mut Scratch) -> PoolValues {
+    sort_into(pool.proxy, scratch);
+    let Scratch { order, proxy, gold, extra, .. } = scratch;
+    gather_into(pool.gold, order, gold);
+    average_ties(proxy, gold);
     let (proxy_values, gold_values) =
         table.iter().map(|w| dot2(&w.weights, &proxy[w.start..], &gold[w.start..])).unzip();
-    let extra = pool.extra.map(|extra| {
-        let mut extra = gather(extra, &order);
-        average_ties(&proxy, &mut extra);
+    let extra = pool.extra.map(|column| {
+        gather_into(column, order, extra);
+        average_ties(proxy, extra);
         table.iter().map(|w| dot(&w.weights, &extra[w.start..])).collect()
     });
     PoolValues { proxy: proxy_values, gold: gold_values, extra }
