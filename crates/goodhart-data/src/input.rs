@@ -115,6 +115,39 @@ pub fn from_frame(frame: &DataFrame, file: &str) -> Result<RawTable, DataError> 
     Ok(RawTable { file: file.into(), columns, rows, unit: "row", first: 1, lines: None })
 }
 
+/// Named columns of cells (a data frame handed over column by column, as the Python package
+/// does) as a [`RawTable`]; rows are named `row 1`, `row 2`, ... in messages.
+///
+/// # Errors
+/// [`DataError::Table`] for no columns, a repeated name, or columns of different lengths.
+pub fn from_columns(columns: Vec<(String, Vec<Cell>)>, file: &str) -> Result<RawTable, DataError> {
+    let table_error = |reason: String| DataError::Table { file: file.into(), reason };
+    let Some(height) = columns.first().map(|(_, cells)| cells.len()) else {
+        return Err(table_error("no columns".into()));
+    };
+    let mut names: Vec<String> = Vec::with_capacity(columns.len());
+    for (name, cells) in &columns {
+        if names.contains(name) {
+            return Err(table_error(format!("column {name:?} appears twice")));
+        }
+        if cells.len() != height {
+            let first = &columns[0].0;
+            return Err(table_error(format!(
+                "column {name:?} has {} values but {first:?} has {height}; every column needs one value per row",
+                cells.len()
+            )));
+        }
+        names.push(name.clone());
+    }
+    let mut rows = vec![Vec::with_capacity(columns.len()); height];
+    for (_, cells) in columns {
+        for (row, cell) in rows.iter_mut().zip(cells) {
+            row.push(cell);
+        }
+    }
+    Ok(RawTable { file: file.into(), columns: names, rows, unit: "row", first: 1, lines: None })
+}
+
 /// Parses CSV text (RFC 4180: a header row, fields separated by commas, quoted with `"` when they
 /// hold commas, quotes or line breaks). Every field is [`Cell::Text`], empty ones [`Cell::Null`].
 ///
