@@ -5,7 +5,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 /// Crates that must stay usable from projects on any framework.
-pub const MATH_CRATES: [&str; 3] = ["goodhart-kl", "goodhart-bon", "goodhart-laws"];
+pub const MATH_CRATES: [&str; 4] = ["goodhart-core", "goodhart-kl", "goodhart-bon", "goodhart-laws"];
 
 /// Dependencies the math crates must never pull in, directly or transitively.
 pub const FORBIDDEN: [&str; 2] = ["burn", "polars"];
@@ -14,34 +14,97 @@ pub const FORBIDDEN: [&str; 2] = ["burn", "polars"];
 /// that the Python package can expose it without a deep-learning framework.
 pub const DATA_CRATE: &str = "goodhart-data";
 
-/// Checks that no math crate depends on burn or polars and that the data crate does not depend
-/// on burn (`cargo tree`, normal dependencies).
+/// The Python binding: the one crate allowed to depend on PyO3.
+pub const BINDING_CRATE: &str = "goodhart-py";
+
+/// Checks that no math crate depends on burn or polars, that the data crate does not depend on
+/// burn, and that only the binding crate depends on PyO3 (`cargo tree`, normal dependencies).
 pub fn check() -> Result<()> {
     let mut bad = Vec::new();
     let checks = MATH_CRATES.iter().map(|k| (*k, &FORBIDDEN[..])).chain([(DATA_CRATE, &FORBIDDEN[..1])]);
     for (krate, forbidden) in checks {
-        let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["tree", "--edges", "normal", "--prefix", "none", "--format", "{p}", "-p", krate])
-            .current_dir(crate::workspace_root())
-            .output()
-            .with_context(|| format!("could not run cargo tree -p {krate}"))?;
-        if !out.status.success() {
-            bail!("cargo tree -p {krate} failed: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            let name = line.split_whitespace().next().unwrap_or("");
-            if forbidden.iter().any(|f| name == *f || name.starts_with(&format!("{f}-"))) {
-                bad.push(format!("{krate} depends on {name}"));
-            }
-        }
+        let tree = cargo_tree(&["-p", krate])?;
+        bad.extend(
+            forbidden_in(&tree, forbidden).into_iter().map(|name| format!("{krate} depends on {name}")),
+        );
     }
+    // Every package whose tree holds PyO3: the inverted tree lists PyO3's dependents.
+    let dependents = cargo_tree(&["--workspace", "--invert", "pyo3"])?;
+    bad.extend(
+        workspace_dependents(&dependents, BINDING_CRATE)
+            .into_iter()
+            .map(|name| format!("{name} depends on pyo3")),
+    );
     if !bad.is_empty() {
         bail!(
-            "architecture invariant broken (the math crates and {DATA_CRATE} must stay framework-free):\n  {}",
+            "architecture invariant broken (the math crates and {DATA_CRATE} must stay framework-free, \
+             and only {BINDING_CRATE} may use PyO3):\n  {}",
             bad.join("\n  ")
         );
     }
     println!("ok: {} depend on none of {}", MATH_CRATES.join(", "), FORBIDDEN.join(", "));
     println!("ok: {DATA_CRATE} does not depend on {}", FORBIDDEN[0]);
+    println!("ok: only {BINDING_CRATE} depends on pyo3");
     Ok(())
+}
+
+/// `cargo tree` of normal dependencies, one package name and version per line.
+fn cargo_tree(selection: &[&str]) -> Result<String> {
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["tree", "--edges", "normal", "--prefix", "none", "--format", "{p}"])
+        .args(selection)
+        .current_dir(crate::workspace_root())
+        .output()
+        .with_context(|| format!("could not run cargo tree {}", selection.join(" ")))?;
+    if !out.status.success() {
+        bail!("cargo tree {} failed: {}", selection.join(" "), String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The packages of `tree` that are, or belong to, one of `forbidden` (`burn` matches `burn-core`).
+fn forbidden_in(tree: &str, forbidden: &[&str]) -> Vec<String> {
+    let mut found: Vec<String> = tree
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| forbidden.iter().any(|f| name == f || name.starts_with(&format!("{f}-"))))
+        .map(str::to_string)
+        .collect();
+    found.dedup();
+    found
+}
+
+/// The workspace packages (named `goodhart` or `goodhart-*`) in an inverted tree other than
+/// `allowed`.
+fn workspace_dependents(inverted: &str, allowed: &str) -> Vec<String> {
+    let mut found: Vec<String> = inverted
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| (*name == "goodhart" || name.starts_with("goodhart-")) && *name != allowed)
+        .map(str::to_string)
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_framework_anywhere_in_the_tree_is_found() {
+        let tree = "goodhart-kl v0.1.0 (/w/crates/goodhart-kl)\nthiserror v2.0.1\nburn-core v0.22.1\npolars v0.55.0\n";
+        assert_eq!(forbidden_in(tree, &FORBIDDEN), vec!["burn-core", "polars"]);
+        assert!(forbidden_in("goodhart-kl v0.1.0\nnalgebra v0.35.0\nburnt v1.0.0\n", &FORBIDDEN).is_empty());
+    }
+
+    #[test]
+    fn only_the_binding_may_depend_on_pyo3() {
+        let clean = "pyo3 v0.30.1\nnumpy v0.30.0\ngoodhart-py v0.1.0 (/w/crates/goodhart-py)\n";
+        assert!(workspace_dependents(clean, BINDING_CRATE).is_empty());
+        let leaked =
+            "pyo3 v0.30.1\ngoodhart-data v0.1.0 (/w)\ngoodhart-py v0.1.0 (/w)\ngoodhart v0.1.0 (/w)\n";
+        assert_eq!(workspace_dependents(leaked, BINDING_CRATE), vec!["goodhart", "goodhart-data"]);
+    }
 }
