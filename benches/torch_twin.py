@@ -171,6 +171,24 @@ def workloads(model, c):
     return out
 
 
+def matmul_gflops(c, rows, budget, min_reps):
+    """torch.matmul's rate on the forward pass's matrix products over `rows` tokens (per layer the
+    QKV projection, attention output and the MLP's two, then the LM head), in GFLOP/s: each
+    distinct shape timed, weighted by how often a forward pass runs it. The Rust bench measures
+    its own matrix product on the same shapes (xtask/src/bench/roofline.rs)."""
+    d, f, layers, vocab = c["d_model"], c["d_ff"], c["n_layers"], c["vocab_size"]
+    shapes = {(rows, 3 * d, d): layers, (rows, d, d): layers, (rows, f, d): layers, (rows, d, f): layers}
+    shapes[(rows, vocab, d)] = shapes.get((rows, vocab, d), 0) + 1
+    flops = seconds = 0.0
+    with torch.inference_mode():
+        for (m, n, k), count in sorted(shapes.items()):
+            a, b = torch.randn(m, k), torch.randn(k, n)
+            t = measure(lambda: torch.matmul(a, b), budget / len(shapes), min_reps)["median_s"]
+            flops += count * 2.0 * m * n * k
+            seconds += count * t
+    return flops / seconds / 1e9
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("paths", nargs="+", help="safetensors files exported by goodhart")
@@ -200,6 +218,8 @@ def main():
             m["tok_per_s"] = tokens / m["median_s"]
             entry["workloads"][key] = m
             log(f"  {label:<14} {m['tok_per_s']:>10.0f} tok/s  (median of {m['reps']}, {m['median_s'] * 1e3:.1f} ms)")
+        entry["matmul_gflops"] = matmul_gflops(c, 64 * 64, args.budget, args.min_reps)
+        log(f"  {'matmul':<14} {entry['matmul_gflops']:>10.1f} GFLOP/s on the model's shapes")
         report["presets"].append(entry)
     if args.json:
         print(json.dumps(report))

@@ -71,3 +71,15 @@ def test_bad_tables(source, message):
     with pytest.raises(g.GoodhartError) as info:
         g.analyze(source)
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize("library", ["polars", "pandas"])
+def test_a_data_frame_gives_what_its_file_gives(library):
+    frames = pytest.importorskip(library)
+    path = EXAMPLES / "bon_pools.csv"
+    frame = frames.read_csv(path)
+    a = g.analyze(frame, bootstrap=20)
+    b = g.analyze(path, bootstrap=20)
+    assert a.file == "<DataFrame>"
+    np.testing.assert_allclose(a.records["gold"], b.records["gold"], atol=1e-12)
+    np.testing.assert_allclose(a.fits["alpha"], b.fits["alpha"], atol=1e-12)

@@ -164,7 +164,7 @@ pub fn run(args: &[String]) -> Result<()> {
     match torch_missing(&python) {
         Some(why) => {
             println!("\n{}", format_table(&header, &rows));
-            println!("\n{}", roofline::report(&rows, budget));
+            println!("\n{}", roofline::report(&rows, &[], budget));
             println!(
                 "\nPyTorch is not available to `{python}` ({why}), so only our numbers are shown. To compare:\n  \
                  python3 -m venv .venv-bench && .venv-bench/bin/pip install torch safetensors numpy\n  \
@@ -176,7 +176,7 @@ pub fn run(args: &[String]) -> Result<()> {
             header.extend(header_torch(&report));
             merge_twin(&mut rows, &report)?;
             println!("\n{}", format_table(&header, &rows));
-            println!("\n{}", roofline::report(&rows, budget));
+            println!("\n{}", roofline::report(&rows, &twin_matmul(&report), budget));
         }
     }
     println!("{}", format_table(&[], &[ppo_row]).trim_end());
@@ -404,6 +404,15 @@ fn merge_twin(rows: &mut [Row], report: &Value) -> Result<()> {
     Ok(())
 }
 
+/// PyTorch's matrix-product rate on each preset's shapes, from the twin's report.
+fn twin_matmul(report: &Value) -> Vec<(String, f64)> {
+    let presets = report["presets"].as_array().map(Vec::as_slice).unwrap_or_default();
+    presets
+        .iter()
+        .filter_map(|p| Some((p["name"].as_str()?.to_string(), p["matmul_gflops"].as_f64()?)))
+        .collect()
+}
+
 fn header_ours(backend: goodhart_nn::Backend) -> Vec<String> {
     let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| cpu_model(&s));
     let threads = std::thread::available_parallelism().map_or(0, |n| n.get());
@@ -545,5 +554,14 @@ mod tests {
         }];
         merge_twin(&mut rows, &report).unwrap();
         assert_eq!(rows[0].torch, Some(40.0));
+    }
+
+    #[test]
+    fn twin_matmul_rates_are_read_per_preset() {
+        let report = serde_json::json!({ "presets": [
+            { "name": "small", "matmul_gflops": 301.5, "workloads": {} },
+            { "name": "medium", "workloads": {} },
+        ]});
+        assert_eq!(twin_matmul(&report), vec![("small".to_string(), 301.5)]);
     }
 }

@@ -82,19 +82,23 @@ pub fn matmul_gflops(c: &GptConfig, rows: usize, budget: Budget) -> f64 {
 /// Operations of a workload over `seqs` sequences of `len` tokens.
 type Flops = fn(&GptConfig, usize, usize) -> f64;
 
-/// The roofline table: for each preset, our matrix product's rate on its shapes (measured now),
-/// and the rate and fraction of it that forward and training reach (ours, and PyTorch's where
-/// the twin ran).
-pub fn report(rows: &[super::Row], budget: Budget) -> String {
+/// The roofline table: for each preset, our matrix product's rate on its shapes (measured now)
+/// and PyTorch's (`torch_peaks`, from the twin, when it ran), and the rate that forward and
+/// training reach with the fraction of their own library's matrix-product rate (ours, and
+/// PyTorch's where the twin ran).
+pub fn report(rows: &[super::Row], torch_peaks: &[(String, f64)], budget: Budget) -> String {
     use goodhart_policy::bench::{self as workload, SEQS, SEQ_LEN};
     let m = machine();
     let isa = if m.isa.is_empty() { "none of AVX2, AVX-512, AMX, NEON".to_string() } else { m.isa.join(" ") };
     let mut s = format!("roofline on {} ({} threads; {isa}):\n\n", m.model, m.threads);
-    s.push_str("| preset | matmul peak (ours, GFLOP/s) | workload | ours GFLOP/s | of peak | PyTorch GFLOP/s | of peak |\n");
-    s.push_str("|---|---|---|---|---|---|---|\n");
+    s.push_str(
+        "| preset | matmul (ours, GFLOP/s) | matmul (PyTorch) | workload | ours GFLOP/s | of our matmul | PyTorch GFLOP/s | of its matmul |\n",
+    );
+    s.push_str("|---|---|---|---|---|---|---|---|\n");
     for (name, c) in workload::presets() {
         let peak = matmul_gflops(&c, SEQS * SEQ_LEN, budget);
         eprintln!("  matmul {name:<7} {peak:>8.1} GFLOP/s on the model's shapes");
+        let torch_peak = torch_peaks.iter().find(|(p, _)| p == name).map(|(_, g)| *g);
         let workloads: [(String, Flops); 2] = [
             (format!("forward_{SEQS}x{SEQ_LEN}"), forward_flops),
             (format!("train_{SEQS}x{SEQ_LEN}"), train_flops),
@@ -103,12 +107,14 @@ pub fn report(rows: &[super::Row], budget: Budget) -> String {
             let Some(r) = rows.iter().find(|r| r.preset == name && r.key == key) else { continue };
             let per_token = flops(&c, SEQS, SEQ_LEN) / (SEQS * SEQ_LEN) as f64;
             let ours = r.ours * per_token / 1e9;
-            let torch = r.torch.map_or("-".to_string(), |t| {
-                format!("{:.1} | {:.0}%", t * per_token / 1e9, 100.0 * t * per_token / 1e9 / peak)
-            });
-            let torch = if r.torch.is_some() { torch } else { "- | -".to_string() };
+            let torch = match (r.torch, torch_peak) {
+                (Some(t), Some(tp)) => format!("{:.1} | {:.0}%", t * per_token / 1e9, 100.0 * t * per_token / 1e9 / tp),
+                (Some(t), None) => format!("{:.1} | -", t * per_token / 1e9),
+                _ => "- | -".to_string(),
+            };
+            let torch_peak = torch_peak.map_or("-".to_string(), |tp| format!("{tp:.1}"));
             s.push_str(&format!(
-                "| {name} | {peak:.1} | {} | {ours:.1} | {:.0}% | {torch} |\n",
+                "| {name} | {peak:.1} | {torch_peak} | {} | {ours:.1} | {:.0}% | {torch} |\n",
                 r.label,
                 100.0 * ours / peak
             ));
