@@ -73,10 +73,6 @@ impl<'a> PromptPool<'a> {
         }
         let columns = [("proxy", Some(self.proxy)), ("gold", Some(self.gold)), ("extra", self.extra)];
         for (which, xs) in columns.iter().filter_map(|(w, xs)| xs.map(|xs| (*w, xs))) {
-            // A branch-free scan first (it vectorises); the index only when something is wrong.
-            if xs.iter().fold(true, |ok, v| ok & v.is_finite()) {
-                continue;
-            }
             if let Some((index, &value)) = xs.iter().enumerate().find(|(_, v)| !v.is_finite()) {
                 return Err(BonError::NonFinite { prompt, which, index, value });
             }

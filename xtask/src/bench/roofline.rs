@@ -108,7 +108,9 @@ pub fn report(rows: &[super::Row], torch_peaks: &[(String, f64)], budget: Budget
             let per_token = flops(&c, SEQS, SEQ_LEN) / (SEQS * SEQ_LEN) as f64;
             let ours = r.ours * per_token / 1e9;
             let torch = match (r.torch, torch_peak) {
-                (Some(t), Some(tp)) => format!("{:.1} | {:.0}%", t * per_token / 1e9, 100.0 * t * per_token / 1e9 / tp),
+                (Some(t), Some(tp)) => {
+                    format!("{:.1} | {:.0}%", t * per_token / 1e9, 100.0 * t * per_token / 1e9 / tp)
+                }
                 (Some(t), None) => format!("{:.1} | -", t * per_token / 1e9),
                 _ => "- | -".to_string(),
             };
