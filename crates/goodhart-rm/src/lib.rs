@@ -8,7 +8,9 @@
 //! - [`calibration`]: shift to mean 0 on initial-policy samples, gold to unit variance, proxies
 //!   recalibrated by one logit scale;
 //! - [`CalibratedRm`]: a trained RM with its constants, saved and loaded together, implementing
-//!   `goodhart_core::RewardModel`.
+//!   `goodhart_core::RewardModel`;
+//! - [`ensemble`]: K reward models as one, by their mean, worst case (WCO) or mean minus lambda
+//!   times their variance (UWO).
 //!
 //! ```
 //! use goodhart_rm::calibration::Calibration;
@@ -18,6 +20,7 @@
 //! ```
 
 pub mod calibration;
+pub mod ensemble;
 mod model;
 pub mod pairs;
 mod train;

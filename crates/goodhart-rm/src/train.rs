@@ -62,6 +62,26 @@ pub struct RmEval {
     pub pairs: usize,
 }
 
+impl RmEval {
+    /// Loss and accuracy of comparisons whose chosen-minus-rejected score margins are
+    /// `margins`: loss `-ln sigmoid(m)` averaged, a tie counting half a correct answer.
+    pub fn from_margins(margins: &[f64]) -> Self {
+        let (mut loss, mut correct) = (0.0f64, 0.0f64);
+        for &m in margins {
+            loss += if m >= 0.0 { (-m).exp().ln_1p() } else { -m + m.exp().ln_1p() };
+            correct += if m > 0.0 {
+                1.0
+            } else if m == 0.0 {
+                0.5
+            } else {
+                0.0
+            };
+        }
+        let n = margins.len().max(1) as f64;
+        RmEval { loss: loss / n, accuracy: correct / n, pairs: margins.len() }
+    }
+}
+
 /// One logged training step (validation at the end of each epoch).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RmLog {
@@ -135,7 +155,7 @@ pub fn bt_loss(chosen: Tensor<1>, rejected: Tensor<1>) -> Tensor<1> {
 pub fn evaluate(model: &ScalarModel, comps: &[Comparison], sp: RmSpecials, batch_size: usize) -> RmEval {
     let device = model.head.weight.device();
     let engine = (device == Device::flex()).then(|| goodhart_nn::Engine::from_scalar(model));
-    let (mut loss, mut correct) = (0.0f64, 0.0f64);
+    let mut margins = Vec::with_capacity(comps.len());
     for chunk in comps.chunks(batch_size.max(1)) {
         let refs: Vec<&Comparison> = chunk.iter().collect();
         let margin: Vec<f32> = match &engine {
@@ -150,20 +170,9 @@ pub fn evaluate(model: &ScalarModel, comps: &[Comparison], sp: RmSpecials, batch
                 (c - r).into_data().convert::<f32>().try_into_vec().expect("f32 scores")
             }
         };
-        for m in margin {
-            let m = m as f64;
-            loss += if m >= 0.0 { (-m).exp().ln_1p() } else { -m + m.exp().ln_1p() };
-            correct += if m > 0.0 {
-                1.0
-            } else if m == 0.0 {
-                0.5
-            } else {
-                0.0
-            };
-        }
+        margins.extend(margin.into_iter().map(f64::from));
     }
-    let n = comps.len().max(1) as f64;
-    RmEval { loss: loss / n, accuracy: correct / n, pairs: comps.len() }
+    RmEval::from_margins(&margins)
 }
 
 /// Trains a reward model of `config` on `train` and returns it in inference mode with its log.
