@@ -25,6 +25,7 @@
 pub use goodhart_bon as bon;
 pub use goodhart_core as core;
 pub use goodhart_data as data;
+pub use goodhart_dpo as dpo;
 pub use goodhart_kl as kl;
 pub use goodhart_laws as laws;
 pub use goodhart_nn as nn;

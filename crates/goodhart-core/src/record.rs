@@ -8,6 +8,9 @@ pub enum Method {
     Bon,
     /// Reinforcement learning (PPO); KL is estimated from log-probabilities.
     Rl,
+    /// A direct alignment algorithm (DPO, IPO): the policy trained on preference pairs without
+    /// a reward model; KL is estimated from log-probabilities, as for RL.
+    Daa,
 }
 
 impl std::fmt::Display for Method {
@@ -15,6 +18,7 @@ impl std::fmt::Display for Method {
         f.write_str(match self {
             Method::Bon => "bon",
             Method::Rl => "rl",
+            Method::Daa => "daa",
         })
     }
 }
@@ -22,7 +26,8 @@ impl std::fmt::Display for Method {
 /// One point of an optimisation curve: how far the policy moved and what each RM thinks of it.
 ///
 /// `kl` is KL(pi || pi_init) in nats; the paper's x-axis is `d = sqrt(kl)`. Scores are recentred
-/// so that the initial policy scores 0 on average. `n` is set for best-of-n, `step` for RL.
+/// so that the initial policy scores 0 on average. `n` is set for best-of-n, `step` for RL and
+/// direct alignment.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CurvePoint {
     pub n: Option<u64>,

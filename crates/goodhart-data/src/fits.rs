@@ -189,11 +189,12 @@ pub fn write_fits_parquet(path: &Path, fits: &[FitRow]) -> Result<(), DataError>
 }
 
 /// The paper's form for a method: `d (alpha - beta d)` for best-of-n, `d (alpha - beta ln d)`
-/// for RL.
+/// for RL and for direct alignment (a trained policy, like RL; the `dpo` target also reports
+/// the other form).
 pub fn form_of(method: Method) -> Form {
     match method {
         Method::Bon => Form::Bon,
-        Method::Rl => Form::Rl,
+        Method::Rl | Method::Daa => Form::Rl,
     }
 }
 

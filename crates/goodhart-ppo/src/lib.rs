@@ -94,4 +94,5 @@ pub use losses::{
 pub use optimiser::{PpoOptimiser, PpoProgress};
 pub use output::{GoldEval, PpoOutput, PpoStepLog};
 pub use reward::PpoInputs;
-pub use trainer::{run_ppo, PpoTrainer};
+pub use rollout::Layout;
+pub use trainer::{evaluate_policy, run_ppo, Judged, PpoTrainer};

@@ -102,22 +102,18 @@ pub(crate) fn normalize_masked(x: &mut [f32], mask: &[f32]) {
 /// Right-padded `[bos] prompt response` rows for next-token prediction: `inputs[t]` is followed
 /// by `targets[t]`; response token `j` of row `r` is the target at flat index `starts[r] + j`
 /// (the position whose hidden state is the state `s_j` that emitted it).
-pub(crate) struct Layout {
-    pub(crate) rows: usize,
+pub struct Layout {
+    pub rows: usize,
     /// Columns: the longest `prompt + response` of the rows.
-    pub(crate) len: usize,
-    pub(crate) inputs: Vec<i32>,
-    pub(crate) targets: Vec<i32>,
-    pub(crate) starts: Vec<usize>,
+    pub len: usize,
+    pub inputs: Vec<i32>,
+    pub targets: Vec<i32>,
+    pub starts: Vec<usize>,
 }
 
 impl Layout {
-    pub(crate) fn new(
-        prompts: &[Vec<TokenId>],
-        responses: &[Vec<TokenId>],
-        rows: &[usize],
-        sp: Specials,
-    ) -> Self {
+    /// The rows `rows` of `(prompts[e], responses[e])`.
+    pub fn new(prompts: &[Vec<TokenId>], responses: &[Vec<TokenId>], rows: &[usize], sp: Specials) -> Self {
         let len = rows.iter().map(|&e| prompts[e].len() + responses[e].len()).max().unwrap_or(1).max(1);
         let mut inputs = vec![sp.pad as i32; rows.len() * len];
         let mut targets = vec![sp.pad as i32; rows.len() * len];
@@ -138,7 +134,7 @@ impl Layout {
     }
 
     /// The inputs `[rows, len]` on `device` (moving the buffer there).
-    pub(crate) fn inputs(&mut self, device: &Device) -> Tensor<2, Int> {
+    pub fn inputs(&mut self, device: &Device) -> Tensor<2, Int> {
         Tensor::<2, Int>::from_data(
             TensorData::new(std::mem::take(&mut self.inputs), [self.rows, self.len]),
             device,
