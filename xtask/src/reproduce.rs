@@ -173,7 +173,7 @@ pub fn run(args: &[String]) -> Result<()> {
         return Ok(());
     }
     let targets: Vec<String> = if a.target == "all" {
-        TARGETS.iter().map(|t| t.name.to_string()).collect()
+        TARGETS.iter().filter(|t| t.in_all()).map(|t| t.name.to_string()).collect()
     } else if is_target(&a.target) {
         vec![a.target.clone()]
     } else {

@@ -108,7 +108,11 @@ pub fn run(args: &[String]) -> Result<()> {
     let a = parse(args)?;
     let root = crate::workspace_root();
     let targets: Vec<&str> = if a.target == "all" {
-        CHECKED.to_vec()
+        CHECKED
+            .iter()
+            .copied()
+            .filter(|t| goodhart_repro::targets::target(t).is_ok_and(|t| t.in_all()))
+            .collect()
     } else if is_target(&a.target) {
         vec![a.target.as_str()]
     } else {

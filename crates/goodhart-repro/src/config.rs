@@ -139,6 +139,114 @@ pub struct SweepStage {
     pub iterated_d: f64,
 }
 
+/// Reward-model ensembles (the `ensembles` target; Coste et al. 2023): K proxies of one size that
+/// differ in the seed of the language model they start from, of their head and of their batch
+/// order, optimised against by best-of-n and PPO through their mean, their worst case (WCO) and
+/// their mean minus lambda times their variance (UWO), beside member 0 alone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnsembleStage {
+    /// Proxy sizes (`goodhart_nn::PRESETS` names), one ensemble each; member 0 alone is the
+    /// single-RM baseline (figure 1's proxy of that size when the label noise is figure 1's).
+    pub sizes: Vec<String>,
+    /// Members per ensemble (>= 2). Member k starts from a language model pretrained with seed
+    /// `proxies.init_lm.seed + 7919 k` and trains with seed `proxies.train.seed + 7919 k`, on the
+    /// same comparisons as the others.
+    pub members: usize,
+    /// Label-noise levels (flip probabilities, each 0 <= p < 0.5), each with its own labels and
+    /// members; Coste et al. saw ensembles help with 25% noise.
+    pub label_noise: Vec<f64>,
+    /// lambda of UWO: the objective is the members' mean minus lambda times their variance.
+    pub uwo_lambda: f64,
+    /// Sizes that also get PPO, one run per objective and per level of `rl_label_noise`
+    /// (a subset of `sizes`; empty: best-of-n only).
+    pub rl_sizes: Vec<String>,
+    /// Label-noise levels of the PPO runs (a subset of `label_noise`).
+    pub rl_label_noise: Vec<f64>,
+}
+
+impl Default for EnsembleStage {
+    /// The laptop preset's ensembles (what an experiment file without `[ensembles]` gets).
+    fn default() -> Self {
+        EnsembleStage {
+            sizes: vec!["p1k".into(), "p10k".into()],
+            members: 3,
+            label_noise: vec![0.0, 0.25],
+            uwo_lambda: 0.5,
+            rl_sizes: vec!["p1k".into()],
+            rl_label_noise: vec![0.25],
+        }
+    }
+}
+
+/// Direct alignment (the `dpo` target; Rafailov et al. 2024): DPO and IPO trained from the
+/// initial policy on the proxies' gold-labelled comparisons, the initial policy frozen as the
+/// reference, evaluated like PPO (same held-out prompts and sampling, `rl.eval_prompts`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DaaStage {
+    /// The algorithms run, each at every beta: `"dpo"`, `"ipo"`.
+    pub losses: Vec<goodhart_dpo::DaaLoss>,
+    /// The KL-regularisation strengths swept (each > 0).
+    pub betas: Vec<f64>,
+    /// Optimiser steps of each run, one minibatch of comparisons each.
+    pub steps: usize,
+    /// Comparisons per step.
+    pub batch_size: usize,
+    /// AdamW learning rate (constant; epsilon 1e-8).
+    pub lr: f64,
+    /// AdamW weight decay (0: Adam).
+    pub weight_decay: f64,
+    /// Global gradient-norm clip.
+    pub max_grad_norm: f64,
+    /// Seed of the minibatch order and of the evaluations' samples.
+    pub seed: u64,
+    /// Gold evaluations per doubling of the step count.
+    pub eval_per_octave: usize,
+}
+
+impl DaaStage {
+    /// The run of `loss` at `beta`, evaluating with `gen_batch_size` rows per pass and responses
+    /// of at most `max_new_tokens` (PPO's).
+    pub fn run(
+        &self,
+        loss: goodhart_dpo::DaaLoss,
+        beta: f64,
+        gen_batch_size: usize,
+        max_new_tokens: usize,
+    ) -> goodhart_dpo::DaaConfig {
+        goodhart_dpo::DaaConfig {
+            loss,
+            beta,
+            total_steps: self.steps,
+            batch_size: self.batch_size,
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            adam_eps: 1e-8,
+            max_grad_norm: self.max_grad_norm,
+            seed: self.seed,
+            eval_per_octave: self.eval_per_octave,
+            gen_batch_size,
+            max_new_tokens,
+        }
+    }
+}
+
+impl Default for DaaStage {
+    /// The laptop preset's runs (what an experiment file without `[dpo]` gets).
+    fn default() -> Self {
+        DaaStage {
+            losses: vec![goodhart_dpo::DaaLoss::Dpo, goodhart_dpo::DaaLoss::Ipo],
+            betas: vec![0.05, 0.2, 1.0],
+            steps: 300,
+            batch_size: 32,
+            lr: 1e-4,
+            weight_decay: 0.0,
+            max_grad_norm: 1.0,
+            seed: 0,
+            eval_per_octave: 3,
+        }
+    }
+}
+
 /// A whole experiment: every stage's settings and the master seed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentConfig {
@@ -151,6 +259,10 @@ pub struct ExperimentConfig {
     pub bon: BonStage,
     pub rl: RlStage,
     pub sweeps: SweepStage,
+    #[serde(default)]
+    pub ensembles: EnsembleStage,
+    #[serde(default)]
+    pub dpo: DaaStage,
 }
 
 /// Which Goodhart mechanisms an experiment's world has (see `goodhart_world`'s crate docs).
@@ -370,6 +482,60 @@ impl ExperimentConfig {
         for &k in &self.sweeps.iterated_rounds {
             check(k >= 1, "sweeps.iterated_rounds", k.to_string(), ">= 1");
         }
+        let e = &self.ensembles;
+        for (key, sizes) in [("ensembles.sizes", &e.sizes), ("ensembles.rl_sizes", &e.rl_sizes)] {
+            for size in sizes.iter().filter(|s| !known(s)) {
+                check(false, key, format!("{size:?}"), &allowed_models);
+            }
+        }
+        for size in e.rl_sizes.iter().filter(|s| known(s) && !e.sizes.contains(s)) {
+            let allowed = format!("one of ensembles.sizes ({})", e.sizes.join(", "));
+            check(false, "ensembles.rl_sizes", format!("{size:?}"), &allowed);
+        }
+        check(
+            e.members >= 2,
+            "ensembles.members",
+            e.members.to_string(),
+            ">= 2 (an ensemble of one is its member)",
+        );
+        for &p in &e.label_noise {
+            check(
+                (0.0..0.5).contains(&p),
+                "ensembles.label_noise",
+                p.to_string(),
+                "each 0 <= p < 0.5 (a flip probability)",
+            );
+        }
+        for &p in e.rl_label_noise.iter().filter(|p| !e.label_noise.contains(p)) {
+            let allowed = format!("one of ensembles.label_noise ({:?})", e.label_noise);
+            check(false, "ensembles.rl_label_noise", p.to_string(), &allowed);
+        }
+        let d = &self.dpo;
+        for &beta in &d.betas {
+            check(beta.is_finite() && beta > 0.0, "dpo.betas", beta.to_string(), "each finite and > 0");
+        }
+        for (key, v) in [
+            ("dpo.steps", d.steps),
+            ("dpo.batch_size", d.batch_size),
+            ("dpo.eval_per_octave", d.eval_per_octave),
+        ] {
+            check(v >= 1, key, v.to_string(), ">= 1");
+        }
+        for (key, v) in [("dpo.lr", d.lr), ("dpo.max_grad_norm", d.max_grad_norm)] {
+            check(v.is_finite() && v > 0.0, key, v.to_string(), "finite and > 0");
+        }
+        check(
+            d.weight_decay.is_finite() && d.weight_decay >= 0.0,
+            "dpo.weight_decay",
+            d.weight_decay.to_string(),
+            "finite and >= 0",
+        );
+        check(
+            e.uwo_lambda.is_finite() && e.uwo_lambda >= 0.0,
+            "ensembles.uwo_lambda",
+            e.uwo_lambda.to_string(),
+            "finite and >= 0",
+        );
         out
     }
 

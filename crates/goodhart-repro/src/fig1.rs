@@ -223,6 +223,7 @@ pub fn fill_fits<'a>(
                 let [r] = found.as_slice() else { continue };
                 &r.proxy
             }
+            Method::Daa => continue,
         };
         (f.rm_val_loss, f.rm_val_accuracy) = (proxy.val.loss, proxy.val.accuracy);
     }
@@ -255,8 +256,16 @@ pub fn fig1(p: &Pipeline) -> Result<Fig1, ReproError> {
     for size in &p.config.proxies.sizes {
         let proxy = p.proxy(&w, size, &data_key, &train, &val)?;
         let scores = p.bon_scores(&pool_key, &pools, &proxy)?;
-        let (result, rows) =
-            bon_result(p, &mut bon, &pools, &proxy, &scores, &gold_scores, Some(&rubric_scores), "fig1")?;
+        let (result, rows) = bon_result(
+            p,
+            &mut bon,
+            &pools,
+            proxy.as_proxy(),
+            &scores,
+            &gold_scores,
+            Some(&rubric_scores),
+            "fig1",
+        )?;
         records.extend(rows);
         results.push(result);
         proxies.push(proxy);
@@ -427,20 +436,20 @@ pub fn bon_result(
     p: &Pipeline,
     bon: &mut BestOfN,
     pools: &Pools,
-    proxy: &crate::pipeline::TrainedRm,
+    proxy: crate::pipeline::ProxyRef<'_>,
     proxy_scores: &[Vec<f64>],
     gold_scores: &[Vec<f64>],
     rubric_scores: Option<&[Vec<f64>]>,
     experiment: &str,
 ) -> Result<(BonResult, Vec<Record>), ReproError> {
-    let proxy_rm = PoolScores::new(&proxy.rm.name, pools, proxy_scores);
+    let proxy_rm = PoolScores::new(proxy.rm.name(), pools, proxy_scores);
     let gold_rm = PoolScores::new("gold", pools, gold_scores);
     let rubric_rm = rubric_scores.map(|r| PoolScores::new("rubric", pools, r));
     let judges = Judges { gold: &gold_rm, rubric: rubric_rm.as_ref().map(|r| r as &dyn RewardModel) };
     let curves = bon
         .optimise(Some(&proxy_rm), judges)
-        .map_err(|e| ReproError::from_trait(format!("best-of-n against {}", proxy.rm.name), e))?;
-    let mut result = analyse(&curves, proxy.eval.clone(), p.config.bon.bootstrap, p.config.bon.seed)?;
+        .map_err(|e| ReproError::from_trait(format!("best-of-n against {}", proxy.rm.name()), e))?;
+    let mut result = analyse(&curves, proxy.report.clone(), p.config.bon.bootstrap, p.config.bon.seed)?;
     result.regressional =
         Some(regressional(proxy_scores, gold_scores, &curves, p.config.bon.bootstrap, p.config.bon.seed));
     if let Some(rubric) = rubric_scores {
@@ -463,9 +472,9 @@ pub fn bon_result(
     let mut records = Vec::with_capacity(curves.ns.len());
     for (k, &n) in curves.ns.iter().enumerate() {
         let mut r = Record::new(experiment, Method::Bon).with_n(n).with_kl(curves.kl[k]);
-        r.rm_size = proxy.size.clone();
-        r.rm_params = proxy.eval.params;
-        r.data_size = proxy.eval.train_pairs as u64;
+        r.rm_size = proxy.size.to_string();
+        r.rm_params = proxy.report.params;
+        r.data_size = proxy.report.train_pairs as u64;
         r.policy_size = p.config.policy.size.clone();
         r.seed = p.config.bon.seed;
         (r.gold, r.gold_se) = (curves.gold[k].mean, curves.gold[k].se);

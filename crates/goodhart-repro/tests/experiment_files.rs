@@ -144,6 +144,20 @@ fn malformed_files_and_overrides_name_the_place_and_the_fix() {
         (edit("iterated_d = 0.4", "iterated_d = -1.0"), &["sweeps.iterated_d = -1 is out of range"]),
         (edit("kl_penalties = [0.0, 0.5]", "kl_penalties = [0.0, -0.5]"), &["sweeps.kl_penalties = -0.5"]),
         (edit("iterated_rounds = [1, 2]", "iterated_rounds = [0, 2]"), &["sweeps.iterated_rounds = 0"]),
+        (edit("members = 2", "members = 1"), &["ensembles.members = 1 is out of range: >= 2"]),
+        (
+            edit("rl_sizes = [\"p10k\"]", "rl_sizes = [\"p3k\"]"),
+            &["ensembles.rl_sizes = \"p3k\" is out of range: one of ensembles.sizes (p10k)"],
+        ),
+        (
+            edit("label_noise = [0.0, 0.25]", "label_noise = [0.0, 0.6]"),
+            &["ensembles.label_noise = 0.6 is out of range"],
+        ),
+        (
+            edit("rl_label_noise = [0.25]", "rl_label_noise = [0.1]"),
+            &["ensembles.rl_label_noise = 0.1 is out of range: one of ensembles.label_noise"],
+        ),
+        (edit("uwo_lambda = 0.5", "uwo_lambda = -1.0"), &["ensembles.uwo_lambda = -1 is out of range"]),
     ];
     for (text, needles) in &cases {
         let err = error(text);

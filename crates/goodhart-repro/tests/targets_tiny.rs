@@ -83,7 +83,7 @@ macro_rules! smoke_tests {
         /// Every target has a smoke test here (fig1 has its own test file).
         #[test]
         fn every_target_has_a_smoke_test() {
-            let tested = [$(stringify!($name)),*];
+            let tested = [$(stringify!($name)),*, "early-warning"];
             for t in TARGETS.iter().filter(|t| t.name != "fig1") {
                 assert!(tested.contains(&t.name), "no smoke test for {}", t.name);
             }
@@ -94,7 +94,14 @@ macro_rules! smoke_tests {
 smoke_tests!(
     fig2, fig3, fig4, fig5, fig6, fig7, fig8, fig9, fig10, fig11, fig12, fig13, fig14, fig15, fig16, fig17,
     fig18, fig19, fig20, fig21, fig22, fig23, fig24, fig25, fig26, iterated, table1, table2, controls,
+    ensembles, dpo,
 );
+
+/// (a name with a hyphen, so not in the macro's list)
+#[test]
+fn early_warning() {
+    smoke("early-warning");
+}
 
 #[test]
 fn an_unknown_target_is_a_clear_error() {

@@ -1,8 +1,11 @@
 //! The stages of an experiment, each computed once per key and shared by every figure: one file
 //! per stage, in pipeline order (`world`, `policy` with the proxies' LMs, `gold`, `proxy_data`,
-//! `proxy`, `bon` for the pools and their scores, `rl`); this file holds what they share.
+//! `proxy`, `ensemble` for ensembles of proxies, `bon` for the pools and their scores, `rl`, `daa`
+//! for direct alignment); this file holds what they share.
 
 mod bon;
+mod daa;
+mod ensemble;
 mod gold;
 mod iterated;
 mod policy;
@@ -24,6 +27,7 @@ use goodhart_rm::{train_rm, CalibratedRm, RmEval, RmSpecials};
 use goodhart_world::{Split, World, WorldTokenizer};
 use serde::{Deserialize, Serialize};
 
+pub use self::ensemble::{EnsembleMembers, MEMBER_SEED_STRIDE};
 pub use self::iterated::{KeyedPolicy, Round, RoundSpec};
 use crate::config::ExperimentConfig;
 use crate::progress::{self, Event, Reporter, Task};
@@ -87,6 +91,23 @@ pub struct TrainedRm {
     pub size: String,
     pub rm: CalibratedRm,
     pub eval: RmReport,
+}
+
+impl TrainedRm {
+    /// This reward model as what an optimiser runs against.
+    pub fn as_proxy(&self) -> ProxyRef<'_> {
+        ProxyRef { key: &self.key, size: &self.size, report: &self.eval, rm: &self.rm }
+    }
+}
+
+/// What an optimiser runs against: a reward model with the key and the report that name it in
+/// the store and in records (one trained proxy, or an ensemble of them).
+#[derive(Clone, Copy)]
+pub struct ProxyRef<'a> {
+    pub key: &'a str,
+    pub size: &'a str,
+    pub report: &'a RmReport,
+    pub rm: &'a dyn goodhart_core::RewardModel,
 }
 
 /// What a reward model's directory records about its quality.

@@ -45,6 +45,24 @@ impl Pipeline {
             )));
         }
         let lm = self.proxy_lm(w, size)?;
+        self.train_proxy(w, size, &format!("proxy-{size}"), data_key, train, val, pairs, cfg, lm)
+    }
+
+    /// A proxy of `size` called `name`, trained with `cfg` on the first `pairs` comparisons of
+    /// `train`, starting from `lm` (its key, the model and its validation loss) if given.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn train_proxy(
+        &self,
+        w: &WorldArtifacts,
+        size: &str,
+        name: &str,
+        data_key: &str,
+        train: &[Comparison],
+        val: &[Comparison],
+        pairs: usize,
+        cfg: &goodhart_rm::RmTrainConfig,
+        lm: Option<(String, goodhart_nn::Gpt, Option<f64>)>,
+    ) -> Result<TrainedRm, ReproError> {
         let lm_key = lm.as_ref().map(|(key, _, _)| key.as_str());
         // The full split's key leaves out the count, so sweeps share fig1's proxies.
         let subset = (pairs < train.len()).then_some(pairs);
@@ -53,7 +71,7 @@ impl Pipeline {
         let train = &train[..pairs];
         let config = self.model_config(size, w)?;
         let (dir, outcome) = self.store.ensure(Stage::Proxy, &key, &inputs, |tmp| {
-            let what = format!("training proxy {size} on {pairs} pairs");
+            let what = format!("training {name} on {pairs} pairs");
             let init = lm.as_ref().map(|(_, model, _)| model);
             let model = self.train_reward_model(&what, &config, init, train, val, w, cfg)?;
             let val_eval = evaluate(&model, val, w.rm_specials(), BATCH);
@@ -76,13 +94,8 @@ impl Pipeline {
             let margins: Vec<f64> = chosen.iter().zip(&rejected).map(|(a, b)| a - b).collect();
             let init: Vec<f64> = chosen.iter().chain(&rejected).copied().collect();
             let calibration = Calibration::proxy(&init, &margins, &vec![1.0; margins.len()]);
-            let rm = CalibratedRm {
-                name: format!("proxy-{size}"),
-                model,
-                calibration,
-                specials: sp,
-                batch_size: BATCH,
-            };
+            let rm =
+                CalibratedRm { name: name.to_string(), model, calibration, specials: sp, batch_size: BATCH };
             let mut report = RmReport::new(size, &config, train.len(), val_eval, calibration);
             report.lm_val_loss = lm.as_ref().and_then(|(_, _, loss)| *loss);
             save_rm(tmp, &rm, report)

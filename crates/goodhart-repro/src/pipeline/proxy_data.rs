@@ -17,7 +17,18 @@ impl Pipeline {
         policy: &Gpt,
         gold: &TrainedRm,
     ) -> Result<ProxyData, ReproError> {
-        let c = &self.config.proxies;
+        self.proxy_data_with(w, policy_key, policy, gold, &self.config.proxies)
+    }
+
+    /// [`Pipeline::proxy_data`] with other proxy settings (the ensembles' label noise).
+    pub fn proxy_data_with(
+        &self,
+        w: &WorldArtifacts,
+        policy_key: &str,
+        policy: &Gpt,
+        gold: &TrainedRm,
+        c: &crate::config::ProxyStage,
+    ) -> Result<ProxyData, ReproError> {
         let inputs = plan::proxy_data_inputs(policy_key, &gold.key, c);
         let key = key_of(Stage::ProxyData, &inputs);
         let (dir, outcome) = self.store.ensure(Stage::ProxyData, &key, &inputs, |tmp| {

@@ -37,9 +37,22 @@ impl Pipeline {
         gold: &TrainedRm,
         c: &crate::config::RlStage,
     ) -> Result<PpoOutput, ReproError> {
-        let inputs = plan::rl_inputs(policy_key, &proxy.key, &gold.key, c);
+        self.rl_against(w, policy_key, policy, proxy.as_proxy(), gold, c)
+    }
+
+    /// PPO against any reward model with a key (an ensemble as well as one proxy).
+    pub fn rl_against(
+        &self,
+        w: &WorldArtifacts,
+        policy_key: &str,
+        policy: &Gpt,
+        proxy: ProxyRef<'_>,
+        gold: &TrainedRm,
+        c: &crate::config::RlStage,
+    ) -> Result<PpoOutput, ReproError> {
+        let inputs = plan::rl_inputs(policy_key, proxy.key, &gold.key, c);
         let key = key_of(Stage::Rl, &inputs);
-        let legacy = key_of(Stage::Rl, &plan::legacy_rl_inputs(policy_key, &proxy.key, &gold.key, c));
+        let legacy = key_of(Stage::Rl, &plan::legacy_rl_inputs(policy_key, proxy.key, &gold.key, c));
         self.store.adopt(Stage::Rl, &legacy, &key)?;
         let checkpoints = self.store.root().join("rl-checkpoints").join(&key);
         let old_checkpoints = self.store.root().join("rl-checkpoints").join(&legacy);
@@ -51,16 +64,16 @@ impl Pipeline {
             let prompts = w.prompt_tokens(Split::Train, c.train_prompts, c.prompt_seed)?;
             let eval_prompts = w.prompt_tokens(Split::HeldOut, c.eval_prompts, c.prompt_seed ^ 0xE7A1)?;
             let mut template = Record::new("fig1", goodhart_core::Method::Rl);
-            template.rm_size = proxy.size.clone();
-            template.rm_params = proxy.eval.params;
-            template.data_size = proxy.eval.train_pairs as u64;
+            template.rm_size = proxy.size.to_string();
+            template.rm_params = proxy.report.params;
+            template.data_size = proxy.report.train_pairs as u64;
             template.policy_size = self.config.policy.size.clone();
             template.kl_penalty = c.ppo.kl_penalty.initial_coef();
             template.seed = c.ppo.seed;
             let rubric = RubricScorer::for_gold(w, gold)?;
             let pb =
-                Task::start(&self.reporter, c.ppo.total_steps as u64, &format!("PPO vs {}", proxy.rm.name));
-            let (bar_, name) = (pb.clone(), proxy.rm.name.clone());
+                Task::start(&self.reporter, c.ppo.total_steps as u64, &format!("PPO vs {}", proxy.rm.name()));
+            let (bar_, name) = (pb.clone(), proxy.rm.name().to_string());
             let every = (c.ppo.total_steps / 10).max(1);
             let mut ppo =
                 PpoOptimiser::new(c.ppo.clone(), policy.clone(), w.specials, prompts, eval_prompts, template)
@@ -89,8 +102,8 @@ impl Pipeline {
                     });
             let judges = Judges { gold: &gold.rm, rubric: Some(&rubric) };
             let output = ppo
-                .optimise(Some(&proxy.rm), judges)
-                .map_err(|e| ReproError::from_trait(format!("PPO against {}", proxy.rm.name), e))?;
+                .optimise(Some(proxy.rm), judges)
+                .map_err(|e| ReproError::from_trait(format!("PPO against {}", proxy.rm.name()), e))?;
             pb.finish();
             write_json(&tmp.join("ppo.json"), &output)
         })?;
@@ -109,7 +122,7 @@ impl Pipeline {
             &dir,
             &format!(
                 "vs {}: KL {:.2}, gold {:.3}, proxy {:.3} after {} steps",
-                proxy.rm.name,
+                proxy.rm.name(),
                 last.map_or(0.0, |e| e.kl.mean),
                 last.map_or(0.0, |e| e.gold.mean),
                 last.map_or(0.0, |e| e.proxy.mean),

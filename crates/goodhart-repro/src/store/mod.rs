@@ -61,11 +61,13 @@ pub enum Stage {
     Rl,
     /// One round of iterated RLHF: PPO from the last round's policy, stopped at a distance.
     RlhfRound,
+    /// A direct-alignment run (DPO, IPO) on the proxies' comparisons.
+    Daa,
 }
 
 impl Stage {
     /// Every stage, in pipeline order.
-    pub const ALL: [Stage; 10] = [
+    pub const ALL: [Stage; 11] = [
         Stage::World,
         Stage::Policy,
         Stage::Gold,
@@ -76,6 +78,7 @@ impl Stage {
         Stage::BonScores,
         Stage::Rl,
         Stage::RlhfRound,
+        Stage::Daa,
     ];
 
     /// The stage's directory name in the store (also hashed into its keys).
@@ -91,6 +94,7 @@ impl Stage {
             Stage::BonScores => "bon-scores",
             Stage::Rl => "rl",
             Stage::RlhfRound => "rlhf-round",
+            Stage::Daa => "daa",
         }
     }
 }

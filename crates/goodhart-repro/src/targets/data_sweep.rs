@@ -68,8 +68,16 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
         let cfg = goodhart_rm::RmTrainConfig { epochs, ..base.clone() };
         let proxy: TrainedRm = p.proxy_with(&w, &rm, &data_key, &train, &val, pairs, &cfg)?;
         let scores = p.bon_scores(&pool_key, &pools, &proxy)?;
-        let (result, rows) =
-            bon_result(p, &mut bon, &pools, &proxy, &scores, &gold_scores, Some(&rubric_scores), target)?;
+        let (result, rows) = bon_result(
+            p,
+            &mut bon,
+            &pools,
+            proxy.as_proxy(),
+            &scores,
+            &gold_scores,
+            Some(&rubric_scores),
+            target,
+        )?;
         records.extend(rows);
         if rl_size == Some(&rm) {
             let out = p.rl(&w, &policy_key, &policy, &proxy, &gold)?;

@@ -5,6 +5,9 @@
 //! diagram; the controls live in [`crate::controls`].
 
 mod data_sweep;
+mod dpo;
+mod early_warning;
+mod ensembles;
 mod from_fig1;
 pub mod iterated;
 mod kl_sweep;
@@ -45,6 +48,12 @@ pub enum Family {
     Tables,
     /// The controls (optimising the gold itself; every Goodhart mechanism off).
     Controls,
+    /// Reward-model ensembles against overoptimisation (beyond the paper).
+    Ensembles,
+    /// Direct alignment algorithms, DPO and IPO (beyond the paper).
+    Daa,
+    /// Early warning of overoptimisation without the gold (beyond the paper).
+    EarlyWarning,
 }
 
 /// One target of `cargo xtask reproduce`.
@@ -100,7 +109,26 @@ pub const TARGETS: &[Target] = &[
         Family::Controls,
         "no fall without Goodhart: optimising the gold itself; every mechanism off",
     ),
+    t(
+        "ensembles",
+        Family::Ensembles,
+        "beyond the paper: best-of-n and PPO against one proxy vs mean / worst-case / uncertainty-weighted ensembles, with and without label noise",
+    ),
+    t("dpo", Family::Daa, "beyond the paper: DPO and IPO on the gold-labelled pairs across beta, gold against sqrt(KL)"),
+    t(
+        "early-warning",
+        Family::EarlyWarning,
+        "beyond the paper: signals from PPO's logs (KL acceleration, entropy collapse, proxy shift) against the gold's peak, thresholds from seed 0 scored on seeds 1-3",
+    ),
 ];
+
+impl Target {
+    /// Whether `reproduce all` and `verify all` include it: the paper's targets do; the
+    /// experiments beyond the paper run only when named.
+    pub fn in_all(&self) -> bool {
+        !matches!(self.family, Family::Ensembles | Family::Daa | Family::EarlyWarning)
+    }
+}
 
 /// A registry entry.
 const fn t(name: &'static str, family: Family, what: &'static str) -> Target {
@@ -216,8 +244,20 @@ impl TargetOutput {
 
 /// The targets that carry checks of the paper's findings (`cargo xtask verify`): figure 1 and
 /// the controls (checked from their JSON) and the targets that write `<name>_checks.json`.
-pub const CHECKED: &[&str] =
-    &["fig1", "fig7", "fig8", "fig9", "fig13", "fig21", "fig26", "iterated", "controls"];
+pub const CHECKED: &[&str] = &[
+    "fig1",
+    "fig7",
+    "fig8",
+    "fig9",
+    "fig13",
+    "fig21",
+    "fig26",
+    "iterated",
+    "controls",
+    "ensembles",
+    "dpo",
+    "early-warning",
+];
 
 /// The file a target's checks are written to.
 pub fn checks_file(target: &str) -> String {
@@ -243,6 +283,9 @@ pub fn reproduce(target_name: &str, p: &Pipeline) -> Result<TargetOutput, ReproE
         Family::KlSweep => kl_sweep::run(t.name, p),
         Family::PolicySweep => policy_sweep::run(t.name, p),
         Family::Iterated => iterated::run(p),
+        Family::Ensembles => ensembles::run(p),
+        Family::Daa => dpo::run(p),
+        Family::EarlyWarning => early_warning::run(p),
         Family::Tables => tables::run(t.name, p),
         Family::Controls => {
             let (c, off) = crate::controls::controls(p)?;

@@ -49,7 +49,7 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
             p,
             &mut pools.best_of_n(&p.bon_grid())?,
             &pools,
-            &proxy,
+            proxy.as_proxy(),
             &scores,
             &gold_scores,
             Some(&rubric_scores),

@@ -2,6 +2,9 @@
 //! read `fig1.json`; the other targets' checks ([`sweeps`]) are computed from a target's results
 //! when `reproduce` writes them, into `<target>_checks.json`.
 
+pub mod daa;
+pub mod early_warning;
+pub mod ensembles;
 pub mod sweeps;
 
 use goodhart_laws::Form;

@@ -1,0 +1,150 @@
+//! Ensembles of proxies: K members of one size on the same comparisons, differing in the seed of
+//! the language model they start from, of their head and of their batch order.
+
+use goodhart_nn::Gpt;
+use goodhart_rm::ensemble::{agreement, Objective};
+use goodhart_rm::RmEval;
+
+use super::*;
+use crate::plan;
+use crate::store::{key_of, Stage};
+use crate::ReproError;
+
+/// Member k's seeds are the proxies' seeds plus `k` times this: far from the small offsets that
+/// `--seed` adds, so no member of one seed is a member of another.
+pub const MEMBER_SEED_STRIDE: u64 = 7919;
+
+/// One ensemble's trained members, with what they say about held-out comparisons.
+pub struct EnsembleMembers {
+    pub size: String,
+    /// The flip probability of the labels the members learned from.
+    pub label_noise: f64,
+    pub members: Vec<TrainedRm>,
+    /// How often each pair of members orders the validation comparisons alike
+    /// (`(i, j, agreement)`, i < j).
+    pub agreement: Vec<(usize, usize, f64)>,
+    /// Each member's calibrated scores of the chosen and of the rejected responses of every
+    /// validation comparison, `[member][comparison]`.
+    pub val_chosen: Vec<Vec<f64>>,
+    pub val_rejected: Vec<Vec<f64>>,
+}
+
+impl EnsembleMembers {
+    /// The mean pairwise agreement on held-out comparisons (1 when there is one member).
+    pub fn mean_agreement(&self) -> f64 {
+        if self.agreement.is_empty() {
+            return 1.0;
+        }
+        self.agreement.iter().map(|a| a.2).sum::<f64>() / self.agreement.len() as f64
+    }
+
+    /// The key of the ensemble of these members under `objective`.
+    pub fn key(&self, objective: Objective) -> String {
+        let members: Vec<&str> = self.members.iter().map(|m| m.key.as_str()).collect();
+        key_of(Stage::Proxy, &("ensemble", members, objective))
+    }
+
+    /// What the objective's ensemble scores on the validation comparisons (its margins'
+    /// Bradley-Terry loss and accuracy), in a report like a single proxy's: parameters are one
+    /// member's (the ensemble is plotted at its members' size), training pairs the members'.
+    pub fn report(&self, objective: Objective) -> RmReport {
+        let side = |scores: &[Vec<f64>]| {
+            let views: Vec<&[f64]> = scores.iter().map(Vec::as_slice).collect();
+            objective.combine_rows(&views).expect("members scored the same comparisons")
+        };
+        let (chosen, rejected) = (side(&self.val_chosen), side(&self.val_rejected));
+        let margins: Vec<f64> = chosen.iter().zip(&rejected).map(|(c, r)| c - r).collect();
+        let mut report = self.members[0].eval.clone();
+        report.val = RmEval::from_margins(&margins);
+        report
+    }
+}
+
+impl Pipeline {
+    /// The ensemble of `size` on the comparisons `(data_key, train, val)` (labelled with flip
+    /// probability `label_noise`): `members` proxies, member 0 being the plain proxy of that
+    /// data, and their agreement on `val`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn ensemble_members(
+        &self,
+        w: &WorldArtifacts,
+        size: &str,
+        label_noise: f64,
+        members: usize,
+        data_key: &str,
+        train: &[Comparison],
+        val: &[Comparison],
+    ) -> Result<EnsembleMembers, ReproError> {
+        let mut trained = Vec::with_capacity(members);
+        for k in 0..members as u64 {
+            trained.push(self.ensemble_member(w, size, k, data_key, train, val)?);
+        }
+        let prompts: Vec<Vec<goodhart_core::TokenId>> = val.iter().map(|c| c.prompt.clone()).collect();
+        let chosen: Vec<Vec<goodhart_core::TokenId>> = val.iter().map(|c| c.chosen.clone()).collect();
+        let rejected: Vec<Vec<goodhart_core::TokenId>> = val.iter().map(|c| c.rejected.clone()).collect();
+        let val_chosen: Vec<Vec<f64>> = trained.iter().map(|m| m.rm.score_batch(&prompts, &chosen)).collect();
+        let val_rejected: Vec<Vec<f64>> =
+            trained.iter().map(|m| m.rm.score_batch(&prompts, &rejected)).collect();
+        let val_margins: Vec<Vec<f64>> = val_chosen
+            .iter()
+            .zip(&val_rejected)
+            .map(|(c, r)| c.iter().zip(r).map(|(c, r)| c - r).collect())
+            .collect();
+        let mut pairs = Vec::new();
+        for i in 0..val_margins.len() {
+            for j in i + 1..val_margins.len() {
+                if let Some(a) = agreement(&val_margins[i], &val_margins[j]) {
+                    pairs.push((i, j, a));
+                }
+            }
+        }
+        Ok(EnsembleMembers {
+            size: size.to_string(),
+            label_noise,
+            members: trained,
+            agreement: pairs,
+            val_chosen,
+            val_rejected,
+        })
+    }
+
+    /// Member `k` of an ensemble of `size`: a proxy whose language model and training seeds are
+    /// the proxies' plus `k * MEMBER_SEED_STRIDE` (member 0 is the plain proxy, shared with
+    /// figure 1 on figure 1's data).
+    pub fn ensemble_member(
+        &self,
+        w: &WorldArtifacts,
+        size: &str,
+        k: u64,
+        data_key: &str,
+        train: &[Comparison],
+        val: &[Comparison],
+    ) -> Result<TrainedRm, ReproError> {
+        let offset = k.wrapping_mul(MEMBER_SEED_STRIDE);
+        let mut cfg = self.config.proxies.train.clone();
+        cfg.seed = cfg.seed.wrapping_add(offset);
+        let lm = plan::proxy_lm_stage(&self.config, size)
+            .map(|mut c| {
+                c.pretrain.seed = c.pretrain.seed.wrapping_add(offset);
+                self.language_model(Stage::Lm, w, &c)
+            })
+            .transpose()?;
+        let name = if k == 0 { format!("proxy-{size}") } else { format!("proxy-{size}-m{k}") };
+        self.train_proxy(w, size, &name, data_key, train, val, train.len(), &cfg, lm)
+    }
+
+    /// The proxy comparisons labelled with flip probability `label_noise` (figure 1's when it
+    /// equals `proxies.label_noise`).
+    pub fn noisy_proxy_data(
+        &self,
+        w: &WorldArtifacts,
+        policy_key: &str,
+        policy: &Gpt,
+        gold: &TrainedRm,
+        label_noise: f64,
+    ) -> Result<ProxyData, ReproError> {
+        let mut c = self.config.proxies.clone();
+        c.label_noise = label_noise;
+        self.proxy_data_with(w, policy_key, policy, gold, &c)
+    }
+}

@@ -1,0 +1,355 @@
+//! Reward-model ensembles against overoptimisation (Coste et al. 2023): best-of-n and PPO against
+//! one proxy and against ensembles of proxies of its size (mean, worst case, uncertainty-weighted),
+//! with and without label noise, gold and rubric tracked against KL.
+
+use goodhart_core::RewardModel;
+use goodhart_plot::{spread_colour, Figure, LineStyle, Panel, Series};
+use goodhart_rm::ensemble::{Ensemble, Objective};
+use serde::Serialize;
+
+use super::*;
+use crate::fig1::{analyse_rl, bon_result};
+use crate::pipeline::{Base, EnsembleMembers, Pipeline, ProxyRef};
+use crate::verify::ensembles::{ensemble_checks, PeakCell};
+use crate::ReproError;
+
+/// What one (size, label noise) ensemble's members are like.
+#[derive(Debug, Clone, Serialize)]
+struct MembersSummary {
+    size: String,
+    label_noise: f64,
+    /// Each member's validation accuracy and loss on its (noisy) held-out comparisons.
+    member_accuracy: Vec<f64>,
+    member_loss: Vec<f64>,
+    /// How often two members order a held-out comparison alike, per pair and on average.
+    agreement: Vec<(usize, usize, f64)>,
+    mean_agreement: f64,
+}
+
+/// One optimisation curve: a method against one objective of one (size, noise) ensemble.
+#[derive(Debug, Clone, Serialize)]
+struct Cell {
+    method: String,
+    size: String,
+    label_noise: f64,
+    /// `single` (member 0 alone), `mean`, `wco` or `uwo`.
+    objective: String,
+    /// Validation accuracy of the objective's margins on held-out comparisons.
+    val_accuracy: f64,
+    /// sqrt(KL) and gold, proxy (the objective), rubric means of every point.
+    d: Vec<f64>,
+    gold: Vec<Estimate>,
+    proxy: Vec<Estimate>,
+    rubric: Vec<Estimate>,
+}
+
+/// The four ways of optimising against an ensemble's members: member 0 alone, then the
+/// ensemble objectives.
+fn variants(lambda: f64) -> [(&'static str, Option<Objective>); 4] {
+    [
+        ("single", None),
+        ("mean", Some(Objective::Mean)),
+        ("wco", Some(Objective::WorstCase)),
+        ("uwo", Some(Objective::UncertaintyWeighted { lambda })),
+    ]
+}
+
+/// The experiment label of a cell's rows (the records' `experiment` column).
+fn experiment(objective: &str, label_noise: f64) -> String {
+    format!("ensembles/{objective}/noise{label_noise}")
+}
+
+/// Runs the `ensembles` target.
+pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
+    let e = &p.config.ensembles;
+    let Base { w, policy_key, policy, gold, pool_key, pools, gold_scores, rubric_scores, .. } = p.base()?;
+    let mut bon = pools.best_of_n(&p.bon_grid())?;
+    let mut records = Vec::new();
+    let mut cells = Vec::new();
+    let mut summaries = Vec::new();
+    for &noise in &e.label_noise {
+        let (data_key, train, val, _) = p.noisy_proxy_data(&w, &policy_key, &policy, &gold, noise)?;
+        for size in &e.sizes {
+            let ens = p.ensemble_members(&w, size, noise, e.members, &data_key, &train, &val)?;
+            summaries.push(summary(&ens));
+            let member_scores: Vec<Vec<Vec<f64>>> =
+                ens.members.iter().map(|m| p.bon_scores(&pool_key, &pools, m)).collect::<Result<_, _>>()?;
+            let ensemble_key = |o: Objective| ens.key(o);
+            for (label, objective) in variants(e.uwo_lambda) {
+                let (key, report, scores) = match objective {
+                    None => {
+                        (ens.members[0].key.clone(), ens.members[0].eval.clone(), member_scores[0].clone())
+                    }
+                    Some(o) => (ensemble_key(o), ens.report(o), combine_pools(o, &member_scores)?),
+                };
+                let name = format!("{label}-{size}");
+                let rm = PoolName(name);
+                let proxy = ProxyRef { key: &key, size, report: &report, rm: &rm };
+                let exp = experiment(label, noise);
+                let (result, rows) = bon_result(
+                    p,
+                    &mut bon,
+                    &pools,
+                    proxy,
+                    &scores,
+                    &gold_scores,
+                    Some(&rubric_scores),
+                    &exp,
+                )?;
+                records.extend(rows);
+                cells.push(Cell {
+                    method: "bon".into(),
+                    size: size.clone(),
+                    label_noise: noise,
+                    objective: label.into(),
+                    val_accuracy: report.val.accuracy,
+                    d: result.kl.iter().map(|k| k.max(0.0).sqrt()).collect(),
+                    gold: result.gold.clone(),
+                    proxy: result.proxy_score.clone(),
+                    rubric: result.rubric.clone(),
+                });
+            }
+            if e.rl_sizes.contains(size) && e.rl_label_noise.contains(&noise) {
+                let members: Vec<&dyn RewardModel> =
+                    ens.members.iter().map(|m| &m.rm as &dyn RewardModel).collect();
+                let mut runs = Vec::new();
+                for (label, objective) in variants(e.uwo_lambda) {
+                    let out = match objective {
+                        None => p.rl_against(
+                            &w,
+                            &policy_key,
+                            &policy,
+                            ens.members[0].as_proxy(),
+                            &gold,
+                            &p.config.rl,
+                        )?,
+                        Some(o) => {
+                            let ensemble = Ensemble::new(format!("{label}-{size}"), members.clone(), o)
+                                .map_err(|err| ReproError::Config(format!("ensembles: {err}")))?;
+                            let (key, report) = (ens.key(o), ens.report(o));
+                            let proxy = ProxyRef { key: &key, size, report: &report, rm: &ensemble };
+                            p.rl_against(&w, &policy_key, &policy, proxy, &gold, &p.config.rl)?
+                        }
+                    };
+                    let exp = experiment(label, noise);
+                    records.extend(out.records.iter().cloned().map(|mut r| {
+                        r.experiment = exp.clone();
+                        r
+                    }));
+                    let report = match objective {
+                        None => ens.members[0].eval.clone(),
+                        Some(o) => ens.report(o),
+                    };
+                    runs.push((label, report, out));
+                }
+                let pairs: Vec<_> = runs.iter().map(|(_, r, o)| (r.clone(), o.clone())).collect();
+                let (results, _) = analyse_rl(&pairs, p.config.bon.bootstrap, p.config.bon.seed)?;
+                for ((label, report, _), r) in runs.iter().zip(results) {
+                    cells.push(Cell {
+                        method: "rl".into(),
+                        size: size.clone(),
+                        label_noise: noise,
+                        objective: label.to_string(),
+                        val_accuracy: report.val.accuracy,
+                        d: rl_d(&r),
+                        gold: r.gold.clone(),
+                        proxy: r.proxy_score.clone(),
+                        rubric: r.rubric.clone(),
+                    });
+                }
+            }
+        }
+    }
+    let peaks: Vec<Option<PeakCell>> = cells
+        .iter()
+        .map(|c| {
+            let kl: Vec<f64> = c.d.iter().map(|d| d * d).collect();
+            PeakCell::of(&c.method, &c.size, c.label_noise, &c.objective, &kl, &c.gold)
+        })
+        .collect();
+    let checks = ensemble_checks(&peaks.iter().flatten().cloned().collect::<Vec<_>>());
+    let markdown = markdown(p, &summaries, &cells, &peaks, &checks);
+    let figure = figure(&cells);
+    let json = serde_json::json!({ "members": summaries, "cells": cells, "uwo_lambda": e.uwo_lambda });
+    Ok(TargetOutput::new("ensembles", markdown, records, Some(figure), json).with_checks(checks))
+}
+
+/// A name for best-of-n's records: the pool scores are given, so nothing is scored through it.
+struct PoolName(String);
+
+impl RewardModel for PoolName {
+    fn name(&self) -> &str {
+        &self.0
+    }
+
+    fn num_params(&self) -> u64 {
+        0
+    }
+
+    fn score(
+        &self,
+        _prompts: &[Vec<goodhart_core::TokenId>],
+        _responses: &[Vec<goodhart_core::TokenId>],
+    ) -> Result<Vec<f64>, goodhart_core::BoxError> {
+        Err(format!("{} names precomputed pool scores and scores nothing itself", self.0).into())
+    }
+}
+
+/// The objective of every pooled sample from each member's scores, `[prompt][sample]`.
+fn combine_pools(objective: Objective, members: &[Vec<Vec<f64>>]) -> Result<Vec<Vec<f64>>, ReproError> {
+    let prompts = members.first().map_or(0, Vec::len);
+    (0..prompts)
+        .map(|p| {
+            let views: Vec<&[f64]> = members.iter().map(|m| m[p].as_slice()).collect();
+            objective.combine_rows(&views).map_err(|e| ReproError::Artifact(format!("ensemble scores: {e}")))
+        })
+        .collect()
+}
+
+fn summary(ens: &EnsembleMembers) -> MembersSummary {
+    MembersSummary {
+        size: ens.size.clone(),
+        label_noise: ens.label_noise,
+        member_accuracy: ens.members.iter().map(|m| m.eval.val.accuracy).collect(),
+        member_loss: ens.members.iter().map(|m| m.eval.val.loss).collect(),
+        agreement: ens.agreement.clone(),
+        mean_agreement: ens.mean_agreement(),
+    }
+}
+
+fn markdown(
+    p: &Pipeline,
+    summaries: &[MembersSummary],
+    cells: &[Cell],
+    peaks: &[Option<PeakCell>],
+    checks: &[crate::verify::Check],
+) -> String {
+    let e = &p.config.ensembles;
+    let mut s = String::new();
+    line(&mut s, "# ensembles: single proxy against ensembles of proxies (Coste et al. 2023)\n");
+    line(
+        &mut s,
+        format!(
+            "{} members per ensemble; member k starts from a language model pretrained with seed \
+             offset 7919 k and trains with the same offset (head and batch order), on the same \
+             comparisons. `single` is member 0 alone; `mean`, `wco` (worst case) and `uwo` (mean \
+             minus {} times the members' variance) combine the members. Best-of-n over {} held-out \
+             prompts x {} samples; PPO for {} steps.\n",
+            e.members, e.uwo_lambda, p.config.bon.prompts, p.config.bon.pool, p.config.rl.ppo.total_steps
+        ),
+    );
+    line(&mut s, "## Members\n");
+    line(
+        &mut s,
+        "| size | label noise | members' validation accuracy | mean pairwise agreement on held-out pairs |",
+    );
+    line(&mut s, "|---|---|---|---|");
+    for m in summaries {
+        let acc: Vec<String> = m.member_accuracy.iter().map(|a| format!("{a:.3}")).collect();
+        line(
+            &mut s,
+            format!("| {} | {} | {} | {:.3} |", m.size, m.label_noise, acc.join(", "), m.mean_agreement),
+        );
+    }
+    line(&mut s, "\n## Peaks\n");
+    line(
+        &mut s,
+        "| method | size | label noise | objective | objective's validation accuracy | peak gold (se) | KL at peak | last gold | last rubric |",
+    );
+    line(&mut s, "|---|---|---|---|---|---|---|---|---|");
+    for (c, pk) in cells.iter().zip(peaks) {
+        let Some(pk) = pk else { continue };
+        let last = c.gold.len().saturating_sub(1);
+        let rubric = c.rubric.get(last).map_or("-".to_string(), |r| format!("{:.3}", r.mean));
+        line(
+            &mut s,
+            format!(
+                "| {} | {} | {} | {} | {:.3} | {:.3} ({:.3}) | {:.2} | {:.3} | {rubric} |",
+                c.method,
+                c.size,
+                c.label_noise,
+                c.objective,
+                c.val_accuracy,
+                pk.peak.mean,
+                pk.peak.se,
+                pk.peak_kl,
+                c.gold.get(last).map_or(f64::NAN, |g| g.mean)
+            ),
+        );
+    }
+    line(&mut s, "\n## Checks\n");
+    for c in checks {
+        line(&mut s, format!("- {c}"));
+    }
+    s
+}
+
+/// One panel per (method, size, label noise): gold solid, proxy (the objective) dashed and
+/// rubric thin against sqrt(KL), one colour per objective.
+fn figure(cells: &[Cell]) -> Figure {
+    let mut fig =
+        Figure::new("Ensembles: single proxy against mean, worst-case and uncertainty-weighted ensembles");
+    let mut keys: Vec<(String, String, f64)> = Vec::new();
+    for c in cells {
+        let k = (c.method.clone(), c.size.clone(), c.label_noise);
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    for (method, size, noise) in keys {
+        let title =
+            format!("{} {size}, label noise {noise}", if method == "bon" { "best-of-n" } else { "PPO" });
+        let mut panel = Panel::new(title, X_SQRT_KL, "RM score");
+        let mine: Vec<&Cell> =
+            cells.iter().filter(|c| c.method == method && c.size == size && c.label_noise == noise).collect();
+        for (k, c) in mine.iter().enumerate() {
+            let colour = spread_colour(k, mine.len());
+            // in order of sqrt(KL), errors with their points (PPO's KL need not grow every step)
+            let mut order: Vec<usize> = (0..c.d.len()).collect();
+            order.sort_by(|&a, &b| c.d[a].total_cmp(&c.d[b]));
+            let gold = order.iter().map(|&i| (c.d[i], c.gold[i].mean)).collect();
+            let se = order.iter().map(|&i| c.gold[i].se).collect();
+            panel.series.push(
+                Series::new(format!("gold, {}", c.objective), colour, LineStyle::Solid, gold).with_error(se),
+            );
+            panel.series.push(Series::new(
+                format!("proxy, {}", c.objective),
+                colour,
+                LineStyle::Dashed,
+                by_x(xy(&c.d, &ys(&c.proxy))),
+            ));
+            if c.rubric.len() == c.d.len() {
+                panel.series.push(Series::new(
+                    format!("rubric, {}", c.objective),
+                    colour,
+                    LineStyle::Thin,
+                    by_x(xy(&c.d, &ys(&c.rubric))),
+                ));
+            }
+        }
+        fig = fig.with_panel(panel);
+    }
+    fig
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pools_combine_per_sample() {
+        let a = vec![vec![1.0, 2.0], vec![0.0]];
+        let b = vec![vec![3.0, 0.0], vec![-2.0]];
+        let mean = combine_pools(Objective::Mean, &[a.clone(), b.clone()]).unwrap();
+        assert_eq!(mean, vec![vec![2.0, 1.0], vec![-1.0]]);
+        let wco = combine_pools(Objective::WorstCase, &[a, b]).unwrap();
+        assert_eq!(wco, vec![vec![1.0, 0.0], vec![-2.0]]);
+    }
+
+    #[test]
+    fn cells_are_labelled_by_objective_and_noise() {
+        assert_eq!(experiment("wco", 0.25), "ensembles/wco/noise0.25");
+        let labels: Vec<&str> = variants(0.5).iter().map(|v| v.0).collect();
+        assert_eq!(labels, ["single", "mean", "wco", "uwo"]);
+    }
+}

@@ -1,0 +1,154 @@
+//! The checks of the direct-alignment claim (Rafailov et al. 2024): DPO and IPO overoptimise
+//! too, the gold rising and then falling as KL grows; and whether the paper's forms fit their
+//! curves.
+
+use goodhart_core::Estimate;
+use serde::{Deserialize, Serialize};
+
+use super::{check, not_applicable, Check};
+use crate::findings::{split_half_fall, SplitFall, SIGNIFICANT_SE};
+
+/// R^2 from which a fitted form counts as fitting (as for figure 1's RL fit).
+pub const FITS_R2: f64 = 0.8;
+
+/// The rise and the fall of one run's gold, each measured on prompts that did not choose the
+/// peak: the peak is picked on the even-numbered evaluation prompts, the rise (peak minus the
+/// first evaluation) and the fall (peak minus the last) are paired differences on the odd ones.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RiseAndFall {
+    pub rise: Estimate,
+    pub fall: SplitFall,
+}
+
+impl RiseAndFall {
+    /// From a row-major `[prompt, evaluation]` table of gold scores (at least two prompts).
+    pub fn of(per_prompt: &[f64], cols: usize) -> Self {
+        let fall = split_half_fall(per_prompt, cols);
+        let prompts = per_prompt.len() / cols;
+        let rise = Estimate::from_iterator(
+            (1..prompts).step_by(2).map(|p| per_prompt[p * cols + fall.peak] - per_prompt[p * cols]),
+        );
+        RiseAndFall { rise, fall }
+    }
+
+    pub fn rises(&self) -> bool {
+        self.rise.mean > SIGNIFICANT_SE * self.rise.se
+    }
+}
+
+/// One run of the sweep, as the checks see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DaaRun {
+    /// `dpo` or `ipo`.
+    pub loss: String,
+    pub beta: f64,
+    pub shape: RiseAndFall,
+    /// R^2 of `d (alpha - beta ln d)` and of `d (alpha - beta d)` fitted to the gold (NaN where
+    /// the fit failed).
+    pub r2_rl: f64,
+    pub r2_bon: f64,
+}
+
+/// Per run: the gold rises and then falls (each by more than [`SIGNIFICANT_SE`] standard errors,
+/// on prompts that did not pick the peak); per loss, at least one beta shows both; and whether
+/// either of the paper's forms fits (R^2 >= [`FITS_R2`]).
+pub fn daa_checks(runs: &[DaaRun]) -> Vec<Check> {
+    let mut out = Vec::new();
+    for r in runs {
+        let s = &r.shape;
+        out.push(check(
+            &format!("dpo {} beta {}: the gold rises, then falls", r.loss, r.beta),
+            s.rises() && s.fall.falls,
+            format!(
+                "rise to the peak {:+.3} (se {:.3}), fall from it to the end {:+.3} (se {:.3}), peak at evaluation {}; each needs > {SIGNIFICANT_SE} se",
+                s.rise.mean, s.rise.se, s.fall.amount.mean, s.fall.amount.se, s.fall.peak
+            ),
+        ));
+        let best = r.r2_rl.max(r.r2_bon);
+        out.push(check(
+            &format!("dpo {} beta {}: one of the paper's forms fits the gold", r.loss, r.beta),
+            best >= FITS_R2,
+            format!(
+                "R^2 of d(alpha - beta ln d) {:.3}, of d(alpha - beta d) {:.3}; needs >= {FITS_R2}",
+                r.r2_rl, r.r2_bon
+            ),
+        ));
+    }
+    let mut losses: Vec<&str> = runs.iter().map(|r| r.loss.as_str()).collect();
+    losses.dedup();
+    for loss in losses {
+        let name = format!("dpo {loss}: some beta overoptimises (rise and fall)");
+        let mine: Vec<&DaaRun> = runs.iter().filter(|r| r.loss == loss).collect();
+        if mine.is_empty() {
+            out.push(not_applicable(&name, "no runs".into()));
+            continue;
+        }
+        let shown: Vec<String> = mine
+            .iter()
+            .filter(|r| r.shape.rises() && r.shape.fall.falls)
+            .map(|r| r.beta.to_string())
+            .collect();
+        out.push(check(
+            &name,
+            !shown.is_empty(),
+            format!(
+                "{} of {} betas rise and fall{}",
+                shown.len(),
+                mine.len(),
+                if shown.is_empty() { String::new() } else { format!(": {}", shown.join(", ")) }
+            ),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `[prompt, evaluation]` tables: every prompt follows `curve` plus its own offset and a
+    /// little alternating noise.
+    fn table(curve: &[f64], prompts: usize) -> Vec<f64> {
+        (0..prompts)
+            .flat_map(|p| {
+                let offset = (p % 7) as f64 * 0.1;
+                curve
+                    .iter()
+                    .enumerate()
+                    .map(move |(j, c)| c + offset + if (p + j) % 2 == 0 { 0.01 } else { -0.01 })
+            })
+            .collect()
+    }
+
+    fn run(curve: &[f64], r2: f64) -> DaaRun {
+        DaaRun {
+            loss: "dpo".into(),
+            beta: 0.1,
+            shape: RiseAndFall::of(&table(curve, 40), curve.len()),
+            r2_rl: r2,
+            r2_bon: 0.2,
+        }
+    }
+
+    #[test]
+    fn a_rise_and_fall_passes() {
+        let checks = daa_checks(&[run(&[0.0, 0.5, 1.0, 0.6, 0.2], 0.9)]);
+        assert!(checks.iter().all(|c| c.passed), "{checks:?}");
+    }
+
+    #[test]
+    fn a_curve_that_only_rises_or_only_falls_fails() {
+        let rising = daa_checks(&[run(&[0.0, 0.3, 0.6, 0.9, 1.2], 0.9)]);
+        assert!(rising[0].fails(), "{}", rising[0]);
+        assert!(rising[2].fails(), "no beta overoptimises: {}", rising[2]);
+        let falling = daa_checks(&[run(&[1.0, 0.8, 0.5, 0.2, 0.0], 0.9)]);
+        assert!(falling[0].fails(), "{}", falling[0]);
+    }
+
+    #[test]
+    fn a_poor_fit_fails_the_form_check() {
+        let checks = daa_checks(&[run(&[0.0, 0.5, 1.0, 0.6, 0.2], 0.5)]);
+        assert!(checks[1].fails(), "{}", checks[1]);
+        assert!(checks[0].passed);
+    }
+}
