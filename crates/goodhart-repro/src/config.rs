@@ -235,8 +235,8 @@ impl Default for DaaStage {
     fn default() -> Self {
         DaaStage {
             losses: vec![goodhart_dpo::DaaLoss::Dpo, goodhart_dpo::DaaLoss::Ipo],
-            betas: vec![0.05, 0.2, 1.0],
-            steps: 300,
+            betas: vec![0.01, 0.05, 0.2],
+            steps: 800,
             batch_size: 32,
             lr: 1e-4,
             weight_decay: 0.0,
@@ -324,12 +324,21 @@ fn toml_error(source: &str, text: &str, e: &toml::de::Error) -> ReproError {
 
 /// The first line (1-based) that sets `key`.
 fn line_of_key(text: &str, key: &str) -> Option<usize> {
-    text.lines()
-        .position(|l| {
-            let l = l.trim_start();
-            l.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with('='))
-        })
-        .map(|i| i + 1)
+    let (section, leaf) = key.rsplit_once('.').unwrap_or(("", key));
+    let sets_leaf =
+        |l: &str| l.trim_start().strip_prefix(leaf).is_some_and(|rest| rest.trim_start().starts_with('='));
+    // the line under the key's own table header (several tables have a `sizes` or a `seed`) ...
+    let mut current = String::new();
+    for (i, l) in text.lines().enumerate() {
+        let t = l.trim();
+        if let Some(header) = t.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            current = header.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+        } else if current == section && sets_leaf(l) {
+            return Some(i + 1);
+        }
+    }
+    // ... else the first line that sets a key of that name
+    text.lines().position(sets_leaf).map(|i| i + 1)
 }
 
 impl ExperimentConfig {
@@ -375,16 +384,14 @@ impl ExperimentConfig {
             serde_ignored::deserialize(de, |path| unknown.push(path.to_string()));
         // an unknown key first: a misspelt key also makes the key it was meant to be missing
         if let Some(key) = unknown.first() {
-            let last = key.rsplit('.').next().unwrap_or(key);
-            let at = line_of_key(text, last).map_or(String::new(), |l| format!(":{l}"));
+            let at = line_of_key(text, key).map_or(String::new(), |l| format!(":{l}"));
             return Err(ReproError::Config(format!(
                 "{source}{at}: unknown key `{key}`: check its spelling against data/experiments/laptop.toml"
             )));
         }
         let config = parsed.map_err(|e| toml_error(source, text, &e))?;
         if let Some(bad) = config.problems().into_iter().next() {
-            let last = bad.key.rsplit('.').next().unwrap_or(&bad.key);
-            let at = line_of_key(text, last).map_or(String::new(), |l| format!(":{l}"));
+            let at = line_of_key(text, &bad.key).map_or(String::new(), |l| format!(":{l}"));
             return Err(ReproError::Config(format!("{source}{at}: {bad}")));
         }
         Ok(config)
@@ -604,5 +611,21 @@ impl ExperimentConfig {
         }
         let text = toml::to_string(&table).map_err(|e| bad(format!("config: {e}")))?;
         Self::from_toml(&text, &format!("the config with --set {}", overrides.join(" --set ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::line_of_key;
+
+    #[test]
+    fn a_key_is_found_under_its_own_table() {
+        let text = "[ensembles]\nsizes = [\"p1k\"]\n\n[proxies]\npairs = 3\nsizes = [\"p9z\"]\n\n[rl.ppo]\nseed = 1\n";
+        assert_eq!(line_of_key(text, "proxies.sizes"), Some(6));
+        assert_eq!(line_of_key(text, "ensembles.sizes"), Some(2));
+        assert_eq!(line_of_key(text, "rl.ppo.seed"), Some(9));
+        // a key under no header of that name: the first line that sets it
+        assert_eq!(line_of_key(text, "sweeps.sizes"), Some(2));
+        assert_eq!(line_of_key(text, "nowhere"), None);
     }
 }
