@@ -9,6 +9,9 @@ use goodhart_policy::Specials;
 
 use crate::{DaaConfig, DaaError, DaaOutput, DaaStepLog, DaaTrainer, PreferencePair};
 
+/// What the run calls after every step; `ControlFlow::Break` stops it.
+type Observer = Box<dyn FnMut(&DaaStepLog) -> ControlFlow<()>>;
+
 /// DPO or IPO from an initial policy on preference pairs.
 pub struct DaaOptimiser {
     pub config: DaaConfig,
@@ -19,7 +22,7 @@ pub struct DaaOptimiser {
     pub eval_prompts: Vec<Vec<TokenId>>,
     /// The row every record starts from.
     pub template: Record,
-    observer: Box<dyn FnMut(&DaaStepLog) -> ControlFlow<()>>,
+    observer: Observer,
 }
 
 impl DaaOptimiser {

@@ -419,10 +419,18 @@ pub fn gold_table(o: &PpoOutput) -> (usize, Vec<f64>) {
 
 /// [`gold_table`] for any per-prompt column of the evaluations.
 pub fn eval_table(o: &PpoOutput, column: impl Fn(&goodhart_ppo::GoldEval) -> &Vec<f64>) -> (usize, Vec<f64>) {
-    let prompts = o.evals.iter().map(|e| column(e).len()).min().unwrap_or(0);
-    let cols = o.evals.len();
+    evals_table(&o.evals, column)
+}
+
+/// [`eval_table`] of any optimiser's evaluations (PPO's, a direct-alignment run's).
+pub fn evals_table(
+    evals: &[goodhart_ppo::GoldEval],
+    column: impl Fn(&goodhart_ppo::GoldEval) -> &Vec<f64>,
+) -> (usize, Vec<f64>) {
+    let prompts = evals.iter().map(|e| column(e).len()).min().unwrap_or(0);
+    let cols = evals.len();
     let mut table = vec![0.0; prompts * cols];
-    for (j, e) in o.evals.iter().enumerate() {
+    for (j, e) in evals.iter().enumerate() {
         for (i, g) in column(e).iter().take(prompts).enumerate() {
             table[i * cols + j] = *g;
         }

@@ -56,21 +56,15 @@ fn summary(loss: String, beta: f64, out: &DaaOutput) -> Result<RunSummary, Repro
     let d: Vec<f64> = out.evals.iter().map(|e| e.kl.mean.max(0.0).sqrt()).collect();
     let gold: Vec<Estimate> = out.evals.iter().map(|e| e.gold).collect();
     let cols = out.evals.len();
-    let prompts = out.evals.first().map_or(0, |e| e.gold_values.len());
-    if prompts < 2 || out.evals.iter().any(|e| e.gold_values.len() != prompts) {
+    let (prompts, table) = crate::fig1::evals_table(&out.evals, |e| &e.gold_values);
+    if prompts < 2 {
         return Err(ReproError::Artifact(format!(
-            "{loss} beta {beta}: the evaluations hold {prompts} gold values each (need 2 or more, equal): delete the run's stage directory to recompute it"
+            "{loss} beta {beta}: the evaluations hold {prompts} gold values each (need 2 or more): delete the run's stage directory to recompute it"
         )));
-    }
-    let mut table = vec![0.0; prompts * cols];
-    for (j, e) in out.evals.iter().enumerate() {
-        for (i, g) in e.gold_values.iter().enumerate() {
-            table[i * cols + j] = *g;
-        }
     }
     let means: Vec<f64> = gold.iter().map(|g| g.mean).collect();
     let r2 = |form: Form| fit(form, &d, &means, &FitOptions::default()).map_or(f64::NAN, |f| f.r2);
-    let tail = &out.logs[out.logs.len() - (out.logs.len() / 10).max(1)..];
+    let tail = &out.logs[out.logs.len().saturating_sub((out.logs.len() / 10).max(1))..];
     Ok(RunSummary {
         run: DaaRun {
             loss,
@@ -105,9 +99,9 @@ fn markdown(p: &Pipeline, runs: &[RunSummary], checks: &[crate::verify::Check], 
     );
     line(
         &mut s,
-        "| loss | beta | final KL | peak gold (se) | KL at peak | last gold | rise (se) | fall (se) | R^2 d(a - b ln d) | R^2 d(a - b d) | late accuracy |",
+        "| loss | beta | final KL | peak gold (se) | KL at peak | last gold | last rubric | rise (se) | fall (se) | R^2 d(a - b ln d) | R^2 d(a - b d) | late accuracy |",
     );
-    line(&mut s, "|---|---|---|---|---|---|---|---|---|---|---|");
+    line(&mut s, "|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in runs {
         let k = (0..r.gold.len()).max_by(|&a, &b| r.gold[a].mean.total_cmp(&r.gold[b].mean)).unwrap_or(0);
         let last = r.gold.len() - 1;
@@ -115,7 +109,7 @@ fn markdown(p: &Pipeline, runs: &[RunSummary], checks: &[crate::verify::Check], 
         line(
             &mut s,
             format!(
-                "| {} | {} | {:.2} | {:.3} ({:.3}) | {:.2} | {:.3} | {:+.3} ({:.3}) | {:+.3} ({:.3}) | {:.3} | {:.3} | {:.3} |",
+                "| {} | {} | {:.2} | {:.3} ({:.3}) | {:.2} | {:.3} | {} | {:+.3} ({:.3}) | {:+.3} ({:.3}) | {:.3} | {:.3} | {:.3} |",
                 r.run.loss,
                 r.run.beta,
                 r.d[last].powi(2),
@@ -123,6 +117,7 @@ fn markdown(p: &Pipeline, runs: &[RunSummary], checks: &[crate::verify::Check], 
                 r.gold[k].se,
                 r.d[k].powi(2),
                 r.gold[last].mean,
+                r.rubric.get(last).map_or("-".into(), |e| format!("{:.3}", e.mean)),
                 sh.rise.mean,
                 sh.rise.se,
                 sh.fall.amount.mean,
@@ -140,8 +135,9 @@ fn markdown(p: &Pipeline, runs: &[RunSummary], checks: &[crate::verify::Check], 
     s
 }
 
-/// One panel per loss: the gold (solid), the implicit reward (dashed) and the rubric (thin)
-/// against sqrt(KL), one colour per beta.
+/// One panel per loss: the gold (solid) and the implicit reward (dashed) against sqrt(KL), one
+/// colour per beta. The rubric, which falls by tens where the gold moves by one, is in the table
+/// and the rows rather than on these axes.
 fn figure(runs: &[RunSummary]) -> Figure {
     let mut fig = Figure::new("Direct alignment: gold against sqrt(KL) across beta");
     let mut losses: Vec<&str> = runs.iter().map(|r| r.run.loss.as_str()).collect();
@@ -152,27 +148,19 @@ fn figure(runs: &[RunSummary]) -> Figure {
         for (k, r) in mine.iter().enumerate() {
             let colour = spread_colour(k, mine.len());
             let beta = r.run.beta;
-            let mut order: Vec<usize> = (0..r.d.len()).collect();
-            order.sort_by(|&a, &b| r.d[a].total_cmp(&r.d[b]));
-            let gold = order.iter().map(|&i| (r.d[i], r.gold[i].mean)).collect();
-            let se = order.iter().map(|&i| r.gold[i].se).collect();
-            panel.series.push(
-                Series::new(format!("gold, beta {beta}"), colour, LineStyle::Solid, gold).with_error(se),
-            );
+            panel.series.push(curve_with_error(
+                format!("gold, beta {beta}"),
+                colour,
+                LineStyle::Solid,
+                &r.d,
+                &r.gold,
+            ));
             panel.series.push(Series::new(
                 format!("implicit reward, beta {beta}"),
                 colour,
                 LineStyle::Dashed,
                 by_x(xy(&r.d, &ys(&r.implicit))),
             ));
-            if r.rubric.len() == r.d.len() {
-                panel.series.push(Series::new(
-                    format!("rubric, beta {beta}"),
-                    colour,
-                    LineStyle::Thin,
-                    by_x(xy(&r.d, &ys(&r.rubric))),
-                ));
-            }
         }
         fig = fig.with_panel(panel);
     }

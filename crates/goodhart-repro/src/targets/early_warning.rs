@@ -74,7 +74,7 @@ fn runs(q: &Pipeline) -> Result<Vec<(String, PpoOutput)>, ReproError> {
     let mut out = Vec::new();
     for size in &q.config.rl.sizes {
         let proxy = q.proxy(&w, size, &data_key, &train, &val)?;
-        out.push((format!("{size}"), q.rl(&w, &policy_key, &policy, &proxy, &gold)?));
+        out.push((size.clone(), q.rl(&w, &policy_key, &policy, &proxy, &gold)?));
     }
     let s = &q.config.sweeps;
     let proxy = q.proxy(&w, &s.kl_rm_size, &data_key, &train, &val)?;

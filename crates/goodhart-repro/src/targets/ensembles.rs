@@ -74,13 +74,12 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
             summaries.push(summary(&ens));
             let member_scores: Vec<Vec<Vec<f64>>> =
                 ens.members.iter().map(|m| p.bon_scores(&pool_key, &pools, m)).collect::<Result<_, _>>()?;
-            let ensemble_key = |o: Objective| ens.key(o);
             for (label, objective) in variants(e.uwo_lambda) {
                 let (key, report, scores) = match objective {
                     None => {
                         (ens.members[0].key.clone(), ens.members[0].eval.clone(), member_scores[0].clone())
                     }
-                    Some(o) => (ensemble_key(o), ens.report(o), combine_pools(o, &member_scores)?),
+                    Some(o) => (ens.key(o), ens.report(o), combine_pools(o, &member_scores)?),
                 };
                 let name = format!("{label}-{size}");
                 let rm = PoolName(name);
@@ -112,39 +111,29 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
             if e.rl_sizes.contains(size) && e.rl_label_noise.contains(&noise) {
                 let members: Vec<&dyn RewardModel> =
                     ens.members.iter().map(|m| &m.rm as &dyn RewardModel).collect();
-                let mut runs = Vec::new();
+                let (mut labels, mut runs) = (Vec::new(), Vec::new());
                 for (label, objective) in variants(e.uwo_lambda) {
-                    let out = match objective {
-                        None => p.rl_against(
-                            &w,
-                            &policy_key,
-                            &policy,
-                            ens.members[0].as_proxy(),
-                            &gold,
-                            &p.config.rl,
-                        )?,
+                    let ensemble;
+                    let (key, report, rm): (String, _, &dyn RewardModel) = match objective {
+                        None => (ens.members[0].key.clone(), ens.members[0].eval.clone(), &ens.members[0].rm),
                         Some(o) => {
-                            let ensemble = Ensemble::new(format!("{label}-{size}"), members.clone(), o)
+                            ensemble = Ensemble::new(format!("{label}-{size}"), members.clone(), o)
                                 .map_err(|err| ReproError::Config(format!("ensembles: {err}")))?;
-                            let (key, report) = (ens.key(o), ens.report(o));
-                            let proxy = ProxyRef { key: &key, size, report: &report, rm: &ensemble };
-                            p.rl_against(&w, &policy_key, &policy, proxy, &gold, &p.config.rl)?
+                            (ens.key(o), ens.report(o), &ensemble)
                         }
                     };
+                    let proxy = ProxyRef { key: &key, size, report: &report, rm };
+                    let out = p.rl_against(&w, &policy_key, &policy, proxy, &gold, &p.config.rl)?;
                     let exp = experiment(label, noise);
                     records.extend(out.records.iter().cloned().map(|mut r| {
                         r.experiment = exp.clone();
                         r
                     }));
-                    let report = match objective {
-                        None => ens.members[0].eval.clone(),
-                        Some(o) => ens.report(o),
-                    };
-                    runs.push((label, report, out));
+                    labels.push(label);
+                    runs.push((report, out));
                 }
-                let pairs: Vec<_> = runs.iter().map(|(_, r, o)| (r.clone(), o.clone())).collect();
-                let (results, _) = analyse_rl(&pairs, p.config.bon.bootstrap, p.config.bon.seed)?;
-                for ((label, report, _), r) in runs.iter().zip(results) {
+                let (results, _) = analyse_rl(&runs, p.config.bon.bootstrap, p.config.bon.seed)?;
+                for ((label, (report, _)), r) in labels.iter().zip(&runs).zip(results) {
                     cells.push(Cell {
                         method: "rl".into(),
                         size: size.clone(),
@@ -284,8 +273,9 @@ fn markdown(
     s
 }
 
-/// One panel per (method, size, label noise): gold solid, proxy (the objective) dashed and
-/// rubric thin against sqrt(KL), one colour per objective.
+/// One panel per (method, size, label noise): gold solid and proxy (the objective) dashed
+/// against sqrt(KL), one colour per objective. The rubric, which PPO drives down by tens, is in
+/// the table and the rows rather than on these axes.
 fn figure(cells: &[Cell]) -> Figure {
     let mut fig =
         Figure::new("Ensembles: single proxy against mean, worst-case and uncertainty-weighted ensembles");
@@ -304,28 +294,19 @@ fn figure(cells: &[Cell]) -> Figure {
             cells.iter().filter(|c| c.method == method && c.size == size && c.label_noise == noise).collect();
         for (k, c) in mine.iter().enumerate() {
             let colour = spread_colour(k, mine.len());
-            // in order of sqrt(KL), errors with their points (PPO's KL need not grow every step)
-            let mut order: Vec<usize> = (0..c.d.len()).collect();
-            order.sort_by(|&a, &b| c.d[a].total_cmp(&c.d[b]));
-            let gold = order.iter().map(|&i| (c.d[i], c.gold[i].mean)).collect();
-            let se = order.iter().map(|&i| c.gold[i].se).collect();
-            panel.series.push(
-                Series::new(format!("gold, {}", c.objective), colour, LineStyle::Solid, gold).with_error(se),
-            );
+            panel.series.push(curve_with_error(
+                format!("gold, {}", c.objective),
+                colour,
+                LineStyle::Solid,
+                &c.d,
+                &c.gold,
+            ));
             panel.series.push(Series::new(
                 format!("proxy, {}", c.objective),
                 colour,
                 LineStyle::Dashed,
                 by_x(xy(&c.d, &ys(&c.proxy))),
             ));
-            if c.rubric.len() == c.d.len() {
-                panel.series.push(Series::new(
-                    format!("rubric, {}", c.objective),
-                    colour,
-                    LineStyle::Thin,
-                    by_x(xy(&c.d, &ys(&c.rubric))),
-                ));
-            }
         }
         fig = fig.with_panel(panel);
     }

@@ -392,6 +392,15 @@ fn by_x(mut points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
     points
 }
 
+/// A curve of estimates against `x`, drawn in order of x with its standard errors as error
+/// bars (PPO's and DPO's KL need not grow at every evaluation).
+fn curve_with_error(label: String, colour: usize, style: LineStyle, x: &[f64], y: &[Estimate]) -> Series {
+    let mut order: Vec<usize> = (0..x.len()).collect();
+    order.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
+    let points = order.iter().map(|&i| (x[i], y[i].mean)).collect();
+    Series::new(label, colour, style, points).with_error(order.iter().map(|&i| y[i].se).collect())
+}
+
 fn rl_curves_panel(title: &str, runs: &[(String, RlResult)], recentre: bool) -> Panel {
     let mut panel = Panel::new(title, X_SQRT_KL, "RM score");
     for (k, (label, r)) in runs.iter().enumerate() {
