@@ -29,6 +29,14 @@ impl SplitMix64 {
     ///
     /// # Panics
     /// If `n == 0`.
+    /// Shuffles `xs` in place (Fisher-Yates, from the last element down: `xs[i]` swaps with
+    /// `xs[next_below(i + 1)]`).
+    pub fn shuffle<T>(&mut self, xs: &mut [T]) {
+        for i in (1..xs.len()).rev() {
+            xs.swap(i, self.next_below(i as u64 + 1) as usize);
+        }
+    }
+
     pub fn next_below(&mut self, n: u64) -> u64 {
         assert!(n > 0, "SplitMix64::next_below needs n > 0");
         let threshold = n.wrapping_neg() % n;
@@ -51,6 +59,22 @@ impl SplitMix64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shuffle_permutes_and_repeats_with_the_seed() {
+        let shuffled = |seed| {
+            let mut xs: Vec<u32> = (0..50).collect();
+            SplitMix64::new(seed).shuffle(&mut xs);
+            xs
+        };
+        let a = shuffled(3);
+        let mut sorted = a.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..50).collect::<Vec<_>>());
+        assert_eq!(a, shuffled(3));
+        assert_ne!(a, shuffled(4));
+        assert_ne!(a, (0..50).collect::<Vec<_>>());
+    }
 
     #[test]
     fn reference_stream_and_ranges() {

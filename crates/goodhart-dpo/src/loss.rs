@@ -10,15 +10,7 @@ use crate::DaaLoss;
 /// The loss of one pair with log-ratio difference `h` (see the crate docs).
 pub fn pair_loss(loss: DaaLoss, beta: f64, h: f64) -> f64 {
     match loss {
-        // -ln sigmoid(x) = ln(1 + e^-x), computed without overflow
-        DaaLoss::Dpo => {
-            let x = beta * h;
-            if x >= 0.0 {
-                (-x).exp().ln_1p()
-            } else {
-                -x + x.exp().ln_1p()
-            }
-        }
+        DaaLoss::Dpo => goodhart_core::neg_log_sigmoid(beta * h),
         DaaLoss::Ipo => (h - 1.0 / (2.0 * beta)).powi(2),
     }
 }

@@ -134,10 +134,7 @@ impl DaaTrainer {
                     let mut rng =
                         goodhart_policy::sampling::sequence_rng(self.config.seed ^ ORDER_SALT, epoch);
                     self.order = (0..pairs).collect();
-                    for i in (1..pairs).rev() {
-                        let j = rng.next_below(i as u64 + 1) as usize;
-                        self.order.swap(i, j);
-                    }
+                    rng.shuffle(&mut self.order);
                     self.epoch = Some(epoch);
                 }
                 self.order[k % pairs]

@@ -196,7 +196,7 @@ impl PpoTrainer {
         let mut value = self.value.clone();
         let ad = self.device.clone().autodiff();
         for _epoch in 0..cfg.update_epochs {
-            shuffle(&mut order, &mut rng);
+            rng.shuffle(&mut order);
             let mut approx_kl = 0.0;
             for rows in order.chunks(cfg.minibatch_size()) {
                 let mb = rollout.minibatch(rows, self.specials, cfg.norm_adv, &ad);
@@ -641,12 +641,6 @@ pub(crate) fn fnv(mut h: u64, word: u64) -> u64 {
 }
 
 /// Fisher-Yates shuffle.
-pub(crate) fn shuffle(order: &mut [usize], rng: &mut SplitMix64) {
-    for i in (1..order.len()).rev() {
-        order.swap(i, rng.next_below(i as u64 + 1) as usize);
-    }
-}
-
 pub(crate) fn scalar(t: &Tensor<1>) -> f64 {
     t.clone().into_scalar::<f32>() as f64
 }

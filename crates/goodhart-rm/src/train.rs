@@ -68,7 +68,7 @@ impl RmEval {
     pub fn from_margins(margins: &[f64]) -> Self {
         let (mut loss, mut correct) = (0.0f64, 0.0f64);
         for &m in margins {
-            loss += if m >= 0.0 { (-m).exp().ln_1p() } else { -m + m.exp().ln_1p() };
+            loss += goodhart_core::neg_log_sigmoid(m);
             correct += if m > 0.0 {
                 1.0
             } else if m == 0.0 {

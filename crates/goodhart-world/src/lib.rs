@@ -200,7 +200,7 @@ impl World {
             return Err(WorldError::BadSplit(fraction));
         }
         let mut ids: Vec<usize> = (0..Prompt::COUNT).collect();
-        shuffle(&mut ids, &mut SplitMix64::new(config.split.seed));
+        SplitMix64::new(config.split.seed).shuffle(&mut ids);
         let mut prompts: Vec<Prompt> = ids.into_iter().map(Prompt::from_id).collect();
         let train = prompts.split_off(heldout as usize);
         Ok(World { config, train, heldout: prompts })
@@ -223,7 +223,7 @@ impl World {
         let mut out = Vec::with_capacity(count);
         while out.len() < count {
             let mut round = side.to_vec();
-            shuffle(&mut round, &mut rng);
+            rng.shuffle(&mut round);
             out.extend(round.into_iter().take(count - out.len()));
         }
         out
@@ -255,13 +255,6 @@ impl World {
     /// The rubric's score of a response to a prompt given as text.
     pub fn judge(&self, prompt: &str, response: &str) -> Result<Judgement, WorldError> {
         self.config.rubric.judge_text(prompt, response)
-    }
-}
-
-/// Fisher-Yates.
-fn shuffle<T>(xs: &mut [T], rng: &mut SplitMix64) {
-    for i in (1..xs.len()).rev() {
-        xs.swap(i, rng.next_below(i as u64 + 1) as usize);
     }
 }
 
