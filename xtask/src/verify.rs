@@ -23,7 +23,9 @@ preset too small for it) prints N/A and why, and neither passes nor fails.
                writes them)
 
 fig1 results that hold seeds (`reproduce fig1 --seeds K`) are verified on seeds 1 .. K-1, seed 0
-shown for reference; a check is reproduced when it passes on more than half of them.
+shown for reference; a check is reproduced when it passes on more than half of them. So is any
+target whose results directory holds `seed-1/`, `seed-2/` .. (where `reproduce <target> --seed S`
+writes by default).
 
 targets with checks:
   fig1     F1 every proxy size's gold curve gets a verdict, proxy pulls away; F2 R^2 of the fits;
@@ -90,6 +92,27 @@ impl Tally {
         println!("NOT RUN  {target}: no {} ({reproduce} writes it)", path.display());
         self.not_run.push(target.to_string());
         Ok(())
+    }
+
+    /// Verdicts over seeds 1.. (`seeds`), seed 0's checks (`reference`) shown beside them: a
+    /// check is reproduced when it passes on more than half of the seeds.
+    fn add_seeds(&mut self, dir: &Path, reference: &[Check], seeds: &[(u64, Vec<Check>)]) {
+        println!(
+            "verdicts on seeds 1..={} (settings were chosen on seed 0, shown for reference): {}",
+            seeds.len(),
+            dir.display()
+        );
+        for c in &across_seeds(seeds) {
+            print!("{c}");
+            if let Some(r) = reference.iter().find(|r| r.name == c.name) {
+                println!("    seed 0 (reference): {} {}", if r.passed { "pass" } else { "fail" }, r.detail);
+            }
+            if c.reproduced {
+                self.passed += 1;
+            } else {
+                self.failed += 1;
+            }
+        }
     }
 
     fn add(&mut self, checks: &[Check]) {
@@ -173,13 +196,28 @@ fn verify_target(target: &str, dir: &Path, a: &Args, tally: &mut Tally) -> Resul
             Ok(())
         }
         _ if CHECKED.contains(&target) => {
-            let path = dir.join(checks_file(target));
+            let file = checks_file(target);
+            let path = dir.join(&file);
             let Some(text) = read_or_not_run(target, &path, &reproduce, tally)? else {
                 return Ok(());
             };
-            let checks: Vec<Check> = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not a list of checks: re-run {reproduce}", path.display()))?;
-            tally.add(&checks);
+            let parse = |text: &str, path: &Path| -> Result<Vec<Check>> {
+                serde_json::from_str(text).with_context(|| {
+                    format!("{} is not a list of checks: re-run {reproduce}", path.display())
+                })
+            };
+            let checks = parse(&text, &path)?;
+            let mut seeds = Vec::new();
+            for s in 1.. {
+                let seed_path = dir.join(format!("seed-{s}")).join(&file);
+                let Ok(text) = std::fs::read_to_string(&seed_path) else { break };
+                seeds.push((s, parse(&text, &seed_path)?));
+            }
+            if seeds.is_empty() {
+                tally.add(&checks);
+            } else {
+                tally.add_seeds(dir, &checks, &seeds);
+            }
             Ok(())
         }
         _ => {
@@ -213,23 +251,8 @@ fn fig1(dir: &Path, path: &Path, tally: &mut Tally) -> Result<()> {
     }
     if seeds.is_empty() {
         tally.add(&checks);
-        return Ok(());
-    }
-    println!(
-        "verdicts on seeds 1..={} (settings were chosen on seed 0, shown for reference): {}",
-        seeds.len(),
-        dir.display()
-    );
-    for c in &across_seeds(&seeds) {
-        print!("{c}");
-        if let Some(r) = checks.iter().find(|r| r.name == c.name) {
-            println!("    seed 0 (reference): {} {}", if r.passed { "pass" } else { "fail" }, r.detail);
-        }
-        if c.reproduced {
-            tally.passed += 1;
-        } else {
-            tally.failed += 1;
-        }
+    } else {
+        tally.add_seeds(dir, &checks, &seeds);
     }
     Ok(())
 }

@@ -151,3 +151,44 @@ fn concurrent_runs_on_one_store_all_succeed() {
         assert_eq!(read(&tmp.path().join(format!("out{i}/fig1.csv"))), want, "run {i} against a solo run");
     }
 }
+
+/// A target's checks written for seed 0 and seeds 1..3 (`<dir>/seed-S`, where `reproduce --seed
+/// S` writes): verify gives each check its verdict over seeds 1..3, a majority reproducing it.
+#[test]
+fn verify_counts_a_targets_checks_over_its_seed_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |name: &str, passed: bool| serde_json::json!({ "name": name, "passed": passed, "detail": "d", "applies": true });
+    let write = |sub: &str, a: bool, b: bool| {
+        let d = dir.path().join(sub);
+        std::fs::create_dir_all(&d).unwrap();
+        let checks = serde_json::json!([check("gain a", a), check("gain b", b)]);
+        std::fs::write(d.join("ensembles_checks.json"), checks.to_string()).unwrap();
+    };
+    // seed 0 passes both (where settings were chosen); seeds 1..3: a on 2 of 3, b on 1 of 3
+    write("", true, true);
+    write("seed-1", true, false);
+    write("seed-2", false, true);
+    write("seed-3", true, false);
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["verify", "ensembles", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "b is not reproduced, so verify fails: {stdout}");
+    assert!(stdout.contains("verdicts on seeds 1..=3"), "{stdout}");
+    assert!(stdout.contains("REPRODUCED  gain a: passed on 2 of 3 seeds"), "{stdout}");
+    assert!(stdout.contains("NOT REPRODUCED  gain b: passed on 1 of 3 seeds"), "{stdout}");
+    assert!(stdout.contains("2 checks: 1 passed, 1 failed"), "{stdout}");
+
+    // without the seed directories, seed 0's own checks are the verdicts
+    for s in 1..=3 {
+        std::fs::remove_dir_all(dir.path().join(format!("seed-{s}"))).unwrap();
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["verify", "ensembles", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+}

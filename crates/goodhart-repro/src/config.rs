@@ -162,6 +162,20 @@ pub struct EnsembleStage {
     pub rl_sizes: Vec<String>,
     /// Label-noise levels of the PPO runs (a subset of `label_noise`).
     pub rl_label_noise: Vec<f64>,
+    /// Label-noise levels (a subset of `label_noise`) that also get the data-subset variant,
+    /// best-of-n only: `members` further proxies, member k trained on its own random
+    /// `subset_fraction` of the comparisons (drawn with seed `proxies.train.seed + 7919 k`) as
+    /// well as from its own seeds. Empty: no variant.
+    #[serde(default)]
+    pub subset_label_noise: Vec<f64>,
+    /// The fraction of the comparisons each member of the data-subset variant trains on
+    /// (0 < f <= 1).
+    #[serde(default = "default_subset_fraction")]
+    pub subset_fraction: f64,
+}
+
+fn default_subset_fraction() -> f64 {
+    0.5
 }
 
 impl Default for EnsembleStage {
@@ -174,6 +188,8 @@ impl Default for EnsembleStage {
             uwo_lambda: 0.5,
             rl_sizes: vec!["p1k".into()],
             rl_label_noise: vec![0.25],
+            subset_label_noise: vec![0.25],
+            subset_fraction: default_subset_fraction(),
         }
     }
 }
@@ -513,10 +529,21 @@ impl ExperimentConfig {
                 "each 0 <= p < 0.5 (a flip probability)",
             );
         }
-        for &p in e.rl_label_noise.iter().filter(|p| !e.label_noise.contains(p)) {
-            let allowed = format!("one of ensembles.label_noise ({:?})", e.label_noise);
-            check(false, "ensembles.rl_label_noise", p.to_string(), &allowed);
+        for (key, levels) in [
+            ("ensembles.rl_label_noise", &e.rl_label_noise),
+            ("ensembles.subset_label_noise", &e.subset_label_noise),
+        ] {
+            for &p in levels.iter().filter(|p| !e.label_noise.contains(p)) {
+                let allowed = format!("one of ensembles.label_noise ({:?})", e.label_noise);
+                check(false, key, p.to_string(), &allowed);
+            }
         }
+        check(
+            e.subset_fraction > 0.0 && e.subset_fraction <= 1.0,
+            "ensembles.subset_fraction",
+            e.subset_fraction.to_string(),
+            "0 < f <= 1 (a fraction of the comparisons)",
+        );
         let d = &self.dpo;
         for &beta in &d.betas {
             check(beta.is_finite() && beta > 0.0, "dpo.betas", beta.to_string(), "each finite and > 0");

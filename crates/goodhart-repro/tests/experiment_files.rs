@@ -158,6 +158,14 @@ fn malformed_files_and_overrides_name_the_place_and_the_fix() {
             &["ensembles.rl_label_noise = 0.1 is out of range: one of ensembles.label_noise"],
         ),
         (edit("uwo_lambda = 0.5", "uwo_lambda = -1.0"), &["ensembles.uwo_lambda = -1 is out of range"]),
+        (
+            edit("subset_label_noise = [0.25]", "subset_label_noise = [0.3]"),
+            &["ensembles.subset_label_noise = 0.3 is out of range: one of ensembles.label_noise"],
+        ),
+        (
+            edit("subset_fraction = 0.5", "subset_fraction = 0.0"),
+            &["ensembles.subset_fraction = 0 is out of range: 0 < f <= 1"],
+        ),
     ];
     for (text, needles) in &cases {
         let err = error(text);

@@ -1,6 +1,8 @@
-//! Ensembles of proxies: K members of one size on the same comparisons, differing in the seed of
-//! the language model they start from, of their head and of their batch order.
+//! Ensembles of proxies: K members of one size, differing in the seed of the language model they
+//! start from, of their head and of their batch order, and (a variant) in the comparisons they
+//! train on.
 
+use goodhart_core::SplitMix64;
 use goodhart_nn::Gpt;
 use goodhart_rm::ensemble::{agreement, Objective};
 use goodhart_rm::RmEval;
@@ -14,9 +16,37 @@ use crate::ReproError;
 /// `--seed` adds, so no member of one seed is a member of another.
 pub const MEMBER_SEED_STRIDE: u64 = 7919;
 
+/// What an ensemble's members train on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MemberData {
+    /// Every member on all the comparisons (member 0 is the plain proxy).
+    Same,
+    /// Member k on its own random `fraction` of them, drawn with seed
+    /// `proxies.train.seed + k * MEMBER_SEED_STRIDE`.
+    Subset(f64),
+}
+
+/// Member `k`'s comparisons under `data`: all of `train`, or its own random subset (at least one
+/// comparison), the same for the same `seed`.
+pub fn member_comparisons(train: &[Comparison], data: MemberData, seed: u64) -> Vec<Comparison> {
+    match data {
+        MemberData::Same => train.to_vec(),
+        MemberData::Subset(fraction) => {
+            let mut order: Vec<usize> = (0..train.len()).collect();
+            SplitMix64::new(seed ^ 0x5AB5E7).shuffle(&mut order);
+            let keep = ((train.len() as f64 * fraction).round() as usize).clamp(1, train.len().max(1));
+            order.truncate(keep);
+            // training order stays the comparisons' own; the subset is a set
+            order.sort_unstable();
+            order.into_iter().map(|i| train[i].clone()).collect()
+        }
+    }
+}
+
 /// One ensemble's trained members, with what they say about held-out comparisons.
 pub struct EnsembleMembers {
     pub size: String,
+    pub data: MemberData,
     /// The flip probability of the labels the members learned from.
     pub label_noise: f64,
     pub members: Vec<TrainedRm>,
@@ -62,8 +92,8 @@ impl EnsembleMembers {
 
 impl Pipeline {
     /// The ensemble of `size` on the comparisons `(data_key, train, val)` (labelled with flip
-    /// probability `label_noise`): `members` proxies, member 0 being the plain proxy of that
-    /// data, and their agreement on `val`.
+    /// probability `label_noise`): `members` proxies trained on `data` (with [`MemberData::Same`]
+    /// member 0 is the plain proxy of those comparisons), and their agreement on `val`.
     #[allow(clippy::too_many_arguments)]
     pub fn ensemble_members(
         &self,
@@ -71,13 +101,14 @@ impl Pipeline {
         size: &str,
         label_noise: f64,
         members: usize,
+        data: MemberData,
         data_key: &str,
         train: &[Comparison],
         val: &[Comparison],
     ) -> Result<EnsembleMembers, ReproError> {
         let mut trained = Vec::with_capacity(members);
         for k in 0..members as u64 {
-            trained.push(self.ensemble_member(w, size, k, data_key, train, val)?);
+            trained.push(self.ensemble_member(w, size, k, data, data_key, train, val)?);
         }
         let prompts: Vec<Vec<goodhart_core::TokenId>> = val.iter().map(|c| c.prompt.clone()).collect();
         let chosen: Vec<Vec<goodhart_core::TokenId>> = val.iter().map(|c| c.chosen.clone()).collect();
@@ -100,6 +131,7 @@ impl Pipeline {
         }
         Ok(EnsembleMembers {
             size: size.to_string(),
+            data,
             label_noise,
             members: trained,
             agreement: pairs,
@@ -109,13 +141,15 @@ impl Pipeline {
     }
 
     /// Member `k` of an ensemble of `size`: a proxy whose language model and training seeds are
-    /// the proxies' plus `k * MEMBER_SEED_STRIDE` (member 0 is the plain proxy, shared with
-    /// figure 1 on figure 1's data).
+    /// the proxies' plus `k * MEMBER_SEED_STRIDE`, trained on `data` (member 0 on the same data
+    /// is the plain proxy, shared with figure 1 on figure 1's data).
+    #[allow(clippy::too_many_arguments)]
     pub fn ensemble_member(
         &self,
         w: &WorldArtifacts,
         size: &str,
         k: u64,
+        data: MemberData,
         data_key: &str,
         train: &[Comparison],
         val: &[Comparison],
@@ -123,14 +157,24 @@ impl Pipeline {
         let offset = k.wrapping_mul(MEMBER_SEED_STRIDE);
         let mut cfg = self.config.proxies.train.clone();
         cfg.seed = cfg.seed.wrapping_add(offset);
+        let (name, data_key, train) = match data {
+            MemberData::Same => {
+                let name = if k == 0 { format!("proxy-{size}") } else { format!("proxy-{size}-m{k}") };
+                (name, data_key.to_string(), std::borrow::Cow::Borrowed(train))
+            }
+            MemberData::Subset(fraction) => (
+                format!("proxy-{size}-s{k}"),
+                key_of(Stage::ProxyData, &(data_key, "subset", fraction, cfg.seed)),
+                std::borrow::Cow::Owned(member_comparisons(train, data, cfg.seed)),
+            ),
+        };
         let lm = plan::proxy_lm_stage(&self.config, size)
             .map(|mut c| {
                 c.pretrain.seed = c.pretrain.seed.wrapping_add(offset);
                 self.language_model(Stage::Lm, w, &c)
             })
             .transpose()?;
-        let name = if k == 0 { format!("proxy-{size}") } else { format!("proxy-{size}-m{k}") };
-        self.train_proxy(w, size, &name, data_key, train, val, train.len(), &cfg, lm)
+        self.train_proxy(w, size, &name, &data_key, &train, val, train.len(), &cfg, lm)
     }
 
     /// The proxy comparisons labelled with flip probability `label_noise` (figure 1's when it
@@ -146,5 +190,36 @@ impl Pipeline {
         let mut c = self.config.proxies.clone();
         c.label_noise = label_noise;
         self.proxy_data_with(w, policy_key, policy, gold, &c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn comparisons(n: usize) -> Vec<Comparison> {
+        (0..n as u32)
+            .map(|i| Comparison { prompt: vec![i], chosen: vec![i, 1], rejected: vec![i, 2] })
+            .collect()
+    }
+
+    fn ids(cs: &[Comparison]) -> Vec<u32> {
+        cs.iter().map(|c| c.prompt[0]).collect()
+    }
+
+    #[test]
+    fn subsets_are_distinct_sized_sets_that_repeat_with_their_seed() {
+        let train = comparisons(1000);
+        assert_eq!(ids(&member_comparisons(&train, MemberData::Same, 3)), ids(&train));
+        let a = ids(&member_comparisons(&train, MemberData::Subset(0.5), 1));
+        let b = ids(&member_comparisons(&train, MemberData::Subset(0.5), 1 + MEMBER_SEED_STRIDE));
+        assert_eq!(a.len(), 500);
+        assert!(a.windows(2).all(|w| w[0] < w[1]), "a subset without repeats, in the data's order");
+        assert_eq!(a, ids(&member_comparisons(&train, MemberData::Subset(0.5), 1)), "same seed, same subset");
+        let shared = a.iter().filter(|i| b.contains(i)).count();
+        // two independent halves share about a quarter of the data
+        assert!((200..300).contains(&shared), "{shared} of 500 shared");
+        assert_eq!(member_comparisons(&comparisons(3), MemberData::Subset(0.01), 1).len(), 1);
+        assert_eq!(member_comparisons(&train, MemberData::Subset(1.0), 9).len(), 1000);
     }
 }

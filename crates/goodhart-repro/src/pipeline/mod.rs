@@ -27,7 +27,7 @@ use goodhart_rm::{train_rm, CalibratedRm, RmEval, RmSpecials};
 use goodhart_world::{Split, World, WorldTokenizer};
 use serde::{Deserialize, Serialize};
 
-pub use self::ensemble::{EnsembleMembers, MEMBER_SEED_STRIDE};
+pub use self::ensemble::{member_comparisons, EnsembleMembers, MemberData, MEMBER_SEED_STRIDE};
 pub use self::iterated::{KeyedPolicy, Round, RoundSpec};
 use crate::config::ExperimentConfig;
 use crate::progress::{self, Event, Reporter, Task};

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::*;
 use crate::fig1::{analyse_rl, bon_result};
-use crate::pipeline::{Base, EnsembleMembers, Pipeline, ProxyRef};
+use crate::pipeline::{Base, EnsembleMembers, MemberData, Pipeline, Pools, ProxyRef};
 use crate::verify::ensembles::{ensemble_checks, PeakCell};
 use crate::ReproError;
 
@@ -17,6 +17,8 @@ use crate::ReproError;
 #[derive(Debug, Clone, Serialize)]
 struct MembersSummary {
     size: String,
+    /// `same` (every member on all the comparisons) or `subset F` (each on its own fraction F).
+    data: String,
     label_noise: f64,
     /// Each member's validation accuracy and loss on its (noisy) held-out comparisons.
     member_accuracy: Vec<f64>,
@@ -70,43 +72,23 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
     for &noise in &e.label_noise {
         let (data_key, train, val, _) = p.noisy_proxy_data(&w, &policy_key, &policy, &gold, noise)?;
         for size in &e.sizes {
-            let ens = p.ensemble_members(&w, size, noise, e.members, &data_key, &train, &val)?;
+            let ens =
+                p.ensemble_members(&w, size, noise, e.members, MemberData::Same, &data_key, &train, &val)?;
             summaries.push(summary(&ens));
-            let member_scores: Vec<Vec<Vec<f64>>> =
-                ens.members.iter().map(|m| p.bon_scores(&pool_key, &pools, m)).collect::<Result<_, _>>()?;
-            for (label, objective) in variants(e.uwo_lambda) {
-                let (key, report, scores) = match objective {
-                    None => {
-                        (ens.members[0].key.clone(), ens.members[0].eval.clone(), member_scores[0].clone())
-                    }
-                    Some(o) => (ens.key(o), ens.report(o), combine_pools(o, &member_scores)?),
-                };
-                let name = format!("{label}-{size}");
-                let rm = PoolName(name);
-                let proxy = ProxyRef { key: &key, size, report: &report, rm: &rm };
-                let exp = experiment(label, noise);
-                let (result, rows) = bon_result(
-                    p,
-                    &mut bon,
-                    &pools,
-                    proxy,
-                    &scores,
-                    &gold_scores,
-                    Some(&rubric_scores),
-                    &exp,
-                )?;
+            let bon_in =
+                BonInputs { pools: &pools, pool_key: &pool_key, gold: &gold_scores, rubric: &rubric_scores };
+            let (rows, mut new) = bon_cells(p, &mut bon, &bon_in, &ens, &variants(e.uwo_lambda))?;
+            records.extend(rows);
+            cells.append(&mut new);
+            if e.subset_label_noise.contains(&noise) {
+                let data = MemberData::Subset(e.subset_fraction);
+                let sub = p.ensemble_members(&w, size, noise, e.members, data, &data_key, &train, &val)?;
+                summaries.push(summary(&sub));
+                let objectives: Vec<_> =
+                    variants(e.uwo_lambda).into_iter().filter(|v| v.1.is_some()).collect();
+                let (rows, mut new) = bon_cells(p, &mut bon, &bon_in, &sub, &objectives)?;
                 records.extend(rows);
-                cells.push(Cell {
-                    method: "bon".into(),
-                    size: size.clone(),
-                    label_noise: noise,
-                    objective: label.into(),
-                    val_accuracy: report.val.accuracy,
-                    d: result.kl.iter().map(|k| k.max(0.0).sqrt()).collect(),
-                    gold: result.gold.clone(),
-                    proxy: result.proxy_score.clone(),
-                    rubric: result.rubric.clone(),
-                });
+                cells.append(&mut new);
             }
             if e.rl_sizes.contains(size) && e.rl_label_noise.contains(&noise) {
                 let members: Vec<&dyn RewardModel> =
@@ -163,6 +145,66 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
     Ok(TargetOutput::new("ensembles", markdown, records, Some(figure), json).with_checks(checks))
 }
 
+/// What every best-of-n cell reads: the pools with their gold and rubric scores.
+struct BonInputs<'a> {
+    pools: &'a Pools,
+    pool_key: &'a str,
+    gold: &'a [Vec<f64>],
+    rubric: &'a [Vec<f64>],
+}
+
+/// The label of an objective's cells: its name, with `-subset` for members trained on subsets
+/// (member 0 alone, `single`, is always the plain proxy).
+fn cell_label(label: &str, data: MemberData) -> String {
+    match data {
+        MemberData::Same => label.to_string(),
+        MemberData::Subset(_) => format!("{label}-subset"),
+    }
+}
+
+/// Best-of-n against each of `objectives` of `ens` (combining the members' stored pool scores),
+/// its records and cells.
+fn bon_cells(
+    p: &Pipeline,
+    bon: &mut goodhart_bon::BestOfN,
+    inputs: &BonInputs<'_>,
+    ens: &EnsembleMembers,
+    objectives: &[(&'static str, Option<Objective>)],
+) -> Result<(Vec<goodhart_core::Record>, Vec<Cell>), ReproError> {
+    let size = &ens.size;
+    let member_scores: Vec<Vec<Vec<f64>>> = ens
+        .members
+        .iter()
+        .map(|m| p.bon_scores(inputs.pool_key, inputs.pools, m))
+        .collect::<Result<_, _>>()?;
+    let (mut records, mut cells) = (Vec::new(), Vec::new());
+    for &(label, objective) in objectives {
+        let label = cell_label(label, ens.data);
+        let (key, report, scores) = match objective {
+            None => (ens.members[0].key.clone(), ens.members[0].eval.clone(), member_scores[0].clone()),
+            Some(o) => (ens.key(o), ens.report(o), combine_pools(o, &member_scores)?),
+        };
+        let rm = PoolName(format!("{label}-{size}"));
+        let proxy = ProxyRef { key: &key, size, report: &report, rm: &rm };
+        let exp = experiment(&label, ens.label_noise);
+        let (result, rows) =
+            bon_result(p, bon, inputs.pools, proxy, &scores, inputs.gold, Some(inputs.rubric), &exp)?;
+        records.extend(rows);
+        cells.push(Cell {
+            method: "bon".into(),
+            size: size.clone(),
+            label_noise: ens.label_noise,
+            objective: label,
+            val_accuracy: report.val.accuracy,
+            d: result.kl.iter().map(|k| k.max(0.0).sqrt()).collect(),
+            gold: result.gold.clone(),
+            proxy: result.proxy_score.clone(),
+            rubric: result.rubric.clone(),
+        });
+    }
+    Ok((records, cells))
+}
+
 /// A name for best-of-n's records: the pool scores are given, so nothing is scored through it.
 struct PoolName(String);
 
@@ -198,6 +240,10 @@ fn combine_pools(objective: Objective, members: &[Vec<Vec<f64>>]) -> Result<Vec<
 fn summary(ens: &EnsembleMembers) -> MembersSummary {
     MembersSummary {
         size: ens.size.clone(),
+        data: match ens.data {
+            MemberData::Same => "same".into(),
+            MemberData::Subset(f) => format!("subset {f}"),
+        },
         label_noise: ens.label_noise,
         member_accuracy: ens.members.iter().map(|m| m.eval.val.accuracy).collect(),
         member_loss: ens.members.iter().map(|m| m.eval.val.loss).collect(),
@@ -222,22 +268,37 @@ fn markdown(
             "{} members per ensemble; member k starts from a language model pretrained with seed \
              offset 7919 k and trains with the same offset (head and batch order), on the same \
              comparisons. `single` is member 0 alone; `mean`, `wco` (worst case) and `uwo` (mean \
-             minus {} times the members' variance) combine the members. Best-of-n over {} held-out \
-             prompts x {} samples; PPO for {} steps.\n",
-            e.members, e.uwo_lambda, p.config.bon.prompts, p.config.bon.pool, p.config.rl.ppo.total_steps
+             minus {} times the members' variance) combine the members. The `-subset` objectives \
+             (best-of-n, label noise {:?}) combine other members, each also trained on its own \
+             random {} of the comparisons. Best-of-n over {} held-out prompts x {} samples; PPO \
+             for {} steps.\n",
+            e.members,
+            e.uwo_lambda,
+            e.subset_label_noise,
+            e.subset_fraction,
+            p.config.bon.prompts,
+            p.config.bon.pool,
+            p.config.rl.ppo.total_steps
         ),
     );
     line(&mut s, "## Members\n");
     line(
         &mut s,
-        "| size | label noise | members' validation accuracy | mean pairwise agreement on held-out pairs |",
+        "| size | label noise | members' data | members' validation accuracy | mean pairwise agreement on held-out pairs |",
     );
-    line(&mut s, "|---|---|---|---|");
+    line(&mut s, "|---|---|---|---|---|");
     for m in summaries {
         let acc: Vec<String> = m.member_accuracy.iter().map(|a| format!("{a:.3}")).collect();
         line(
             &mut s,
-            format!("| {} | {} | {} | {:.3} |", m.size, m.label_noise, acc.join(", "), m.mean_agreement),
+            format!(
+                "| {} | {} | {} | {} | {:.3} |",
+                m.size,
+                m.label_noise,
+                m.data,
+                acc.join(", "),
+                m.mean_agreement
+            ),
         );
     }
     line(&mut s, "\n## Peaks\n");
@@ -332,5 +393,7 @@ mod tests {
         assert_eq!(experiment("wco", 0.25), "ensembles/wco/noise0.25");
         let labels: Vec<&str> = variants(0.5).iter().map(|v| v.0).collect();
         assert_eq!(labels, ["single", "mean", "wco", "uwo"]);
+        assert_eq!(cell_label("uwo", MemberData::Subset(0.5)), "uwo-subset");
+        assert_eq!(cell_label("uwo", MemberData::Same), "uwo");
     }
 }
