@@ -12,7 +12,7 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use rayon::prelude::*;
 
-use crate::kernels::{kernel, softmax_unnormalised};
+use crate::kernels::{self, kernel, softmax_unnormalised};
 
 use super::*;
 
@@ -98,7 +98,7 @@ kernel! {
     /// The softmax backward pass in place: `dS = P ∘ (dP - rowsum(P ∘ dP))` (zero wherever `P` is).
     fn softmax_grad_kernel(ds: &mut [f32], p: &[f32], t: usize) {
         for (dsr, pr) in ds.chunks_exact_mut(t).zip(p.chunks_exact(t)) {
-            let dot = dsr.iter().zip(pr).map(|(&a, &b)| a * b).sum::<f32>();
+            let dot = kernels::dot(dsr, pr);
             for (o, &pi) in dsr.iter_mut().zip(pr) {
                 *o = pi * (*o - dot);
             }

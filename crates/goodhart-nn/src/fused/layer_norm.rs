@@ -12,7 +12,7 @@ use burn::nn::LayerNorm;
 use burn::prelude::*;
 use rayon::prelude::*;
 
-use crate::kernels::{kernel, layer_norm_row, LN_EPS};
+use crate::kernels::{self, kernel, layer_norm_row, LN_EPS};
 
 use super::*;
 
@@ -111,16 +111,11 @@ kernel! {
         let d = gamma.len();
         let rows = dx.chunks_exact_mut(d).zip(dy.chunks_exact(d)).zip(x_hat.chunks_exact(d));
         for (((dxr, dyr), xhr), &inv) in rows.zip(inv_std) {
-            let (mut sum_g, mut sum_gx) = (0.0f32, 0.0f32);
-            for (((&dyi, &xi), &gi), (dgi, dbi)) in
-                dyr.iter().zip(xhr).zip(gamma).zip(dgamma.iter_mut().zip(dbeta.iter_mut()))
-            {
-                let g = dyi * gi;
-                sum_g += g;
-                sum_gx += g * xi;
+            for ((&dyi, &xi), (dgi, dbi)) in dyr.iter().zip(xhr).zip(dgamma.iter_mut().zip(dbeta.iter_mut())) {
                 *dgi += dyi * xi;
                 *dbi += dyi;
             }
+            let (sum_g, sum_gx) = (kernels::dot(dyr, gamma), kernels::dot3(dyr, gamma, xhr));
             let (mean_g, mean_gx) = (sum_g / d as f32, sum_gx / d as f32);
             for (((o, &dyi), &xi), &gi) in dxr.iter_mut().zip(dyr).zip(xhr).zip(gamma) {
                 *o = inv * (dyi * gi - mean_g - xi * mean_gx);

@@ -96,7 +96,8 @@ kernel! {
             *o = kernels::logsumexp(row);
             out[w * r] = row[targets[r] as usize] - *o;
             if w == 2 {
-                out[w * r + 1] = *o - row.iter().map(|&x| exp(x - *o) * x).sum::<f32>();
+                let lse = *o;
+                out[w * r + 1] = lse - kernels::sum_map(row, |x| exp(x - lse) * x);
             }
         }
     }
