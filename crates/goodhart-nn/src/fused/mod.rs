@@ -124,7 +124,7 @@ fn record<O: Backward<Flex, N>, const N: usize>(
 /// `k x n` given by their row and column strides (elements). Single-threaded: callers
 /// parallelise over heads.
 #[allow(clippy::too_many_arguments)]
-fn gemm_strided(
+pub(crate) fn gemm_strided(
     m: usize,
     n: usize,
     k: usize,
