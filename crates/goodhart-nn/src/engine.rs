@@ -16,7 +16,7 @@ use burn::prelude::*;
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-use crate::fused::gemm_strided;
+use crate::fused::attend_head;
 use crate::kernels::{dot, gelu, layer_norm_row, softmax_unnormalised, LN_EPS};
 use crate::{Gpt, GptConfig, ScalarModel, Transformer};
 
@@ -406,7 +406,6 @@ impl Engine {
                 }
             }
         }
-        let scale = 1.0 / (dh as f32).sqrt();
         if start == 0 && t_new > 1 {
             // A prompt from position 0 (scoring, prefill): every query attends to keys of this
             // same block, so each head is two matrix products over the fresh q, k, v rather than
@@ -415,23 +414,12 @@ impl Engine {
             for (r, out_row) in out.chunks_exact_mut(t_new * d).enumerate() {
                 let x = &qkv[r * t_new * 3 * d..(r + 1) * t_new * 3 * d];
                 for head in 0..h {
-                    let (q, k, v) = (&x[head * dh..], &x[d + head * dh..], &x[2 * d + head * dh..]);
-                    // s = scale q kᵀ: q rows are strided by 3D; kᵀ reads k by columns
-                    gemm_strided(t_new, t_new, dh, &mut s, t_new, false, q, (3 * d, 1), k, (1, 3 * d), scale);
-                    for (i, row) in s.chunks_exact_mut(t_new).enumerate() {
-                        let (seen, future) = row.split_at_mut(i + 1);
-                        let inv = 1.0 / softmax_unnormalised(seen);
-                        for p in seen.iter_mut() {
-                            *p *= inv;
-                        }
-                        future.fill(0.0);
-                    }
-                    let o = &mut out_row[head * dh..];
-                    gemm_strided(t_new, dh, t_new, o, d, false, &s, (t_new, 1), v, (3 * d, 1), 1.0);
+                    attend_head(x, t_new, h, head, &mut s, &mut out_row[head * dh..]);
                 }
             }
             return;
         }
+        let scale = 1.0 / (dh as f32).sqrt();
         let (k_cache, v_cache) = (&*k_cache, &*v_cache);
         // a loop, not a closure: a closure is a function of its own, compiled without the
         // caller's AVX2 or AVX-512 (it ran as SSE2 code, a tenth of the bench's samples)

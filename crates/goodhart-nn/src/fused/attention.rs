@@ -57,7 +57,6 @@ pub(super) fn attention_forward(qkv: &FlexTensor, n_heads: usize, keep: bool) ->
     let [b, t, d3] = qkv.shape().dims::<3>();
     let (d, h) = (d3 / 3, n_heads);
     let dh = d / h;
-    let scale = 1.0 / (dh as f32).sqrt();
     let x = host(qkv);
     let mut y = vec![0.0f32; b * t * d];
     let mut probs = vec![0.0f32; if keep { b * h * t * t } else { 0 }];
@@ -66,11 +65,7 @@ pub(super) fn attention_forward(qkv: &FlexTensor, n_heads: usize, keep: bool) ->
         let mut scratch = vec![0.0f32; if keep { 0 } else { t * t }];
         for head in 0..h {
             let s = if keep { &mut p[head * t * t..(head + 1) * t * t] } else { &mut scratch[..] };
-            let (q, k, v) = (&x[head * dh..], &x[d + head * dh..], &x[2 * d + head * dh..]);
-            // s = scale q kᵀ: q rows are strided by 3D; kᵀ reads k by columns.
-            gemm_strided(t, t, dh, s, t, false, q, (d3, 1), k, (1, d3), scale);
-            causal_softmax_kernel(s, t);
-            gemm_strided(t, dh, t, &mut y[head * dh..], d, false, s, (t, 1), v, (d3, 1), 1.0);
+            attend_head(x, t, n_heads, head, s, &mut y[head * dh..]);
         }
     };
     if keep {
@@ -79,6 +74,22 @@ pub(super) fn attention_forward(qkv: &FlexTensor, n_heads: usize, keep: bool) ->
         y.par_chunks_mut(t * d).enumerate().for_each(|(r, y)| work((r, (y, &mut []))));
     }
     (flex(y, Shape::new([b, t, d])), probs)
+}
+
+/// One head of causal attention over one sequence, `x` its fused projection `[T, 3D]`:
+/// `s = softmax(q kᵀ / √Dh + causal mask)` (`T x T`, kept for the backward pass), then `y = s v`
+/// (`y`'s rows strided by `D`, its columns the head's). The training forward and the engine's
+/// prefill share it.
+pub(crate) fn attend_head(x: &[f32], t: usize, n_heads: usize, head: usize, s: &mut [f32], y: &mut [f32]) {
+    let d3 = x.len() / t.max(1);
+    let d = d3 / 3;
+    let dh = d / n_heads;
+    let scale = 1.0 / (dh as f32).sqrt();
+    let (q, k, v) = (&x[head * dh..], &x[d + head * dh..], &x[2 * d + head * dh..]);
+    // s = scale q kᵀ: q rows are strided by 3D; kᵀ reads k by columns.
+    gemm_strided(t, t, dh, s, t, false, q, (d3, 1), k, (1, d3), scale);
+    causal_softmax_kernel(s, t);
+    gemm_strided(t, dh, t, y, d, false, s, (t, 1), v, (d3, 1), 1.0);
 }
 
 kernel! {

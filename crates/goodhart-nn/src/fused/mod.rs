@@ -42,6 +42,7 @@ mod layer_norm;
 mod linear;
 mod logprobs;
 
+pub(crate) use attention::attend_head;
 pub use attention::{attention_reference, causal_attention};
 pub use gelu::gelu;
 pub use layer_norm::layer_norm;
@@ -124,7 +125,7 @@ fn record<O: Backward<Flex, N>, const N: usize>(
 /// `k x n` given by their row and column strides (elements). Single-threaded: callers
 /// parallelise over heads.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn gemm_strided(
+fn gemm_strided(
     m: usize,
     n: usize,
     k: usize,
