@@ -207,18 +207,12 @@ fn verify_target(target: &str, dir: &Path, a: &Args, tally: &mut Tally) -> Resul
                 })
             };
             let checks = parse(&text, &path)?;
-            let mut seeds = Vec::new();
-            for s in 1.. {
-                let seed_path = dir.join(format!("seed-{s}")).join(&file);
-                let Ok(text) = std::fs::read_to_string(&seed_path) else { break };
-                seeds.push((s, parse(&text, &seed_path)?));
-            }
-            if seeds.is_empty() {
-                tally.add(&checks);
-            } else {
-                tally.add_seeds(dir, &checks, &seeds);
-            }
-            Ok(())
+            let read = |path: &Path| -> Result<Vec<Check>> {
+                let text =
+                    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+                parse(&text, path)
+            };
+            with_seeds(dir, &file, checks, read, tally)
         }
         _ => {
             println!("{target} carries no checks of the paper's findings (`cargo xtask verify all` runs every check)");
@@ -241,13 +235,25 @@ fn read_or_not_run(target: &str, path: &Path, reproduce: &str, tally: &mut Tally
 /// Figure 1's checks; across seeds 1 .. K-1 when `reproduce fig1 --seeds K` wrote them.
 fn fig1(dir: &Path, path: &Path, tally: &mut Tally) -> Result<()> {
     let checks = fig1_checks(&load(path)?);
+    with_seeds(dir, "fig1.json", checks, |p| Ok(fig1_checks(&load(p)?)), tally)
+}
+
+/// Seed 0's `checks`, or, when `dir` holds `seed-1/<file>`, `seed-2/<file>` .. (where
+/// `reproduce --seed S` and `fig1 --seeds` write), each check's verdict over those seeds.
+fn with_seeds(
+    dir: &Path,
+    file: &str,
+    checks: Vec<Check>,
+    checks_of: impl Fn(&Path) -> Result<Vec<Check>>,
+    tally: &mut Tally,
+) -> Result<()> {
     let mut seeds = Vec::new();
     for s in 1.. {
-        let seed_path = dir.join(format!("seed-{s}")).join("fig1.json");
+        let seed_path = dir.join(format!("seed-{s}")).join(file);
         if !seed_path.exists() {
             break;
         }
-        seeds.push((s, fig1_checks(&load(&seed_path)?)));
+        seeds.push((s, checks_of(&seed_path)?));
     }
     if seeds.is_empty() {
         tally.add(&checks);
