@@ -6,10 +6,14 @@
 use burn::prelude::*;
 use goodhart_core::{Sample, SamplingSettings, TokenId};
 use goodhart_nn::{Engine, EngineCache, Gpt, KvCache};
+use rayon::prelude::*;
 
 use crate::data::Specials;
 use crate::sampling::{draw, sampling_logprobs, sequence_rng, validate};
 use crate::PolicyError;
+
+/// Rows per parallel task when drawing the next tokens (a row is one softmax over the vocabulary).
+const SAMPLING_ROWS_PER_TASK: usize = 16;
 
 /// Token ids as an `[rows, cols]` Int tensor.
 pub(crate) fn int_tensor(ids: &[u32], rows: usize, cols: usize, device: &Device) -> Tensor<2, Int> {
@@ -208,20 +212,31 @@ fn sample_chunk(
         .map(|&i| Sample { prompt: prompts[i].clone(), response: Vec::new(), logprobs: Vec::new() })
         .collect();
     let mut done = vec![false; b];
-    let mut dist = Vec::with_capacity(vocab);
     for step in 0..settings.max_new_tokens {
         let mut next = vec![sp.pad; b];
-        for r in 0..b {
-            if done[r] {
-                continue;
-            }
-            sampling_logprobs(&host[r * vocab..(r + 1) * vocab], settings, &mut dist);
-            let (tok, lp) = draw(&dist, rngs[r].next_f64());
-            samples[r].response.push(tok as TokenId);
-            samples[r].logprobs.push(lp);
-            next[r] = tok as TokenId;
-            done[r] = tok as TokenId == sp.eos;
-        }
+        // Each row draws from its own random stream, so the rows sample on every thread and a
+        // row's token does not depend on which thread drew it.
+        samples
+            .par_iter_mut()
+            .zip(rngs.par_iter_mut())
+            .zip(done.par_iter_mut())
+            .zip(next.par_iter_mut())
+            .zip(host.par_chunks(vocab))
+            .with_min_len(SAMPLING_ROWS_PER_TASK)
+            .for_each_init(
+                || Vec::with_capacity(vocab),
+                |dist, ((((sample, rng), done), next), logits)| {
+                    if *done {
+                        return;
+                    }
+                    sampling_logprobs(logits, settings, dist);
+                    let (tok, lp) = draw(dist, rng.next_f64());
+                    sample.response.push(tok as TokenId);
+                    sample.logprobs.push(lp);
+                    *next = tok as TokenId;
+                    *done = tok as TokenId == sp.eos;
+                },
+            );
         if done.iter().all(|&d| d) || step + 1 == settings.max_new_tokens {
             break;
         }

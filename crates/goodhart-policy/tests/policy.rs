@@ -58,6 +58,13 @@ fn samples_are_reproducible_and_independent_of_batching() {
     // The sample at index 3 is the same whether it is drawn alone or with the others.
     let alone = generate(&model, &prompts[3..4], &s, SP, 7, 3, 1).unwrap();
     assert_eq!(alone[0], a[3]);
+    // Rows draw their tokens on several threads in a large batch: the same samples as one
+    // thread drawing them in small batches.
+    let many: Vec<Vec<u32>> = (0..40).map(|i| vec![5 + i % 3, 9 + i % 5, 11 + (i % 2)]).collect();
+    let pool = |threads| rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let wide = pool(3).install(|| generate(&model, &many, &s, SP, 7, 0, 40).unwrap());
+    let narrow = pool(1).install(|| generate(&model, &many, &s, SP, 7, 0, 5).unwrap());
+    assert_eq!(wide, narrow);
     for x in &a {
         assert_eq!(x.response.len(), x.logprobs.len());
         assert!(x.response.len() <= 12);
