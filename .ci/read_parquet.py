@@ -10,7 +10,7 @@ SCHEMA = {
     "data_size": pl.UInt64, "policy_size": pl.String, "kl_penalty": pl.Float64, "seed": pl.UInt64,
     "n": pl.UInt64, "step": pl.UInt64, "kl": pl.Float64, "sqrt_kl": pl.Float64, "gold": pl.Float64,
     "gold_se": pl.Float64, "proxy": pl.Float64, "proxy_se": pl.Float64, "rubric": pl.Float64,
-    "rubric_se": pl.Float64,
+    "rubric_se": pl.Float64, "fidelity": pl.Float64,
 }
 
 path = sys.argv[1]

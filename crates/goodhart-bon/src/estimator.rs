@@ -34,6 +34,12 @@ pub enum BonError {
     #[allow(missing_docs)]
     #[error("prompt {prompt}: {which}[{index}] is {value}, not a finite score (did the RM diverge?)")]
     NonFinite { prompt: usize, which: &'static str, index: usize, value: f64 },
+    /// A measurement against a reference score got a pool without one.
+    #[allow(missing_docs)]
+    #[error(
+        "prompt {prompt}: the pool has no reference (extra) scores; add them with PromptPool::with_extra"
+    )]
+    NoReference { prompt: usize },
 }
 
 /// One prompt's pool: the proxy and gold scores of the same `N` samples, in the same order, and
@@ -61,7 +67,7 @@ impl<'a> PromptPool<'a> {
     }
 
     /// The checks that cost nothing per sample: the columns' lengths and the pool's size.
-    fn validate_shape(&self, prompt: usize, max_n: usize) -> Result<(), BonError> {
+    pub(crate) fn validate_shape(&self, prompt: usize, max_n: usize) -> Result<(), BonError> {
         let columns = [("gold", Some(self.gold)), ("extra", self.extra)];
         for (which, xs) in columns.iter().filter_map(|(w, xs)| xs.map(|xs| (*w, xs))) {
             if self.proxy.len() != xs.len() {
@@ -76,7 +82,7 @@ impl<'a> PromptPool<'a> {
     }
 
     /// Every score finite (a pass over the pool, run on the pool's own thread).
-    fn validate_values(&self, prompt: usize) -> Result<(), BonError> {
+    pub(crate) fn validate_values(&self, prompt: usize) -> Result<(), BonError> {
         let columns = [("proxy", Some(self.proxy)), ("gold", Some(self.gold)), ("extra", self.extra)];
         for (which, xs) in columns.iter().filter_map(|(w, xs)| xs.map(|xs| (*w, xs))) {
             // a branch-free pass that vectorises; the index only once something is wrong
@@ -191,6 +197,7 @@ impl BonEstimator {
             per_prompt_proxy,
             per_prompt_gold,
             per_prompt_extra,
+            fidelity: None,
         })
     }
 }
@@ -345,6 +352,9 @@ pub struct BonCurves {
     pub extra: Option<Vec<Estimate>>,
     /// Row-major `[prompt, n]` per-prompt expected extra score (empty without one).
     pub per_prompt_extra: Vec<f64>,
+    /// The gold's fidelity to the extra score at each n ([`crate::bon_fidelity`]), when
+    /// measured ([`crate::BestOfN`] measures it whenever it has a rubric).
+    pub fidelity: Option<Vec<f64>>,
 }
 
 impl BonCurves {

@@ -9,7 +9,12 @@ use goodhart_core::{
 
 use std::borrow::Cow;
 
-use crate::{BonCurves, BonEstimator, PromptPool};
+use crate::{bon_fidelity, BonCurves, BonEstimator, PromptPool};
+
+/// Best-of-n choices drawn per prompt to measure the gold's fidelity to the rubric at each n.
+const FIDELITY_DRAWS: usize = 16;
+/// The seed of those draws (fixed: the same pools give the same fidelity).
+const FIDELITY_SEED: u64 = 0xF1DE_117E;
 
 /// Best-of-n over pools of samples, one pool per prompt, and a grid of n. It owns its pools
 /// (when it drew them) or borrows them (pools that live elsewhere, such as a stored stage's).
@@ -145,7 +150,11 @@ impl Optimiser for BestOfN<'_> {
                 rubric.as_ref().map_or(pool, |r| pool.with_extra(&r[i]))
             })
             .collect();
-        Ok(self.estimator.estimate(&pools)?)
+        let mut curves = self.estimator.estimate(&pools)?;
+        if rubric.is_some() {
+            curves.fidelity = Some(bon_fidelity(&pools, &curves.ns, FIDELITY_DRAWS, FIDELITY_SEED)?);
+        }
+        Ok(curves)
     }
 }
 
@@ -167,6 +176,7 @@ impl OptimisedRun for BonCurves {
                     gold_se: self.gold[k].se,
                     rubric: rubric.map_or(f64::NAN, |r| r.mean),
                     rubric_se: rubric.map_or(f64::NAN, |r| r.se),
+                    fidelity: self.fidelity.as_ref().map_or(f64::NAN, |f| f[k]),
                 }
             })
             .collect();

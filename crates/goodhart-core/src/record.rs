@@ -44,6 +44,10 @@ pub struct CurvePoint {
     pub rubric: f64,
     #[serde(default = "nan")]
     pub rubric_se: f64,
+    /// How often the gold orders two of the optimised policy's samples as the rubric does (1:
+    /// always; 0.5: a coin); NaN when not measured.
+    #[serde(default = "nan")]
+    pub fidelity: f64,
 }
 
 fn nan() -> f64 {
@@ -92,6 +96,10 @@ pub struct Record {
     pub rubric: f64,
     #[serde(default = "nan")]
     pub rubric_se: f64,
+    /// The gold's fidelity to the rubric on the samples of this point ([`CurvePoint::fidelity`]);
+    /// NaN when not measured.
+    #[serde(default = "nan")]
+    pub fidelity: f64,
 }
 
 impl Record {
@@ -116,6 +124,7 @@ impl Record {
             proxy_se: f64::NAN,
             rubric: f64::NAN,
             rubric_se: f64::NAN,
+            fidelity: f64::NAN,
         }
     }
 
@@ -147,6 +156,7 @@ impl Record {
         r.proxy_se = p.proxy_se;
         r.rubric = p.rubric;
         r.rubric_se = p.rubric_se;
+        r.fidelity = p.fidelity;
         r
     }
 }
@@ -168,6 +178,7 @@ mod tests {
             gold_se: 0.02,
             rubric: 0.2,
             rubric_se: 0.03,
+            fidelity: 0.8,
         };
         let r = Record::new("fig1", Method::Bon).with_point(&p);
         let json = serde_json::to_string(&r).unwrap();
@@ -175,6 +186,7 @@ mod tests {
         let back: Record = serde_json::from_str(&json).unwrap();
         assert_eq!(back, r);
         assert_eq!(back.rubric, 0.2);
+        assert_eq!(back.fidelity, 0.8);
         assert!((back.sqrt_kl - 0.636f64.sqrt()).abs() < 1e-12);
     }
 

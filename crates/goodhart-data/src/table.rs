@@ -32,12 +32,13 @@ pub fn schema() -> Vec<(&'static str, DataType)> {
         ("proxy", f.clone()),
         ("proxy_se", f.clone()),
         ("rubric", f.clone()),
-        ("rubric_se", f),
+        ("rubric_se", f.clone()),
+        ("fidelity", f),
     ]
 }
 
 /// The records as a polars frame with [`schema`]'s columns (`n` and `step` null where a row has
-/// none; `rubric` NaN where it was not measured).
+/// none; `rubric` and `fidelity` NaN where they were not measured).
 pub fn records_frame(records: &[Record]) -> PolarsResult<DataFrame> {
     let text = |f: fn(&Record) -> String| records.iter().map(f).collect::<Vec<String>>();
     let count = |f: fn(&Record) -> u64| records.iter().map(f).collect::<Vec<u64>>();
@@ -62,6 +63,7 @@ pub fn records_frame(records: &[Record]) -> PolarsResult<DataFrame> {
         "proxy_se" => float(|r| r.proxy_se),
         "rubric" => float(|r| r.rubric),
         "rubric_se" => float(|r| r.rubric_se),
+        "fidelity" => float(|r| r.fidelity),
     )
 }
 
@@ -94,7 +96,7 @@ pub fn records_csv(records: &[Record]) -> String {
         let o = |x: Option<u64>| x.map_or(String::new(), |v| v.to_string());
         writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             csv_text(&r.experiment),
             r.method,
             csv_text(&r.rm_size),
@@ -112,7 +114,8 @@ pub fn records_csv(records: &[Record]) -> String {
             r.proxy,
             r.proxy_se,
             r.rubric,
-            r.rubric_se
+            r.rubric_se,
+            r.fidelity
         )
         .expect("write to string");
     }

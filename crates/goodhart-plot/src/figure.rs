@@ -62,21 +62,26 @@ impl Panel {
     }
 }
 
-/// A figure: a title over panels drawn side by side, each [`PANEL_WIDTH`] x [`HEIGHT`] pixels.
+/// A figure: a title over panels drawn side by side, each [`PANEL_WIDTH`] x [`HEIGHT`] pixels,
+/// and optionally a strip of thin panels under them ([`STRIP_HEIGHT`] high), the `k`-th under
+/// the `k`-th panel: a quantity that qualifies the curves above it, on the same x axis.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Figure {
     pub title: String,
     pub panels: Vec<Panel>,
+    pub strip: Vec<Panel>,
 }
 
 /// Width of one panel, in pixels (SVG user units and PNG pixels alike).
 pub const PANEL_WIDTH: u32 = 1000;
 /// Height of a figure, in pixels.
 pub const HEIGHT: u32 = 700;
+/// Height of the strip of thin panels under the main ones, when a figure has one.
+pub const STRIP_HEIGHT: u32 = 260;
 
 impl Figure {
     pub fn new(title: impl Into<String>) -> Self {
-        Figure { title: title.into(), panels: Vec::new() }
+        Figure { title: title.into(), panels: Vec::new(), strip: Vec::new() }
     }
 
     pub fn with_panel(mut self, panel: Panel) -> Self {
@@ -84,9 +89,18 @@ impl Figure {
         self
     }
 
-    /// `(width, height)` in pixels: [`PANEL_WIDTH`] per panel by [`HEIGHT`].
+    /// This figure with a thin panel under the next free column.
+    pub fn with_strip(mut self, panel: Panel) -> Self {
+        self.strip.push(panel);
+        self
+    }
+
+    /// `(width, height)` in pixels: [`PANEL_WIDTH`] per column by [`HEIGHT`], plus
+    /// [`STRIP_HEIGHT`] with a strip.
     pub fn size(&self) -> (u32, u32) {
-        (PANEL_WIDTH * (self.panels.len().max(1) as u32), HEIGHT)
+        let columns = self.panels.len().max(self.strip.len()).max(1) as u32;
+        let strip = if self.strip.is_empty() { 0 } else { STRIP_HEIGHT };
+        (PANEL_WIDTH * columns, HEIGHT + strip)
     }
 
     /// Checks everything that would make drawing fail, and returns each panel's axis ranges.
@@ -94,7 +108,7 @@ impl Figure {
         if self.panels.is_empty() {
             return Err(PlotError::EmptyFigure { title: self.title.clone() });
         }
-        self.panels.iter().enumerate().map(|(i, p)| p.validate(i)).collect()
+        self.panels.iter().chain(&self.strip).enumerate().map(|(i, p)| p.validate(i)).collect()
     }
 }
 

@@ -54,6 +54,6 @@ mod palette;
 mod render;
 
 pub use error::PlotError;
-pub use figure::{Figure, LineStyle, Panel, Series, HEIGHT, PANEL_WIDTH};
+pub use figure::{Figure, LineStyle, Panel, Series, HEIGHT, PANEL_WIDTH, STRIP_HEIGHT};
 pub use palette::{spread_colour, PALETTE};
 pub use render::{render_svg, write_png, write_svg};

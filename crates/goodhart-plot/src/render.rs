@@ -113,9 +113,23 @@ fn draw_figure<DB: DrawingBackend>(
     } else {
         root.titled(&fig.title, (FONT, 30)).map_err(draw_err)?
     };
-    let areas = body.split_evenly((1, fig.panels.len()));
+    let columns = fig.panels.len().max(fig.strip.len());
+    let (main, strip) = if fig.strip.is_empty() {
+        (body, None)
+    } else {
+        let (_, h) = body.dim_in_pixel();
+        let (main, strip) = body.split_vertically(h.saturating_sub(crate::figure::STRIP_HEIGHT));
+        (main, Some(strip))
+    };
+    let areas = main.split_evenly((1, columns));
     for ((panel, r), area) in fig.panels.iter().zip(ranges).zip(&areas) {
         draw_panel(panel, *r, area)?;
+    }
+    if let Some(strip) = strip {
+        let areas = strip.split_evenly((1, columns));
+        for ((panel, r), area) in fig.strip.iter().zip(&ranges[fig.panels.len()..]).zip(&areas) {
+            draw_panel(panel, *r, area)?;
+        }
     }
     Ok(())
 }

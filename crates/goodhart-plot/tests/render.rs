@@ -5,6 +5,7 @@ use std::path::Path;
 
 use goodhart_plot::{
     render_svg, write_png, write_svg, Figure, LineStyle, Panel, PlotError, Series, HEIGHT, PANEL_WIDTH,
+    STRIP_HEIGHT,
 };
 
 fn curve(f: impl Fn(f64) -> f64) -> Vec<(f64, f64)> {
@@ -44,6 +45,28 @@ fn svg_holds_the_title_the_panel_titles_and_the_legend_labels() {
         assert!(svg.contains(text), "the SVG lacks {text:?}");
     }
     assert!(svg.contains(&format!("width=\"{}\"", 2 * PANEL_WIDTH)));
+}
+
+#[test]
+fn a_strip_of_thin_panels_goes_under_the_panels() {
+    let strip = Panel::new("fidelity", "sqrt(KL) (nats^1/2)", "fidelity").with_series(Series::new(
+        "RM 3M",
+        2,
+        LineStyle::Solid,
+        curve(|d| 1.0 - 0.1 * d),
+    ));
+    let fig = figure(2).with_strip(strip);
+    assert_eq!(fig.size(), (2 * PANEL_WIDTH, HEIGHT + STRIP_HEIGHT));
+    let svg = render_svg(&fig).unwrap();
+    assert!(svg.contains("fidelity") && svg.contains(&format!("height=\"{}\"", HEIGHT + STRIP_HEIGHT)));
+    // a strip panel with nothing finite is an error, like any panel
+    let empty = figure(1).with_strip(Panel::new("empty", "x", "y").with_series(Series::new(
+        "",
+        0,
+        LineStyle::Solid,
+        vec![(f64::NAN, 1.0)],
+    )));
+    assert!(render_svg(&empty).is_err());
 }
 
 #[test]

@@ -85,6 +85,7 @@ impl GoldEval {
             gold_se: self.gold.se,
             rubric: self.rubric.map_or(f64::NAN, |r| r.mean),
             rubric_se: self.rubric.map_or(f64::NAN, |r| r.se),
+            fidelity: self.gold_rubric_concordance.unwrap_or(f64::NAN),
         }
     }
 
