@@ -133,6 +133,9 @@ fn items() -> BTreeMap<String, Item> {
     out
 }
 
+/// Enums serialised as a plain string (no `kind` tag, no fields).
+const UNIT_ENUMS: &[&str] = &["GoldKind"];
+
 /// The type a field's keys come from (`Option<T>` and `T` alike).
 fn inner(ty: &str) -> &str {
     ty.strip_prefix("Option<").and_then(|t| t.strip_suffix('>')).unwrap_or(ty)
@@ -145,10 +148,16 @@ fn document(items: &BTreeMap<String, Item>, ty: &str, prefix: &str, out: &mut St
     for f in &item.fields {
         let key = format!("{prefix}{}", f.name);
         let t = inner(&f.ty);
-        if items.get(t).is_some_and(|i| !i.fields.is_empty() || !i.variants.is_empty()) {
-            tables.push((key, t.to_string(), f.doc.clone()));
-        } else {
-            leaves.push((key, f.ty.clone(), f.doc.clone()));
+        match items.get(t) {
+            // an enum of plain variants is one string key
+            Some(i) if i.fields.is_empty() && !i.variants.is_empty() && UNIT_ENUMS.contains(&t) => {
+                let kinds: Vec<String> = i.variants.iter().map(|(v, _)| format!("`{v}`")).collect();
+                leaves.push((key, "string".into(), format!("{} One of {}.", f.doc, kinds.join(", "))));
+            }
+            Some(i) if !i.fields.is_empty() || !i.variants.is_empty() => {
+                tables.push((key, t.to_string(), f.doc.clone()))
+            }
+            _ => leaves.push((key, f.ty.clone(), f.doc.clone())),
         }
     }
     if !item.variants.is_empty() {

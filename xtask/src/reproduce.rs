@@ -19,6 +19,10 @@ options:
                data/experiments/<P>.toml, built into the binary
   --config F   your own experiment file (start from a copy of data/experiments/laptop.toml); its
                results go to results/<target>/<file name>
+  --gold G     learned (default: a gold RM trained on rubric labels) or rubric: the rubric itself
+               as gold, the proxies' labels drawn from it by Bradley-Terry as often right as the
+               learned gold's (gold.kind, gold.label_accuracy); results go to
+               results/<target>/<preset>-gold-rubric
   --set K=V    override one setting by its dotted key, a TOML value: --set rl.ppo.lr=3e-4,
                --set 'proxies.sizes=[\"p1k\",\"p10k\"]' (repeatable); only the stages that read it
                are recomputed (see --dry-run); results go to results/<target>/<preset>-set-<hash>
@@ -48,6 +52,7 @@ struct Args {
     preset: String,
     config: Option<PathBuf>,
     sets: Vec<String>,
+    gold: goodhart_repro::config::GoldKind,
     runs: Option<PathBuf>,
     out: Option<PathBuf>,
     dry_run: bool,
@@ -66,6 +71,7 @@ fn parse(args: &[String]) -> Result<Args> {
         preset: "laptop".into(),
         config: None,
         sets: Vec::new(),
+        gold: Default::default(),
         runs: None,
         out: None,
         dry_run: false,
@@ -83,6 +89,7 @@ fn parse(args: &[String]) -> Result<Args> {
             "--preset" => a.preset = value("--preset")?,
             "--config" => a.config = Some(value("--config")?.into()),
             "--set" => a.sets.push(value("--set")?),
+            "--gold" => a.gold = value("--gold")?.parse()?,
             "--runs" => a.runs = Some(value("--runs")?.into()),
             "--out" => a.out = Some(value("--out")?.into()),
             "--dry-run" => a.dry_run = true,
@@ -140,13 +147,23 @@ fn experiment(a: &Args) -> Result<(ExperimentConfig, String)> {
         }
         None => (ExperimentConfig::preset(&a.preset)?, a.preset.clone()),
     };
-    let config = base.with_overrides(&a.sets)?.with_seed_resampling(a.seed, a.resample);
-    let label = if a.sets.is_empty() {
-        label
-    } else {
-        format!("{label}-set-{}", &goodhart_repro::store::hash_of("set", &a.sets)[..8])
-    };
-    Ok((config, label))
+    // the gold's overrides first: a --set of the same key wins
+    let sets: Vec<String> = a.gold.overrides().into_iter().chain(a.sets.iter().cloned()).collect();
+    let config = base.with_overrides(&sets)?.with_seed_resampling(a.seed, a.resample);
+    Ok((config, results_label(label, a.gold, &a.sets)))
+}
+
+/// The results folder's name: the preset's or the experiment file's name, `-gold-rubric` with
+/// the rubric as gold, and `-set-<hash>` when settings are overridden.
+pub fn results_label(base: String, gold: goodhart_repro::config::GoldKind, sets: &[String]) -> String {
+    let mut label = base;
+    if !gold.is_learned() {
+        label.push_str(&format!("-gold-{gold}"));
+    }
+    if !sets.is_empty() {
+        label.push_str(&format!("-set-{}", &goodhart_repro::store::hash_of("set", &sets)[..8]));
+    }
+    label
 }
 
 /// `runs/<preset>` on the CPU, `runs/<preset>-<backend>` otherwise: stage keys name settings, not

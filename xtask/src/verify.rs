@@ -7,16 +7,19 @@ use goodhart_repro::fig1::Fig1;
 use goodhart_repro::targets::{checks_file, is_target, CHECKED};
 use goodhart_repro::verify::{across_seeds, fig1_checks, Check};
 
-use crate::reproduce::default_out;
+use crate::reproduce::{default_out, results_label};
 
 pub const USAGE: &str = "\
-usage: cargo xtask verify <target>|all [--preset tiny|laptop|paper] [--seed S] [--out DIR]
+usage: cargo xtask verify <target>|all [--preset tiny|laptop|paper] [--gold learned|rubric] [--seed S]
+                                      [--out DIR]
 
 Reads the results `cargo xtask reproduce <target>` wrote and checks the paper's findings, one line
 per check with its number, named by finding (F1 .. F9); exits non-zero if any check fails or a
 target that carries checks has no results. A check that does not apply to these results (say, a
 preset too small for it) prints N/A and why, and neither passes nor fails.
 
+  --gold G     the results of `reproduce <target> --gold G` (rubric: the rubric as gold,
+               results/<target>/<preset>-gold-rubric)
   --seed S     the results of `reproduce <target> --seed S` (results/<target>/<preset>/seed-S).
                Settings were chosen on seed 0: report verdicts from another seed
   --out DIR    where the results are (for `all`: DIR/<target>, as `reproduce all --out DIR`
@@ -43,17 +46,20 @@ targets with checks:
 struct Args {
     target: String,
     preset: String,
+    gold: goodhart_repro::config::GoldKind,
     seed: u64,
     out: Option<PathBuf>,
 }
 
 fn parse(args: &[String]) -> Result<Args> {
-    let mut a = Args { target: String::new(), preset: "laptop".into(), seed: 0, out: None };
+    let mut a =
+        Args { target: String::new(), preset: "laptop".into(), gold: Default::default(), seed: 0, out: None };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--preset" => a.preset = it.next().context("--preset needs a value")?.clone(),
             "--out" => a.out = Some(it.next().context("--out needs a value")?.into()),
+            "--gold" => a.gold = it.next().context("--gold needs a value")?.parse()?,
             "--seed" => {
                 let v = it.next().context("--seed needs a value")?;
                 a.seed = v.parse().with_context(|| format!("--seed {v}: give a whole number, 0 or more"))?;
@@ -146,7 +152,7 @@ pub fn run(args: &[String]) -> Result<()> {
         let dir = match &a.out {
             Some(dir) if targets.len() > 1 => dir.join(target),
             Some(dir) => dir.clone(),
-            None => default_out(&root, target, &a.preset, a.seed),
+            None => default_out(&root, target, &results_label(a.preset.clone(), a.gold, &[]), a.seed),
         };
         if targets.len() > 1 {
             println!("== {target} ({})", dir.display());
@@ -175,7 +181,8 @@ pub fn run(args: &[String]) -> Result<()> {
 
 fn verify_target(target: &str, dir: &Path, a: &Args, tally: &mut Tally) -> Result<()> {
     let seed_flag = if a.seed > 0 { format!(" --seed {}", a.seed) } else { String::new() };
-    let reproduce = format!("`cargo xtask reproduce {target} --preset {}{seed_flag}`", a.preset);
+    let gold_flag = if a.gold.is_learned() { String::new() } else { format!(" --gold {}", a.gold) };
+    let reproduce = format!("`cargo xtask reproduce {target} --preset {}{gold_flag}{seed_flag}`", a.preset);
     match target {
         "fig1" => {
             let path = dir.join("fig1.json");

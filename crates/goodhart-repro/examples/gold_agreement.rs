@@ -19,7 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let w = pipe.world()?;
     // the preset's own gold (computed if the store does not have it yet)
     let (policy_key, policy) = pipe.policy(&w)?;
-    let gold = pipe.gold(&w, &policy_key, &policy)?.rm;
+    let gold = pipe.gold(&w, &policy_key, &policy)?;
     let writer = w.world.config.writer.broad();
     let mut rng = SplitMix64::new(0xD1A6);
     let (mut ps, mut ra, mut rb, mut ja, mut jb) = (vec![], vec![], vec![], vec![], vec![]);
@@ -33,8 +33,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ra.push(w.encode(&a)?);
         rb.push(w.encode(&b)?);
     }
-    let ga = gold.score_batch(&ps, &ra);
-    let gb = gold.score_batch(&ps, &rb);
+    let ga = gold.scores(&w, &ps, &ra)?;
+    let gb = gold.scores(&w, &ps, &rb)?;
     let bins = [0.0, 0.05, 0.15, 0.3, 0.6, 1.0, 2.0, 100.0];
     let mut hit = vec![0usize; bins.len()];
     let mut tot = vec![0usize; bins.len()];

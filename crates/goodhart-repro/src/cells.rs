@@ -97,7 +97,7 @@ pub fn run_cell(p: &Pipeline, level: Level, index: usize) -> Result<(), ReproErr
         }
         Level::Rl => {
             let proxy = p.proxy(&w, &p.config.rl.sizes[index], &data_key, &train, &val)?;
-            p.rl(&w, &policy_key, &policy, &proxy, &gold)?;
+            p.rl_trajectories(&w, &policy_key, &policy, proxy.as_proxy(), &gold, &p.config.rl)?;
         }
     }
     Ok(())

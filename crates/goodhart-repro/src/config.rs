@@ -37,9 +37,76 @@ pub struct PolicyStage {
     pub sampling: SamplingSettings,
 }
 
-/// The gold RM: trained on comparisons labelled by the rubric, then frozen.
+/// What plays the 'human' whose labels the proxies learn and whose score the curves track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GoldKind {
+    /// A reward model trained on rubric-labelled comparisons (the paper's setting).
+    #[default]
+    Learned,
+    /// The rubric itself, normalised like a gold (mean 0, unit variance on initial-policy
+    /// samples); its labels are drawn by Bradley-Terry at the temperature that gives them
+    /// `gold.label_accuracy`. No gold model is trained: the curves measure the truth.
+    Rubric,
+}
+
+impl GoldKind {
+    pub fn is_learned(&self) -> bool {
+        *self == GoldKind::Learned
+    }
+
+    /// The overrides that make an experiment use this kind of gold (`--gold` of `cargo xtask`):
+    /// for the rubric, its labels at [`RUBRIC_GOLD_LABEL_ACCURACY`].
+    pub fn overrides(&self) -> Vec<String> {
+        match self {
+            GoldKind::Learned => Vec::new(),
+            GoldKind::Rubric => vec![
+                "gold.kind=\"rubric\"".into(),
+                format!("gold.label_accuracy={RUBRIC_GOLD_LABEL_ACCURACY}"),
+            ],
+        }
+    }
+}
+
+impl std::str::FromStr for GoldKind {
+    type Err = ReproError;
+
+    fn from_str(s: &str) -> Result<Self, ReproError> {
+        match s {
+            "learned" => Ok(GoldKind::Learned),
+            "rubric" => Ok(GoldKind::Rubric),
+            other => Err(ReproError::Config(format!("gold kind {other:?}: use learned or rubric"))),
+        }
+    }
+}
+
+/// How often the rubric-as-gold's labels agree with the rubric when `--gold rubric` chooses
+/// them: the learned gold's agreement with the rubric on its held-out pairs at the laptop
+/// preset, seed 0 (0.862), so that the proxies learn from labels as good as the learned gold's.
+pub const RUBRIC_GOLD_LABEL_ACCURACY: f64 = 0.862;
+
+impl std::fmt::Display for GoldKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            GoldKind::Learned => "learned",
+            GoldKind::Rubric => "rubric",
+        })
+    }
+}
+
+/// The gold RM: trained on comparisons labelled by the rubric, then frozen; or the rubric itself
+/// (`kind = "rubric"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GoldStage {
+    /// `"learned"` (default) or `"rubric"`. Left out of the stage's key when learned, so that
+    /// stores made before the key existed stay valid.
+    #[serde(default, skip_serializing_if = "GoldKind::is_learned")]
+    pub kind: GoldKind,
+    /// With `kind = "rubric"`: how often a label agrees with the rubric on pairs of
+    /// initial-policy samples to the same prompt (ties left out), in (0.5, 1]; the stage finds
+    /// the Bradley-Terry temperature that gives it (1: hard labels, temperature 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_accuracy: Option<f64>,
     /// A `goodhart_nn::PRESETS` name, at least 3x the largest proxy.
     pub size: String,
     /// Start the trunk from the initial policy's pretrained LM (as the paper initialises every RM
@@ -101,6 +168,33 @@ pub struct RlStage {
     pub eval_prompts: usize,
     /// Seed of the prompt sets.
     pub prompt_seed: u64,
+    /// PPO runs per cell (>= 1): trajectory r runs against the same proxy with policy seed
+    /// `ppo.seed + 1009 r` (rollout sampling, minibatch order, the value head), and every curve,
+    /// verdict and fit reads their mean with the spread between them. Trajectory 0 is the run
+    /// of `ppo.seed` itself.
+    #[serde(default = "one_trajectory", skip_serializing_if = "is_one_trajectory")]
+    pub trajectories: usize,
+}
+
+fn one_trajectory() -> usize {
+    1
+}
+
+fn is_one_trajectory(r: &usize) -> bool {
+    *r == 1
+}
+
+/// The step between the policy seeds of a cell's PPO trajectories.
+pub const TRAJECTORY_SEED_STRIDE: u64 = 1009;
+
+impl RlStage {
+    /// The settings of trajectory `r` of each cell: `ppo.seed` moved by `r` strides.
+    pub fn trajectory(&self, r: usize) -> RlStage {
+        let mut c = self.clone();
+        c.ppo.seed = c.ppo.seed.wrapping_add(TRAJECTORY_SEED_STRIDE * r as u64);
+        c.trajectories = 1;
+        c
+    }
 }
 
 /// The sweeps of the figures beyond figure 1: RM data size, KL penalty, policy size.
@@ -444,6 +538,27 @@ impl ExperimentConfig {
                 check(false, key, format!("{size:?}"), &allowed_models);
             }
         }
+        match (self.gold.kind, self.gold.label_accuracy) {
+            (GoldKind::Rubric, Some(a)) => check(
+                a > 0.5 && a <= 1.0,
+                "gold.label_accuracy",
+                a.to_string(),
+                "0.5 < a <= 1 (how often a label agrees with the rubric)",
+            ),
+            (GoldKind::Rubric, None) => check(
+                false,
+                "gold.label_accuracy",
+                "missing".into(),
+                "a value in (0.5, 1] with gold.kind = \"rubric\" (e.g. the learned gold's agreement with the rubric)",
+            ),
+            (GoldKind::Learned, Some(a)) => check(
+                false,
+                "gold.label_accuracy",
+                a.to_string(),
+                "no value unless gold.kind = \"rubric\" (a learned gold labels by its own scores)",
+            ),
+            (GoldKind::Learned, None) => {}
+        }
         check(!self.proxies.sizes.is_empty(), "proxies.sizes", "[]".into(), "at least one size");
         let noise = self.proxies.label_noise;
         check(
@@ -654,5 +769,31 @@ mod tests {
         // a key under no header of that name: the first line that sets it
         assert_eq!(line_of_key(text, "sweeps.sizes"), Some(2));
         assert_eq!(line_of_key(text, "nowhere"), None);
+    }
+
+    #[test]
+    fn the_rubric_as_gold_needs_a_label_accuracy_and_only_it_takes_one() {
+        let tiny = super::ExperimentConfig::preset("tiny").unwrap();
+        let with =
+            |sets: &[&str]| tiny.with_overrides(&sets.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let rubric = super::GoldKind::Rubric.overrides();
+        let ok = tiny.with_overrides(&rubric).unwrap();
+        assert_eq!(
+            (ok.gold.kind, ok.gold.label_accuracy),
+            (super::GoldKind::Rubric, Some(super::RUBRIC_GOLD_LABEL_ACCURACY))
+        );
+        // counter-examples: no accuracy, a coin's accuracy, an accuracy on a learned gold
+        for (sets, needle) in [
+            (vec!["gold.kind=\"rubric\""], "gold.label_accuracy = missing"),
+            (vec!["gold.kind=\"rubric\"", "gold.label_accuracy=0.5"], "gold.label_accuracy = 0.5"),
+            (vec!["gold.label_accuracy=0.8"], "no value unless gold.kind"),
+        ] {
+            let err = with(&sets).expect_err("refused").to_string();
+            assert!(err.contains(needle), "{sets:?}: {err}");
+        }
+        assert!(with(&["gold.kind=\"oracle\""]).is_err());
+        // a learned gold's key does not name its kind: stores made before it stay valid
+        assert!(!serde_json::to_string(&tiny.gold).unwrap().contains("kind"));
+        assert!(serde_json::to_string(&ok.gold).unwrap().contains("\"kind\":\"rubric\""));
     }
 }

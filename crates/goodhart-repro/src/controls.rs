@@ -1,13 +1,17 @@
-//! `reproduce controls`: the two controls that show the falls of figure 1 come from the Goodhart
-//! mechanisms and not from the pipeline.
+//! `reproduce controls`: what the falls of figure 1 are measured against.
 //!
 //! (a) **Optimise the gold itself.** Best-of-n and PPO against the gold, the rubric (what the gold
 //! stands for) tracked along the curve. The gold cannot fall here by construction; the rubric
-//! must not fall either, or the gold has stopped being gold where optimisation goes.
+//! must not fall either, or the gold has stopped being gold where optimisation goes (checked
+//! within the gold's trusted range; the gold's fidelity along the curve is a check of its own).
 //!
 //! (b) **Every mechanism off.** Figure 1 in a world with a monotone rubric, no shortcut feature
-//! and no label noise, for the two smallest proxies of `rl.sizes` (the ones that fall most
-//! readily in the full world): no best-of-n or PPO gold curve may fall.
+//! and no label noise, for the two smallest proxies of `rl.sizes`: how much fall remains, per
+//! size, against the gold and the rubric. A measurement, not a check: learned proxies make
+//! extremal errors of their own where the initial policy rarely goes.
+//!
+//! The null controls ([`crate::null_controls`]) test the pipeline itself: best-of-n against the
+//! gold and against the gold plus noise, where the answer is known.
 
 use std::fmt::Write as _;
 
@@ -18,9 +22,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Mechanisms;
 use crate::fig1::{eval_table, fig1, BonResult, Fig1, RlResult};
-use crate::findings::{split_half_fall, SplitFall, SIGNIFICANT_SE};
-use crate::pipeline::{Base, Pipeline, PoolScores};
-use crate::verify::{check, Check};
+use crate::findings::{
+    fall_over_runs, over_runs, split_half_fall, trusted_range, SplitFall, TrustedRange, MIN_FIDELITY,
+    SIGNIFICANT_SE,
+};
+use crate::null_controls::{null_checks, null_controls, NullControls};
+use crate::pipeline::{Base, Pipeline, PoolScores, ProxyRef};
+use crate::verify::{check, not_applicable, trust_check, within_trust, Check};
 use crate::ReproError;
 
 /// An optimiser's run against the gold, with the rubric along it.
@@ -31,8 +39,15 @@ pub struct AgainstGold {
     pub kl: Vec<f64>,
     pub gold: Vec<Estimate>,
     pub rubric: Vec<Estimate>,
-    /// The rubric's fall after its peak, on prompts that did not choose the peak.
+    /// The rubric's fall after its peak, on prompts that did not choose the peak (PPO: over its
+    /// trajectories, [`crate::findings::fall_over_runs`]).
     pub rubric_fall: SplitFall,
+    /// The gold's fidelity to the rubric at each point (empty when not measured), and how far
+    /// along the curve it holds.
+    #[serde(default)]
+    pub fidelity: Vec<f64>,
+    #[serde(default)]
+    pub trusted: Option<TrustedRange>,
 }
 
 /// Both controls.
@@ -49,6 +64,9 @@ pub struct Controls {
     pub off_bon: Vec<BonResult>,
     pub off_rl: Vec<RlResult>,
     pub records: Vec<Record>,
+    /// The pipeline's own controls: best-of-n against the gold and the gold plus noise.
+    #[serde(default)]
+    pub null: Option<NullControls>,
 }
 
 /// The experiment of control (b): `config` with every mechanism off, for the two smallest
@@ -62,6 +80,55 @@ pub fn mechanisms_off(p: &Pipeline) -> crate::config::ExperimentConfig {
     c
 }
 
+/// PPO's trajectories as a control's curve: every point the mean over trajectories, the rubric's
+/// fall over them.
+fn against_gold_rl(outs: &[goodhart_ppo::PpoOutput]) -> Result<AgainstGold, ReproError> {
+    let first = outs
+        .first()
+        .ok_or_else(|| ReproError::Config("no PPO trajectory: set rl.trajectories >= 1".into()))?;
+    let cols = first.evals.len();
+    let mut tables = Vec::with_capacity(outs.len());
+    for o in outs {
+        let (prompts, table) = eval_table(o, |e| &e.rubric_values);
+        if prompts < 2 || o.evals.len() != cols {
+            return Err(ReproError::Artifact(
+                "a PPO run recorded no rubric scores, or the trajectories were evaluated at different steps"
+                    .into(),
+            ));
+        }
+        tables.push(table);
+    }
+    let mean = |f: &dyn Fn(&goodhart_ppo::GoldEval) -> Option<Estimate>| -> Vec<Estimate> {
+        (0..cols)
+            .filter_map(|k| {
+                let xs: Vec<Estimate> = outs.iter().filter_map(|o| f(&o.evals[k])).collect();
+                (xs.len() == outs.len()).then(|| over_runs(&xs))
+            })
+            .collect()
+    };
+    let kl: Vec<f64> = mean(&|e| Some(e.kl)).iter().map(|e| e.mean).collect();
+    let fidelity: Vec<f64> = (0..cols)
+        .map(|k| {
+            let xs: Vec<f64> = outs.iter().filter_map(|o| o.evals[k].gold_rubric_concordance).collect();
+            if xs.len() == outs.len() {
+                xs.iter().sum::<f64>() / xs.len() as f64
+            } else {
+                f64::NAN
+            }
+        })
+        .collect();
+    let d: Vec<f64> = kl.iter().map(|k| k.max(0.0).sqrt()).collect();
+    Ok(AgainstGold {
+        x: first.evals.iter().map(|e| e.step as u64).collect(),
+        gold: mean(&|e| Some(e.gold)),
+        rubric: mean(&|e| e.rubric),
+        rubric_fall: fall_over_runs(&tables, cols),
+        trusted: trusted_range(&d, &fidelity, MIN_FIDELITY),
+        fidelity,
+        kl,
+    })
+}
+
 /// Runs both controls (figure 1's stages are reused where they are cached).
 pub fn controls(p: &Pipeline) -> Result<(Controls, Fig1), ReproError> {
     let Base { w, policy_key, policy, gold, pools, gold_scores, rubric_scores, .. } = p.base()?;
@@ -72,29 +139,25 @@ pub fn controls(p: &Pipeline) -> Result<(Controls, Fig1), ReproError> {
         .best_of_n(&p.bon_grid())?
         .optimise(Some(&gold_rm), Judges { gold: &gold_rm, rubric: Some(&rubric_rm) })
         .map_err(|e| ReproError::from_trait("best-of-n against the gold", e))?;
+    let fidelity = curves.fidelity.clone().unwrap_or_default();
+    let d: Vec<f64> = curves.kl.iter().map(|k| k.sqrt()).collect();
     let gold_bon = AgainstGold {
         x: curves.ns.clone(),
         kl: curves.kl.clone(),
         gold: curves.gold.clone(),
         rubric: curves.extra.clone().expect("every pool has the rubric"),
         rubric_fall: split_half_fall(&curves.per_prompt_extra, curves.ns.len()),
+        trusted: if fidelity.len() == d.len() { trusted_range(&d, &fidelity, MIN_FIDELITY) } else { None },
+        fidelity,
     };
     // (a) PPO against the gold
-    let out = p.rl(&w, &policy_key, &policy, &gold, &gold)?;
-    let (prompts, table) = eval_table(&out, |e| &e.rubric_values);
-    if prompts < 2 {
-        return Err(ReproError::Artifact("PPO against the gold recorded no rubric scores".into()));
-    }
-    let gold_rl = AgainstGold {
-        x: out.evals.iter().map(|e| e.step as u64).collect(),
-        kl: out.evals.iter().map(|e| e.kl.mean).collect(),
-        gold: out.evals.iter().map(|e| e.gold).collect(),
-        rubric: out.evals.iter().filter_map(|e| e.rubric).collect(),
-        rubric_fall: split_half_fall(&table, out.evals.len()),
-    };
-    let mut records: Vec<Record> = out
-        .records
+    let judge = gold.judge(&w);
+    let as_proxy = ProxyRef { key: &gold.key, size: &gold.eval.size, report: &gold.eval, rm: &judge };
+    let outs = p.rl_trajectories(&w, &policy_key, &policy, as_proxy, &gold, &p.config.rl)?;
+    let gold_rl = against_gold_rl(&outs)?;
+    let mut records: Vec<Record> = outs
         .iter()
+        .flat_map(|o| o.records.iter())
         .cloned()
         .map(|mut r| {
             r.experiment = "controls".into();
@@ -106,9 +169,8 @@ pub fn controls(p: &Pipeline) -> Result<(Controls, Fig1), ReproError> {
         Some(size) => {
             let (data_key, train, val, _) = p.proxy_data(&w, &policy_key, &policy, &gold)?;
             let proxy = p.proxy(&w, size, &data_key, &train, &val)?;
-            let run = p.rl(&w, &policy_key, &policy, &proxy, &gold)?;
-            let (prompts, table) = eval_table(&run, |e| &e.rubric_values);
-            (prompts >= 2).then(|| (size.clone(), split_half_fall(&table, run.evals.len())))
+            let runs = p.rl_trajectories(&w, &policy_key, &policy, proxy.as_proxy(), &gold, &p.config.rl)?;
+            against_gold_rl(&runs).ok().map(|a| (size.clone(), a.rubric_fall))
         }
         None => None,
     };
@@ -122,6 +184,7 @@ pub fn controls(p: &Pipeline) -> Result<(Controls, Fig1), ReproError> {
         r.experiment = "controls-off".into();
         r
     }));
+    let null = null_controls(&gold_scores, &p.bon_grid(), p.config.bon.bootstrap, p.config.bon.seed)?;
     let c = Controls {
         gold_bon,
         gold_rl,
@@ -130,6 +193,7 @@ pub fn controls(p: &Pipeline) -> Result<(Controls, Fig1), ReproError> {
         off_bon: off.results.clone(),
         off_rl: off.rl.clone(),
         records,
+        null: Some(null),
     };
     Ok((c, off))
 }
@@ -143,33 +207,61 @@ pub fn controls_checks(c: &Controls) -> Vec<Check> {
             f.amount.mean, f.amount.se
         )
     };
-    out.push(check(
-        "control (a) bon against the gold: the rubric does not fall",
-        !c.gold_bon.rubric_fall.falls,
-        fall(&c.gold_bon.rubric_fall),
+    out.push(trust_check(
+        "control (a) bon against the gold: the gold holds".into(),
+        c.gold_bon.trusted.as_ref(),
+    ));
+    out.push(within_trust(
+        check(
+            "control (a) bon against the gold: the rubric does not fall",
+            !c.gold_bon.rubric_fall.falls,
+            fall(&c.gold_bon.rubric_fall),
+        ),
+        [("best-of-n against the gold", c.gold_bon.trusted.as_ref())],
     ));
     let compare = c
         .proxy_rl_rubric_fall
         .as_ref()
         .map_or(String::new(), |(size, f)| format!("; against proxy {size}: {}", fall(f)));
-    out.push(check(
-        "control (a) rl against the gold: the rubric does not fall",
-        !c.gold_rl.rubric_fall.falls,
-        format!("{}{compare}", fall(&c.gold_rl.rubric_fall)),
+    out.push(trust_check(
+        "control (a) rl against the gold: the gold holds".into(),
+        c.gold_rl.trusted.as_ref(),
     ));
+    out.push(within_trust(
+        check(
+            "control (a) rl against the gold: the rubric does not fall",
+            !c.gold_rl.rubric_fall.falls,
+            format!("{}{compare}", fall(&c.gold_rl.rubric_fall)),
+        ),
+        [("PPO against the gold", c.gold_rl.trusted.as_ref())],
+    ));
+    out.extend(c.null.iter().flat_map(null_checks));
+    // (b) is a measurement: learned proxies make extremal errors of their own where the initial
+    // policy rarely goes, so a fall without planted mechanisms is a finding, not a failed control
+    let measured =
+        |method: &str, size: &str, fall_gold: &SplitFall, verdict: String, rubric: Option<&Estimate>| {
+            not_applicable(
+                &format!(
+                    "control (b) {method} {size}: fall with every mechanism off (a measurement, no verdict)"
+                ),
+                format!(
+                    "{verdict}; gold: {}; rubric at the gold's peak minus at the end {}",
+                    fall(fall_gold),
+                    rubric.map_or("not measured".to_string(), |r| format!("{:.3} (se {:.3})", r.mean, r.se))
+                ),
+            )
+        };
+    let rubric_drop = |rubric: &[Estimate], peak: usize| -> Option<Estimate> {
+        let (a, b) = (rubric.get(peak)?, rubric.last()?);
+        Some(Estimate { mean: a.mean - b.mean, se: a.se.hypot(b.se), n: a.n.min(b.n) })
+    };
     for r in &c.off_bon {
-        out.push(check(
-            &format!("control (b) bon {}: no fall with every mechanism off", r.proxy.size),
-            !r.fall.falls,
-            format!("{}; {}", r.verdict, fall(&r.fall)),
-        ));
+        let drop = rubric_drop(&r.rubric, r.fall.peak);
+        out.push(measured("bon", &r.proxy.size, &r.fall, r.verdict.to_string(), drop.as_ref()));
     }
     for r in &c.off_rl {
-        out.push(check(
-            &format!("control (b) rl {}: no fall with every mechanism off", r.proxy.size),
-            !r.fall.falls,
-            format!("{}; {}", r.verdict, fall(&r.fall)),
-        ));
+        let drop = rubric_drop(&r.rubric, r.fall.peak);
+        out.push(measured("rl", &r.proxy.size, &r.fall, r.verdict.to_string(), drop.as_ref()));
     }
     out
 }
@@ -251,6 +343,8 @@ mod tests {
             gold: vec![Estimate { mean: 0.0, se: 0.1, n: 64 }; 2],
             rubric: vec![Estimate { mean: 0.0, se: 0.1, n: 64 }; 2],
             rubric_fall: SplitFall { peak: 0, amount, falls },
+            fidelity: vec![0.9, 0.9],
+            trusted: trusted_range(&[0.0, 0.3f64.sqrt()], &[0.9, 0.9], MIN_FIDELITY),
         }
     }
 
@@ -263,6 +357,7 @@ mod tests {
             off_bon: Vec::new(),
             off_rl: Vec::new(),
             records: Vec::new(),
+            null: None,
         }
     }
 
@@ -273,6 +368,19 @@ mod tests {
         let failed: Vec<_> = checks.iter().filter(|c| !c.passed).collect();
         assert_eq!(failed.len(), 1, "{checks:#?}");
         assert!(failed[0].name.contains("bon against the gold"));
+    }
+
+    #[test]
+    fn a_gold_that_breaks_fails_its_control_and_leaves_the_fall_unread() {
+        let mut c = controls(true);
+        c.gold_bon.fidelity = vec![0.9, 0.55];
+        c.gold_bon.trusted = trusted_range(&[0.0, 0.3f64.sqrt()], &c.gold_bon.fidelity, MIN_FIDELITY);
+        let checks = controls_checks(&c);
+        let holds =
+            checks.iter().find(|c| c.name == "control (a) bon against the gold: the gold holds").unwrap();
+        assert!(holds.fails(), "{holds}");
+        let fall = checks.iter().find(|c| c.name.contains("bon against the gold: the rubric")).unwrap();
+        assert!(!fall.applies && fall.detail.contains("trusted only up to d = 0.00"), "{fall}");
     }
 
     #[test]

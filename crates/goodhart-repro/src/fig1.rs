@@ -9,7 +9,10 @@ use goodhart_laws::{bootstrap, bootstrap_ci, fit, fit_shared_alpha, FitOptions, 
 use goodhart_ppo::PpoOutput;
 use serde::{Deserialize, Serialize};
 
-use crate::findings::{gap_growth, split_half_fall, SplitFall, Verdict};
+use crate::findings::{
+    fall_over_runs, gap_growth, over_runs, pooled_sd, split_half_fall, trusted_range, SplitFall,
+    TrustedRange, Verdict, MIN_FIDELITY,
+};
 use crate::pipeline::{Pipeline, PoolScores, Pools, RmReport};
 use crate::ReproError;
 
@@ -26,6 +29,14 @@ pub struct BonResult {
     pub proxy_score: Vec<Estimate>,
     /// The rubric's score of the same best-of-n choices (empty when not measured).
     pub rubric: Vec<Estimate>,
+    /// The gold's fidelity to the rubric at each n: how often it orders two best-of-n choices
+    /// as the rubric does, the choices drawn as the estimator weighs them (empty when not
+    /// measured).
+    #[serde(default)]
+    pub fidelity: Vec<f64>,
+    /// How far along the curve the gold can be trusted (`None` without fidelity).
+    #[serde(default)]
+    pub trusted: Option<TrustedRange>,
     /// `R_bon(d) = d (alpha - beta d)` fitted to the gold curve, and to the proxy curve.
     pub alpha_bon: f64,
     pub beta_bon: f64,
@@ -46,8 +57,9 @@ pub struct BonResult {
     pub fall: SplitFall,
     /// What this size's gold curve shows.
     pub verdict: Verdict,
-    /// Growth of proxy minus gold from n = 1 to the largest n, paired per prompt: the proxy
-    /// pulling away from the gold.
+    /// Growth of proxy minus gold from n = 1 to the largest n, paired per prompt, each in units of
+    /// its standard deviation on the pools (the initial policy's samples): the proxy pulling away
+    /// from the gold.
     pub gap_growth: Estimate,
     /// How often the gold orders two best-of-n choices as the rubric does, one choice per prompt,
     /// at the measured peak and at the largest n (`None` without rubric scores).
@@ -138,6 +150,10 @@ pub struct PolicyReport {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RlResult {
     pub proxy: RmReport,
+    /// PPO trajectories against this proxy (policy seeds `rl.ppo.seed + TRAJECTORY_SEED_STRIDE
+    /// r`): every curve below is their mean, its standard error holding the spread between them.
+    #[serde(default = "one")]
+    pub trajectories: usize,
     /// PPO steps of the gold evaluations (log-spaced, from 0).
     pub steps: Vec<u64>,
     /// KL(pi || pi_init) of each evaluation (k3 per sequence, mean over held-out prompts).
@@ -146,6 +162,13 @@ pub struct RlResult {
     pub proxy_score: Vec<Estimate>,
     /// The rubric's score of the same responses (empty when not measured).
     pub rubric: Vec<Estimate>,
+    /// The gold's fidelity to the rubric at each evaluation (Kendall concordance over its
+    /// responses; empty when not measured).
+    #[serde(default)]
+    pub fidelity: Vec<f64>,
+    /// How far along the curve the gold can be trusted (`None` without fidelity).
+    #[serde(default)]
+    pub trusted: Option<TrustedRange>,
     /// `R_RL(d) = d (alpha - beta ln d)` fitted to the gold curve with alpha free ...
     pub alpha_rl: f64,
     pub beta_rl: f64,
@@ -171,8 +194,12 @@ pub struct RlResult {
     /// `beta_RL` of the shared-alpha fit on each bootstrap resample of the evaluation prompts
     /// (the same resamples for every run; `None` where the fit failed).
     pub bootstrap_beta_shared: Vec<Option<f64>>,
-    /// Every PPO iteration's log (clip fraction, entropy, rollout KL, ...).
+    /// Every PPO iteration's log (clip fraction, entropy, rollout KL, ...) of the first trajectory.
     pub logs: Vec<goodhart_ppo::PpoStepLog>,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// Everything figure 1 shows.
@@ -278,9 +305,9 @@ pub fn fig1(p: &Pipeline) -> Result<Fig1, ReproError> {
                 p.config.proxies.sizes
             )));
         };
-        let output = p.rl(&w, &policy_key, &policy, proxy, &gold)?;
-        records.extend(output.records.iter().cloned());
-        runs.push((proxy.eval.clone(), output));
+        let outputs = p.rl_trajectories(&w, &policy_key, &policy, proxy.as_proxy(), &gold, &p.config.rl)?;
+        records.extend(outputs.iter().flat_map(|o| o.records.iter().cloned()));
+        runs.push((proxy.eval.clone(), outputs));
     }
     let (rl, rl_alpha_shared) = analyse_rl(&runs, p.config.bon.bootstrap, p.config.bon.seed)?;
     let mut agree = 0.0;
@@ -308,10 +335,16 @@ pub fn fig1(p: &Pipeline) -> Result<Fig1, ReproError> {
     })
 }
 
-/// Fits `R_RL` to each run's gold curve, alpha free and alpha shared across runs, with
-/// `resamples` bootstrap resamples of the evaluation prompts for the shared fit's betas.
+/// One proxy's PPO trajectories: runs against the same proxy from different policy seeds, on the
+/// same evaluation schedule and prompts.
+pub type Trajectories = (RmReport, Vec<PpoOutput>);
+
+/// Fits `R_RL` to each cell's gold curve (the mean over its trajectories), alpha free and alpha
+/// shared across cells, with `resamples` bootstrap resamples (of the evaluation prompts and of
+/// the trajectories) for the shared fit's betas. Every point's standard error, the fall and the
+/// rise of the proxy count the spread between trajectories ([`over_runs`], [`fall_over_runs`]).
 pub fn analyse_rl(
-    runs: &[(RmReport, PpoOutput)],
+    runs: &[Trajectories],
     resamples: usize,
     seed: u64,
 ) -> Result<(Vec<RlResult>, Option<f64>), ReproError> {
@@ -319,31 +352,37 @@ pub fn analyse_rl(
         return Ok((Vec::new(), None));
     }
     let fit_err = |e: goodhart_laws::LawError| ReproError::Fit(e.to_string());
+    let cells: Vec<Cell> =
+        runs.iter().map(|(report, outs)| Cell::new(report, outs)).collect::<Result<_, _>>()?;
     // k3 is non-negative per sequence; its mean can still be ~0 at step 0.
-    let curves: Vec<(Vec<f64>, Vec<f64>)> = runs
+    let curves: Vec<(Vec<f64>, Vec<f64>)> = cells
         .iter()
-        .map(|(_, o)| {
-            let d = o.evals.iter().map(|e| e.kl.mean.max(0.0).sqrt()).collect();
-            let g = o.evals.iter().map(|e| e.gold.mean).collect();
-            (d, g)
+        .map(|c| {
+            let d = c.kl.iter().map(|e| e.mean.max(0.0).sqrt()).collect();
+            (d, c.gold.iter().map(|e| e.mean).collect())
         })
         .collect();
     let views: Vec<(&[f64], &[f64])> = curves.iter().map(|(d, g)| (d.as_slice(), g.as_slice())).collect();
     let goodhart_laws::SharedAlphaFit { alpha, laws: shared } =
         fit_shared_alpha(Form::Rl, &views).map_err(fit_err)?;
-    // per run, the `[prompt, evaluation]` table of gold scores
-    let tables: Vec<(usize, Vec<f64>)> = runs.iter().map(|(_, o)| gold_table(o)).collect();
-    let prompts = tables.iter().map(|(p, _)| *p).min().unwrap_or(0);
+    let prompts = cells.iter().map(|c| c.prompts).min().unwrap_or(0);
     let mut boot: Vec<Vec<Option<f64>>> = vec![Vec::new(); runs.len()];
-    if prompts >= 2 && tables.iter().all(|(p, _)| *p == prompts) {
+    if prompts >= 2 && cells.iter().all(|c| c.prompts == prompts) {
+        // each resample draws prompts (the helper's) and, per cell, trajectories with replacement
+        let mut rng = SplitMix64::new(seed ^ 0x7EA1);
         bootstrap(prompts, resamples, seed, |idx| {
-            let means: Vec<Vec<f64>> = runs
+            let means: Vec<Vec<f64>> = cells
                 .iter()
-                .zip(&tables)
-                .map(|((_, o), (_, t))| {
-                    let cols = o.evals.len();
-                    (0..cols)
-                        .map(|j| idx.iter().map(|&i| t[i * cols + j]).sum::<f64>() / idx.len() as f64)
+                .map(|c| {
+                    let picks: Vec<usize> =
+                        (0..c.tables.len()).map(|_| rng.next_below(c.tables.len() as u64) as usize).collect();
+                    (0..c.cols)
+                        .map(|j| {
+                            let cell_mean = |t: &Vec<f64>| {
+                                idx.iter().map(|&i| t[i * c.cols + j]).sum::<f64>() / idx.len() as f64
+                            };
+                            picks.iter().map(|&r| cell_mean(&c.tables[r])).sum::<f64>() / picks.len() as f64
+                        })
                         .collect()
                 })
                 .collect();
@@ -359,30 +398,29 @@ pub fn analyse_rl(
         });
     }
     let mut out = Vec::with_capacity(runs.len());
-    for ((((report, o), (d, g)), shared), ((prompts, table), boot)) in
-        runs.iter().zip(&curves).zip(shared).zip(tables.iter().zip(boot))
+    for ((((report, outs), c), (d, g)), (shared, boot)) in
+        runs.iter().zip(&cells).zip(&curves).zip(shared.into_iter().zip(boot))
     {
         let law = fit(Form::Rl, d, g, &FitOptions::default()).map_err(fit_err)?;
-        let evals = &o.evals;
-        let fall = if *prompts >= 2 {
-            split_half_fall(table, evals.len())
-        } else {
-            return Err(ReproError::Artifact(format!(
-                "the PPO run against {} recorded no per-prompt gold scores: its stage predates them; \
-                 delete it to have it recomputed",
-                report.size
-            )));
-        };
-        let (first_p, last_p) = (&evals[0].proxy, &evals[evals.len() - 1].proxy);
+        let fall = fall_over_runs(&c.tables, c.cols);
+        let trusted = trusted_range(d, &c.fidelity, MIN_FIDELITY);
+        let (first_p, last_p) = (&c.proxy[0], &c.proxy[c.cols - 1]);
         let peak = law.peak();
         let measured_to = d.iter().copied().fold(0.0, f64::max);
+        let concordance_at = |k: usize| -> Option<f64> {
+            let xs: Vec<f64> = outs.iter().filter_map(|o| o.evals[k].gold_rubric_concordance).collect();
+            (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
+        };
         out.push(RlResult {
             proxy: report.clone(),
-            steps: evals.iter().map(|e| e.step as u64).collect(),
-            kl: evals.iter().map(|e| e.kl).collect(),
-            gold: evals.iter().map(|e| e.gold).collect(),
-            proxy_score: evals.iter().map(|e| e.proxy).collect(),
-            rubric: evals.iter().filter_map(|e| e.rubric).collect(),
+            trajectories: outs.len(),
+            steps: outs[0].evals.iter().map(|e| e.step as u64).collect(),
+            kl: c.kl.clone(),
+            gold: c.gold.clone(),
+            proxy_score: c.proxy.clone(),
+            rubric: c.rubric.clone(),
+            fidelity: if trusted.is_some() { c.fidelity.clone() } else { Vec::new() },
+            trusted,
             alpha_rl: law.alpha(),
             beta_rl: law.beta(),
             r2: law.r2,
@@ -390,17 +428,83 @@ pub fn analyse_rl(
             r2_shared: shared.r2,
             peak_d: peak.map(|p| p.d),
             peak_r: peak.map(|p| p.r),
-            kl_reached: evals[evals.len() - 1].kl.mean,
+            kl_reached: c.kl[c.cols - 1].mean,
             verdict: Verdict::of(&fall, peak.map(|p| p.d), predicted_fall(&law, measured_to), measured_to),
             fall,
             proxy_rises: last_p.mean - first_p.mean > 2.0 * first_p.se.hypot(last_p.se),
-            gold_rubric_concordance_peak: evals[fall.peak].gold_rubric_concordance,
-            gold_rubric_concordance_end: evals[evals.len() - 1].gold_rubric_concordance,
+            gold_rubric_concordance_peak: concordance_at(fall.peak),
+            gold_rubric_concordance_end: concordance_at(c.cols - 1),
             bootstrap_beta_shared: boot,
-            logs: o.logs.clone(),
+            logs: outs[0].logs.clone(),
         });
     }
     Ok((out, Some(alpha)))
+}
+
+/// One cell's trajectories, point by point: every column's mean over trajectories (standard
+/// errors with the spread between them), and each trajectory's `[prompt, evaluation]` gold table.
+struct Cell {
+    cols: usize,
+    prompts: usize,
+    kl: Vec<Estimate>,
+    gold: Vec<Estimate>,
+    proxy: Vec<Estimate>,
+    rubric: Vec<Estimate>,
+    fidelity: Vec<f64>,
+    tables: Vec<Vec<f64>>,
+}
+
+impl Cell {
+    fn new(report: &RmReport, outs: &[PpoOutput]) -> Result<Cell, ReproError> {
+        let first = outs.first().ok_or_else(|| {
+            ReproError::Config(format!("no PPO trajectory against {}: set rl.trajectories >= 1", report.size))
+        })?;
+        let steps: Vec<usize> = first.evals.iter().map(|e| e.step).collect();
+        if steps.is_empty() || outs.iter().any(|o| o.evals.iter().map(|e| e.step).ne(steps.iter().copied())) {
+            return Err(ReproError::Artifact(format!(
+                "the PPO trajectories against {} were evaluated at different steps: they must share one schedule",
+                report.size
+            )));
+        }
+        let cols = steps.len();
+        let column = |f: &dyn Fn(&goodhart_ppo::GoldEval) -> Option<Estimate>| -> Vec<Estimate> {
+            (0..cols)
+                .filter_map(|k| {
+                    let xs: Vec<Estimate> = outs.iter().filter_map(|o| f(&o.evals[k])).collect();
+                    (xs.len() == outs.len()).then(|| over_runs(&xs))
+                })
+                .collect()
+        };
+        let tables: Vec<(usize, Vec<f64>)> = outs.iter().map(gold_table).collect();
+        let prompts = tables.iter().map(|t| t.0).min().unwrap_or(0);
+        if prompts < 2 || tables.iter().any(|t| t.0 != prompts) {
+            return Err(ReproError::Artifact(format!(
+                "a PPO run against {} recorded no per-prompt gold scores: its stage predates them; \
+                 delete it to have it recomputed",
+                report.size
+            )));
+        }
+        let fidelity = (0..cols)
+            .map(|k| {
+                let xs: Vec<f64> = outs.iter().filter_map(|o| o.evals[k].gold_rubric_concordance).collect();
+                if xs.len() == outs.len() {
+                    xs.iter().sum::<f64>() / xs.len() as f64
+                } else {
+                    f64::NAN
+                }
+            })
+            .collect();
+        Ok(Cell {
+            cols,
+            prompts,
+            kl: column(&|e| Some(e.kl)),
+            gold: column(&|e| Some(e.gold)),
+            proxy: column(&|e| Some(e.proxy)),
+            rubric: column(&|e| e.rubric),
+            fidelity,
+            tables: tables.into_iter().map(|t| t.1).collect(),
+        })
+    }
 }
 
 /// The fall a fitted law predicts from its peak to `measured_to` (0 without a peak inside).
@@ -460,12 +564,24 @@ pub fn bon_result(
     let mut result = analyse(&curves, proxy.report.clone(), p.config.bon.bootstrap, p.config.bon.seed)?;
     result.regressional =
         Some(regressional(proxy_scores, gold_scores, &curves, p.config.bon.bootstrap, p.config.bon.seed));
+    // the proxy pulling away from the gold, each in units of its spread on the pools
+    let cols = curves.ns.len();
+    let (proxy_sd, gold_sd) = (pooled_sd(proxy_scores), pooled_sd(gold_scores));
+    if proxy_sd > 0.0 && gold_sd > 0.0 {
+        result.gap_growth =
+            gap_growth(&curves.per_prompt_proxy, &curves.per_prompt_gold, cols, proxy_sd, gold_sd);
+    }
     if let Some(rubric) = rubric_scores {
         let at = |k: usize| {
             best_of_n_concordance(proxy_scores, gold_scores, rubric, curves.ns[k] as usize, p.config.bon.seed)
         };
         result.gold_rubric_concordance_peak = Some(at(result.fall.peak));
         result.gold_rubric_concordance_end = Some(at(curves.ns.len() - 1));
+    }
+    if let Some(fidelity) = &curves.fidelity {
+        let d: Vec<f64> = curves.kl.iter().map(|k| k.sqrt()).collect();
+        result.trusted = trusted_range(&d, fidelity, MIN_FIDELITY);
+        result.fidelity = fidelity.clone();
     }
     result.kl_tie_aware = curves
         .ns
@@ -490,6 +606,7 @@ pub fn bon_result(
         if let Some(rubric) = &curves.extra {
             (r.rubric, r.rubric_se) = (rubric[k].mean, rubric[k].se);
         }
+        r.fidelity = curves.fidelity.as_ref().map_or(f64::NAN, |f| f[k]);
         records.push(r);
     }
     Ok((result, records))
@@ -599,6 +716,8 @@ fn analyse(
         gold: curves.gold.clone(),
         proxy_score: curves.proxy.clone(),
         rubric: curves.extra.clone().unwrap_or_default(),
+        fidelity: Vec::new(),
+        trusted: None,
         alpha_bon: law.alpha(),
         beta_bon: law.beta(),
         r2: law.r2,
@@ -612,7 +731,7 @@ fn analyse(
         bootstrap_fits,
         verdict: Verdict::of(&fall, peak.map(|p| p.d), predicted_fall(&law, measured_to), measured_to),
         fall,
-        gap_growth: gap_growth(&curves.per_prompt_proxy, &curves.per_prompt_gold, cols),
+        gap_growth: gap_growth(&curves.per_prompt_proxy, &curves.per_prompt_gold, cols, 1.0, 1.0),
         gold_rubric_concordance_peak: None,
         gold_rubric_concordance_end: None,
         regressional: None,

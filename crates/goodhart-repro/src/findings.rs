@@ -45,13 +45,95 @@ pub fn split_half_fall(per_prompt: &[f64], cols: usize) -> SplitFall {
     SplitFall { peak, amount, falls }
 }
 
-/// Growth of `a - b` from the first point to the last, paired per prompt (row-major
-/// `[prompt, point]` tables): for best-of-n, how far the proxy pulls away from the gold.
-pub fn gap_growth(a: &[f64], b: &[f64], cols: usize) -> Estimate {
+/// The mean of `R` independent runs' estimates of one quantity (R trajectories of PPO against
+/// one proxy), with a standard error that holds the spread between runs: the between-run
+/// standard error (sample sd of the R means over sqrt R), but never below the within-run one
+/// (sqrt of the summed squared prompt-level errors, over R), so that a few runs that agree by
+/// chance do not claim more precision than their prompts give. One run: its own estimate.
+pub fn over_runs(estimates: &[Estimate]) -> Estimate {
+    assert!(!estimates.is_empty(), "at least one run");
+    let r = estimates.len();
+    if r == 1 {
+        return estimates[0];
+    }
+    let mean = estimates.iter().map(|e| e.mean).sum::<f64>() / r as f64;
+    let between =
+        (estimates.iter().map(|e| (e.mean - mean).powi(2)).sum::<f64>() / (r - 1) as f64 / r as f64).sqrt();
+    let within = estimates.iter().map(|e| e.se * e.se).sum::<f64>().sqrt() / r as f64;
+    Estimate { mean, se: between.max(within), n: estimates.iter().map(|e| e.n).sum() }
+}
+
+/// A fall after the peak over `R` runs of the same cell (PPO trajectories), each a row-major
+/// `[prompt, point]` table of `cols` points over the same prompts. The peak is chosen on the
+/// even-numbered prompts of the runs' mean curve; each run's fall (peak minus last point) is
+/// measured on its odd-numbered prompts; the fall over runs is their mean with [`over_runs`]'s
+/// standard error. So runs that disagree (one falling far, another not at all) give a wide
+/// interval even when each one alone falls significantly. One run: [`split_half_fall`].
+///
+/// # Panics
+/// If there is no table, the tables differ in shape, or a table has fewer than two prompts.
+pub fn fall_over_runs(tables: &[Vec<f64>], cols: usize) -> SplitFall {
+    assert!(!tables.is_empty(), "at least one run");
+    if tables.len() == 1 {
+        return split_half_fall(&tables[0], cols);
+    }
+    let len = tables[0].len();
+    assert!(tables.iter().all(|t| t.len() == len), "runs over the same prompts and points");
+    let mean: Vec<f64> =
+        (0..len).map(|i| tables.iter().map(|t| t[i]).sum::<f64>() / tables.len() as f64).collect();
+    let peak = split_half_fall(&mean, cols).peak;
+    let per_run: Vec<Estimate> = tables
+        .iter()
+        .map(|t| {
+            let prompts = t.len() / cols;
+            Estimate::from_iterator(
+                (1..prompts).step_by(2).map(|p| t[p * cols + peak] - t[p * cols + cols - 1]),
+            )
+        })
+        .collect();
+    let amount = over_runs(&per_run);
+    let falls = peak + 1 < cols && amount.mean > SIGNIFICANT_SE * amount.se;
+    SplitFall { peak, amount, falls }
+}
+
+/// Growth of `a / scale_a - b / scale_b` from the first point to the last, paired per prompt
+/// (row-major `[prompt, point]` tables): for best-of-n, how far the proxy pulls away from the
+/// gold, each in units of its own spread on the initial policy's samples (`scale_*`, their
+/// standard deviations), so that a proxy calibrated on another scale than the gold's does not
+/// pull away by its units alone.
+pub fn gap_growth(a: &[f64], b: &[f64], cols: usize, scale_a: f64, scale_b: f64) -> Estimate {
     assert_eq!(a.len(), b.len(), "tables of equal shape");
     let prompts = a.len() / cols;
-    let gap = |p: usize, j: usize| a[p * cols + j] - b[p * cols + j];
+    let gap = |p: usize, j: usize| a[p * cols + j] / scale_a - b[p * cols + j] / scale_b;
     Estimate::from_iterator((0..prompts).map(|p| gap(p, cols - 1) - gap(p, 0)))
+}
+
+/// The (sample) standard deviation of every score of `pools` (the initial policy's samples).
+pub fn pooled_sd(pools: &[Vec<f64>]) -> f64 {
+    let all: Vec<f64> = pools.iter().flatten().copied().collect();
+    let e = Estimate::from_values(&all);
+    e.se * (all.len() as f64).sqrt()
+}
+
+/// Whether a curve shows the overoptimisation the paper finds at every RM size: its gold falls
+/// after the peak ([`Verdict::PeaksAndFalls`]), or its fitted peak lies beyond the measured range
+/// *and* the curve is still rising over its last segment by more than [`SIGNIFICANT_SE`]
+/// standard errors (`last_rise`: the last point minus the one before), so that a curve that has
+/// flattened cannot pass on its fit alone. A fitted peak inside the range with no observed fall
+/// fails, however near the end it lies.
+pub fn overoptimisation_seen(verdict: &Verdict, last_rise: Estimate) -> bool {
+    match verdict {
+        Verdict::PeaksAndFalls => true,
+        Verdict::PeakBeyondRange { .. } => last_rise.mean > SIGNIFICANT_SE * last_rise.se,
+        Verdict::PeakUnresolved { .. } | Verdict::NoPeak { .. } => false,
+    }
+}
+
+/// The last point of a curve minus the one before, with the standard error of the difference
+/// (the points' errors combined as independent; `None` for fewer than two points).
+pub fn last_rise(curve: &[Estimate]) -> Option<Estimate> {
+    let [.., a, b] = curve else { return None };
+    Some(Estimate { mean: b.mean - a.mean, se: a.se.hypot(b.se), n: a.n.min(b.n) })
 }
 
 /// What one proxy size's gold curve shows.
@@ -114,6 +196,75 @@ impl std::fmt::Display for Verdict {
             ),
         }
     }
+}
+
+/// The fidelity (how often the gold orders two optimised samples as the rubric does) a curve
+/// point needs for its gold to be read as ground truth. Set before any seed was read: halfway
+/// between a coin (0.5) and a judge that never errs, so that the gold is at least as often right
+/// as wrong by twice the margin a coin has.
+pub const MIN_FIDELITY: f64 = 0.75;
+
+/// How far along a curve the gold can be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TrustedRange {
+    /// The largest measured `d` up to which every point's fidelity is at least the threshold
+    /// (0 when the first point already falls short).
+    pub up_to: f64,
+    /// The largest `d` measured.
+    pub measured_to: f64,
+    /// The lowest fidelity of the points beyond `up_to` (NaN when every point is trusted).
+    pub worst_beyond: f64,
+    pub threshold: f64,
+}
+
+impl TrustedRange {
+    /// Every measured point is trusted.
+    pub fn covers_curve(&self) -> bool {
+        self.up_to >= self.measured_to
+    }
+}
+
+impl std::fmt::Display for TrustedRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.covers_curve() {
+            write!(
+                f,
+                "gold trusted over the whole curve (fidelity >= {:.2} up to d = {:.2})",
+                self.threshold, self.measured_to
+            )
+        } else {
+            write!(
+                f,
+                "gold trusted only up to d = {:.2} of {:.2} (fidelity falls to {:.2} beyond, threshold {:.2})",
+                self.up_to, self.measured_to, self.worst_beyond, self.threshold
+            )
+        }
+    }
+}
+
+/// The [`TrustedRange`] of a curve measured at distances `d` (in the curve's order) with the
+/// gold's `fidelity` at each; `None` when no point's fidelity was measured (NaN everywhere).
+/// Points are taken in order of `d`, so a PPO curve whose KL dips is read along the distance
+/// axis; a point with unmeasured fidelity counts as untrusted.
+pub fn trusted_range(d: &[f64], fidelity: &[f64], threshold: f64) -> Option<TrustedRange> {
+    assert_eq!(d.len(), fidelity.len(), "one fidelity per point");
+    if fidelity.iter().all(|f| f.is_nan()) || d.is_empty() {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..d.len()).collect();
+    order.sort_by(|&a, &b| d[a].total_cmp(&d[b]));
+    let measured_to = d.iter().copied().fold(0.0, f64::max);
+    let first_bad = order.iter().position(|&i| !(fidelity[i] >= threshold));
+    let (up_to, worst_beyond) = match first_bad {
+        None => (measured_to, f64::NAN),
+        Some(k) => {
+            let up_to = if k == 0 { 0.0 } else { d[order[k - 1]] };
+            let worst =
+                order[k..].iter().map(|&i| fidelity[i]).filter(|f| !f.is_nan()).fold(f64::INFINITY, f64::min);
+            (up_to, if worst.is_finite() { worst } else { f64::NAN })
+        }
+    };
+    Some(TrustedRange { up_to, measured_to, worst_beyond, threshold })
 }
 
 /// A coefficient's trend over RM size: the least-squares slope per decade of parameters, with a
@@ -222,13 +373,93 @@ mod tests {
     }
 
     #[test]
+    fn the_trusted_range_ends_before_the_first_unfaithful_point() {
+        let d = [0.0, 0.5, 1.0, 1.5, 2.0];
+        let r = trusted_range(&d, &[0.9, 0.85, 0.8, 0.6, 0.9], MIN_FIDELITY).unwrap();
+        assert_eq!(r.up_to, 1.0);
+        assert_eq!(r.worst_beyond, 0.6);
+        assert!(!r.covers_curve() && r.to_string().contains("only up to d = 1.00"), "{r}");
+        // counter-examples: a faithful curve is trusted to its end; an unfaithful start, nowhere
+        let all = trusted_range(&d, &[0.9; 5], MIN_FIDELITY).unwrap();
+        assert!(all.covers_curve() && all.worst_beyond.is_nan());
+        assert_eq!(trusted_range(&d, &[0.5, 0.9, 0.9, 0.9, 0.9], MIN_FIDELITY).unwrap().up_to, 0.0);
+        assert!(trusted_range(&d, &[f64::NAN; 5], MIN_FIDELITY).is_none());
+        // a PPO curve whose KL dips is read along d, not in step order
+        let r = trusted_range(&[0.0, 2.0, 1.0], &[0.9, 0.6, 0.9], MIN_FIDELITY).unwrap();
+        assert_eq!(r.up_to, 1.0);
+    }
+
+    #[test]
+    fn runs_that_disagree_do_not_fall_together() {
+        let curve = [0.0, 0.5, 1.0, 0.8, 0.3];
+        let runs: Vec<Vec<f64>> = (0..3).map(|r| table(&curve, 128, 0.3, 10 + r)).collect();
+        let f = fall_over_runs(&runs, curve.len());
+        assert!(f.falls && f.peak == 2 && (f.amount.mean - 0.7).abs() < 0.15, "{f:?}");
+        // counter-example: three trajectories that each fall significantly when read alone, by
+        // 0.1, 1.0 and 2.5: their spread is wider than their mean fall
+        let falls = [0.9, 0.0, -1.5];
+        let runs: Vec<Vec<f64>> = falls
+            .iter()
+            .enumerate()
+            .map(|(r, last)| table(&[0.0, 0.5, 1.0, 1.0, *last], 256, 0.05, r as u64))
+            .collect();
+        for run in &runs {
+            assert!(split_half_fall(run, 5).falls, "each run alone falls");
+        }
+        let f = fall_over_runs(&runs, 5);
+        assert!(!f.falls, "{f:?}");
+        // a single run is read as before
+        assert_eq!(fall_over_runs(&runs[..1], 5), split_half_fall(&runs[0], 5));
+    }
+
+    #[test]
+    fn the_error_over_runs_holds_the_spread_between_them() {
+        let e = |mean: f64, se: f64| Estimate { mean, se, n: 100 };
+        let spread = over_runs(&[e(0.0, 0.01), e(1.0, 0.01), e(2.0, 0.01)]);
+        assert_eq!(spread.mean, 1.0);
+        assert!((spread.se - 1.0 / 3f64.sqrt()).abs() < 1e-12, "{spread:?}");
+        // counter-example: runs that agree exactly keep their prompts' error, not zero
+        let agree = over_runs(&[e(1.0, 0.3), e(1.0, 0.3), e(1.0, 0.3)]);
+        assert!((agree.se - 0.3 / 3f64.sqrt()).abs() < 1e-12, "{agree:?}");
+        assert_eq!(over_runs(&[e(0.4, 0.2)]), e(0.4, 0.2));
+    }
+
+    #[test]
     fn gap_growth_is_paired_per_prompt() {
         let proxy = [0.0, 1.0, 2.0, 0.0, 2.0, 4.0];
         let gold = [0.0, 0.5, 0.5, 0.0, 1.0, 1.0];
-        let g = gap_growth(&proxy, &gold, 3);
+        let g = gap_growth(&proxy, &gold, 3, 1.0, 1.0);
         assert_eq!(g.mean, 2.25);
         // counter-example: proxy and gold move together, no gap opens
-        assert_eq!(gap_growth(&proxy, &proxy, 3).mean, 0.0);
+        assert_eq!(gap_growth(&proxy, &proxy, 3, 1.0, 1.0).mean, 0.0);
+        // counter-example: a proxy on twice the gold's scale, in step with it, opens no gap in
+        // units of each one's spread
+        let doubled: Vec<f64> = gold.iter().map(|g| 2.0 * g).collect();
+        assert!(gap_growth(&doubled, &gold, 3, 1.0, 1.0).mean > 0.0);
+        assert_eq!(gap_growth(&doubled, &gold, 3, 2.0, 1.0).mean, 0.0);
+        // the sample standard deviation: four values 1 from their mean, over n - 1 = 3
+        assert!((pooled_sd(&[vec![1.0, 3.0], vec![1.0, 3.0]]) - (4.0f64 / 3.0).sqrt()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_peak_beyond_the_range_counts_only_while_the_curve_still_rises() {
+        let e = |mean: f64, se: f64| Estimate { mean, se, n: 64 };
+        let beyond = Verdict::PeakBeyondRange { fitted_d: 3.0, measured_to: 2.0 };
+        let rising = last_rise(&[e(0.0, 0.0), e(1.0, 0.05), e(1.5, 0.05)]).unwrap();
+        assert!(overoptimisation_seen(&beyond, rising));
+        // counter-example: the same fitted peak on a curve that has gone flat at the end
+        let flat = last_rise(&[e(0.0, 0.0), e(1.0, 0.05), e(1.02, 0.05)]).unwrap();
+        assert!(!overoptimisation_seen(&beyond, flat));
+        // a fitted peak inside the range without an observed fall fails, near the end or not
+        let near = Verdict::PeakUnresolved {
+            fitted_d: 1.9,
+            measured_to: 2.0,
+            predicted_fall: 0.01,
+            resolution: 0.1,
+        };
+        assert!(!overoptimisation_seen(&near, rising));
+        assert!(overoptimisation_seen(&Verdict::PeaksAndFalls, flat));
+        assert!(last_rise(&[e(1.0, 0.1)]).is_none());
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod config;
 pub mod controls;
 pub mod fig1;
 pub mod findings;
+pub mod null_controls;
 pub mod pipeline;
 pub mod plan;
 pub mod progress;

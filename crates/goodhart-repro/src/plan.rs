@@ -180,7 +180,12 @@ pub fn fig1_plan(c: &ExperimentConfig, store: &Store) -> Vec<PlannedStage> {
         policy.clone(),
     );
     let gold = key_of(Stage::Gold, &gold_inputs(&world, &policy, &c.gold));
-    let what = format!("gold {} on {} rubric-labelled pairs", c.gold.size, c.gold.pairs);
+    let what = match c.gold.kind {
+        crate::config::GoldKind::Learned => {
+            format!("gold {} on {} rubric-labelled pairs", c.gold.size, c.gold.pairs)
+        }
+        crate::config::GoldKind::Rubric => "the rubric as gold, its label temperature".to_string(),
+    };
     add(Stage::Gold, Cell::Base, what, gold.clone());
     let data = key_of(Stage::ProxyData, &proxy_data_inputs(&policy, &gold, &c.proxies));
     let what = format!("{} policy pairs labelled by the gold", c.proxies.pairs);
@@ -202,11 +207,19 @@ pub fn fig1_plan(c: &ExperimentConfig, store: &Store) -> Vec<PlannedStage> {
         let scores = key_of(Stage::BonScores, &bon_scores_inputs(&pool, &proxy));
         add(Stage::BonScores, Cell::Proxy(i), format!("proxy {size} scores of the pools"), scores);
         if let Some(r) = c.rl.sizes.iter().position(|s| s == size) {
-            let key = key_of(Stage::Rl, &rl_inputs(&policy, &proxy, &gold, &c.rl));
-            let legacy = key_of(Stage::Rl, &legacy_rl_inputs(&policy, &proxy, &gold, &c.rl));
-            let what = format!("PPO vs proxy {size}, {} steps", c.rl.ppo.total_steps);
-            let i = add(Stage::Rl, Cell::Rl(r), what, key.clone());
-            adoptable.push((i, legacy, !store.is_done(Stage::Rl, &key)));
+            let trajectories = c.rl.trajectories.max(1);
+            for t in 0..trajectories {
+                let rl = c.rl.trajectory(t);
+                let key = key_of(Stage::Rl, &rl_inputs(&policy, &proxy, &gold, &rl));
+                let legacy = key_of(Stage::Rl, &legacy_rl_inputs(&policy, &proxy, &gold, &rl));
+                let what = format!(
+                    "PPO vs proxy {size}, {} steps, trajectory {} of {trajectories}",
+                    c.rl.ppo.total_steps,
+                    t + 1
+                );
+                let i = add(Stage::Rl, Cell::Rl(r), what, key.clone());
+                adoptable.push((i, legacy, !store.is_done(Stage::Rl, &key)));
+            }
         }
     }
     for (i, legacy, missing) in adoptable {

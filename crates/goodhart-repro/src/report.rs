@@ -52,11 +52,18 @@ pub fn fig1_markdown(f: &Fig1) -> String {
         writeln!(s, "| {p} | {r} | {rubric:.2} | {gold:.2} |").unwrap();
     }
     writeln!(s).unwrap();
-    writeln!(
-        s,
-        "Gold RM: {} ({} params): agreement with the rubric on held-out pairs {:.3}, validation loss {:.4}.\n",
-        f.gold.size, f.gold.params, f.gold.val.accuracy, f.gold.val.loss
-    )
+    match f.gold.label_temperature {
+        Some(t) => writeln!(
+            s,
+            "Gold: the rubric itself (no learned gold), normalised on initial-policy samples; the proxies' labels are Bradley-Terry draws at temperature {t:.3}, which agree with the rubric on {:.3} of pairs of initial-policy samples.\n",
+            f.gold.val.accuracy
+        ),
+        None => writeln!(
+            s,
+            "Gold RM: {} ({} params): agreement with the rubric on held-out pairs {:.3}, validation loss {:.4}.\n",
+            f.gold.size, f.gold.params, f.gold.val.accuracy, f.gold.val.loss
+        ),
+    }
     .unwrap();
     writeln!(
         s,
@@ -86,7 +93,7 @@ pub fn fig1_markdown(f: &Fig1) -> String {
          best-of-n choices (one per prompt) as the rubric does, at the peak and at the largest n.\n"
     )
     .unwrap();
-    writeln!(s, "| size | alpha_bon [90% CI] | beta_bon [90% CI] | R^2 | d* | R* | verdict | peak - last, other half (se) | proxy - gold growth (se) | gold~rubric at peak / end |").unwrap();
+    writeln!(s, "| size | alpha_bon [90% CI] | beta_bon [90% CI] | R^2 | d* | R* | verdict | peak - last, other half (se) | proxy - gold growth, in sd units (se) | gold~rubric at peak / end |").unwrap();
     writeln!(s, "|---|---|---|---|---|---|---|---|---|---|").unwrap();
     for r in &f.results {
         writeln!(
@@ -112,18 +119,23 @@ pub fn fig1_markdown(f: &Fig1) -> String {
         )
         .unwrap();
     }
+    trusted_markdown(
+        &mut s,
+        "best-of-n",
+        f.results.iter().map(|r| (r.proxy.size.as_str(), r.trusted.as_ref())),
+    );
     writeln!(s, "\n## Curves (mean over prompts, standard error in parentheses)\n").unwrap();
     for r in &f.results {
         writeln!(
             s,
-            "### proxy {}\n\n| n | KL_bon | tie-aware KL | sqrt KL | proxy | gold | rubric |\n|---|---|---|---|---|---|---|",
+            "### proxy {}\n\n| n | KL_bon | tie-aware KL | sqrt KL | proxy | gold | rubric | gold fidelity |\n|---|---|---|---|---|---|---|---|",
             r.proxy.size
         )
         .unwrap();
         for k in 0..r.ns.len() {
             writeln!(
                 s,
-                "| {} | {:.3} | {:.3} | {:.3} | {:.3} ({:.3}) | {:.3} ({:.3}) | {} |",
+                "| {} | {:.3} | {:.3} | {:.3} | {:.3} ({:.3}) | {:.3} ({:.3}) | {} | {} |",
                 r.ns[k],
                 r.kl[k],
                 r.kl_tie_aware[k],
@@ -132,7 +144,8 @@ pub fn fig1_markdown(f: &Fig1) -> String {
                 r.proxy_score[k].se,
                 r.gold[k].mean,
                 r.gold[k].se,
-                estimate(r.rubric.get(k))
+                estimate(r.rubric.get(k)),
+                opt(r.fidelity.get(k).copied())
             )
             .unwrap();
         }
@@ -140,6 +153,24 @@ pub fn fig1_markdown(f: &Fig1) -> String {
     }
     rl_markdown(&mut s, f);
     s
+}
+
+/// One line per curve: how far along it the gold's fidelity to the rubric holds.
+fn trusted_markdown<'a>(
+    s: &mut String,
+    method: &str,
+    ranges: impl Iterator<Item = (&'a str, Option<&'a crate::findings::TrustedRange>)>,
+) {
+    writeln!(
+        s,
+        "\nWhere the gold can be trusted ({method}): the largest d up to which it orders pairs of the optimised samples as the rubric does at least {} of the time.\n",
+        crate::findings::MIN_FIDELITY
+    )
+    .unwrap();
+    for (size, t) in ranges {
+        let t = t.map_or("fidelity not measured".to_string(), |t| t.to_string());
+        writeln!(s, "- proxy {size}: {t}").unwrap();
+    }
 }
 
 fn rl_markdown(s: &mut String, f: &Fig1) {
@@ -177,18 +208,19 @@ fn rl_markdown(s: &mut String, f: &Fig1) {
         )
         .unwrap();
     }
+    trusted_markdown(s, "PPO", f.rl.iter().map(|r| (r.proxy.size.as_str(), r.trusted.as_ref())));
     writeln!(s).unwrap();
     for r in &f.rl {
         writeln!(
             s,
-            "### PPO vs proxy {}\n\n| step | KL (se) | sqrt KL | proxy | gold | rubric |\n|---|---|---|---|---|---|",
+            "### PPO vs proxy {}\n\n| step | KL (se) | sqrt KL | proxy | gold | rubric | gold fidelity |\n|---|---|---|---|---|---|---|",
             r.proxy.size
         )
         .unwrap();
         for k in 0..r.steps.len() {
             writeln!(
                 s,
-                "| {} | {:.3} ({:.3}) | {:.3} | {:.3} ({:.3}) | {:.3} ({:.3}) | {} |",
+                "| {} | {:.3} ({:.3}) | {:.3} | {:.3} ({:.3}) | {:.3} ({:.3}) | {} | {} |",
                 r.steps[k],
                 r.kl[k].mean,
                 r.kl[k].se,
@@ -197,7 +229,8 @@ fn rl_markdown(s: &mut String, f: &Fig1) {
                 r.proxy_score[k].se,
                 r.gold[k].mean,
                 r.gold[k].se,
-                estimate(r.rubric.get(k))
+                estimate(r.rubric.get(k)),
+                opt(r.fidelity.get(k).copied())
             )
             .unwrap();
         }
@@ -244,25 +277,78 @@ pub fn fig1_figure(f: &Fig1) -> Figure {
         push_curves(panel, &format!("RM {size}"), c, d, gold, proxy);
         panel.series.push(Series::new("", c, LineStyle::Thin, fit));
     };
+    // the rubric (the truth the gold stands for) as markers, and the gold's fidelity to it on a
+    // panel of its own with the threshold of the trusted range
+    let rubric = |panel: &mut Panel, size: &str, d: &[f64], rubric: &[Estimate]| {
+        if rubric.len() == d.len() {
+            let points = d.iter().zip(rubric).map(|(&d, r)| (d, r.mean)).collect();
+            panel.series.push(Series::new(
+                format!("rubric, RM {size}"),
+                colour(size),
+                LineStyle::Markers,
+                points,
+            ));
+        }
+    };
+    let fidelity = |panel: &mut Panel, size: &str, d: &[f64], fidelity: &[f64]| {
+        if fidelity.len() == d.len() {
+            let points = d.iter().zip(fidelity).map(|(&d, &f)| (d, f)).filter(|p| p.1.is_finite()).collect();
+            panel.series.push(Series::new(format!("RM {size}"), colour(size), LineStyle::Solid, points));
+        }
+    };
+    let threshold = |panel: &mut Panel, d_max: f64| {
+        let t = crate::findings::MIN_FIDELITY;
+        panel.series.push(Series::new(
+            format!("trusted above {t}"),
+            0,
+            LineStyle::Thin,
+            vec![(0.0, t), (d_max, t)],
+        ));
+    };
     let mut bon = Panel::new("(a) best-of-n", x_label, "RM score");
+    let mut bon_fidelity = Panel::new("(c) gold's fidelity to the rubric, best-of-n", x_label, "fidelity");
+    let mut bon_d_max: f64 = 0.0;
     for r in &f.results {
         let d: Vec<f64> = r.kl.iter().map(|k| k.sqrt()).collect();
         let d_max = d.iter().copied().fold(0.0, f64::max);
+        bon_d_max = bon_d_max.max(d_max);
         let fit = law(Form::Bon, [r.alpha_bon, r.beta_bon], d_max);
         curve(&mut bon, &r.proxy.size, &d, &r.gold, &r.proxy_score, fit);
+        rubric(&mut bon, &r.proxy.size, &d, &r.rubric);
+        fidelity(&mut bon_fidelity, &r.proxy.size, &d, &r.fidelity);
     }
-    let mut fig =
-        Figure::new("Figure 1: gold (solid) and proxy (dashed) RM score against KL, fitted gold law thin")
-            .with_panel(bon);
+    let mut fig = Figure::new(
+        "Figure 1: gold (solid), proxy (dashed) and rubric (dots) against KL, fitted gold law thin; the gold's fidelity below",
+    )
+    .with_panel(bon);
+    let mut rl_fidelity = Panel::new("(d) gold's fidelity to the rubric, PPO", x_label, "fidelity");
+    let mut rl_d_max: f64 = 0.0;
     if let Some(alpha) = f.rl_alpha_shared {
         let mut rl = Panel::new("(b) PPO", x_label, "RM score");
         for r in &f.rl {
-            let d: Vec<f64> = r.kl.iter().map(|k| k.mean.max(0.0).sqrt()).collect();
+            // in order of d: a PPO run's KL need not grow at every evaluation
+            let mut order: Vec<usize> = (0..r.kl.len()).collect();
+            order.sort_by(|&a, &b| r.kl[a].mean.total_cmp(&r.kl[b].mean));
+            let pick = |xs: &[Estimate]| -> Vec<Estimate> {
+                order.iter().filter_map(|&k| xs.get(k).copied()).collect()
+            };
+            let d: Vec<f64> = order.iter().map(|&k| r.kl[k].mean.max(0.0).sqrt()).collect();
             let d_max = d.iter().copied().fold(0.0, f64::max);
+            rl_d_max = rl_d_max.max(d_max);
             let fit = law(Form::Rl, [alpha, r.beta_rl_shared], d_max);
-            curve(&mut rl, &r.proxy.size, &d, &r.gold, &r.proxy_score, fit);
+            curve(&mut rl, &r.proxy.size, &d, &pick(&r.gold), &pick(&r.proxy_score), fit);
+            rubric(&mut rl, &r.proxy.size, &d, &pick(&r.rubric));
+            let fid: Vec<f64> = order.iter().filter_map(|&k| r.fidelity.get(k).copied()).collect();
+            fidelity(&mut rl_fidelity, &r.proxy.size, &d, &fid);
         }
         fig = fig.with_panel(rl);
+    }
+    // a strip under the panels, column by column: the PPO strip only under a PPO panel
+    for (mut panel, d_max) in [(bon_fidelity, bon_d_max), (rl_fidelity, rl_d_max)] {
+        if !panel.series.is_empty() {
+            threshold(&mut panel, d_max);
+            fig = fig.with_strip(panel);
+        }
     }
     fig
 }

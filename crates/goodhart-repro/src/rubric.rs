@@ -3,7 +3,7 @@
 
 use goodhart_core::{BoxError, RewardModel, TokenId};
 
-use crate::pipeline::{Pools, TrainedRm, WorldArtifacts};
+use crate::pipeline::{Gold, Pools, WorldArtifacts};
 use crate::ReproError;
 
 /// The rubric as a reward: the 'human' score of a tokenised response, recentred by `offset` (the
@@ -16,7 +16,7 @@ pub struct RubricScorer<'a> {
 
 impl<'a> RubricScorer<'a> {
     /// The rubric recentred like `gold` (whose stage recorded the offset).
-    pub fn for_gold(world: &'a WorldArtifacts, gold: &TrainedRm) -> Result<Self, ReproError> {
+    pub fn for_gold(world: &'a WorldArtifacts, gold: &Gold) -> Result<Self, ReproError> {
         let offset = gold.eval.rubric_offset.ok_or_else(|| {
             ReproError::Artifact(format!(
                 "the gold stage {} has no rubric offset: it predates the rubric curves; delete it to \

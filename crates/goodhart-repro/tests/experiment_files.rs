@@ -26,6 +26,8 @@ fn the_toml_presets_keep_the_stage_keys_of_the_rust_presets() {
         "proxy/614ff1fd3d9a54b6",
         "bon-scores/1dd3f0c81efbbe8b",
         "rl/16e24100678726eb",
+        // PPO trajectory 2 of 2 (trajectory 1 is the run the key above has always named)
+        "rl/dae9894ca36a90b5",
     ];
     let laptop = [
         "world/751e0e350cca38a9",
@@ -38,6 +40,8 @@ fn the_toml_presets_keep_the_stage_keys_of_the_rust_presets() {
         "proxy/0099afbb0b810872",
         "bon-scores/f0ae66476f6251ea",
         "rl/2e0337217e502b45",
+        "rl/6965e544426b81df",
+        "rl/c8b4b1ed36fcc949",
         "lm/7d9b84e6378b060c",
         "proxy/52af6e5849e6b0b8",
         "bon-scores/443f8ab9badabe77",
@@ -45,6 +49,8 @@ fn the_toml_presets_keep_the_stage_keys_of_the_rust_presets() {
         "proxy/6574cb2c9fc039cc",
         "bon-scores/d3fb3621c864aff4",
         "rl/7c15c2c22b95162e",
+        "rl/aba7f6b197cc14cf",
+        "rl/6fdd1141f34da9b7",
         "lm/fa83d9acccc34147",
         "proxy/be16f3be7a2ef56b",
         "bon-scores/644d1dcdd245f961",
@@ -52,6 +58,8 @@ fn the_toml_presets_keep_the_stage_keys_of_the_rust_presets() {
         "proxy/46769dad7039c61e",
         "bon-scores/7a05f1e61565f2b3",
         "rl/3c1545a870cd4f0e",
+        "rl/3753cd348a86dece",
+        "rl/97d5ad5c2df84444",
     ];
     assert_eq!(keys(&ExperimentConfig::preset("tiny").unwrap()), tiny);
     assert_eq!(keys(&ExperimentConfig::preset("laptop").unwrap()), laptop);
@@ -68,12 +76,13 @@ fn the_toml_presets_keep_the_stage_keys_of_the_rust_presets() {
         let key = |stage: Stage, from: usize| {
             plan[..from].iter().rev().find(|s| s.stage == stage).unwrap().key.clone()
         };
+        // the first trajectory of each cell is the run of before trajectories
         let legacy: Vec<String> = (0..plan.len())
-            .filter(|&i| plan[i].stage == Stage::Rl)
+            .filter(|&i| plan[i].stage == Stage::Rl && plan[i].what.contains("trajectory 1 of"))
             .map(|i| {
                 let (policy, proxy, gold) =
                     (key(Stage::Policy, i), key(Stage::Proxy, i), key(Stage::Gold, i));
-                key_of(Stage::Rl, &legacy_rl_inputs(&policy, &proxy, &gold, &c.rl))
+                key_of(Stage::Rl, &legacy_rl_inputs(&policy, &proxy, &gold, &c.rl.trajectory(0)))
             })
             .collect();
         assert_eq!(legacy, old, "{preset}");
@@ -93,7 +102,7 @@ fn an_override_recomputes_only_what_reads_it() {
     // another PPO run leaves the others' keys alone
     let rl_more = keys(&set(&[r#"proxies.sizes=["p1k", "p10k"]"#, r#"rl.sizes=["p1k", "p10k"]"#]).unwrap());
     assert!(before.iter().all(|k| rl_more.contains(k)), "{before:?} -> {rl_more:?}");
-    assert_eq!(rl_more.len(), before.len() + 4, "{rl_more:?}");
+    assert_eq!(rl_more.len(), before.len() + 3 + tiny.rl.trajectories, "{rl_more:?}");
     // a PPO setting changes only the PPO runs
     let lr = keys(&set(&["rl.ppo.lr=1e-3"]).unwrap());
     let changed: Vec<&String> = lr.iter().filter(|k| !before.contains(k)).collect();

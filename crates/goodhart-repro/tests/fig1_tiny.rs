@@ -39,7 +39,8 @@ fn tiny_fig1_runs_end_to_end_and_reuses_its_cache() {
     let plan = fig1_plan(&config, &pipeline.store);
     assert!(plan.iter().all(|s| s.cached && s.estimate_s.is_some()), "{plan:?}");
     let rl_stages = plan.iter().filter(|s| s.stage == Stage::Rl).count();
-    assert_eq!(rl_stages, config.rl.sizes.len());
+    assert!(config.rl.trajectories >= 2, "the tiny preset runs several PPO trajectories per cell");
+    assert_eq!(rl_stages, config.rl.sizes.len() * config.rl.trajectories);
     // every proxy starts from a pretrained LM of its size (tiny sets proxies.init_lm), and says so
     assert!(config.proxies.init_lm.is_some());
     assert_eq!(plan.iter().filter(|s| s.stage == Stage::Lm).count(), config.proxies.sizes.len());
@@ -68,20 +69,29 @@ fn tiny_fig1_runs_end_to_end_and_reuses_its_cache() {
         assert!(r.kl_reached > 0.0, "PPO moved the policy");
         assert!(r.r2.is_finite() && r.alpha_rl.is_finite());
     }
-    let rl_rows = fig.records.iter().filter(|r| r.method == Method::Rl).count();
-    assert_eq!(rl_rows, fig.rl.iter().map(|r| r.steps.len()).sum::<usize>());
+    // every trajectory's rows, told apart by their seed
+    let rl_rows: Vec<_> = fig.records.iter().filter(|r| r.method == Method::Rl).collect();
+    assert_eq!(rl_rows.len(), config.rl.trajectories * fig.rl.iter().map(|r| r.steps.len()).sum::<usize>());
+    let seeds: std::collections::BTreeSet<u64> = rl_rows.iter().map(|r| r.seed).collect();
+    assert_eq!(seeds.len(), config.rl.trajectories);
+    assert!(fig.rl.iter().all(|r| r.trajectories == config.rl.trajectories));
 
     // verify: one line per check, each agreeing with the number it reports
     let checks = goodhart_repro::verify::fig1_checks(&fig);
-    // 2 RM checks; per BoN size a verdict and the proxy-gold gap; R^2 and four trends; per RL size
-    // a verdict, KL monotone, rise resolved; R^2, one trend, and per RL size the KL comparison
+    // 2 RM checks; per BoN size the gold's trusted range, a verdict and the proxy-gold gap; R^2
+    // and four trends; per RL size the trusted range, a verdict, KL monotone, rise resolved; R^2,
+    // one trend, and per RL size the KL comparison
     let (bon, rl) = (fig.results.len(), fig.rl.len());
-    assert_eq!(checks.len(), 2 + 2 * bon + 5 + 3 * rl + 2 + rl, "{checks:#?}");
+    assert_eq!(checks.len(), 2 + 3 * bon + 5 + 4 * rl + 2 + rl, "{checks:#?}");
+    // the gold's fidelity is measured at every point of every curve, and each curve has a range
+    assert!(fig.records.iter().all(|r| (0.0..=1.0).contains(&r.fidelity)), "{:?}", fig.records);
+    assert!(fig.results.iter().all(|r| r.fidelity.len() == r.ns.len() && r.trusted.is_some()));
+    assert!(fig.rl.iter().all(|r| r.fidelity.len() == r.steps.len() && r.trusted.is_some()));
     for r in &fig.results {
         let verdict =
             checks.iter().find(|c| c.name.starts_with(&format!("F1 bon {}: gold peaks", r.proxy.size)));
         assert!(
-            verdict.is_some_and(|c| c.detail.starts_with(&r.verdict.to_string())),
+            verdict.is_some_and(|c| c.detail.contains(&r.verdict.to_string())),
             "every size gets a verdict: {checks:#?}"
         );
     }
@@ -90,14 +100,20 @@ fn tiny_fig1_runs_end_to_end_and_reuses_its_cache() {
     assert_eq!(gold_check.passed, fig.gold.val.accuracy > best_proxy, "{gold_check}");
     let min_r2 = fig.results.iter().map(|r| r.r2).fold(f64::INFINITY, f64::min);
     let r2_check = checks.iter().find(|c| c.name.starts_with("F2 bon fits")).unwrap();
-    assert_eq!(r2_check.passed, min_r2 >= goodhart_repro::verify::MIN_R2_BON, "{r2_check}");
+    if r2_check.applies {
+        assert_eq!(r2_check.passed, min_r2 >= goodhart_repro::verify::MIN_R2_BON, "{r2_check}");
+    } else {
+        // read beyond a curve's trusted range: N/A, the number still shown
+        assert!(r2_check.detail.contains(&format!("{min_r2:.3}")), "{r2_check}");
+        assert!(fig.results.iter().any(|r| r.trusted.is_some_and(|t| !t.covers_curve())));
+    }
 
     // n = 1 is the pool mean: recompute it from the stored pools and scores
     let w = pipeline.world().unwrap();
     let (policy_key, policy) = pipeline.policy(&w).unwrap();
     let (pool_key, pools) = pipeline.bon_pools(&w, &policy_key, &policy).unwrap();
     let gold = pipeline.gold(&w, &policy_key, &policy).unwrap();
-    let gold_scores = pipeline.bon_scores(&pool_key, &pools, &gold).unwrap();
+    let gold_scores = pipeline.gold_scores(&w, &pool_key, &pools, &gold).unwrap();
     let pool_mean = gold_scores.iter().map(|s| s.iter().sum::<f64>() / s.len() as f64).sum::<f64>()
         / gold_scores.len() as f64;
     assert!((fig.results[0].gold[0].mean - pool_mean).abs() < 1e-9);
@@ -165,4 +181,38 @@ fn tiny_fig1_runs_end_to_end_and_reuses_its_cache() {
     let heard = reported.lock().unwrap();
     assert!(!heard.is_empty() && heard.iter().all(|(_, _, computed)| !computed), "{heard:?}");
     assert_eq!(serde_json::to_string(&again).unwrap(), serde_json::to_string(&fig).unwrap());
+}
+
+#[test]
+fn the_rubric_as_gold_is_faithful_everywhere_and_labels_at_its_accuracy() {
+    let runs = tempfile::tempdir().unwrap();
+    let sets = goodhart_repro::config::GoldKind::Rubric.overrides();
+    let config = ExperimentConfig::preset("tiny").unwrap().with_overrides(&sets).unwrap();
+    assert_eq!(config.gold.kind, goodhart_repro::config::GoldKind::Rubric);
+    let pipeline = Pipeline::new(config.clone(), runs.path(), Device::flex());
+    let fig = fig1(&pipeline).unwrap();
+    // no gold model: the report names the rubric and the temperature of its labels
+    assert_eq!((fig.gold.size.as_str(), fig.gold.params), ("rubric", 0));
+    let t = fig.gold.label_temperature.expect("a label temperature");
+    assert!(t > 0.0 && t.is_finite(), "{t}");
+    assert_eq!(fig.gold.val.accuracy, goodhart_repro::config::RUBRIC_GOLD_LABEL_ACCURACY);
+    // the gold is the rubric up to an increasing map: it orders every pair as the rubric does,
+    // along every curve, so every curve is trusted to its end
+    assert!(fig.records.iter().all(|r| r.fidelity == 1.0), "{:?}", fig.records);
+    for t in fig.results.iter().map(|r| r.trusted).chain(fig.rl.iter().map(|r| r.trusted)) {
+        assert!(t.is_some_and(|t| t.covers_curve()), "{t:?}");
+    }
+    // the proxies learn from labels that disagree with the rubric about as often as asked
+    let w = pipeline.world().unwrap();
+    let (policy_key, policy) = pipeline.policy(&w).unwrap();
+    let gold = pipeline.gold(&w, &policy_key, &policy).unwrap();
+    let (_, train, val, _) = pipeline.proxy_data(&w, &policy_key, &policy, &gold).unwrap();
+    let comps: Vec<_> = train.iter().chain(&val).collect();
+    let agree = comps
+        .iter()
+        .filter(|c| w.rubric(&c.prompt, &c.chosen).unwrap() > w.rubric(&c.prompt, &c.rejected).unwrap())
+        .count() as f64
+        / comps.len() as f64;
+    // 400 pairs: se about 0.017
+    assert!((agree - goodhart_repro::config::RUBRIC_GOLD_LABEL_ACCURACY).abs() < 0.07, "{agree}");
 }

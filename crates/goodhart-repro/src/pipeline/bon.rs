@@ -46,6 +46,31 @@ impl Pipeline {
         Ok((key, pools))
     }
 
+    /// Stage 7 for the gold: its scores of every pooled sample, `[prompt][sample]` (keyed like a
+    /// trained RM's: by the pools and the gold's key).
+    pub fn gold_scores(
+        &self,
+        w: &WorldArtifacts,
+        pool_key: &str,
+        pools: &Pools,
+        gold: &Gold,
+    ) -> Result<Vec<Vec<f64>>, ReproError> {
+        let inputs = plan::bon_scores_inputs(pool_key, &gold.key);
+        let key = key_of(Stage::BonScores, &inputs);
+        let (dir, outcome) = self.store.ensure(Stage::BonScores, &key, &inputs, |tmp| {
+            let pb = Task::start(&self.reporter, pools.prompts.len() as u64, "scoring with gold");
+            let mut scores = Vec::with_capacity(pools.prompts.len());
+            for (prompt, pool) in pools.prompts.iter().zip(&pools.responses) {
+                scores.push(gold.scores(w, &vec![prompt.clone(); pool.len()], pool)?);
+                pb.inc(1);
+            }
+            pb.finish();
+            write_json(&tmp.join("scores.json"), &scores)
+        })?;
+        self.report_stage(Stage::BonScores, outcome, &dir, "gold");
+        read_json(&dir.join("scores.json"))
+    }
+
     /// Stage 7: a reward model's scores of every pooled sample, `[prompt][sample]`.
     pub fn bon_scores(
         &self,

@@ -23,7 +23,7 @@ impl Pipeline {
         w: &WorldArtifacts,
         policy_key: &str,
         policy: &Gpt,
-        gold: &TrainedRm,
+        gold: &Gold,
         data_key: &str,
         train: &[Comparison],
         loss: DaaLoss,
@@ -68,7 +68,8 @@ impl Pipeline {
                         }
                         ControlFlow::Continue(())
                     });
-            let judges = Judges { gold: &gold.rm, rubric: Some(&rubric) };
+            let gold_judge = gold.judge(w);
+            let judges = Judges { gold: &gold_judge, rubric: Some(&rubric) };
             let output = opt
                 .optimise(None, judges)
                 .map_err(|e| ReproError::from_trait(format!("{loss} at beta {beta}"), e))?;

@@ -184,7 +184,7 @@ impl Pipeline {
         w: &WorldArtifacts,
         policy_key: &str,
         policy: &Gpt,
-        gold: &TrainedRm,
+        gold: &Gold,
         label_noise: f64,
     ) -> Result<ProxyData, ReproError> {
         let mut c = self.config.proxies.clone();

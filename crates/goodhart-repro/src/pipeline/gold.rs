@@ -1,21 +1,166 @@
-//! Stage 3: the gold reward model.
+//! Stage 3: the gold: a reward model trained on rubric labels, or the rubric itself.
 
-use goodhart_core::SplitMix64;
+use goodhart_core::{BoxError, RewardModel, SplitMix64, TokenId};
 use goodhart_nn::Gpt;
 use goodhart_rm::calibration::Calibration;
-use goodhart_rm::pairs::{label_pairs, split_validation, Pair};
-use goodhart_rm::{evaluate, score_raw, CalibratedRm};
+use goodhart_rm::pairs::{label_pairs, split_validation, temperature_for_accuracy, Pair};
+use goodhart_rm::{evaluate, score_raw, CalibratedRm, RmEval};
 use goodhart_world::Split;
 
 use super::*;
+use crate::config::GoldKind;
 use crate::plan;
-use crate::store::{key_of, Stage};
+use crate::store::{key_of, read_json, Stage};
 use crate::ReproError;
 
+/// The gold with its key: what labels the proxies' comparisons and what every curve is judged by.
+pub struct Gold {
+    pub key: String,
+    pub eval: RmReport,
+    pub model: GoldModel,
+}
+
+/// What scores for the gold.
+pub enum GoldModel {
+    /// A reward model trained on rubric-labelled comparisons, calibrated.
+    Learned(CalibratedRm),
+    /// The rubric, normalised by the report's calibration (no model).
+    Rubric,
+}
+
+impl Gold {
+    pub fn kind(&self) -> GoldKind {
+        match self.model {
+            GoldModel::Learned(_) => GoldKind::Learned,
+            GoldModel::Rubric => GoldKind::Rubric,
+        }
+    }
+
+    /// The Bradley-Terry temperature of the gold's labels (0: hard labels, as the paper's).
+    pub fn label_temperature(&self) -> f64 {
+        self.eval.label_temperature.unwrap_or(0.0)
+    }
+
+    /// The gold's scores of `responses[i]` to `prompts[i]`.
+    pub fn scores(
+        &self,
+        w: &WorldArtifacts,
+        prompts: &[Vec<TokenId>],
+        responses: &[Vec<TokenId>],
+    ) -> Result<Vec<f64>, ReproError> {
+        match &self.model {
+            GoldModel::Learned(rm) => Ok(rm.score_batch(prompts, responses)),
+            GoldModel::Rubric => prompts
+                .iter()
+                .zip(responses)
+                .map(|(p, r)| Ok(self.eval.calibration.apply(w.rubric(p, r)?)))
+                .collect(),
+        }
+    }
+
+    /// The gold as a reward model over `w`'s tokens (the judge of an optimiser's run).
+    pub fn judge<'a>(&'a self, w: &'a WorldArtifacts) -> GoldJudge<'a> {
+        GoldJudge { gold: self, world: w }
+    }
+}
+
+/// [`Gold`] as a [`RewardModel`].
+pub struct GoldJudge<'a> {
+    gold: &'a Gold,
+    world: &'a WorldArtifacts,
+}
+
+impl RewardModel for GoldJudge<'_> {
+    fn name(&self) -> &str {
+        "gold"
+    }
+
+    fn num_params(&self) -> u64 {
+        self.gold.eval.params
+    }
+
+    fn score(&self, prompts: &[Vec<TokenId>], responses: &[Vec<TokenId>]) -> Result<Vec<f64>, BoxError> {
+        Ok(self.gold.scores(self.world, prompts, responses)?)
+    }
+}
+
 impl Pipeline {
-    /// Stage 3: the gold RM, trained on rubric-labelled comparisons of the broad writer, recentred
-    /// and normalised on initial-policy samples.
-    pub fn gold(&self, w: &WorldArtifacts, policy_key: &str, policy: &Gpt) -> Result<TrainedRm, ReproError> {
+    /// Stage 3: the gold. Learned (`gold.kind = "learned"`): an RM trained on rubric-labelled
+    /// comparisons of the broad writer and of the initial policy, recentred and normalised on
+    /// initial-policy samples. The rubric (`"rubric"`): the rubric normalised on the same
+    /// samples, its labels drawn at the temperature that gives `gold.label_accuracy`.
+    pub fn gold(&self, w: &WorldArtifacts, policy_key: &str, policy: &Gpt) -> Result<Gold, ReproError> {
+        match self.config.gold.kind {
+            GoldKind::Learned => self.learned_gold(w, policy_key, policy),
+            GoldKind::Rubric => self.rubric_gold(w, policy_key, policy),
+        }
+    }
+
+    fn rubric_gold(&self, w: &WorldArtifacts, policy_key: &str, policy: &Gpt) -> Result<Gold, ReproError> {
+        let c = &self.config.gold;
+        let accuracy = c.label_accuracy.ok_or_else(|| {
+            ReproError::Config("gold.kind = \"rubric\" needs gold.label_accuracy in (0.5, 1]".into())
+        })?;
+        let inputs = plan::gold_inputs(&w.key, policy_key, c);
+        let key = key_of(Stage::Gold, &inputs);
+        let (dir, outcome) = self.store.ensure(Stage::Gold, &key, &inputs, |tmp| {
+            // pairs of initial-policy samples to the same prompt, as the proxies' data is drawn
+            let seed = c.train.seed ^ 0xCA1;
+            let half = c.calibration_samples.div_ceil(2);
+            let (prompts, a) = self.policy_samples(w, policy, half, seed, "rubric gold calibration (a)")?;
+            let b = self.responses(w, policy, &prompts, seed, half, "rubric gold calibration (b)")?;
+            let rubric = |r: &[Vec<TokenId>]| -> Result<Vec<f64>, ReproError> {
+                prompts.iter().zip(r).map(|(p, r)| w.rubric(p, r)).collect()
+            };
+            let (ra, rb) = (rubric(&a)?, rubric(&b)?);
+            let raw: Vec<f64> = ra.iter().chain(&rb).copied().collect();
+            let calibration = Calibration::gold(&raw)
+                .ok_or(ReproError::Degenerate("the rubric scores every initial-policy sample the same"))?;
+            let margins: Vec<f64> =
+                ra.iter().zip(&rb).map(|(x, y)| calibration.apply(*x) - calibration.apply(*y)).collect();
+            let temperature = temperature_for_accuracy(&margins, accuracy)
+                .ok_or(ReproError::Degenerate("every calibration pair ties in rubric score"))?;
+            // what the rubric itself scores on its own labels: their accuracy, and the
+            // Bradley-Terry loss of the true preference probabilities (the labels' entropy)
+            let probs: Vec<f64> = margins
+                .iter()
+                .filter(|m| **m != 0.0)
+                .map(|m| goodhart_rm::pairs::prefer_probability(m.abs(), temperature))
+                .collect();
+            let entropy = |p: f64| -(p * p.max(1e-300).ln() + (1.0 - p) * (1.0 - p).max(1e-300).ln());
+            let val = RmEval {
+                loss: probs.iter().map(|&p| entropy(p)).sum::<f64>() / probs.len().max(1) as f64,
+                accuracy,
+                pairs: probs.len(),
+            };
+            let report = RmReport {
+                size: "rubric".into(),
+                params: 0,
+                total_params: 0,
+                train_pairs: 0,
+                val,
+                calibration,
+                lm_val_loss: None,
+                rubric_offset: Some(calibration.shift),
+                label_temperature: Some(temperature),
+            };
+            write_json(&tmp.join("report.json"), &report)
+        })?;
+        let eval: RmReport = read_json(&dir.join("report.json"))?;
+        self.report_stage(
+            Stage::Gold,
+            outcome,
+            &dir,
+            &format!(
+                "the rubric as gold: labels at temperature {:.3} agree with it on {:.3} of policy pairs",
+                eval.label_temperature.unwrap_or(0.0),
+                eval.val.accuracy
+            ),
+        );
+        Ok(Gold { key, eval, model: GoldModel::Rubric })
+    }
+
+    fn learned_gold(&self, w: &WorldArtifacts, policy_key: &str, policy: &Gpt) -> Result<Gold, ReproError> {
         let c = &self.config.gold;
         let inputs = plan::gold_inputs(&w.key, policy_key, c);
         let key = key_of(Stage::Gold, &inputs);
@@ -88,8 +233,10 @@ impl Pipeline {
             report.rubric_offset = Some(rubric_offset);
             save_rm(tmp, &rm, report)
         })?;
-        self.load_trained(Stage::Gold, key, &c.size, &dir, outcome, |e| {
-            format!("{}: agreement with the rubric {:.3}", c.size, e.val.accuracy)
-        })
+        let TrainedRm { key, rm, eval, .. } =
+            self.load_trained(Stage::Gold, key, &c.size, &dir, outcome, |e| {
+                format!("{}: agreement with the rubric {:.3}", c.size, e.val.accuracy)
+            })?;
+        Ok(Gold { key, eval, model: GoldModel::Learned(rm) })
     }
 }

@@ -66,7 +66,7 @@ impl Pipeline {
     pub fn rlhf_round(
         &self,
         w: &WorldArtifacts,
-        gold: &TrainedRm,
+        gold: &Gold,
         start: KeyedPolicy<'_>,
         spec: &RoundSpec<'_>,
     ) -> Result<(String, Gpt, Round), ReproError> {
@@ -91,13 +91,14 @@ impl Pipeline {
             let prompts = w.prompt_tokens(Split::Train, c.train_prompts, c.prompt_seed)?;
             let eval_prompts = w.prompt_tokens(Split::HeldOut, c.eval_prompts, c.prompt_seed ^ 0xE7A1)?;
             let rubric = RubricScorer::for_gold(w, gold)?;
+            let gold_judge = gold.judge(w);
             let mut template = goodhart_core::Record::new("iterated", goodhart_core::Method::Rl);
             template.rm_size = proxy.size.clone();
             let ppo_inputs = PpoInputs {
                 prompts: &prompts,
                 eval_prompts: &eval_prompts,
                 proxy: &proxy.rm,
-                gold: &gold.rm,
+                gold: &gold_judge,
                 rubric: Some(&rubric),
                 template,
             };

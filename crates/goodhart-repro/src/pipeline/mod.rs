@@ -28,6 +28,7 @@ use goodhart_world::{Split, World, WorldTokenizer};
 use serde::{Deserialize, Serialize};
 
 pub use self::ensemble::{member_comparisons, EnsembleMembers, MemberData, MEMBER_SEED_STRIDE};
+pub use self::gold::{Gold, GoldJudge, GoldModel};
 pub use self::iterated::{KeyedPolicy, Round, RoundSpec};
 use crate::config::ExperimentConfig;
 use crate::progress::{self, Event, Reporter, Task};
@@ -128,6 +129,9 @@ pub struct RmReport {
     /// recentred on the same initial-policy samples as the gold (see [`RubricScorer`]).
     #[serde(default)]
     pub rubric_offset: Option<f64>,
+    /// For the rubric as gold: the Bradley-Terry temperature of its labels (in gold units).
+    #[serde(default)]
+    pub label_temperature: Option<f64>,
 }
 
 impl RmReport {
@@ -147,6 +151,7 @@ impl RmReport {
             calibration,
             lm_val_loss: None,
             rubric_offset: None,
+            label_temperature: None,
         }
     }
 }
@@ -182,7 +187,7 @@ pub struct Base {
     pub w: WorldArtifacts,
     pub policy_key: String,
     pub policy: Gpt,
-    pub gold: TrainedRm,
+    pub gold: Gold,
     pub data_key: String,
     pub train: Vec<Comparison>,
     pub val: Vec<Comparison>,
@@ -225,7 +230,7 @@ impl Pipeline {
         let gold = self.gold(&w, &policy_key, &policy)?;
         let (data_key, train, val, _) = self.proxy_data(&w, &policy_key, &policy, &gold)?;
         let (pool_key, pools) = self.bon_pools(&w, &policy_key, &policy)?;
-        let gold_scores = self.bon_scores(&pool_key, &pools, &gold)?;
+        let gold_scores = self.gold_scores(&w, &pool_key, &pools, &gold)?;
         let rubric_scores = RubricScorer::for_gold(&w, &gold)?.pool_scores(&pools)?;
         Ok(Base {
             w,

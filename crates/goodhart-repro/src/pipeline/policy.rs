@@ -25,6 +25,15 @@ impl Pipeline {
         Ok((key, model))
     }
 
+    /// [`Pipeline::policy_with`] with the policy's last validation loss.
+    pub fn policy_and_loss(
+        &self,
+        w: &WorldArtifacts,
+        c: &crate::config::PolicyStage,
+    ) -> Result<(String, Gpt, Option<f64>), ReproError> {
+        self.language_model(Stage::Policy, w, c)
+    }
+
     /// The pretrained LM a proxy of `size` starts from (`proxies.init_lm`): its key, the model
     /// and its final validation loss; `None` when proxies start from scratch.
     pub fn proxy_lm(

@@ -1,7 +1,7 @@
 //! Stage 4: comparisons of initial-policy samples, labelled by the gold.
 
 use goodhart_nn::Gpt;
-use goodhart_rm::pairs::{label_pairs, split_validation, Comparison, Pair};
+use goodhart_rm::pairs::{label_pairs, label_pairs_bt, split_validation, Comparison, Pair};
 
 use super::*;
 use crate::plan;
@@ -15,7 +15,7 @@ impl Pipeline {
         w: &WorldArtifacts,
         policy_key: &str,
         policy: &Gpt,
-        gold: &TrainedRm,
+        gold: &Gold,
     ) -> Result<ProxyData, ReproError> {
         self.proxy_data_with(w, policy_key, policy, gold, &self.config.proxies)
     }
@@ -26,7 +26,7 @@ impl Pipeline {
         w: &WorldArtifacts,
         policy_key: &str,
         policy: &Gpt,
-        gold: &TrainedRm,
+        gold: &Gold,
         c: &crate::config::ProxyStage,
     ) -> Result<ProxyData, ReproError> {
         let inputs = plan::proxy_data_inputs(policy_key, &gold.key, c);
@@ -36,11 +36,16 @@ impl Pipeline {
             let (prompts, a) = self.policy_samples(w, policy, c.pairs, seed, "sampling proxy data (a)")?;
             // the second response of each pair: same prompts, another stream of samples
             let b = self.responses(w, policy, &prompts, seed, c.pairs, "sampling proxy data (b)")?;
-            let sa = gold.rm.score_batch(&prompts, &a);
-            let sb = gold.rm.score_batch(&prompts, &b);
+            let sa = gold.scores(w, &prompts, &a)?;
+            let sb = gold.scores(w, &prompts, &b)?;
             let pairs =
                 prompts.into_iter().zip(a).zip(b).map(|((prompt, a), b)| Pair { prompt, a, b }).collect();
-            let (comps, stats) = label_pairs(pairs, &sa, &sb, c.label_noise, c.train.seed);
+            // a learned gold labels by its own order (the paper's hard labels); the rubric as
+            // gold by Bradley-Terry draws at its temperature
+            let (comps, stats) = match gold.label_temperature() {
+                t if t > 0.0 => label_pairs_bt(pairs, &sa, &sb, t, c.label_noise, c.train.seed),
+                _ => label_pairs(pairs, &sa, &sb, c.label_noise, c.train.seed),
+            };
             let (train, val) = split_validation(comps, 0.1, c.train.seed);
             let init_scores: Vec<f64> = sa.iter().chain(&sb).copied().collect();
             write_json(&tmp.join("comparisons.json"), &(train, val, stats))?;

@@ -22,7 +22,7 @@ impl Pipeline {
         policy_key: &str,
         policy: &Gpt,
         proxy: &TrainedRm,
-        gold: &TrainedRm,
+        gold: &Gold,
     ) -> Result<PpoOutput, ReproError> {
         self.rl_with(w, policy_key, policy, proxy, gold, &self.config.rl)
     }
@@ -34,10 +34,26 @@ impl Pipeline {
         policy_key: &str,
         policy: &Gpt,
         proxy: &TrainedRm,
-        gold: &TrainedRm,
+        gold: &Gold,
         c: &crate::config::RlStage,
     ) -> Result<PpoOutput, ReproError> {
         self.rl_against(w, policy_key, policy, proxy.as_proxy(), gold, c)
+    }
+
+    /// Every PPO trajectory of one cell (`c.trajectories` runs against `proxy`, see
+    /// [`crate::config::RlStage::trajectory`]), each its own stage.
+    pub fn rl_trajectories(
+        &self,
+        w: &WorldArtifacts,
+        policy_key: &str,
+        policy: &Gpt,
+        proxy: ProxyRef<'_>,
+        gold: &Gold,
+        c: &crate::config::RlStage,
+    ) -> Result<Vec<PpoOutput>, ReproError> {
+        (0..c.trajectories.max(1))
+            .map(|r| self.rl_against(w, policy_key, policy, proxy, gold, &c.trajectory(r)))
+            .collect()
     }
 
     /// PPO against any reward model with a key (an ensemble as well as one proxy).
@@ -47,7 +63,7 @@ impl Pipeline {
         policy_key: &str,
         policy: &Gpt,
         proxy: ProxyRef<'_>,
-        gold: &TrainedRm,
+        gold: &Gold,
         c: &crate::config::RlStage,
     ) -> Result<PpoOutput, ReproError> {
         let inputs = plan::rl_inputs(policy_key, proxy.key, &gold.key, c);
@@ -100,7 +116,8 @@ impl Pipeline {
                         }
                         std::ops::ControlFlow::Continue(())
                     });
-            let judges = Judges { gold: &gold.rm, rubric: Some(&rubric) };
+            let gold_judge = gold.judge(w);
+            let judges = Judges { gold: &gold_judge, rubric: Some(&rubric) };
             let output = ppo
                 .optimise(Some(proxy.rm), judges)
                 .map_err(|e| ReproError::from_trait(format!("PPO against {}", proxy.rm.name()), e))?;

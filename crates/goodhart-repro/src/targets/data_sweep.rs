@@ -80,12 +80,12 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
         )?;
         records.extend(rows);
         if rl_size == Some(&rm) {
-            let out = p.rl(&w, &policy_key, &policy, &proxy, &gold)?;
-            records.extend(out.records.iter().cloned().map(|mut r| {
+            let outs = p.rl_trajectories(&w, &policy_key, &policy, proxy.as_proxy(), &gold, &p.config.rl)?;
+            records.extend(outs.iter().flat_map(|o| o.records.iter().cloned()).map(|mut r| {
                 r.experiment = target.to_string();
                 r
             }));
-            rl_runs.push((proxy.eval.clone(), out));
+            rl_runs.push((proxy.eval.clone(), outs));
         }
         cells.push(DataCell { rm_size: rm, pairs, epochs, result });
     }

@@ -105,14 +105,14 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
                         }
                     };
                     let proxy = ProxyRef { key: &key, size, report: &report, rm };
-                    let out = p.rl_against(&w, &policy_key, &policy, proxy, &gold, &p.config.rl)?;
+                    let outs = p.rl_trajectories(&w, &policy_key, &policy, proxy, &gold, &p.config.rl)?;
                     let exp = experiment(label, noise);
-                    records.extend(out.records.iter().cloned().map(|mut r| {
+                    records.extend(outs.iter().flat_map(|o| o.records.iter().cloned()).map(|mut r| {
                         r.experiment = exp.clone();
                         r
                     }));
                     labels.push(label);
-                    runs.push((report, out));
+                    runs.push((report, outs));
                 }
                 let (results, _) = analyse_rl(&runs, p.config.bon.bootstrap, p.config.bon.seed)?;
                 for ((label, (report, _)), r) in labels.iter().zip(&runs).zip(results) {

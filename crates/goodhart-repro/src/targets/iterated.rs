@@ -98,7 +98,7 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
     let (data_key, train, val, _) = p.proxy_data(&w, &policy_key, &policy, &gold)?;
     let size = &c.iterated_rm_size;
     let proxy = p.proxy(&w, size, &data_key, &train, &val)?;
-    let one_round = p.rl(&w, &policy_key, &policy, &proxy, &gold)?;
+    let one_round = p.rl_trajectories(&w, &policy_key, &policy, proxy.as_proxy(), &gold, &p.config.rl)?;
     let (fits, _) =
         analyse_rl(&[(proxy.eval.clone(), one_round)], p.config.bon.bootstrap, p.config.bon.seed)?;
     let one_round = fits.into_iter().next().expect("one run in, one result out");

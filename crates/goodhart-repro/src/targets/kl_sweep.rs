@@ -27,12 +27,12 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
         }
         let mut rl: RlStage = p.config.rl.clone();
         rl.ppo.kl_penalty = goodhart_ppo::KlPenalty::Fixed { coef };
-        let out = p.rl_with(&w, &policy_key, &policy, &proxy, &gold, &rl)?;
-        records.extend(out.records.iter().cloned().map(|mut r| {
+        let outs = p.rl_trajectories(&w, &policy_key, &policy, proxy.as_proxy(), &gold, &rl)?;
+        records.extend(outs.iter().flat_map(|o| o.records.iter().cloned()).map(|mut r| {
             r.experiment = target.to_string();
             r
         }));
-        runs.push((proxy.eval.clone(), out));
+        runs.push((proxy.eval.clone(), outs));
     }
     let (results, _) = analyse_rl(&runs, p.config.bon.bootstrap, p.config.bon.seed)?;
     let labelled: Vec<(String, RlResult)> =

@@ -380,6 +380,7 @@ fn rl_records(experiment: &str, r: &RlResult) -> Vec<Record> {
             if let Some(rubric) = r.rubric.get(k) {
                 (rec.rubric, rec.rubric_se) = (rubric.mean, rubric.se);
             }
+            rec.fidelity = r.fidelity.get(k).copied().unwrap_or(f64::NAN);
             rec
         })
         .collect()

@@ -14,7 +14,7 @@ use goodhart_core::Estimate;
 pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError> {
     let c = &p.config.sweeps;
     let w = p.world()?;
-    let (main_key, main_policy) = p.policy(&w)?;
+    let (main_key, main_policy, main_loss) = p.policy_and_loss(&w, &p.config.policy)?;
     let gold = p.gold(&w, &main_key, &main_policy)?;
     let other = PolicyStage {
         size: c.policy_size.clone(),
@@ -24,7 +24,7 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
         },
         ..p.config.policy.clone()
     };
-    let (other_key, other_policy) = p.policy_with(&w, &other)?;
+    let (other_key, other_policy, other_loss) = p.policy_and_loss(&w, &other)?;
     // fig22 is PPO with figure 1's largest RM at both policy sizes; the others use policy_rm_size
     let rm_size = match target {
         "fig22" => p.config.proxies.sizes.last().unwrap_or(&c.policy_rm_size),
@@ -33,6 +33,7 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
     let mut bon = Vec::new();
     let mut rl = Vec::new();
     let mut records = Vec::new();
+    let mut initial_rubric = Vec::new();
     for (size, key, policy) in
         [(&p.config.policy.size, &main_key, &main_policy), (&c.policy_size, &other_key, &other_policy)]
     {
@@ -42,9 +43,11 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
         let (pool_key, pools) = p.bon_pools(&w, key, policy)?;
         // The gold recentred on this policy's own samples (its pool mean is 0), as the paper
         // recentres every RM on the initial policy it judges.
-        let gold_scores = recentre(p.bon_scores(&pool_key, &pools, &gold)?);
+        let gold_scores = recentre(p.gold_scores(&w, &pool_key, &pools, &gold)?);
         let scores = p.bon_scores(&pool_key, &pools, &proxy)?;
         let rubric_scores = RubricScorer::for_gold(&w, &gold)?.pool_scores(&pools)?;
+        initial_rubric
+            .push(Estimate::from_values(&rubric_scores.iter().flatten().copied().collect::<Vec<f64>>()));
         let (result, mut rows) = bon_result(
             p,
             &mut pools.best_of_n(&p.bon_grid())?,
@@ -58,14 +61,14 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
         rows.iter_mut().for_each(|r| r.policy_size = size.clone());
         records.extend(rows);
         bon.push((format!("policy {size}"), result));
-        let mut out = p.rl(&w, key, policy, &proxy, &gold)?;
-        recentre_rl(&mut out);
-        records.extend(out.records.iter().cloned().map(|mut r| {
+        let mut outs = p.rl_trajectories(&w, key, policy, proxy.as_proxy(), &gold, &p.config.rl)?;
+        outs.iter_mut().for_each(recentre_rl);
+        records.extend(outs.iter().flat_map(|o| o.records.iter().cloned()).map(|mut r| {
             r.policy_size = size.clone();
             r.experiment = target.to_string();
             r
         }));
-        rl.push((format!("policy {size}"), (proxy.eval.clone(), out)));
+        rl.push((format!("policy {size}"), (proxy.eval.clone(), outs)));
     }
     let runs: Vec<_> = rl.iter().map(|(_, x)| x.clone()).collect();
     let (rl_results, _) = analyse_rl(&runs, p.config.bon.bootstrap, p.config.bon.seed)?;
@@ -76,12 +79,20 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
         Ok(config.non_embedding_params() as u64)
     };
     let sizes = [p.config.policy.size.clone(), c.policy_size.clone()];
+    let losses = [main_loss, other_loss];
     let points = |gains: [(Estimate, f64, bool); 2]| -> Result<Vec<PolicyPoint>, ReproError> {
-        sizes
-            .iter()
+        (0..2)
             .zip(gains)
-            .map(|(size, (gain, peak_kl, peak_is_last))| {
-                Ok(PolicyPoint { size: size.clone(), params: params(size)?, gain, peak_kl, peak_is_last })
+            .map(|(k, (gain, peak_kl, peak_is_last))| {
+                Ok(PolicyPoint {
+                    size: sizes[k].clone(),
+                    params: params(&sizes[k])?,
+                    val_loss: losses[k],
+                    initial_rubric: initial_rubric[k],
+                    gain,
+                    peak_kl,
+                    peak_is_last,
+                })
             })
             .collect()
     };

@@ -11,7 +11,9 @@ use goodhart_laws::Form;
 use serde::{Deserialize, Serialize};
 
 use crate::fig1::{BonResult, Fig1};
-use crate::findings::{by_resample, trend, Verdict, SIGNIFICANT_SE};
+use crate::findings::{
+    by_resample, last_rise, overoptimisation_seen, trend, TrustedRange, Verdict, SIGNIFICANT_SE,
+};
 
 /// One finding, measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,11 +59,46 @@ pub(crate) fn not_applicable(name: &str, why: String) -> Check {
     Check { name: name.to_string(), passed: false, detail: why, applies: false }
 }
 
+/// `c`, or N/A when it reads curves beyond the range where their gold is trusted: `ranges` are
+/// the curves' `(label, trusted range)` (`None`: fidelity not measured, nothing to gate on).
+pub(crate) fn within_trust<'a>(
+    c: Check,
+    ranges: impl IntoIterator<Item = (&'a str, Option<&'a TrustedRange>)>,
+) -> Check {
+    let beyond: Vec<String> = ranges
+        .into_iter()
+        .filter_map(|(label, t)| t.filter(|t| !t.covers_curve()).map(|t| format!("{label}: {t}")))
+        .collect();
+    if beyond.is_empty() {
+        return c;
+    }
+    not_applicable(
+        &c.name,
+        format!(
+            "reads curves beyond the gold's trusted range ({}); measured: {}",
+            beyond.join("; "),
+            c.detail
+        ),
+    )
+}
+
+/// Whether the gold holds along one curve: every point's fidelity at least the threshold.
+pub(crate) fn trust_check(name: String, t: Option<&TrustedRange>) -> Check {
+    match t {
+        Some(t) => check(&name, t.covers_curve(), t.to_string()),
+        None => not_applicable(&name, "the gold's fidelity was not measured (no rubric scores)".into()),
+    }
+}
+
+/// F1's rule for every size but the smallest ([`overoptimisation_seen`]).
+const RULE: &str =
+    "must fall, or have its fitted peak beyond the range while its last segment still rises by > 2 se";
+
 /// Lowest R^2 a fitted gold curve may have.
 pub const MIN_R2_BON: f64 = 0.9;
 pub const MIN_R2_RL: f64 = 0.8;
 /// Evaluations a PPO curve needs before its peak for the rise to be resolved.
-pub const MIN_EVALS_BEFORE_PEAK: usize = 5;
+pub const MIN_EVALS_BEFORE_PEAK: usize = 8;
 /// How many times more KL RL must spend than best-of-n to reach the same gold.
 pub const MIN_KL_RATIO: f64 = 2.0;
 
@@ -146,7 +183,13 @@ pub fn fig1_checks(f: &Fig1) -> Vec<Check> {
     // and every other size must fall or have its fitted peak beyond the measured range.
     for (i, r) in f.results.iter().enumerate() {
         let smallest = i == 0;
-        let passed = if smallest { r.verdict == Verdict::PeaksAndFalls } else { r.verdict.overoptimises() };
+        let rise =
+            last_rise(&r.gold).unwrap_or(goodhart_core::Estimate { mean: f64::NAN, se: f64::NAN, n: 0 });
+        let passed = if smallest {
+            r.verdict == Verdict::PeaksAndFalls
+        } else {
+            overoptimisation_seen(&r.verdict, rise)
+        };
         // what reaching a peak beyond the range would take: pools grow linearly with n
         let reach = match r.verdict {
             Verdict::PeakBeyondRange { fitted_d, .. } => goodhart_kl::n_for_kl_bon(fitted_d * fitted_d)
@@ -157,37 +200,45 @@ pub fn fig1_checks(f: &Fig1) -> Vec<Check> {
                 .unwrap_or_default(),
             _ => String::new(),
         };
-        out.push(check(
+        let range = [(r.proxy.size.as_str(), r.trusted.as_ref())];
+        out.push(trust_check(format!("gold holds along bon {}", r.proxy.size), r.trusted.as_ref()));
+        out.push(within_trust(check(
             &format!("F1 bon {}: gold peaks (paper: every size)", r.proxy.size),
             passed,
             format!(
-                "{}{reach}; peak - last gold on the other half of the prompts {:.3} (se {:.3}; a fall needs > {SIGNIFICANT_SE} se); {}",
+                "{}{reach}; peak - last gold on the other half of the prompts {:.3} (se {:.3}; a fall needs > {SIGNIFICANT_SE} se); last segment {:+.3} (se {:.3}); {}",
                 r.verdict,
                 r.fall.amount.mean,
                 r.fall.amount.se,
-                if smallest { "the smallest proxy must peak and fall" } else { "must fall or peak beyond the range" }
+                rise.mean,
+                rise.se,
+                if smallest { "the smallest proxy must peak and fall" } else { RULE }
             ),
-        ));
-        out.push(check(
+        ), range));
+        out.push(within_trust(check(
             &format!("F1 bon {}: proxy pulls away from gold", r.proxy.size),
             r.gap_growth.mean > SIGNIFICANT_SE * r.gap_growth.se,
             format!(
                 "(proxy - gold) at the largest n minus at n = 1: {:.3} (se {:.3}, needs > {SIGNIFICANT_SE} se)",
                 r.gap_growth.mean, r.gap_growth.se
             ),
-        ));
+        ), range));
     }
+    let bon_ranges = || f.results.iter().map(|r| (r.proxy.size.as_str(), r.trusted.as_ref()));
     let min_r2 = f.results.iter().map(|r| r.r2).fold(f64::INFINITY, f64::min);
-    out.push(check(
-        "F2 bon fits: R^2 of d(alpha - beta d)",
-        min_r2 >= MIN_R2_BON,
-        format!("lowest R^2 {min_r2:.3} (needs >= {MIN_R2_BON})"),
+    out.push(within_trust(
+        check(
+            "F2 bon fits: R^2 of d(alpha - beta d)",
+            min_r2 >= MIN_R2_BON,
+            format!("lowest R^2 {min_r2:.3} (needs >= {MIN_R2_BON})"),
+        ),
+        bon_ranges(),
     ));
     let params: Vec<f64> = f.results.iter().map(|r| r.proxy.params as f64).collect();
     let bon_trend = |name: &str, coef: fn(f64, f64) -> Option<f64>, up: bool| {
         let (points, columns): (Vec<f64>, Vec<Vec<Option<f64>>>) =
             f.results.iter().map(|r| bon_coefficient(coef, r)).unzip();
-        trend_check(name, &params, &points, &by_resample(&columns), up)
+        within_trust(trend_check(name, &params, &points, &by_resample(&columns), up), bon_ranges())
     };
     out.push(bon_trend("F3 alpha_bon rises with RM size", |a, _| Some(a), true));
     out.push(bon_trend("F3 beta_bon falls with RM size", |_, b| Some(b), false));
@@ -207,23 +258,33 @@ pub fn fig1_checks(f: &Fig1) -> Vec<Check> {
     }
     for (i, r) in f.rl.iter().enumerate() {
         let smallest = i == 0;
-        let passed = if smallest { r.verdict == Verdict::PeaksAndFalls } else { r.verdict.overoptimises() }
-            && r.proxy_rises;
-        out.push(check(
+        let rise =
+            last_rise(&r.gold).unwrap_or(goodhart_core::Estimate { mean: f64::NAN, se: f64::NAN, n: 0 });
+        let passed = if smallest {
+            r.verdict == Verdict::PeaksAndFalls
+        } else {
+            overoptimisation_seen(&r.verdict, rise)
+        } && r.proxy_rises;
+        out.push(trust_check(format!("gold holds along rl {}", r.proxy.size), r.trusted.as_ref()));
+        out.push(within_trust(check(
             &format!("F1 rl {}: gold peaks while proxy rises (paper: every size)", r.proxy.size),
             passed,
             format!(
-                "{}; peak - last gold on the other half of the prompts {:.3} (se {:.3}); proxy {:.3} -> {:.3} at KL {:.1} (must rise by > 2 se); {}",
+                "{}; peak - last gold on the other half of the prompts {:.3} (se {:.3}, over {} trajectories); last segment {:+.3} (se {:.3}); proxy {:.3} -> {:.3} at KL {:.1} (must rise by > 2 se); {}",
                 r.verdict,
                 r.fall.amount.mean,
                 r.fall.amount.se,
+                r.trajectories,
+                rise.mean,
+                rise.se,
                 r.proxy_score[0].mean,
                 r.proxy_score.last().map_or(f64::NAN, |e| e.mean),
                 r.kl_reached,
-                if smallest { "the smallest proxy must peak and fall" } else { "must fall or peak beyond the range" }
+                if smallest { "the smallest proxy must peak and fall" } else { RULE }
             ),
-        ));
+        ), [(r.proxy.size.as_str(), r.trusted.as_ref())]));
     }
+    let rl_ranges = || f.rl.iter().map(|r| (r.proxy.size.as_str(), r.trusted.as_ref()));
     for r in &f.rl {
         let dips: Vec<String> = kl_dips(&r.kl)
             .into_iter()
@@ -248,20 +309,26 @@ pub fn fig1_checks(f: &Fig1) -> Vec<Check> {
         ));
     }
     let min_r2 = f.rl.iter().map(|r| r.r2).fold(f64::INFINITY, f64::min);
-    out.push(check(
-        "F2 rl fits: R^2 of d(alpha - beta ln d)",
-        min_r2 >= MIN_R2_RL,
-        format!("lowest R^2 {min_r2:.3} (needs >= {MIN_R2_RL})"),
+    out.push(within_trust(
+        check(
+            "F2 rl fits: R^2 of d(alpha - beta ln d)",
+            min_r2 >= MIN_R2_RL,
+            format!("lowest R^2 {min_r2:.3} (needs >= {MIN_R2_RL})"),
+        ),
+        rl_ranges(),
     ));
     let rl_params: Vec<f64> = f.rl.iter().map(|r| r.proxy.params as f64).collect();
     let betas: Vec<f64> = f.rl.iter().map(|r| r.beta_rl_shared).collect();
     let columns: Vec<Vec<Option<f64>>> = f.rl.iter().map(|r| r.bootstrap_beta_shared.clone()).collect();
-    out.push(trend_check(
-        "F3 beta_RL (shared alpha) falls with RM size",
-        &rl_params,
-        &betas,
-        &by_resample(&columns),
-        false,
+    out.push(within_trust(
+        trend_check(
+            "F3 beta_RL (shared alpha) falls with RM size",
+            &rl_params,
+            &betas,
+            &by_resample(&columns),
+            false,
+        ),
+        rl_ranges(),
     ));
     for r in &f.rl {
         let Some(bon) = f.results.iter().find(|b| b.proxy.size == r.proxy.size) else {
@@ -273,8 +340,10 @@ pub fn fig1_checks(f: &Fig1) -> Vec<Check> {
         let top = |g: &[f64]| g.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let target = 0.8 * top(&bon_gold).min(top(&rl_gold));
         let name = format!("F4 rl {}: more KL than best-of-n for the same gold", r.proxy.size);
+        let ranges = [("bon", bon.trusted.as_ref()), ("rl", r.trusted.as_ref())];
+        let mut out_push = |c: Check| out.push(within_trust(c, ranges));
         match (kl_to_reach(&bon.kl, &bon_gold, target), kl_to_reach(&rl_kl, &rl_gold, target)) {
-            (Some(kb), Some(kr)) if target > 0.0 => out.push(check(
+            (Some(kb), Some(kr)) if target > 0.0 => out_push(check(
                 &name,
                 kr >= MIN_KL_RATIO * kb,
                 format!(
@@ -282,7 +351,7 @@ pub fn fig1_checks(f: &Fig1) -> Vec<Check> {
                     kr / kb
                 ),
             )),
-            _ => out.push(check(
+            _ => out_push(check(
                 &name,
                 false,
                 format!("no positive gold level both curves reach ({target:.3})"),
@@ -353,6 +422,25 @@ mod tests {
         assert!(!out[1].reproduced, "1 of 3 is a counter-example");
         assert!(out[1].to_string().starts_with("NOT REPRODUCED  b: passed on 1 of 3 seeds"));
         assert!(!across_seeds(&[(1, vec![c("x", true)]), (2, vec![c("x", false)])])[0].reproduced, "1 of 2");
+    }
+
+    #[test]
+    fn a_check_that_reads_beyond_the_trusted_range_is_not_applicable() {
+        let d = [0.0, 1.0, 2.0, 3.0];
+        let faithful = crate::findings::trusted_range(&d, &[0.9; 4], 0.75).unwrap();
+        let broken = crate::findings::trusted_range(&d, &[0.9, 0.9, 0.6, 0.55], 0.75).unwrap();
+        let passing = || check("F1 bon p1k: gold peaks", true, "peaks and falls".into());
+        let kept = within_trust(passing(), [("p1k", Some(&faithful)), ("p3k", None)]);
+        assert!(kept.applies && kept.passed);
+        // counter-example: the same passing check on a curve whose gold breaks at d = 2
+        let gated = within_trust(passing(), [("p1k", Some(&faithful)), ("p10k", Some(&broken))]);
+        assert!(!gated.applies && !gated.fails(), "{gated}");
+        assert!(
+            gated.to_string().starts_with("N/A")
+                && gated.detail.contains("p10k: gold trusted only up to d = 1.00")
+        );
+        assert!(trust_check("gold holds".into(), Some(&broken)).fails());
+        assert!(!trust_check("gold holds".into(), None).applies);
     }
 
     #[test]

@@ -115,6 +115,10 @@ pub fn epochs_check(one_by_4d: &DataPoint, four_by_d: &DataPoint) -> Check {
 pub struct PolicyPoint {
     pub size: String,
     pub params: u64,
+    /// The policy's validation loss (nats per token; `None` when its stage has none).
+    pub val_loss: Option<f64>,
+    /// The rubric's mean score of its best-of-n pools (its samples before any optimisation).
+    pub initial_rubric: Estimate,
     pub gain: Estimate,
     /// KL at the maximum, and whether the maximum is the last measured point (then the peak is
     /// not resolved).
@@ -122,16 +126,53 @@ pub struct PolicyPoint {
     pub peak_is_last: bool,
 }
 
+/// How much lower (nats per token) the larger policy's validation loss must be for it to count
+/// as the better policy that finding 6 is about.
+pub const POLICY_LOSS_MARGIN: f64 = 0.02;
+
+/// Why `large` is not clearly the better policy, or `None` when it is: more parameters, a
+/// validation loss lower by [`POLICY_LOSS_MARGIN`], and a higher initial rubric score by more than
+/// [`SIGNIFICANT_SE`] standard errors.
+pub fn not_clearly_better(main: &PolicyPoint, large: &PolicyPoint) -> Option<String> {
+    if large.params <= main.params {
+        return Some(format!(
+            "the swept policy {} ({} params) is not larger than the main one {} ({}): set sweeps.policy_size",
+            large.size, large.params, main.size, main.params
+        ));
+    }
+    match (main.val_loss, large.val_loss) {
+        (Some(m), Some(l)) if l <= m - POLICY_LOSS_MARGIN => {}
+        (m, l) => {
+            let show = |x: Option<f64>| x.map_or("unknown".to_string(), |x| format!("{x:.3}"));
+            return Some(format!(
+                "the larger policy {} is not clearly better: validation loss {} against {}'s {} (needs {POLICY_LOSS_MARGIN} lower): give it more pretraining (sweeps.policy_steps)",
+                large.size,
+                show(l),
+                main.size,
+                show(m)
+            ));
+        }
+    }
+    let better = difference(large.initial_rubric, main.initial_rubric);
+    if !significant(better) {
+        return Some(format!(
+            "the larger policy {} is not clearly better: initial rubric score {} against {}'s {} (needs higher by > {SIGNIFICANT_SE} se)",
+            large.size,
+            est(large.initial_rubric),
+            main.size,
+            est(main.initial_rubric)
+        ));
+    }
+    None
+}
+
 /// Finding 6 for one method: the larger policy gains less, and both peak at about the same KL
-/// (within a factor [`SAME_KL_RATIO`]). Does not apply unless `large` has more parameters.
+/// (within a factor [`SAME_KL_RATIO`]). Does not apply unless `large` is clearly the better
+/// policy ([`not_clearly_better`]): otherwise the sweep cannot answer.
 pub fn policy_checks(method: &str, main: &PolicyPoint, large: &PolicyPoint) -> Vec<Check> {
     let gains = format!("F6 {method}: the larger policy gains less");
     let same = format!("F6 {method}: both policies peak at about the same KL");
-    if large.params <= main.params {
-        let why = format!(
-            "the swept policy {} ({} params) is not larger than the main one {} ({}): set sweeps.policy_size",
-            large.size, large.params, main.size, main.params
-        );
+    if let Some(why) = not_clearly_better(main, large) {
         return vec![not_applicable(&gains, why.clone()), not_applicable(&same, why)];
     }
     let less = difference(main.gain, large.gain);
@@ -381,8 +422,32 @@ mod tests {
         assert!(epochs_check(&dp("p3k", 400, 1, 0.60, 0.3), &dp("p3k", 100, 4, 0.50, 0.1)).fails());
     }
 
+    /// A policy whose loss and initial rubric score improve with its size.
     fn pp(size: &str, params: u64, gain: f64, peak_kl: f64) -> PolicyPoint {
-        PolicyPoint { size: size.into(), params, gain: e(gain, 0.05), peak_kl, peak_is_last: false }
+        PolicyPoint {
+            size: size.into(),
+            params,
+            val_loss: Some(1.5 - params as f64 / 1e7),
+            initial_rubric: e(params as f64 / 1e6, 0.01),
+            gain: e(gain, 0.05),
+            peak_kl,
+            peak_is_last: false,
+        }
+    }
+
+    #[test]
+    fn a_larger_policy_that_is_not_better_cannot_answer_finding_6() {
+        let main = pp("p300k", 300_000, 0.8, 4.0);
+        assert!(not_clearly_better(&main, &pp("p1m", 1_000_000, 0.4, 5.0)).is_none());
+        // counter-examples: the round-2 pair (validation loss 1.363 against 1.373), and a larger
+        // policy whose samples the rubric does not score higher
+        let close = PolicyPoint { val_loss: Some(1.363), ..pp("p1m", 1_000_000, 0.4, 5.0) };
+        let main_close = PolicyPoint { val_loss: Some(1.373), ..main.clone() };
+        let c = policy_checks("bon", &main_close, &close);
+        assert!(c.iter().all(|c| !c.applies) && c[0].detail.contains("not clearly better"), "{c:?}");
+        let mut same_rubric = pp("p1m", 1_000_000, 0.4, 5.0);
+        same_rubric.initial_rubric = main.initial_rubric;
+        assert!(not_clearly_better(&main, &same_rubric).is_some_and(|w| w.contains("rubric")));
     }
 
     #[test]
