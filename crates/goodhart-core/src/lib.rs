@@ -8,7 +8,7 @@ mod traits;
 
 pub mod fault;
 pub use durable::{publish, sync_dir, sync_file, temp_path, write_atomic};
-pub use record::{Curve, CurvePoint, Method, Record};
+pub use record::{nan_as_null, Curve, CurvePoint, Method, Record};
 pub use rng::SplitMix64;
 pub use stats::{bootstrap, concordance, neg_log_sigmoid, quantile_sorted, Estimate, Interval};
 pub use traits::{

@@ -40,18 +40,45 @@ pub struct CurvePoint {
     pub gold_se: f64,
     /// A third score of the same samples (the experiments' rubric, the 'human' the gold stands
     /// for), recentred like the others; NaN when not measured.
-    #[serde(default = "nan")]
+    #[serde(default = "nan", with = "nan_as_null")]
     pub rubric: f64,
-    #[serde(default = "nan")]
+    #[serde(default = "nan", with = "nan_as_null")]
     pub rubric_se: f64,
     /// How often the gold orders two of the optimised policy's samples as the rubric does (1:
     /// always; 0.5: a coin); NaN when not measured.
-    #[serde(default = "nan")]
+    #[serde(default = "nan", with = "nan_as_null")]
     pub fidelity: f64,
 }
 
 fn nan() -> f64 {
     f64::NAN
+}
+
+/// Serde for numbers that may be NaN ("not measured"): JSON has no NaN and writes `null`, which
+/// reads back as NaN here (`#[serde(with = "goodhart_core::nan_as_null")]`).
+pub mod nan_as_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(*x)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+
+    /// The same for a list of such numbers (`#[serde(with = "goodhart_core::nan_as_null::vec")]`).
+    pub mod vec {
+        use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+        pub fn serialize<S: Serializer>(xs: &[f64], s: S) -> Result<S::Ok, S::Error> {
+            xs.serialize(s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+            Ok(Vec::<Option<f64>>::deserialize(d)?.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
+        }
+    }
 }
 
 impl CurvePoint {
@@ -92,13 +119,13 @@ pub struct Record {
     pub proxy_se: f64,
     /// The rubric's score of the same samples, recentred on the initial policy; NaN when not
     /// measured.
-    #[serde(default = "nan")]
+    #[serde(default = "nan", with = "nan_as_null")]
     pub rubric: f64,
-    #[serde(default = "nan")]
+    #[serde(default = "nan", with = "nan_as_null")]
     pub rubric_se: f64,
     /// The gold's fidelity to the rubric on the samples of this point ([`CurvePoint::fidelity`]);
     /// NaN when not measured.
-    #[serde(default = "nan")]
+    #[serde(default = "nan", with = "nan_as_null")]
     pub fidelity: f64,
 }
 
@@ -188,6 +215,16 @@ mod tests {
         assert_eq!(back.rubric, 0.2);
         assert_eq!(back.fidelity, 0.8);
         assert!((back.sqrt_kl - 0.636f64.sqrt()).abs() < 1e-12);
+        // no rubric, so no fidelity: NaN is written as null and read back as NaN
+        let unmeasured = Record::new("fig1", Method::Bon).with_point(&CurvePoint {
+            rubric: f64::NAN,
+            fidelity: f64::NAN,
+            ..p
+        });
+        let json = serde_json::to_string(&unmeasured).unwrap();
+        assert!(json.contains("\"fidelity\":null"), "{json}");
+        let back: Record = serde_json::from_str(&json).unwrap();
+        assert!(back.fidelity.is_nan() && back.rubric.is_nan() && back.gold == 0.3);
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub struct AgainstGold {
     pub rubric_fall: SplitFall,
     /// The gold's fidelity to the rubric at each point (empty when not measured), and how far
     /// along the curve it holds.
-    #[serde(default)]
+    #[serde(default, with = "goodhart_core::nan_as_null::vec")]
     pub fidelity: Vec<f64>,
     #[serde(default)]
     pub trusted: Option<TrustedRange>,

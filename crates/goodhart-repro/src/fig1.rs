@@ -32,7 +32,7 @@ pub struct BonResult {
     /// The gold's fidelity to the rubric at each n: how often it orders two best-of-n choices
     /// as the rubric does, the choices drawn as the estimator weighs them (empty when not
     /// measured).
-    #[serde(default)]
+    #[serde(default, with = "goodhart_core::nan_as_null::vec")]
     pub fidelity: Vec<f64>,
     /// How far along the curve the gold can be trusted (`None` without fidelity).
     #[serde(default)]
@@ -73,8 +73,9 @@ pub struct BonResult {
 /// Finding 8's two numbers for one proxy: if the proxy's error were purely regressional, the
 /// gold would follow the proxy scaled by the regression slope Cov(gold, proxy) / Var(proxy),
 /// so the best-of-n gold curve would be the proxy curve times that slope and
-/// alpha_bon(gold) / alpha_bon(proxy) would equal it. Each with its 90% bootstrap interval over
-/// prompts.
+/// alpha_bon(gold) / alpha_bon(proxy) would equal it. The slope is taken within prompts (as
+/// best-of-n selects within a prompt), the alphas from the curves' initial slopes (small n). Each
+/// with its 90% bootstrap interval over prompts.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Regressional {
     pub slope: f64,
@@ -88,15 +89,36 @@ fn mean_curve(table: &[f64], cols: usize, idx: &[usize]) -> Vec<f64> {
     (0..cols).map(|j| idx.iter().map(|&i| table[i * cols + j]).sum::<f64>() / idx.len() as f64).collect()
 }
 
-/// The slope of gold on proxy over every sample of the prompts `idx`.
+/// The slope of gold on proxy within prompts (each prompt's samples centred on their own means,
+/// as best-of-n selects within a prompt), over the prompts `idx`.
 fn regression_slope(proxy: &[Vec<f64>], gold: &[Vec<f64>], idx: &[usize]) -> f64 {
-    let pairs = || idx.iter().flat_map(|&i| proxy[i].iter().zip(&gold[i]));
-    // two passes: the means, then the centred sums
-    let (n, sp, sg) = pairs().fold((0.0, 0.0, 0.0), |(n, sp, sg), (p, g)| (n + 1.0, sp + p, sg + g));
-    let (mp, mg) = (sp / n, sg / n);
-    let (cov, var) =
-        pairs().fold((0.0, 0.0), |(c, v), (p, g)| (c + (p - mp) * (g - mg), v + (p - mp) * (p - mp)));
+    let (mut cov, mut var) = (0.0, 0.0);
+    for &i in idx {
+        let n = proxy[i].len() as f64;
+        let mp = proxy[i].iter().sum::<f64>() / n;
+        let mg = gold[i].iter().sum::<f64>() / n;
+        for (p, g) in proxy[i].iter().zip(&gold[i]) {
+            cov += (p - mp) * (g - mg);
+            var += (p - mp) * (p - mp);
+        }
+    }
     cov / var
+}
+
+/// The largest n whose point enters the initial slopes of [`regressional`]'s alpha ratio.
+pub const INITIAL_SLOPE_MAX_N: u64 = 16;
+
+/// alpha_bon(gold) / alpha_bon(proxy) from the curves' initial slopes: each curve's rise from
+/// n = 1 regressed on d through the origin over the points with n <= [`INITIAL_SLOPE_MAX_N`]
+/// (where R(d) = d (alpha - beta d) is alpha d to first order), so beta, which trades off against
+/// alpha in a joint fit exactly where it is large, does not enter.
+fn initial_slope_ratio(d: &[f64], ns: &[u64], gold: &[f64], proxy: &[f64]) -> f64 {
+    let (mut g, mut p) = (0.0, 0.0);
+    for k in (0..d.len()).filter(|&k| ns[k] > 1 && ns[k] <= INITIAL_SLOPE_MAX_N) {
+        g += (gold[k] - gold[0]) * d[k];
+        p += (proxy[k] - proxy[0]) * d[k];
+    }
+    g / p
 }
 
 /// [`Regressional`] from the pools' scores and the best-of-n curves over them.
@@ -110,12 +132,9 @@ pub fn regressional(
     let d: Vec<f64> = curves.kl.iter().map(|k| k.sqrt()).collect();
     let cols = curves.ns.len();
     let ratio = |idx: &[usize]| -> f64 {
-        let g = fit_bon(&d, &mean_curve(&curves.per_prompt_gold, cols, idx));
-        let p = fit_bon(&d, &mean_curve(&curves.per_prompt_proxy, cols, idx));
-        match (g, p) {
-            (Ok(g), Ok(p)) => g.alpha() / p.alpha(),
-            _ => f64::NAN,
-        }
+        let g = mean_curve(&curves.per_prompt_gold, cols, idx);
+        let p = mean_curve(&curves.per_prompt_proxy, cols, idx);
+        initial_slope_ratio(&d, &curves.ns, &g, &p)
     };
     let all: Vec<usize> = (0..proxy.len()).collect();
     let ci = |xs: Vec<f64>| {
@@ -164,7 +183,7 @@ pub struct RlResult {
     pub rubric: Vec<Estimate>,
     /// The gold's fidelity to the rubric at each evaluation (Kendall concordance over its
     /// responses; empty when not measured).
-    #[serde(default)]
+    #[serde(default, with = "goodhart_core::nan_as_null::vec")]
     pub fidelity: Vec<f64>,
     /// How far along the curve the gold can be trusted (`None` without fidelity).
     #[serde(default)]
@@ -779,12 +798,35 @@ mod tests {
     }
 
     #[test]
+    fn the_slope_is_taken_within_prompts() {
+        // counter-example to a pooled slope: prompts whose proxy and gold means move together
+        // while, within each prompt, the gold does not follow the proxy at all
+        let mut rng = SplitMix64::new(8);
+        let (mut proxy, mut gold) = (Vec::new(), Vec::new());
+        for k in 0..32 {
+            let shift = k as f64;
+            proxy.push((0..64).map(|_| shift + rng.next_gaussian()).collect::<Vec<f64>>());
+            gold.push((0..64).map(|_| shift + rng.next_gaussian()).collect::<Vec<f64>>());
+        }
+        let all: Vec<usize> = (0..32).collect();
+        assert!(
+            regression_slope(&proxy, &gold, &all).abs() < 0.1,
+            "{}",
+            regression_slope(&proxy, &gold, &all)
+        );
+    }
+
+    #[test]
     fn noise_on_the_proxy_shrinks_the_slope_by_the_signal_share() {
         // proxy = gold + noise with Var(noise) = 1: slope = Var(gold) / Var(proxy) = 1/2
         let (proxy, gold) = pools(1.0, 1.0);
         let r = measure(&proxy, &gold);
         assert!((r.slope - 0.5).abs() < 0.03, "{r:?}");
         assert!(r.slope_ci.0 < 0.5 && 0.5 < r.slope_ci.1, "{r:?}");
+        // regressional Goodhart only: the gold curve is the proxy curve times the slope, so the
+        // initial slopes' ratio agrees with it
+        assert!((r.alpha_ratio - 0.5).abs() < 0.1, "{r:?}");
+        assert!(r.alpha_ratio_ci.0 < r.slope && r.slope < r.alpha_ratio_ci.1, "{r:?}");
         // and a noiseless proxy is a counter-example: its slope is 1
         let (proxy, gold) = pools(0.0, 1.0);
         assert!((measure(&proxy, &gold).slope - 1.0).abs() < 1e-9);

@@ -213,6 +213,7 @@ pub struct TrustedRange {
     /// The largest `d` measured.
     pub measured_to: f64,
     /// The lowest fidelity of the points beyond `up_to` (NaN when every point is trusted).
+    #[serde(with = "goodhart_core::nan_as_null")]
     pub worst_beyond: f64,
     pub threshold: f64,
 }

@@ -202,6 +202,12 @@ fn the_rubric_as_gold_is_faithful_everywhere_and_labels_at_its_accuracy() {
     for t in fig.results.iter().map(|r| r.trusted).chain(fig.rl.iter().map(|r| r.trusted)) {
         assert!(t.is_some_and(|t| t.covers_curve()), "{t:?}");
     }
+    // its results read back (a curve trusted to its end has no worst point beyond: JSON null)
+    let out = tempfile::tempdir().unwrap();
+    write_fig1(out.path(), &fig, "{}").unwrap();
+    let text = std::fs::read_to_string(out.path().join("fig1.json")).unwrap();
+    let back: goodhart_repro::fig1::Fig1 = serde_json::from_str(&text).unwrap();
+    assert_eq!(back.results[0].fidelity, fig.results[0].fidelity);
     // the proxies learn from labels that disagree with the rubric about as often as asked
     let w = pipeline.world().unwrap();
     let (policy_key, policy) = pipeline.policy(&w).unwrap();

@@ -62,7 +62,7 @@ fn smoke(target: &str) {
         serde_json::Value::Object(o) => o.is_empty(),
         _ => false,
     };
-    // fig26 cuts each curve at half its range: the tiny curves are too short to fit on half
+    // fig26 cuts each curve at 0.77 of its range: the tiny curves may be too short to fit there
     assert!(!empty || target == "fig26", "{target}.json holds no data: {}", result.json);
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.path().join(format!("{target}.json"))).unwrap())

@@ -329,6 +329,16 @@ fn bon_d(r: &BonResult) -> Vec<f64> {
     r.kl.iter().map(|k| k.sqrt()).collect()
 }
 
+/// Best-of-n's d from the exact KL of its pools (below the analytic one where pools repeat
+/// samples), where the result has it.
+fn bon_d_tie_aware(r: &BonResult) -> Vec<f64> {
+    if r.kl_tie_aware.len() == r.kl.len() {
+        r.kl_tie_aware.iter().map(|k| k.max(0.0).sqrt()).collect()
+    } else {
+        bon_d(r)
+    }
+}
+
 /// The gold at the grid point nearest `n` (the paper reads its data-size figures at n = 1000).
 fn gold_near_n(r: &BonResult, n: u64) -> (u64, Estimate) {
     let k = (0..r.ns.len()).min_by_key(|&k| r.ns[k].abs_diff(n)).expect("non-empty grid");

@@ -65,6 +65,9 @@ pub(crate) fn within_trust<'a>(
     c: Check,
     ranges: impl IntoIterator<Item = (&'a str, Option<&'a TrustedRange>)>,
 ) -> Check {
+    if !c.applies {
+        return c;
+    }
     let beyond: Vec<String> = ranges
         .into_iter()
         .filter_map(|(label, t)| t.filter(|t| !t.covers_curve()).map(|t| format!("{label}: {t}")))
