@@ -68,6 +68,10 @@ pub struct BonResult {
     /// Finding 8, regressional Goodhart, measured on the pools (initial-policy samples).
     #[serde(default)]
     pub regressional: Option<Regressional>,
+    /// How often this proxy orders pairs of pooled samples (held-out prompts) as the gold does
+    /// ([`held_out_agreement`]; `None` in results that predate it).
+    #[serde(default)]
+    pub proxy_gold_agreement_held_out: Option<f64>,
 }
 
 /// Finding 8's two numbers for one proxy: if the proxy's error were purely regressional, the
@@ -232,6 +236,12 @@ pub struct Fig1 {
     /// initial-policy samples, labelled by the gold): the same pairs the proxies' accuracy is
     /// measured on, so the two numbers compare like with like. Ties in rubric score count half.
     pub gold_rubric_agreement_on_policy_pairs: f64,
+    /// Like for like on held-out prompts: how often the gold orders pairs of the initial
+    /// policy's samples to the same held-out prompt as the rubric does, and (per proxy,
+    /// `BonResult::proxy_gold_agreement_held_out`) how often each proxy orders the same pairs as
+    /// the gold does ([`held_out_agreement`]). `None` in results that predate it.
+    #[serde(default)]
+    pub gold_rubric_agreement_held_out: Option<f64>,
     pub results: Vec<BonResult>,
     pub rl: Vec<RlResult>,
     /// The alpha of `R_RL` shared by every proxy size (`None` without RL runs).
@@ -342,11 +352,13 @@ pub fn fig1(p: &Pipeline) -> Result<Fig1, ReproError> {
         };
     }
     let gold_rubric_agreement_on_policy_pairs = agree / val.len().max(1) as f64;
+    let gold_rubric_agreement_held_out = Some(held_out_agreement(&gold_scores, &rubric_scores));
     Ok(Fig1 {
         mechanisms: p.config.mechanisms(),
         policy: policy_report,
         gold: gold.eval,
         gold_rubric_agreement_on_policy_pairs,
+        gold_rubric_agreement_held_out,
         results,
         rl,
         rl_alpha_shared,
@@ -583,6 +595,7 @@ pub fn bon_result(
     let mut result = analyse(&curves, proxy.report.clone(), p.config.bon.bootstrap, p.config.bon.seed)?;
     result.regressional =
         Some(regressional(proxy_scores, gold_scores, &curves, p.config.bon.bootstrap, p.config.bon.seed));
+    result.proxy_gold_agreement_held_out = Some(held_out_agreement(proxy_scores, gold_scores));
     // the proxy pulling away from the gold, each in units of its spread on the pools
     let cols = curves.ns.len();
     let (proxy_sd, gold_sd) = (pooled_sd(proxy_scores), pooled_sd(gold_scores));
@@ -754,7 +767,34 @@ fn analyse(
         gold_rubric_concordance_peak: None,
         gold_rubric_concordance_end: None,
         regressional: None,
+        proxy_gold_agreement_held_out: None,
     })
+}
+
+/// How often `judge` orders pairs of samples to the same prompt as `reference` does: each pool's
+/// samples taken in pairs (0, 1), (2, 3), ... (independent draws of the policy), pairs the
+/// reference ties left out, a tie of the judge counting half. So a gold and a proxy are scored on
+/// the same pairs, of the distribution the proxies learned from, on prompts neither trained on.
+pub fn held_out_agreement(judge: &[Vec<f64>], reference: &[Vec<f64>]) -> f64 {
+    let (mut agree, mut pairs) = (0.0, 0usize);
+    for (j, r) in judge.iter().zip(reference) {
+        for k in (0..j.len().min(r.len()) / 2).map(|k| 2 * k) {
+            let by_r = r[k].total_cmp(&r[k + 1]);
+            if by_r.is_eq() {
+                continue;
+            }
+            let by_j = j[k].total_cmp(&j[k + 1]);
+            pairs += 1;
+            agree += if by_j == by_r {
+                1.0
+            } else if by_j.is_eq() {
+                0.5
+            } else {
+                0.0
+            };
+        }
+    }
+    agree / pairs as f64
 }
 
 #[cfg(test)]
@@ -795,6 +835,19 @@ mod tests {
         assert!((r.slope - 0.5).abs() < 1e-9, "{r:?}");
         assert!((r.alpha_ratio - 0.5).abs() < 1e-6, "{r:?}");
         assert!(r.slope_ci.0 <= r.slope && r.slope <= r.slope_ci.1);
+    }
+
+    #[test]
+    fn held_out_agreement_counts_pairs_within_prompts() {
+        let reference = vec![vec![0.0, 1.0, 2.0, 3.0], vec![5.0, 4.0, 1.0, 1.0]];
+        assert_eq!(held_out_agreement(&reference, &reference), 1.0);
+        // counter-examples: the reverse order, and a judge that ties everything
+        let reverse: Vec<Vec<f64>> = reference.iter().map(|p| p.iter().map(|x| -x).collect()).collect();
+        assert_eq!(held_out_agreement(&reverse, &reference), 0.0);
+        assert_eq!(held_out_agreement(&[vec![1.0; 4], vec![1.0; 4]], &reference), 0.5);
+        // pairs across prompts do not count: a shift between prompts changes nothing
+        let shifted = vec![vec![100.0, 101.0, 102.0, 103.0], vec![-5.0, -6.0, 0.0, 0.0]];
+        assert_eq!(held_out_agreement(&shifted, &reference), 1.0);
     }
 
     #[test]
