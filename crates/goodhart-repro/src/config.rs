@@ -311,6 +311,10 @@ pub struct DaaStage {
     pub seed: u64,
     /// Gold evaluations per doubling of the step count.
     pub eval_per_octave: usize,
+    /// Runs per (loss, beta) (>= 1): run r with seed `seed + 1009 r`, read as their mean with
+    /// the spread between them, as PPO's `rl.trajectories`.
+    #[serde(default = "one_trajectory", skip_serializing_if = "is_one_trajectory")]
+    pub trajectories: usize,
 }
 
 impl DaaStage {
@@ -353,6 +357,7 @@ impl Default for DaaStage {
             max_grad_norm: 1.0,
             seed: 0,
             eval_per_octave: 3,
+            trajectories: 3,
         }
     }
 }

@@ -29,8 +29,44 @@ impl Pipeline {
         loss: DaaLoss,
         beta: f64,
     ) -> Result<DaaOutput, ReproError> {
+        self.daa_trajectory(w, policy_key, policy, gold, data_key, train, loss, beta, 0)
+    }
+
+    /// Every run of one (loss, beta) cell: `dpo.trajectories` runs, run r with seed
+    /// `dpo.seed + 1009 r` (run 0 is [`Pipeline::daa`]'s), each its own stage.
+    #[allow(clippy::too_many_arguments)]
+    pub fn daa_trajectories(
+        &self,
+        w: &WorldArtifacts,
+        policy_key: &str,
+        policy: &Gpt,
+        gold: &Gold,
+        data_key: &str,
+        train: &[Comparison],
+        loss: DaaLoss,
+        beta: f64,
+    ) -> Result<Vec<DaaOutput>, ReproError> {
+        (0..self.config.dpo.trajectories.max(1))
+            .map(|r| self.daa_trajectory(w, policy_key, policy, gold, data_key, train, loss, beta, r))
+            .collect()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn daa_trajectory(
+        &self,
+        w: &WorldArtifacts,
+        policy_key: &str,
+        policy: &Gpt,
+        gold: &Gold,
+        data_key: &str,
+        train: &[Comparison],
+        loss: DaaLoss,
+        beta: f64,
+        trajectory: usize,
+    ) -> Result<DaaOutput, ReproError> {
         let rl = &self.config.rl;
-        let cfg = self.config.dpo.run(loss, beta, rl.ppo.gen_batch_size, rl.ppo.max_new_tokens);
+        let mut cfg = self.config.dpo.run(loss, beta, rl.ppo.gen_batch_size, rl.ppo.max_new_tokens);
+        cfg.seed = cfg.seed.wrapping_add(crate::config::TRAJECTORY_SEED_STRIDE * trajectory as u64);
         let inputs = (policy_key, data_key, &gold.key, &cfg, rl.eval_prompts, rl.prompt_seed);
         let key = key_of(Stage::Daa, &inputs);
         let (dir, outcome) = self.store.ensure(Stage::Daa, &key, &inputs, |tmp| {

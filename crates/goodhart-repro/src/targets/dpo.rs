@@ -37,12 +37,12 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
     let mut runs = Vec::new();
     for &loss in &c.losses {
         for &beta in &c.betas {
-            let out = p.daa(&w, &policy_key, &policy, &gold, &data_key, &train, loss, beta)?;
-            records.extend(out.records.iter().cloned().map(|mut r| {
+            let outs = p.daa_trajectories(&w, &policy_key, &policy, &gold, &data_key, &train, loss, beta)?;
+            records.extend(outs.iter().flat_map(|o| o.records.iter().cloned()).map(|mut r| {
                 r.experiment = format!("dpo/{loss}/beta{beta}");
                 r
             }));
-            runs.push(summary(loss.to_string(), beta, &out)?);
+            runs.push(summary(loss.to_string(), beta, &outs)?);
         }
     }
     let checks = daa_checks(&runs.iter().map(|r| r.run.clone()).collect::<Vec<_>>());
@@ -52,33 +52,61 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
     Ok(TargetOutput::new("dpo", markdown, records, Some(figure), json).with_checks(checks))
 }
 
-fn summary(loss: String, beta: f64, out: &DaaOutput) -> Result<RunSummary, ReproError> {
-    let d: Vec<f64> = out.evals.iter().map(|e| e.kl.mean.max(0.0).sqrt()).collect();
-    let gold: Vec<Estimate> = out.evals.iter().map(|e| e.gold).collect();
+/// One (loss, beta) cell over its runs: every curve their mean, with the spread between them.
+fn summary(loss: String, beta: f64, outs: &[DaaOutput]) -> Result<RunSummary, ReproError> {
+    let out = outs.first().ok_or_else(|| ReproError::Config("dpo.trajectories must be >= 1".into()))?;
     let cols = out.evals.len();
-    let (prompts, table) = crate::fig1::evals_table(&out.evals, |e| &e.gold_values);
-    if prompts < 2 {
+    if outs
+        .iter()
+        .any(|o| o.evals.len() != cols || o.evals.iter().zip(&out.evals).any(|(a, b)| a.step != b.step))
+    {
         return Err(ReproError::Artifact(format!(
-            "{loss} beta {beta}: the evaluations hold {prompts} gold values each (need 2 or more): delete the run's stage directory to recompute it"
+            "{loss} beta {beta}: the runs were evaluated at different steps: they must share one schedule"
         )));
+    }
+    let column = |f: &dyn Fn(&goodhart_ppo::GoldEval) -> Option<Estimate>| -> Vec<Estimate> {
+        (0..cols)
+            .filter_map(|k| {
+                let xs: Vec<Estimate> = outs.iter().filter_map(|o| f(&o.evals[k])).collect();
+                (xs.len() == outs.len()).then(|| crate::findings::over_runs(&xs))
+            })
+            .collect()
+    };
+    let d: Vec<f64> = column(&|e| Some(e.kl)).iter().map(|k| k.mean.max(0.0).sqrt()).collect();
+    let gold = column(&|e| Some(e.gold));
+    let mut tables = Vec::with_capacity(outs.len());
+    for o in outs {
+        let (prompts, table) = crate::fig1::evals_table(&o.evals, |e| &e.gold_values);
+        if prompts < 2 {
+            return Err(ReproError::Artifact(format!(
+                "{loss} beta {beta}: the evaluations hold {prompts} gold values each (need 2 or more): delete the run's stage directory to recompute it"
+            )));
+        }
+        tables.push(table);
     }
     let means: Vec<f64> = gold.iter().map(|g| g.mean).collect();
     let r2 = |form: Form| fit(form, &d, &means, &FitOptions::default()).map_or(f64::NAN, |f| f.r2);
-    let tail = &out.logs[out.logs.len().saturating_sub((out.logs.len() / 10).max(1))..];
     Ok(RunSummary {
         run: DaaRun {
             loss,
             beta,
-            shape: RiseAndFall::of(&table, cols),
+            shape: RiseAndFall::over_runs(&tables, cols),
             r2_rl: r2(Form::Rl),
             r2_bon: r2(Form::Bon),
         },
         steps: out.evals.iter().map(|e| e.step).collect(),
         d,
         gold,
-        implicit: out.evals.iter().map(|e| e.proxy).collect(),
-        rubric: out.evals.iter().filter_map(|e| e.rubric).collect(),
-        late_accuracy: tail.iter().map(|l| l.accuracy).sum::<f64>() / tail.len().max(1) as f64,
+        implicit: column(&|e| Some(e.proxy)),
+        rubric: column(&|e| e.rubric),
+        late_accuracy: outs
+            .iter()
+            .map(|o| {
+                let tail = &o.logs[o.logs.len().saturating_sub((o.logs.len() / 10).max(1))..];
+                tail.iter().map(|l| l.accuracy).sum::<f64>() / tail.len().max(1) as f64
+            })
+            .sum::<f64>()
+            / outs.len() as f64,
     })
 }
 

@@ -31,6 +31,27 @@ impl RiseAndFall {
         RiseAndFall { rise, fall }
     }
 
+    /// Over `R` runs of one cell (each a `[prompt, evaluation]` table over the same prompts):
+    /// the peak chosen on the even prompts of their mean curve, each run's rise and fall measured
+    /// on its odd prompts, and combined with the spread between runs
+    /// ([`crate::findings::over_runs`], [`crate::findings::fall_over_runs`]).
+    pub fn over_runs(tables: &[Vec<f64>], cols: usize) -> Self {
+        if tables.len() == 1 {
+            return Self::of(&tables[0], cols);
+        }
+        let fall = crate::findings::fall_over_runs(tables, cols);
+        let rises: Vec<Estimate> = tables
+            .iter()
+            .map(|t| {
+                let prompts = t.len() / cols;
+                Estimate::from_iterator(
+                    (1..prompts).step_by(2).map(|p| t[p * cols + fall.peak] - t[p * cols]),
+                )
+            })
+            .collect();
+        RiseAndFall { rise: crate::findings::over_runs(&rises), fall }
+    }
+
     pub fn rises(&self) -> bool {
         self.rise.mean > SIGNIFICANT_SE * self.rise.se
     }
@@ -106,6 +127,28 @@ pub fn daa_checks(runs: &[DaaRun]) -> Vec<Check> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn runs_that_disagree_do_not_rise_and_fall_together() {
+        let mut rng = goodhart_core::SplitMix64::new(2);
+        let mut table = |curve: &[f64]| -> Vec<f64> {
+            (0..128)
+                .flat_map(|_| curve.iter().map(|c| c + 0.05 * rng.next_gaussian()).collect::<Vec<_>>())
+                .collect()
+        };
+        let agree: Vec<Vec<f64>> = (0..3).map(|_| table(&[0.0, 1.0, 0.2])).collect();
+        let shape = RiseAndFall::over_runs(&agree, 3);
+        assert!(shape.rises() && shape.fall.falls, "{shape:?}");
+        // counter-example: each run alone rises and falls, by amounts that disagree widely
+        let apart: Vec<Vec<f64>> =
+            [[0.0, 0.1, 0.05], [0.0, 1.0, -1.0], [0.0, 3.0, 2.9]].iter().map(|c| table(c)).collect();
+        for t in &apart {
+            let alone = RiseAndFall::of(t, 3);
+            assert!(alone.rises() && alone.fall.falls, "{alone:?}");
+        }
+        let shape = RiseAndFall::over_runs(&apart, 3);
+        assert!(!(shape.rises() && shape.fall.falls), "{shape:?}");
+        assert_eq!(RiseAndFall::over_runs(&apart[..1], 3), RiseAndFall::of(&apart[0], 3));
+    }
     /// `[prompt, evaluation]` tables: every prompt follows `curve` plus its own offset and a
     /// little alternating noise.
     fn table(curve: &[f64], prompts: usize) -> Vec<f64> {
