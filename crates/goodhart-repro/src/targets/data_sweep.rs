@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::*;
 use crate::fig1::{analyse_rl, bon_result, BonResult, RlResult};
 use crate::pipeline::{Base, Pipeline, TrainedRm};
-use crate::verify::sweeps::{data_checks, epochs_check, DataPoint, LEARNT_MARGIN};
+use crate::verify::sweeps::{data_checks, epochs_checks, DataPoint, LEARNT_MARGIN};
 use crate::ReproError;
 
 /// One (RM size, data size, epochs) cell of the data sweep.
@@ -131,7 +131,7 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
             first_better_than_chance(&mut s, &points);
             data_checks(&points)
         }
-        "fig13" => vec![epochs_check(&points[1], &points[2])],
+        "fig13" => epochs_checks(&points[1], &points[2]),
         _ => Vec::new(),
     };
     let mut figure = data_figure(target, &cells);

@@ -156,6 +156,19 @@ fn trend_check(
     }
 }
 
+/// Whether a best-of-n curve's fitted peak lies inside its measured range and, where the gold's
+/// fidelity was measured, inside its trusted range.
+fn peak_inside(r: &BonResult) -> bool {
+    peak_measured(r.peak_d, r.kl.last().map_or(0.0, |k| k.sqrt()), r.trusted.as_ref())
+}
+
+/// A fitted peak at `peak_d` on a curve measured to `measured_to` with the gold trusted over
+/// `trusted` (`None`: fidelity not measured) lies where the curve was measured and trusted.
+fn peak_measured(peak_d: Option<f64>, measured_to: f64, trusted: Option<&TrustedRange>) -> bool {
+    let trusted_to = trusted.map_or(f64::INFINITY, |t| t.up_to);
+    peak_d.is_some_and(|d| d <= measured_to && d <= trusted_to)
+}
+
 /// A coefficient of a best-of-n fit `(alpha, beta)`.
 fn bon_coefficient(f: fn(f64, f64) -> Option<f64>, r: &BonResult) -> (f64, Vec<Option<f64>>) {
     let point = f(r.alpha_bon, r.beta_bon).unwrap_or(f64::NAN);
@@ -266,16 +279,39 @@ pub fn fig1_checks(f: &Fig1) -> Vec<Check> {
     };
     out.push(bon_trend("F3 alpha_bon rises with RM size", |a, _| Some(a), true));
     out.push(bon_trend("F3 beta_bon falls with RM size", |_, b| Some(b), false));
-    out.push(bon_trend(
-        "F3 bon peak d* rises with RM size",
-        |a, b| Form::Bon.peak(&[a, b]).map(|p| p.d),
-        true,
-    ));
-    out.push(bon_trend(
-        "F3 bon peak gold R* rises with RM size",
-        |a, b| Form::Bon.peak(&[a, b]).map(|p| p.r),
-        true,
-    ));
+    // the peaks' trends read only sizes whose fitted peak was measured and trusted, not a peak
+    // the fit puts beyond the curve
+    let inside: Vec<&BonResult> = f.results.iter().filter(|r| peak_inside(r)).collect();
+    let left_out: Vec<&str> =
+        f.results.iter().filter(|r| !peak_inside(r)).map(|r| r.proxy.size.as_str()).collect();
+    let peak_trend = |name: &str, coef: fn(f64, f64) -> Option<f64>| {
+        if inside.len() < 2 {
+            return not_applicable(
+                name,
+                format!(
+                    "needs two sizes whose fitted peak lies inside the measured, trusted range; {} of {} do (left out: {})",
+                    inside.len(),
+                    f.results.len(),
+                    left_out.join(", ")
+                ),
+            );
+        }
+        let params: Vec<f64> = inside.iter().map(|r| r.proxy.params as f64).collect();
+        let (points, columns): (Vec<f64>, Vec<Vec<Option<f64>>>) =
+            inside.iter().map(|r| bon_coefficient(coef, r)).unzip();
+        let mut c = trend_check(name, &params, &points, &by_resample(&columns), true);
+        if !left_out.is_empty() {
+            c.detail.push_str(&format!(
+                "; over the sizes whose peak was measured (left out: {})",
+                left_out.join(", ")
+            ));
+        }
+        within_trust(c, inside.iter().map(|r| (r.proxy.size.as_str(), r.trusted.as_ref())))
+    };
+    out.push(peak_trend("F3 bon peak d* rises with RM size", |a, b| Form::Bon.peak(&[a, b]).map(|p| p.d)));
+    out.push(peak_trend("F3 bon peak gold R* rises with RM size", |a, b| {
+        Form::Bon.peak(&[a, b]).map(|p| p.r)
+    }));
     if f.rl.is_empty() {
         out.push(check("rl", false, "no RL runs in these results (rl.sizes is empty)".into()));
         return out;
@@ -446,6 +482,19 @@ mod tests {
         assert!(!out[1].reproduced, "1 of 3 is a counter-example");
         assert!(out[1].to_string().starts_with("NOT REPRODUCED  b: passed on 1 of 3 seeds"));
         assert!(!across_seeds(&[(1, vec![c("x", true)]), (2, vec![c("x", false)])])[0].reproduced, "1 of 2");
+    }
+
+    #[test]
+    fn a_peak_trend_reads_only_peaks_that_were_measured_and_trusted() {
+        let d = [0.0, 1.0, 2.0, 3.0];
+        let trusted = crate::findings::trusted_range(&d, &[0.9; 4], 0.75).unwrap();
+        let broken = crate::findings::trusted_range(&d, &[0.9, 0.9, 0.6, 0.55], 0.75).unwrap();
+        assert!(peak_measured(Some(2.5), 3.0, Some(&trusted)));
+        assert!(peak_measured(Some(2.5), 3.0, None));
+        // counter-examples: a fitted peak beyond the curve, one past where the gold holds, none
+        assert!(!peak_measured(Some(3.5), 3.0, Some(&trusted)));
+        assert!(!peak_measured(Some(2.5), 3.0, Some(&broken)));
+        assert!(!peak_measured(None, 3.0, None));
     }
 
     #[test]

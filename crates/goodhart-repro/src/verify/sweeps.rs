@@ -38,38 +38,57 @@ pub struct DataPoint {
     pub gold: Estimate,
 }
 
-/// Finding 5 on the data-size sweep: for every RM size, the most data beats the least (gold
-/// near n = 1000, by more than [`SIGNIFICANT_SE`] se); and the sweep reaches below the threshold
-/// where RMs stay at chance (some proxy within [`CHANCE_MARGIN`] of ln 2) as well as above it.
+/// Resamples of the data trend: each point's gold drawn from its estimate's normal distribution.
+const DATA_TREND_RESAMPLES: usize = 1000;
+
+/// Finding 5 on the data-size sweep: for every RM size, the gold near n = 1000 rises with the
+/// data over every data size at which the proxy has learnt something (validation loss below
+/// ln 2 - [`LEARNT_MARGIN`]): the slope per decade of comparisons, its 90% interval (from the
+/// points' standard errors) above 0; so a sweep whose smallest size sits at chance cannot pass on
+/// that point alone. And the sweep reaches below the threshold where RMs stay at chance (some
+/// proxy within [`CHANCE_MARGIN`] of ln 2) as well as above it.
 pub fn data_checks(points: &[DataPoint]) -> Vec<Check> {
     let mut out = Vec::new();
     let mut sizes: Vec<&str> = points.iter().map(|p| p.rm_size.as_str()).collect();
     sizes.dedup();
+    let ln2 = std::f64::consts::LN_2;
     for size in sizes {
-        let mine: Vec<&DataPoint> = points.iter().filter(|p| p.rm_size == size && p.epochs == 1).collect();
-        let name = format!("F5 data {size}: more comparisons, more gold (n near 1000)");
-        let (Some(least), Some(most)) =
-            (mine.iter().min_by_key(|p| p.pairs), mine.iter().max_by_key(|p| p.pairs))
-        else {
-            continue;
-        };
-        if least.pairs == most.pairs {
-            out.push(not_applicable(&name, "one data size only".into()));
+        let mut mine: Vec<&DataPoint> = points
+            .iter()
+            .filter(|p| p.rm_size == size && p.epochs == 1 && p.val_loss < ln2 - LEARNT_MARGIN)
+            .collect();
+        mine.sort_by_key(|p| p.pairs);
+        mine.dedup_by_key(|p| p.pairs);
+        let name = format!("F5 data {size}: more comparisons, more gold (n near 1000), above chance");
+        if mine.len() < 2 {
+            out.push(not_applicable(
+                &name,
+                format!("{} data size(s) where the proxy learnt anything (val loss < ln 2 - {LEARNT_MARGIN}); a trend needs two", mine.len()),
+            ));
             continue;
         }
-        let gain = difference(most.gold, least.gold);
-        out.push(check(
-            &name,
-            significant(gain),
-            format!(
-                "gold at {} pairs minus at {} pairs {} (needs > {SIGNIFICANT_SE} se)",
-                most.pairs,
-                least.pairs,
-                est(gain)
+        let pairs: Vec<f64> = mine.iter().map(|p| p.pairs as f64).collect();
+        let gold: Vec<f64> = mine.iter().map(|p| p.gold.mean).collect();
+        let mut rng = goodhart_core::SplitMix64::new(0xDA7A);
+        let resampled: Vec<Vec<Option<f64>>> = (0..DATA_TREND_RESAMPLES)
+            .map(|_| mine.iter().map(|p| Some(p.gold.mean + p.gold.se * rng.next_gaussian())).collect())
+            .collect();
+        let listed: Vec<String> = mine.iter().map(|p| format!("{}: {}", p.pairs, est(p.gold))).collect();
+        out.push(match crate::findings::trend(&pairs, &gold, &resampled) {
+            Some(t) => check(
+                &name,
+                t.excludes_zero(true),
+                format!(
+                    "slope {:+.4} per decade of comparisons, 90% interval [{:+.4}, {:+.4}] (needs > 0); gold by pairs {}",
+                    t.slope,
+                    t.lo,
+                    t.hi,
+                    listed.join(", ")
+                ),
             ),
-        ));
+            None => check(&name, false, format!("cannot fit a trend to {}", listed.join(", "))),
+        });
     }
-    let ln2 = std::f64::consts::LN_2;
     let at_chance: Vec<String> = points
         .iter()
         .filter(|p| p.val_loss >= ln2 - CHANCE_MARGIN)
@@ -90,23 +109,34 @@ pub fn data_checks(points: &[DataPoint]) -> Vec<Check> {
     out
 }
 
-/// Finding 5, epochs (fig13): one epoch on 4D comparisons beats four epochs on D, in validation
-/// loss. `one_by_4d` and `four_by_d` are the two proxies.
-pub fn epochs_check(one_by_4d: &DataPoint, four_by_d: &DataPoint) -> Check {
-    check(
-        "F5 epochs: more data beats more epochs",
-        one_by_4d.val_loss < four_by_d.val_loss,
-        format!(
-            "val loss 1 epoch x {} pairs {:.4} vs {} epochs x {} pairs {:.4}; gold near n = 1000 {:.3} vs {:.3}",
-            one_by_4d.pairs,
-            one_by_4d.val_loss,
-            four_by_d.epochs,
-            four_by_d.pairs,
-            four_by_d.val_loss,
-            one_by_4d.gold.mean,
-            four_by_d.gold.mean
+/// Finding 5, epochs (fig13): one epoch on 4D comparisons beats four epochs on D, judged twice:
+/// in validation loss, and in the gold near n = 1000 (by more than [`SIGNIFICANT_SE`] se), each
+/// reported. `one_by_4d` and `four_by_d` are the two proxies.
+pub fn epochs_checks(one_by_4d: &DataPoint, four_by_d: &DataPoint) -> Vec<Check> {
+    let gold = difference(one_by_4d.gold, four_by_d.gold);
+    vec![
+        check(
+            "F5 epochs: more data beats more epochs, in validation loss",
+            one_by_4d.val_loss < four_by_d.val_loss,
+            format!(
+                "val loss 1 epoch x {} pairs {:.4} vs {} epochs x {} pairs {:.4}",
+                one_by_4d.pairs, one_by_4d.val_loss, four_by_d.epochs, four_by_d.pairs, four_by_d.val_loss,
+            ),
         ),
-    )
+        check(
+            "F5 epochs: more data beats more epochs, in gold",
+            significant(gold),
+            format!(
+                "gold near n = 1000: 1 epoch x {} pairs {} minus {} epochs x {} pairs {}: {} (needs > {SIGNIFICANT_SE} se)",
+                one_by_4d.pairs,
+                est(one_by_4d.gold),
+                four_by_d.epochs,
+                four_by_d.pairs,
+                est(four_by_d.gold),
+                est(gold)
+            ),
+        ),
+    ]
 }
 
 /// One policy of the policy-size sweep, for one method: the gain from optimisation (the curve's
@@ -404,12 +434,20 @@ mod tests {
 
     #[test]
     fn more_data_must_mean_more_gold_and_the_sweep_must_reach_chance() {
-        let good = [dp("p3k", 100, 1, 0.69, 0.0), dp("p3k", 10_000, 1, 0.40, 0.5)];
+        let good =
+            [dp("p3k", 100, 1, 0.69, 0.0), dp("p3k", 1_000, 1, 0.55, 0.2), dp("p3k", 10_000, 1, 0.40, 0.5)];
         let c = data_checks(&good);
         assert!(c.iter().all(|c| c.passed), "{c:?}");
-        // counter-examples: the gold does not rise; no proxy at chance
-        let flat = [dp("p3k", 100, 1, 0.69, 0.3), dp("p3k", 10_000, 1, 0.40, 0.32)];
+        // counter-examples: the gold does not rise above chance; no proxy at chance
+        let flat =
+            [dp("p3k", 100, 1, 0.69, 0.3), dp("p3k", 1_000, 1, 0.55, 0.31), dp("p3k", 10_000, 1, 0.40, 0.32)];
         assert!(data_checks(&flat)[0].fails());
+        // the round-2 sweep's shape: the least data at chance and the rest flat passes no longer
+        let chance_only =
+            [dp("p3k", 100, 1, 0.693, -0.5), dp("p3k", 1_000, 1, 0.55, 0.3), dp("p3k", 10_000, 1, 0.40, 0.3)];
+        assert!(data_checks(&chance_only)[0].fails(), "{:?}", data_checks(&chance_only));
+        // one size above chance is too few for a trend
+        assert!(!data_checks(&[dp("p3k", 100, 1, 0.69, 0.0), dp("p3k", 10_000, 1, 0.40, 0.5)])[0].applies);
         let never_chance = [dp("p3k", 100, 1, 0.60, 0.0), dp("p3k", 10_000, 1, 0.40, 0.5)];
         assert!(data_checks(&never_chance)[1].fails());
         let never_learns = [dp("p3k", 100, 1, 0.693, 0.0), dp("p3k", 10_000, 1, 0.69, 0.5)];
@@ -418,8 +456,14 @@ mod tests {
 
     #[test]
     fn more_epochs_winning_fails_the_epochs_check() {
-        assert!(epochs_check(&dp("p3k", 400, 1, 0.50, 0.3), &dp("p3k", 100, 4, 0.60, 0.1)).passed);
-        assert!(epochs_check(&dp("p3k", 400, 1, 0.60, 0.3), &dp("p3k", 100, 4, 0.50, 0.1)).fails());
+        assert!(epochs_checks(&dp("p3k", 400, 1, 0.50, 0.3), &dp("p3k", 100, 4, 0.60, 0.1))
+            .iter()
+            .all(|c| c.passed));
+        let loss = epochs_checks(&dp("p3k", 400, 1, 0.60, 0.3), &dp("p3k", 100, 4, 0.50, 0.1));
+        assert!(loss[0].fails() && loss[1].passed);
+        // counter-example: lower loss, but the gold went the other way
+        let gold = epochs_checks(&dp("p3k", 400, 1, 0.50, 0.1), &dp("p3k", 100, 4, 0.60, 0.3));
+        assert!(gold[0].passed && gold[1].fails());
     }
 
     /// A policy whose loss and initial rubric score improve with its size.
