@@ -219,6 +219,17 @@ pub struct RlResult {
     pub bootstrap_beta_shared: Vec<Option<f64>>,
     /// Every PPO iteration's log (clip fraction, entropy, rollout KL, ...) of the first trajectory.
     pub logs: Vec<goodhart_ppo::PpoStepLog>,
+    /// Each trajectory's own curve (empty in results that predate them).
+    #[serde(default)]
+    pub trajectory_curves: Vec<TrajectoryCurve>,
+}
+
+/// One PPO trajectory's curve: its KL (k3, mean over the evaluation's responses) and gold at
+/// every evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrajectoryCurve {
+    pub kl: Vec<f64>,
+    pub gold: Vec<Estimate>,
 }
 
 fn one() -> usize {
@@ -467,6 +478,13 @@ pub fn analyse_rl(
             gold_rubric_concordance_end: concordance_at(c.cols - 1),
             bootstrap_beta_shared: boot,
             logs: outs[0].logs.clone(),
+            trajectory_curves: outs
+                .iter()
+                .map(|o| TrajectoryCurve {
+                    kl: o.evals.iter().map(|e| e.kl.mean).collect(),
+                    gold: o.evals.iter().map(|e| e.gold).collect(),
+                })
+                .collect(),
         });
     }
     Ok((out, Some(alpha)))

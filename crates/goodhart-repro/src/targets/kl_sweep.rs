@@ -60,6 +60,7 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
             coef,
             kl: r.kl.iter().map(|k| k.mean).collect(),
             gold: r.gold.clone(),
+            trajectories: r.trajectory_curves.clone(),
         })
         .collect();
     Ok(TargetOutput::new("fig9", s, records, Some(fig), json).with_checks(kl_penalty_checks(&penalty_runs)))

@@ -235,12 +235,44 @@ pub fn policy_checks(method: &str, main: &PolicyPoint, large: &PolicyPoint) -> V
     out
 }
 
-/// One run of the KL-penalty sweep: its coefficient and its curve (KL and gold by evaluation).
+/// One cell of the KL-penalty sweep: its coefficient, its curve (KL and gold by evaluation, the
+/// mean over its trajectories) and each trajectory's own curve.
 #[derive(Debug, Clone)]
 pub struct PenaltyRun {
     pub coef: f64,
     pub kl: Vec<f64>,
     pub gold: Vec<Estimate>,
+    pub trajectories: Vec<crate::fig1::TrajectoryCurve>,
+}
+
+/// How far a penalised cell's trajectories lie above the unpenalised cell's mean gold-vs-KL curve
+/// (`free`): per trajectory, the mean over its evaluations after the first, at KL inside `free`'s
+/// range, of its gold minus `free`'s at the same KL (se: its points' and `free`'s combined, as
+/// if independent); then over trajectories ([`crate::findings::over_runs`]). `None` when no
+/// evaluation lies inside `free`'s range.
+pub fn frontier_shift(free: &PenaltyRun, run: &PenaltyRun) -> Option<Estimate> {
+    let per: Vec<Estimate> = run
+        .trajectories
+        .iter()
+        .filter_map(|t| {
+            let diffs: Vec<(f64, f64)> = t
+                .kl
+                .iter()
+                .zip(&t.gold)
+                .skip(1)
+                .filter_map(|(&kl, g)| {
+                    at_first_crossing(&free.kl, &free.gold, kl).map(|f| (g.mean - f.mean, g.se.hypot(f.se)))
+                })
+                .collect();
+            let n = diffs.len() as f64;
+            (n > 0.0).then(|| Estimate {
+                mean: diffs.iter().map(|d| d.0).sum::<f64>() / n,
+                se: diffs.iter().map(|d| d.1).sum::<f64>() / n,
+                n: diffs.len(),
+            })
+        })
+        .collect();
+    (!per.is_empty()).then(|| crate::findings::over_runs(&per))
 }
 
 /// `ys` where `xs` first reaches `x` (linear between points; the larger se of the two), or
@@ -256,8 +288,9 @@ pub fn at_first_crossing(xs: &[f64], ys: &[Estimate], x: f64) -> Option<Estimate
 }
 
 /// Finding 7: a KL penalty stops training earlier (the final KL falls as the coefficient grows)
-/// and does not move the gold-vs-KL frontier (each penalised run's final gold is within
-/// [`SIGNIFICANT_SE`] se of the unpenalised run's gold at the same KL).
+/// and does not move the gold-vs-KL frontier: every penalised cell's whole trajectories lie
+/// within [`SIGNIFICANT_SE`] se of the unpenalised cell's mean curve at the same KL
+/// ([`frontier_shift`], se over trajectories).
 pub fn kl_penalty_checks(runs: &[PenaltyRun]) -> Vec<Check> {
     let stops = "F7 KL penalty: a larger penalty stops at a smaller KL";
     let frontier = "F7 KL penalty: the gold-vs-KL frontier does not move";
@@ -282,16 +315,14 @@ pub fn kl_penalty_checks(runs: &[PenaltyRun]) -> Vec<Check> {
     let mut ok = true;
     let mut parts = Vec::new();
     for r in &sorted[1..] {
-        let (kl, gold) = (last(r), *r.gold.last().expect("a gold per KL"));
-        match at_first_crossing(&free.kl, &free.gold, kl) {
-            Some(g) => {
-                let diff = difference(gold, g);
-                ok &= diff.mean.abs() <= SIGNIFICANT_SE * diff.se;
-                parts.push(format!("{}: {} at KL {kl:.2}", r.coef, est(diff)));
+        match frontier_shift(free, r) {
+            Some(shift) => {
+                ok &= shift.mean.abs() <= SIGNIFICANT_SE * shift.se;
+                parts.push(format!("{}: {} over {} trajectories", r.coef, est(shift), r.trajectories.len()));
             }
             None => {
                 ok = false;
-                parts.push(format!("{}: KL {kl:.2} is past the unpenalised run", r.coef));
+                parts.push(format!("{}: no evaluation inside the unpenalised run's KL range", r.coef));
             }
         }
     }
@@ -299,7 +330,7 @@ pub fn kl_penalty_checks(runs: &[PenaltyRun]) -> Vec<Check> {
         frontier,
         ok,
         format!(
-            "penalised final gold minus unpenalised gold at the same KL: {} (each needs |diff| <= {SIGNIFICANT_SE} se)",
+            "penalised trajectories' gold minus the unpenalised mean curve at the same KL, averaged over their evaluations: {} (each needs |shift| <= {SIGNIFICANT_SE} se)",
             parts.join("; ")
         ),
     ));
@@ -510,7 +541,40 @@ mod tests {
     }
 
     fn run(coef: f64, kl: &[f64], gold: &[f64]) -> PenaltyRun {
-        PenaltyRun { coef, kl: kl.to_vec(), gold: gold.iter().map(|&g| e(g, 0.05)).collect() }
+        runs(coef, kl, &[gold.to_vec()])
+    }
+
+    /// A cell of several trajectories on one KL schedule, its curve their mean.
+    fn runs(coef: f64, kl: &[f64], golds: &[Vec<f64>]) -> PenaltyRun {
+        let trajectories: Vec<crate::fig1::TrajectoryCurve> = golds
+            .iter()
+            .map(|g| crate::fig1::TrajectoryCurve {
+                kl: kl.to_vec(),
+                gold: g.iter().map(|&g| e(g, 0.05)).collect(),
+            })
+            .collect();
+        let gold = (0..kl.len())
+            .map(|k| crate::findings::over_runs(&trajectories.iter().map(|t| t.gold[k]).collect::<Vec<_>>()))
+            .collect();
+        PenaltyRun { coef, kl: kl.to_vec(), gold, trajectories }
+    }
+
+    #[test]
+    fn the_frontier_is_read_along_whole_trajectories() {
+        let free = run(0.0, &[0.0, 1.0, 4.0, 9.0], &[0.0, 0.5, 0.8, 0.6]);
+        // three trajectories along the frontier, with some spread
+        let along =
+            runs(0.5, &[0.0, 1.0, 2.0], &[vec![0.0, 0.55, 0.6], vec![0.0, 0.45, 0.7], vec![0.0, 0.5, 0.65]]);
+        assert!(frontier_shift(&free, &along).is_some_and(|s| s.mean.abs() <= 2.0 * s.se));
+        assert!(kl_penalty_checks(&[free.clone(), along])[1].passed);
+        // counter-example: every trajectory above the frontier along its whole length, though the
+        // last point alone (0.7 against 0.65) is within noise
+        let above =
+            runs(0.5, &[0.0, 1.0, 2.0], &[vec![0.0, 0.9, 0.7], vec![0.0, 0.95, 0.7], vec![0.0, 0.85, 0.7]]);
+        assert!(kl_penalty_checks(&[free.clone(), above])[1].fails());
+        // a cell entirely past the unpenalised run's range cannot be compared
+        let past = run(0.5, &[0.0, 10.0, 12.0], &[0.0, 0.5, 0.5]);
+        assert!(frontier_shift(&free, &past).is_none());
     }
 
     #[test]
