@@ -21,10 +21,9 @@ use goodhart_plot::{Figure, LineStyle, Panel, Series};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Mechanisms;
-use crate::fig1::{eval_table, fig1, BonResult, Fig1, RlResult};
+use crate::fig1::{eval_table, evals_over_runs, fidelity_over_runs, fig1, BonResult, Fig1, RlResult};
 use crate::findings::{
-    fall_over_runs, over_runs, split_half_fall, trusted_range, SplitFall, TrustedRange, MIN_FIDELITY,
-    SIGNIFICANT_SE,
+    fall_over_runs, split_half_fall, trusted_range, SplitFall, TrustedRange, MIN_FIDELITY, SIGNIFICANT_SE,
 };
 use crate::null_controls::{null_checks, null_controls, NullControls};
 use crate::pipeline::{Base, Pipeline, PoolScores, ProxyRef};
@@ -98,30 +97,15 @@ fn against_gold_rl(outs: &[goodhart_ppo::PpoOutput]) -> Result<AgainstGold, Repr
         }
         tables.push(table);
     }
-    let mean = |f: &dyn Fn(&goodhart_ppo::GoldEval) -> Option<Estimate>| -> Vec<Estimate> {
-        (0..cols)
-            .filter_map(|k| {
-                let xs: Vec<Estimate> = outs.iter().filter_map(|o| f(&o.evals[k])).collect();
-                (xs.len() == outs.len()).then(|| over_runs(&xs))
-            })
-            .collect()
-    };
-    let kl: Vec<f64> = mean(&|e| Some(e.kl)).iter().map(|e| e.mean).collect();
-    let fidelity: Vec<f64> = (0..cols)
-        .map(|k| {
-            let xs: Vec<f64> = outs.iter().filter_map(|o| o.evals[k].gold_rubric_concordance).collect();
-            if xs.len() == outs.len() {
-                xs.iter().sum::<f64>() / xs.len() as f64
-            } else {
-                f64::NAN
-            }
-        })
-        .collect();
+    let runs: Vec<&[goodhart_ppo::GoldEval]> = outs.iter().map(|o| o.evals.as_slice()).collect();
+    let mean = |f: fn(&goodhart_ppo::GoldEval) -> Option<Estimate>| evals_over_runs(&runs, f);
+    let kl: Vec<f64> = mean(|e| Some(e.kl)).iter().map(|e| e.mean).collect();
+    let fidelity = fidelity_over_runs(&runs);
     let d: Vec<f64> = kl.iter().map(|k| k.max(0.0).sqrt()).collect();
     Ok(AgainstGold {
         x: first.evals.iter().map(|e| e.step as u64).collect(),
-        gold: mean(&|e| Some(e.gold)),
-        rubric: mean(&|e| e.rubric),
+        gold: mean(|e| Some(e.gold)),
+        rubric: mean(|e| e.rubric),
         rubric_fall: fall_over_runs(&tables, cols),
         trusted: trusted_range(&d, &fidelity, MIN_FIDELITY),
         fidelity,

@@ -130,10 +130,11 @@ pub fn overoptimisation_seen(verdict: &Verdict, last_rise: Estimate) -> bool {
 }
 
 /// The last point of a curve minus the one before, with the standard error of the difference
-/// (the points' errors combined as independent; `None` for fewer than two points).
-pub fn last_rise(curve: &[Estimate]) -> Option<Estimate> {
-    let [.., a, b] = curve else { return None };
-    Some(Estimate { mean: b.mean - a.mean, se: a.se.hypot(b.se), n: a.n.min(b.n) })
+/// (the points' errors combined as independent; NaN for fewer than two points, which no rise
+/// passes).
+pub fn last_rise(curve: &[Estimate]) -> Estimate {
+    let [.., a, b] = curve else { return Estimate { mean: f64::NAN, se: f64::NAN, n: 0 } };
+    Estimate { mean: b.mean - a.mean, se: a.se.hypot(b.se), n: a.n.min(b.n) }
 }
 
 /// What one proxy size's gold curve shows.
@@ -446,10 +447,10 @@ mod tests {
     fn a_peak_beyond_the_range_counts_only_while_the_curve_still_rises() {
         let e = |mean: f64, se: f64| Estimate { mean, se, n: 64 };
         let beyond = Verdict::PeakBeyondRange { fitted_d: 3.0, measured_to: 2.0 };
-        let rising = last_rise(&[e(0.0, 0.0), e(1.0, 0.05), e(1.5, 0.05)]).unwrap();
+        let rising = last_rise(&[e(0.0, 0.0), e(1.0, 0.05), e(1.5, 0.05)]);
         assert!(overoptimisation_seen(&beyond, rising));
         // counter-example: the same fitted peak on a curve that has gone flat at the end
-        let flat = last_rise(&[e(0.0, 0.0), e(1.0, 0.05), e(1.02, 0.05)]).unwrap();
+        let flat = last_rise(&[e(0.0, 0.0), e(1.0, 0.05), e(1.02, 0.05)]);
         assert!(!overoptimisation_seen(&beyond, flat));
         // a fitted peak inside the range without an observed fall fails, near the end or not
         let near = Verdict::PeakUnresolved {
@@ -460,7 +461,7 @@ mod tests {
         };
         assert!(!overoptimisation_seen(&near, rising));
         assert!(overoptimisation_seen(&Verdict::PeaksAndFalls, flat));
-        assert!(last_rise(&[e(1.0, 0.1)]).is_none());
+        assert!(!overoptimisation_seen(&beyond, last_rise(&[e(1.0, 0.1)])), "one point shows no rise");
     }
 
     #[test]

@@ -14,26 +14,10 @@ use crate::store::{key_of, read_json, write_json, Stage};
 use crate::ReproError;
 
 impl Pipeline {
-    /// A direct-alignment run of `loss` at `beta` from `policy` (also its frozen reference) on
-    /// the comparisons `train` of the proxy data `data_key`, the gold and rubric evaluated at
-    /// log-spaced steps on the held-out prompts PPO evaluates on.
-    #[allow(clippy::too_many_arguments)]
-    pub fn daa(
-        &self,
-        w: &WorldArtifacts,
-        policy_key: &str,
-        policy: &Gpt,
-        gold: &Gold,
-        data_key: &str,
-        train: &[Comparison],
-        loss: DaaLoss,
-        beta: f64,
-    ) -> Result<DaaOutput, ReproError> {
-        self.daa_trajectory(w, policy_key, policy, gold, data_key, train, loss, beta, 0)
-    }
-
-    /// Every run of one (loss, beta) cell: `dpo.trajectories` runs, run r with seed
-    /// `dpo.seed + 1009 r` (run 0 is [`Pipeline::daa`]'s), each its own stage.
+    /// Every run of one (loss, beta) cell of direct alignment from `policy` (also its frozen
+    /// reference) on the comparisons `train` of the proxy data `data_key`, the gold and rubric
+    /// evaluated at log-spaced steps on the held-out prompts PPO evaluates on:
+    /// `dpo.trajectories` runs, run r with seed `dpo.seed + 1009 r`, each its own stage.
     #[allow(clippy::too_many_arguments)]
     pub fn daa_trajectories(
         &self,

@@ -64,16 +64,10 @@ fn summary(loss: String, beta: f64, outs: &[DaaOutput]) -> Result<RunSummary, Re
             "{loss} beta {beta}: the runs were evaluated at different steps: they must share one schedule"
         )));
     }
-    let column = |f: &dyn Fn(&goodhart_ppo::GoldEval) -> Option<Estimate>| -> Vec<Estimate> {
-        (0..cols)
-            .filter_map(|k| {
-                let xs: Vec<Estimate> = outs.iter().filter_map(|o| f(&o.evals[k])).collect();
-                (xs.len() == outs.len()).then(|| crate::findings::over_runs(&xs))
-            })
-            .collect()
-    };
-    let d: Vec<f64> = column(&|e| Some(e.kl)).iter().map(|k| k.mean.max(0.0).sqrt()).collect();
-    let gold = column(&|e| Some(e.gold));
+    let evals: Vec<&[goodhart_ppo::GoldEval]> = outs.iter().map(|o| o.evals.as_slice()).collect();
+    let column = |f: fn(&goodhart_ppo::GoldEval) -> Option<Estimate>| crate::fig1::evals_over_runs(&evals, f);
+    let d: Vec<f64> = column(|e| Some(e.kl)).iter().map(|k| k.mean.max(0.0).sqrt()).collect();
+    let gold = column(|e| Some(e.gold));
     let mut tables = Vec::with_capacity(outs.len());
     for o in outs {
         let (prompts, table) = crate::fig1::evals_table(&o.evals, |e| &e.gold_values);
@@ -97,8 +91,8 @@ fn summary(loss: String, beta: f64, outs: &[DaaOutput]) -> Result<RunSummary, Re
         steps: out.evals.iter().map(|e| e.step).collect(),
         d,
         gold,
-        implicit: column(&|e| Some(e.proxy)),
-        rubric: column(&|e| e.rubric),
+        implicit: column(|e| Some(e.proxy)),
+        rubric: column(|e| e.rubric),
         late_accuracy: outs
             .iter()
             .map(|o| {

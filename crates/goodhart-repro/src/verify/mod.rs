@@ -220,8 +220,7 @@ pub fn fig1_checks(f: &Fig1) -> Vec<Check> {
     // and every other size must fall or have its fitted peak beyond the measured range.
     for (i, r) in f.results.iter().enumerate() {
         let smallest = i == 0;
-        let rise =
-            last_rise(&r.gold).unwrap_or(goodhart_core::Estimate { mean: f64::NAN, se: f64::NAN, n: 0 });
+        let rise = last_rise(&r.gold);
         let passed = if smallest {
             r.verdict == Verdict::PeaksAndFalls
         } else {
@@ -318,8 +317,7 @@ pub fn fig1_checks(f: &Fig1) -> Vec<Check> {
     }
     for (i, r) in f.rl.iter().enumerate() {
         let smallest = i == 0;
-        let rise =
-            last_rise(&r.gold).unwrap_or(goodhart_core::Estimate { mean: f64::NAN, se: f64::NAN, n: 0 });
+        let rise = last_rise(&r.gold);
         let passed = if smallest {
             r.verdict == Verdict::PeaksAndFalls
         } else {
