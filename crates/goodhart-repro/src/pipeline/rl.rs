@@ -13,33 +13,6 @@ use crate::store::{key_of, read_json, write_json, Stage};
 use crate::ReproError;
 
 impl Pipeline {
-    /// Stage 8: PPO against one proxy, the gold evaluated at log-spaced steps. Checkpoints go to
-    /// `rl-checkpoints/<key>/` (outside the stage's temporary directory) so that an interrupted
-    /// run resumes where it stopped; they are removed once the stage is complete.
-    pub fn rl(
-        &self,
-        w: &WorldArtifacts,
-        policy_key: &str,
-        policy: &Gpt,
-        proxy: &TrainedRm,
-        gold: &Gold,
-    ) -> Result<PpoOutput, ReproError> {
-        self.rl_with(w, policy_key, policy, proxy, gold, &self.config.rl)
-    }
-
-    /// [`Pipeline::rl`] with other RL settings (the KL-penalty sweep).
-    pub fn rl_with(
-        &self,
-        w: &WorldArtifacts,
-        policy_key: &str,
-        policy: &Gpt,
-        proxy: &TrainedRm,
-        gold: &Gold,
-        c: &crate::config::RlStage,
-    ) -> Result<PpoOutput, ReproError> {
-        self.rl_against(w, policy_key, policy, proxy.as_proxy(), gold, c)
-    }
-
     /// Every PPO trajectory of one cell (`c.trajectories` runs against `proxy`, see
     /// [`crate::config::RlStage::trajectory`]), each its own stage.
     pub fn rl_trajectories(
@@ -56,7 +29,10 @@ impl Pipeline {
             .collect()
     }
 
-    /// PPO against any reward model with a key (an ensemble as well as one proxy).
+    /// Stage 8: PPO against any reward model with a key (one proxy, an ensemble, the gold), the
+    /// gold evaluated at log-spaced steps. Checkpoints go to `rl-checkpoints/<key>/` (outside the
+    /// stage's temporary directory) so that an interrupted run resumes where it stopped; they are
+    /// removed once the stage is complete.
     pub fn rl_against(
         &self,
         w: &WorldArtifacts,

@@ -64,8 +64,8 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
     Ok(TargetOutput::new("early-warning", markdown, records, figure, json).with_checks(checks))
 }
 
-/// One seed's runs: PPO against every `rl.sizes` proxy, then the KL-penalty sweep's penalised
-/// runs.
+/// One seed's runs: every trajectory of PPO against every `rl.sizes` proxy, then of the
+/// KL-penalty sweep's penalised cells (each trajectory a run of its own to score on).
 fn runs(q: &Pipeline) -> Result<Vec<(String, PpoOutput)>, ReproError> {
     let w = q.world()?;
     let (policy_key, policy) = q.policy(&w)?;
@@ -74,15 +74,22 @@ fn runs(q: &Pipeline) -> Result<Vec<(String, PpoOutput)>, ReproError> {
     let mut out = Vec::new();
     for size in &q.config.rl.sizes {
         let proxy = q.proxy(&w, size, &data_key, &train, &val)?;
-        out.push((size.clone(), q.rl(&w, &policy_key, &policy, &proxy, &gold)?));
+        let runs = q.rl_trajectories(&w, &policy_key, &policy, proxy.as_proxy(), &gold, &q.config.rl)?;
+        out.extend(
+            runs.into_iter().enumerate().map(|(r, run)| (format!("{size} trajectory {}", r + 1), run)),
+        );
     }
     let s = &q.config.sweeps;
     let proxy = q.proxy(&w, &s.kl_rm_size, &data_key, &train, &val)?;
     for &coef in s.kl_penalties.iter().filter(|&&c| c > 0.0) {
         let mut rl = q.config.rl.clone();
         rl.ppo.kl_penalty = goodhart_ppo::KlPenalty::Fixed { coef };
-        let run = q.rl_with(&w, &policy_key, &policy, &proxy, &gold, &rl)?;
-        out.push((format!("{} KL penalty {coef}", s.kl_rm_size), run));
+        let runs = q.rl_trajectories(&w, &policy_key, &policy, proxy.as_proxy(), &gold, &rl)?;
+        out.extend(
+            runs.into_iter()
+                .enumerate()
+                .map(|(r, run)| (format!("{} KL penalty {coef} trajectory {}", s.kl_rm_size, r + 1), run)),
+        );
     }
     Ok(out)
 }
@@ -132,7 +139,8 @@ fn markdown(traces: &[RunTrace], results: &[SignalResult], checks: &[crate::veri
         &mut s,
         format!(
             "Signals from PPO's own logs (trailing means over {} steps): `kl_acceleration` (second \
-             difference of the rollout KL), `entropy_collapse` (1 - H(t)/H(0)), `proxy_shift` \
+             difference of the rollout KL per step squared, over spans of up to that many steps, \
+             defined from step 2), `entropy_collapse` (1 - H(t)/H(0)), `proxy_shift` \
              (proxy mean minus its start, in initial standard deviations). A run overoptimises \
              when its gold falls after its peak by more than 2 se on the prompts that did not pick \
              the peak; the others are the controls. Each threshold is the one with the most \

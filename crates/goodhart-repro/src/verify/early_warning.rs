@@ -2,9 +2,12 @@
 //! PPO (the rollouts' KL, the policy's entropy, the proxy scores), each firing at the first step
 //! its statistic reaches a threshold, scored against where the gold actually peaked.
 //!
-//! Each statistic is smoothed by a trailing mean over [`WINDOW`] steps:
-//! - `kl_acceleration`: the second difference of the rollout KL over [`WINDOW`]-step spans,
-//!   `KL(t) - 2 KL(t - w) + KL(t - 2w)` (nats): the KL speeding up;
+//! Each statistic is smoothed by a trailing mean over [`WINDOW`] steps (fewer at the start):
+//! - `kl_acceleration`: the second difference of the rollout KL over spans of `s` steps, per
+//!   step squared, `(KL(t) - 2 KL(t - s) + KL(t - 2s)) / s^2` (nats per step^2), with
+//!   `s = min(WINDOW, t / 2)`, itself averaged over the last [`WINDOW`] steps where it is
+//!   defined: the KL speeding up, defined from step 2 (the overoptimised runs' gold peaks came at
+//!   steps 3-20, so a signal that waits for two full windows sees none of them);
 //! - `entropy_collapse`: `1 - H(t) / H(0)`, the relative fall of the next-token entropy;
 //! - `proxy_shift`: `(proxy(t) - proxy(0)) / sd(proxy at step 0)`, how far the proxy score
 //!   distribution has moved, in initial standard deviations.
@@ -72,16 +75,16 @@ impl RunTrace {
         let n = self.kl.len();
         match signal {
             Signal::KlAcceleration => {
-                let kl = trailing_mean(&self.kl);
-                (0..n)
+                let kl = &self.kl;
+                // defined from step 2; its trailing mean over the steps where it is defined
+                let raw: Vec<f64> = (2..n)
                     .map(|t| {
-                        if t >= 2 * WINDOW {
-                            kl[t] - 2.0 * kl[t - WINDOW] + kl[t - 2 * WINDOW]
-                        } else {
-                            f64::NAN
-                        }
+                        let s = (t / 2).min(WINDOW);
+                        (kl[t] - 2.0 * kl[t - s] + kl[t - 2 * s]) / (s * s) as f64
                     })
-                    .collect()
+                    .collect();
+                let smooth = trailing_mean(&raw);
+                (0..n).map(|t| if t < 2 { f64::NAN } else { smooth[t - 2] }).collect()
             }
             Signal::EntropyCollapse => {
                 let h = trailing_mean(&self.entropy);
@@ -238,9 +241,14 @@ mod tests {
         let mut r = run(Some(10), 30, true);
         r.kl = (0..60).map(|t| (t * t) as f64).collect();
         r.proxy = (0..60).map(|t| t as f64 * 0.5).collect();
-        // quadratic KL: the second difference of trailing means is 2 w^2 = 50 once defined
+        // quadratic KL t^2: the second difference of trailing means over w-step spans is 2 w^2,
+        // 2 per step^2; defined from step 2 (spans shorter than w before step 2w)
         let acc = r.statistic(Signal::KlAcceleration);
-        assert!(acc[9].is_nan() && (acc[30] - 50.0).abs() < 1e-9, "{:?}", &acc[..12]);
+        assert!(acc[1].is_nan() && acc[2].is_finite() && acc[9].is_finite(), "{:?}", &acc[..12]);
+        assert!((acc[30] - 2.0).abs() < 1e-9, "{:?}", &acc[..12]);
+        // counter-example: a KL growing linearly does not accelerate, early or late
+        r.kl = (0..60).map(|t| 3.0 * t as f64).collect();
+        assert!(r.statistic(Signal::KlAcceleration).iter().skip(2).all(|a| a.abs() < 1e-9));
         // entropy halves: the trailing mean reaches 1 - 1/2 after WINDOW steps
         assert!((r.statistic(Signal::EntropyCollapse)[14] - 0.5).abs() < 1e-12);
         // proxy: trailing mean of 0.5 t at t = 20 is 0.5 * 18 = 9 sds
