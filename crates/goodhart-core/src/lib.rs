@@ -10,7 +10,9 @@ pub mod fault;
 pub use durable::{publish, sync_dir, sync_file, temp_path, write_atomic};
 pub use record::{nan_as_null, Curve, CurvePoint, Method, Record};
 pub use rng::SplitMix64;
-pub use stats::{bootstrap, concordance, neg_log_sigmoid, quantile_sorted, Estimate, Interval};
+pub use stats::{
+    bootstrap, concordance, neg_log_sigmoid, pair_agreement, quantile_sorted, Estimate, Interval,
+};
 pub use traits::{
     BoxError, FnReward, Judges, OptimisedRun, Optimiser, Policy, RewardModel, Sample, SamplingSettings,
     TokenId,

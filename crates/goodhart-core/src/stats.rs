@@ -127,22 +127,31 @@ pub fn concordance(a: &[f64], b: &[f64]) -> f64 {
     let (mut agree, mut pairs) = (0.0, 0usize);
     for i in 0..a.len() {
         for j in i + 1..a.len() {
-            let by_b = b[i].total_cmp(&b[j]);
-            if by_b.is_eq() {
-                continue;
+            if let Some(x) = pair_agreement((a[i], a[j]), (b[i], b[j])) {
+                agree += x;
+                pairs += 1;
             }
-            pairs += 1;
-            let by_a = a[i].total_cmp(&a[j]);
-            agree += if by_a == by_b {
-                1.0
-            } else if by_a.is_eq() {
-                0.5
-            } else {
-                0.0
-            };
         }
     }
     agree / pairs as f64
+}
+
+/// How a judge's order of one pair agrees with a reference's: `None` when the reference ties
+/// (there is no order to agree with), 1 when the judge orders the pair the same way, 0.5 when the
+/// judge ties, 0 when it reverses it. [`concordance`] averages it over every pair.
+pub fn pair_agreement(judge: (f64, f64), reference: (f64, f64)) -> Option<f64> {
+    let by_reference = reference.0.total_cmp(&reference.1);
+    if by_reference.is_eq() {
+        return None;
+    }
+    let by_judge = judge.0.total_cmp(&judge.1);
+    Some(if by_judge == by_reference {
+        1.0
+    } else if by_judge.is_eq() {
+        0.5
+    } else {
+        0.0
+    })
 }
 
 #[cfg(test)]

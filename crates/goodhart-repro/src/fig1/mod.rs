@@ -529,19 +529,10 @@ pub fn held_out_agreement(judge: &[Vec<f64>], reference: &[Vec<f64>]) -> f64 {
     let (mut agree, mut pairs) = (0.0, 0usize);
     for (j, r) in judge.iter().zip(reference) {
         for k in (0..j.len().min(r.len()) / 2).map(|k| 2 * k) {
-            let by_r = r[k].total_cmp(&r[k + 1]);
-            if by_r.is_eq() {
-                continue;
+            if let Some(x) = goodhart_core::pair_agreement((j[k], j[k + 1]), (r[k], r[k + 1])) {
+                agree += x;
+                pairs += 1;
             }
-            let by_j = j[k].total_cmp(&j[k + 1]);
-            pairs += 1;
-            agree += if by_j == by_r {
-                1.0
-            } else if by_j.is_eq() {
-                0.5
-            } else {
-                0.0
-            };
         }
     }
     agree / pairs as f64
