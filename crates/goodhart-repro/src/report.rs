@@ -101,8 +101,9 @@ pub fn fig1_markdown(f: &Fig1) -> String {
     writeln!(
         s,
         "A fall is measured on fresh prompts: the peak is chosen on half of the held-out prompts and \
-         peak minus last is measured on the other half. Concordance: how often the gold orders two \
-         best-of-n choices (one per prompt) as the rubric does, at the peak and at the largest n.\n"
+         peak minus last is measured on the other half. Concordance: the gold's fidelity (how often it orders \
+         two best-of-n choices as the rubric does, the choices drawn as the estimator weighs them) at \
+         the peak and at the largest n.\n"
     )
     .unwrap();
     writeln!(s, "| size | alpha_bon [90% CI] | beta_bon [90% CI] | R^2 | d* | R* | verdict | peak - last, other half (se) | proxy - gold growth, in sd units (se) | gold~rubric at peak / end |").unwrap();

@@ -1,9 +1,7 @@
 //! Figure 1: best-of-n (1a) and PPO (1b) against proxies of every size, gold measured, laws fitted.
 
 use goodhart_bon::{BestOfN, BonCurves};
-use goodhart_core::{
-    concordance, quantile_sorted, Estimate, Judges, Method, Optimiser, Record, RewardModel, SplitMix64,
-};
+use goodhart_core::{quantile_sorted, Estimate, Judges, Method, Optimiser, Record, RewardModel};
 use goodhart_kl::kl_bon_from_pool;
 use goodhart_laws::{bootstrap, bootstrap_ci, fit, FitOptions, Form};
 use serde::{Deserialize, Serialize};
@@ -66,8 +64,8 @@ pub struct BonResult {
     /// its standard deviation on the pools (the initial policy's samples): the proxy pulling away
     /// from the gold.
     pub gap_growth: Estimate,
-    /// How often the gold orders two best-of-n choices as the rubric does, one choice per prompt,
-    /// at the measured peak and at the largest n (`None` without rubric scores).
+    /// The gold's fidelity at the measured peak and at the largest n (`None` without rubric
+    /// scores).
     pub gold_rubric_concordance_peak: Option<f64>,
     pub gold_rubric_concordance_end: Option<f64>,
     /// Finding 8, regressional Goodhart, measured on the pools (initial-policy samples).
@@ -353,16 +351,11 @@ pub fn bon_result(
         result.gap_growth =
             gap_growth(&curves.per_prompt_proxy, &curves.per_prompt_gold, cols, proxy_sd, gold_sd);
     }
-    if let Some(rubric) = rubric_scores {
-        let at = |k: usize| {
-            best_of_n_concordance(proxy_scores, gold_scores, rubric, curves.ns[k] as usize, p.config.bon.seed)
-        };
-        result.gold_rubric_concordance_peak = Some(at(result.fall.peak));
-        result.gold_rubric_concordance_end = Some(at(curves.ns.len() - 1));
-    }
     if let Some(fidelity) = &curves.fidelity {
         let d: Vec<f64> = curves.kl.iter().map(|k| k.sqrt()).collect();
         result.trusted = trusted_range(&d, fidelity, MIN_FIDELITY);
+        result.gold_rubric_concordance_peak = Some(fidelity[result.fall.peak]);
+        result.gold_rubric_concordance_end = fidelity.last().copied();
         result.fidelity = fidelity.clone();
     }
     result.kl_tie_aware = curves
@@ -392,35 +385,6 @@ pub fn bon_result(
         records.push(r);
     }
     Ok((result, records))
-}
-
-/// One best-of-`n` choice per prompt (a seeded random `n`-subset of its pool, the highest proxy
-/// score winning), and how often the gold orders those choices as the rubric does.
-fn best_of_n_concordance(
-    proxy: &[Vec<f64>],
-    gold: &[Vec<f64>],
-    rubric: &[Vec<f64>],
-    n: usize,
-    seed: u64,
-) -> f64 {
-    let mut rng = SplitMix64::new(seed ^ 0xC0DC);
-    let (mut g, mut r) = (Vec::with_capacity(proxy.len()), Vec::with_capacity(proxy.len()));
-    for (p, scores) in proxy.iter().enumerate() {
-        // partial Fisher-Yates: the first n of a random permutation
-        let mut idx: Vec<usize> = (0..scores.len()).collect();
-        for i in 0..n.min(idx.len()) {
-            let j = i + rng.next_below((idx.len() - i) as u64) as usize;
-            idx.swap(i, j);
-        }
-        let best = idx[..n.min(idx.len())]
-            .iter()
-            .copied()
-            .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
-            .expect("pools are non-empty");
-        g.push(gold[p][best]);
-        r.push(rubric[p][best]);
-    }
-    concordance(&g, &r)
 }
 
 fn policy_report(

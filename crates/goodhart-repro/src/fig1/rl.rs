@@ -152,10 +152,7 @@ pub fn analyse_rl(
         let (first_p, last_p) = (&c.proxy[0], &c.proxy[c.cols - 1]);
         let peak = law.peak();
         let measured_to = d.iter().copied().fold(0.0, f64::max);
-        let concordance_at = |k: usize| -> Option<f64> {
-            let xs: Vec<f64> = outs.iter().filter_map(|o| o.evals[k].gold_rubric_concordance).collect();
-            (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
-        };
+        let concordance_at = |k: usize| Some(c.fidelity[k]).filter(|f| !f.is_nan());
         out.push(RlResult {
             proxy: report.clone(),
             trajectories: outs.len(),

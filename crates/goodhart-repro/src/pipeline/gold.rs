@@ -29,13 +29,6 @@ pub enum GoldModel {
 }
 
 impl Gold {
-    pub fn kind(&self) -> GoldKind {
-        match self.model {
-            GoldModel::Learned(_) => GoldKind::Learned,
-            GoldModel::Rubric => GoldKind::Rubric,
-        }
-    }
-
     /// The Bradley-Terry temperature of the gold's labels (0: hard labels, as the paper's).
     pub fn label_temperature(&self) -> f64 {
         self.eval.label_temperature.unwrap_or(0.0)
