@@ -77,8 +77,10 @@ proptest! {
         prop_assert!(value < TOL && grad < TOL, "value {value}, grad {grad}");
     }
 
+    // From 3 features: with 2, LayerNorm's output is +-1 whatever its input, so the input's
+    // gradient is 0 in exact arithmetic and both sides return rounding noise scaled by 1/sigma.
     #[test]
-    fn layer_norm_matches_burn(b in 1usize..5, t in 1usize..30, d in 2usize..40, seed in 0u64..1000) {
+    fn layer_norm_matches_burn(b in 1usize..5, t in 1usize..30, d in 3usize..40, seed in 0u64..1000) {
         let device = autodiff();
         let mut ln = LayerNormConfig::new(d).init(&device);
         ln.gamma = ln.gamma.map(|_| tensor([d], seed + 1, 1.0, &device).add_scalar(1.0).require_grad());
