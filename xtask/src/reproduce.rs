@@ -40,7 +40,11 @@ options:
                policy, gold and proxy LMs shared by every seed)
   --backend B  cpu (default), or wgpu / cuda when built with that cargo feature:
                `cargo run -p xtask --features wgpu -- reproduce fig1 --backend wgpu`
-  --dry-run    print the plan (stages, cached or not, typical time) and compute nothing; with
+  --jobs N     compute up to N of figure 1's independent stages at once (fig1 and the targets
+               read off it), the cores shared between them (default: one per core, each
+               on one thread); results are the same for every N
+  --dry-run    print the plan (stages, cached or not, typical time) and its critical path (the
+               least wall time with unlimited cores), and compute nothing; with
                --launcher slurm, write and print the sbatch scripts without submitting
   --launcher L local (default: this process) or slurm: fig1's cells as sbatch array jobs on the
                shared --runs directory, then a collect job; Slurm options: --partition P
@@ -62,6 +66,7 @@ struct Args {
     backend: String,
     launcher: String,
     slurm: crate::slurm::SlurmOptions,
+    jobs: usize,
 }
 
 fn parse(args: &[String]) -> Result<Args> {
@@ -81,6 +86,7 @@ fn parse(args: &[String]) -> Result<Args> {
         backend: "cpu".into(),
         launcher: "local".into(),
         slurm: Default::default(),
+        jobs: goodhart_repro::schedule::default_jobs(cores()),
     };
     while let Some(arg) = it.next() {
         let mut value =
@@ -106,6 +112,14 @@ fn parse(args: &[String]) -> Result<Args> {
                     "optimisation" | "optimization" => goodhart_repro::seeds::Resample::Optimisation,
                     other => bail!("--resample {other}: use all (the default) or optimisation"),
                 }
+            }
+            "--jobs" => {
+                let v = value("--jobs")?;
+                a.jobs = v
+                    .parse()
+                    .ok()
+                    .filter(|j| *j >= 1)
+                    .with_context(|| format!("--jobs {v}: give a whole number of jobs, 1 or more"))?;
             }
             "--seed" => {
                 let v = value("--seed")?;
@@ -135,6 +149,78 @@ fn parse(args: &[String]) -> Result<Args> {
         bail!("--seed {} and --seeds {}: give one (--seeds K runs seeds 0..K)", a.seed, a.seeds);
     }
     Ok(a)
+}
+
+/// The cores this process may use.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Computes figure 1's stages that are not in the store yet, up to `jobs` at once, and says how
+/// long they took; the targets then read them from the store.
+fn precompute(pipeline: &Pipeline, jobs: usize) -> Result<()> {
+    let plan = goodhart_repro::plan::fig1_plan(&pipeline.config, &pipeline.store);
+    let todo = plan.iter().filter(|s| !s.cached).count();
+    if todo == 0 {
+        return Ok(());
+    }
+    let cores = cores();
+    let jobs = jobs.min(todo);
+    if jobs > 1 {
+        let threads = goodhart_repro::schedule::threads_per_job(cores, jobs);
+        eprintln!("computing {todo} stages, up to {jobs} at once (threads per job: {threads:?})");
+    }
+    let threads = goodhart_repro::schedule::threads_per_job(cores, jobs);
+    let mut counts: Vec<usize> = threads.clone();
+    counts.dedup();
+    let peaks: Vec<(usize, f64)> = counts.into_iter().map(|t| (t, matmul_peak(t))).collect();
+    let rates: Vec<String> = peaks.iter().map(|(t, g)| format!("{g:.0} GFLOP/s on {t} thread(s)")).collect();
+    eprintln!("matrix product at start: {}", rates.join(", "));
+    let scheduled = Pipeline {
+        config: pipeline.config.clone(),
+        store: pipeline.store.clone().with_matmul_peaks(peaks),
+        device: pipeline.device.clone(),
+        reporter: pipeline.reporter.clone(),
+    };
+    let t = goodhart_repro::schedule::run_plan(&scheduled, &plan, jobs, cores, &crate::progress::jobs())?;
+    let busy: f64 = t.stages.iter().map(|(_, _, s)| s).sum();
+    eprintln!(
+        "{} stages in {:.0} s with {jobs} job{} ({busy:.0} s of stage time, {:.2} at once on average)",
+        t.stages.len(),
+        t.wall_s,
+        if jobs == 1 { "" } else { "s" },
+        busy / t.wall_s.max(1e-9)
+    );
+    let mut slowest = t.stages.clone();
+    slowest.sort_by(|a, b| b.2.total_cmp(&a.2));
+    eprintln!("slowest stages (matrix products' rate over the stage, and of the rate at start):");
+    for (i, _, seconds) in slowest.into_iter().take(5) {
+        let cost = pipeline.store.cost(plan[i].stage, &plan[i].key).unwrap_or_default();
+        eprintln!("  {seconds:>7.1} s  {}  {}", crate::store::rate(&cost), plan[i].what);
+    }
+    Ok(())
+}
+
+/// The matrix product's rate on `threads` threads now, in GFLOP/s: a 2048 x 384 x 384 product
+/// (the size of a laptop model's layer over a batch), the median of 15 after 3 to warm up.
+fn matmul_peak(threads: usize) -> f64 {
+    let (m, n, k) = (2048, 384, 384);
+    let a: Vec<f32> = (0..m * k).map(|i| ((i % 97) as f32 - 48.0) * 1e-2).collect();
+    let b: Vec<f32> = (0..k * n).map(|i| ((i % 89) as f32 - 44.0) * 1e-2).collect();
+    let mut out = vec![0.0f32; m * n];
+    let Ok(pool) = rayon::ThreadPoolBuilder::new().num_threads(threads).build() else { return f64::NAN };
+    let mut times: Vec<f64> = pool.install(|| {
+        (0..18)
+            .map(|_| {
+                let t = Instant::now();
+                goodhart_nn::fused::matmul(m, n, k, &a, &b, &mut out);
+                t.elapsed().as_secs_f64()
+            })
+            .skip(3)
+            .collect()
+    });
+    times.sort_by(f64::total_cmp);
+    2.0 * (m * n * k) as f64 / times[times.len() / 2] / 1e9
 }
 
 /// The experiment the arguments name, and the label of its results folder: the preset's name,
@@ -223,14 +309,17 @@ pub fn run(args: &[String]) -> Result<()> {
         other => bail!("unknown launcher {other:?}: local or slurm"),
     }
     if a.dry_run {
-        return dry_run(&pipeline, &targets);
+        return dry_run(&pipeline, &targets, a.jobs);
     }
     if a.seeds > 1 {
         if targets != ["fig1"] {
             bail!("--seeds applies to fig1 (its sweeps have no seed axis yet): `cargo xtask reproduce fig1 --seeds {}`", a.seeds);
         }
         let out = a.out.clone().unwrap_or_else(|| root.join("results").join("fig1").join(&label));
-        return seeds(&pipeline, a.seeds, a.resample, &out, &runs, &label, started);
+        return seeds(&pipeline, a.seeds, a.resample, &out, &runs, &label, started, a.jobs);
+    }
+    if TARGETS.iter().any(|t| t.reads_fig1() && targets.iter().any(|n| n == t.name)) {
+        precompute(&pipeline, a.jobs)?;
     }
     for target in &targets {
         let out = match &a.out {
@@ -268,6 +357,7 @@ pub fn default_out(root: &std::path::Path, target: &str, preset: &str, seed: u64
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 /// fig1 for seeds 0..k on the same store: seed 0 in `out`, seed s in `out/seed-s`, the aggregate
 /// in `out/fig1_seeds.*`.
 fn seeds(
@@ -278,6 +368,7 @@ fn seeds(
     runs: &std::path::Path,
     label: &str,
     started: Instant,
+    jobs: usize,
 ) -> Result<()> {
     use goodhart_repro::seeds::{aggregate, figure, markdown};
     let _results = lock_results(out)?;
@@ -288,6 +379,7 @@ fn seeds(
         let config = pipeline.config.with_seed_resampling(s, resample);
         let config_json = serde_json::to_string_pretty(&config)?;
         let p = Pipeline::new(config, runs, pipeline.device.clone()).with_reporter(pipeline.reporter.clone());
+        precompute(&p, jobs)?;
         let fig = fig1(&p)?;
         let dir = if s == 0 { out.to_path_buf() } else { out.join(format!("seed-{s}")) };
         write_fig1(&dir, &fig, &config_json)?;
@@ -310,7 +402,7 @@ fn seeds(
     Ok(())
 }
 
-fn dry_run(pipeline: &Pipeline, targets: &[String]) -> Result<()> {
+fn dry_run(pipeline: &Pipeline, targets: &[String], jobs: usize) -> Result<()> {
     let plan = goodhart_repro::plan::fig1_plan(&pipeline.config, &pipeline.store);
     println!("store: {}", pipeline.store.root().display());
     println!("{:<11} {:<17} {:<9} {:>9}  what", "stage", "key", "status", "typical");
@@ -327,6 +419,19 @@ fn dry_run(pipeline: &Pipeline, targets: &[String]) -> Result<()> {
         plan.len(),
         if unknown > 0 { format!(" plus {unknown} never timed here") } else { String::new() }
     );
+    let cp = goodhart_repro::schedule::critical_path(&plan);
+    if !cp.stages.is_empty() {
+        let chain: Vec<String> =
+            cp.stages.iter().map(|&i| format!("{} ({:.0} s)", plan[i].what, plan[i].estimate_s.unwrap_or(0.0))).collect();
+        println!("critical path, the least wall time with unlimited cores: ~{:.0} s", cp.seconds);
+        println!("  {}", chain.join("\n  -> "));
+        println!(
+            "with --jobs N: at least max(critical path, work / N) = ~{:.0} s for N = {jobs}, ~{:.0} s for N = 4 \
+             (stages sharing the cores each run slower)",
+            cp.bound_with(jobs),
+            cp.bound_with(4)
+        );
+    }
     let others: Vec<&str> = targets.iter().map(String::as_str).filter(|t| *t != "fig1").collect();
     if !others.is_empty() {
         println!("figure 1's stages serve every target; these add their sweeps' stages on demand:");

@@ -7,6 +7,7 @@ mod stats;
 mod traits;
 
 pub mod fault;
+pub mod flops;
 pub use durable::{publish, sync_dir, sync_file, temp_path, write_atomic};
 pub use record::{nan_as_null, Curve, CurvePoint, Method, Record};
 pub use rng::SplitMix64;

@@ -469,6 +469,7 @@ fn matmul(x: &[f32], n: usize, l: &Dense, out: &mut [f32], accumulate: bool) {
         out.copy_from_slice(&out2[..l.d_out]);
         return;
     }
+    goodhart_core::flops::add(2 * (n * l.d_in * l.d_out) as u64);
     match (&l.b, accumulate) {
         (Some(b), true) => {
             out.chunks_exact_mut(l.d_out).for_each(|row| row.iter_mut().zip(b).for_each(|(o, &bi)| *o += bi))

@@ -27,6 +27,7 @@ pub mod plan;
 pub mod progress;
 pub mod report;
 pub mod rubric;
+pub mod schedule;
 pub mod seeds;
 pub mod store;
 pub use goodhart_data::table;

@@ -147,13 +147,33 @@ pub struct PlannedStage {
     pub legacy_key: Option<String>,
     /// Seconds the last computation of a stage of this kind took in this store, if any.
     pub estimate_s: Option<f64>,
+    /// What computes it ([`crate::schedule::run_work`]).
+    pub work: Work,
+    /// The plan's stages it reads (their indices), each earlier in the plan.
+    pub needs: Vec<usize>,
+}
+
+/// What computes one planned stage of figure 1; sizes are indices into `proxies.sizes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Work {
+    World,
+    Policy,
+    Gold,
+    ProxyData,
+    Pool,
+    GoldScores,
+    Lm(usize),
+    Proxy(usize),
+    ProxyScores(usize),
+    Rl { size: usize, trajectory: usize },
 }
 
 /// The stages figure 1 runs, in order, with whether each is already in `store`.
 pub fn fig1_plan(c: &ExperimentConfig, store: &Store) -> Vec<PlannedStage> {
     let mut out = Vec::new();
     let mut adoptable = Vec::new();
-    let mut add = |stage: Stage, cell: Cell, what: String, key: String| {
+    let mut add = |stage: Stage, cell: Cell, work: Work, needs: Vec<usize>, what: String, key: String| {
         out.push(PlannedStage {
             stage,
             cell,
@@ -161,21 +181,27 @@ pub fn fig1_plan(c: &ExperimentConfig, store: &Store) -> Vec<PlannedStage> {
             cached: store.is_done(stage, &key),
             legacy_key: None,
             estimate_s: store.typical_seconds(stage),
+            work,
+            needs,
             key,
         });
         out.len() - 1
     };
     let world = key_of(Stage::World, &c.world);
-    add(
+    let world_at = add(
         Stage::World,
         Cell::Base,
+        Work::World,
+        vec![],
         format!("{} documents and a tokenizer", c.world.corpus_docs),
         world.clone(),
     );
     let policy = key_of(Stage::Policy, &policy_inputs(&world, &c.policy));
-    add(
+    let policy_at = add(
         Stage::Policy,
         Cell::Base,
+        Work::Policy,
+        vec![world_at],
         format!("pretrain {} for {} steps", c.policy.size, c.policy.pretrain.steps),
         policy.clone(),
     );
@@ -186,26 +212,35 @@ pub fn fig1_plan(c: &ExperimentConfig, store: &Store) -> Vec<PlannedStage> {
         }
         crate::config::GoldKind::Rubric => "the rubric as gold, its label temperature".to_string(),
     };
-    add(Stage::Gold, Cell::Base, what, gold.clone());
+    let gold_at = add(Stage::Gold, Cell::Base, Work::Gold, vec![policy_at], what, gold.clone());
     let data = key_of(Stage::ProxyData, &proxy_data_inputs(&policy, &gold, &c.proxies));
     let what = format!("{} policy pairs labelled by the gold", c.proxies.pairs);
-    add(Stage::ProxyData, Cell::Base, what, data.clone());
+    let data_at = add(Stage::ProxyData, Cell::Base, Work::ProxyData, vec![gold_at], what, data.clone());
     let pool = key_of(Stage::BonPool, &bon_pool_inputs(&policy, &c.bon, &c.policy.sampling));
     let what = format!("{} prompts x {} samples", c.bon.prompts, c.bon.pool);
-    add(Stage::BonPool, Cell::Base, what, pool.clone());
+    let pool_at = add(Stage::BonPool, Cell::Base, Work::Pool, vec![policy_at], what, pool.clone());
     let gold_scores = key_of(Stage::BonScores, &bon_scores_inputs(&pool, &gold));
-    add(Stage::BonScores, Cell::Base, "gold scores of the pools".into(), gold_scores);
+    add(
+        Stage::BonScores,
+        Cell::Base,
+        Work::GoldScores,
+        vec![pool_at, gold_at],
+        "gold scores of the pools".into(),
+        gold_scores,
+    );
     for (i, size) in c.proxies.sizes.iter().enumerate() {
         let lm = proxy_lm_stage(c, size).map(|stage| {
             let key = key_of(Stage::Lm, &policy_inputs(&world, &stage));
             let what = format!("pretrain LM {size} for {} steps", stage.pretrain.steps);
-            add(Stage::Lm, Cell::Proxy(i), what, key.clone());
-            key
+            (add(Stage::Lm, Cell::Proxy(i), Work::Lm(i), vec![world_at], what, key.clone()), key)
         });
-        let proxy = proxy_key(&data, size, &c.proxies.train, None, lm.as_deref());
-        add(Stage::Proxy, Cell::Proxy(i), format!("proxy {size}"), proxy.clone());
+        let proxy = proxy_key(&data, size, &c.proxies.train, None, lm.as_ref().map(|(_, k)| k.as_str()));
+        let needs = std::iter::once(data_at).chain(lm.map(|(at, _)| at)).collect();
+        let proxy_at =
+            add(Stage::Proxy, Cell::Proxy(i), Work::Proxy(i), needs, format!("proxy {size}"), proxy.clone());
         let scores = key_of(Stage::BonScores, &bon_scores_inputs(&pool, &proxy));
-        add(Stage::BonScores, Cell::Proxy(i), format!("proxy {size} scores of the pools"), scores);
+        let what = format!("proxy {size} scores of the pools");
+        add(Stage::BonScores, Cell::Proxy(i), Work::ProxyScores(i), vec![proxy_at, pool_at], what, scores);
         if let Some(r) = c.rl.sizes.iter().position(|s| s == size) {
             let trajectories = c.rl.trajectories.max(1);
             for t in 0..trajectories {
@@ -217,8 +252,9 @@ pub fn fig1_plan(c: &ExperimentConfig, store: &Store) -> Vec<PlannedStage> {
                     c.rl.ppo.total_steps,
                     t + 1
                 );
-                let i = add(Stage::Rl, Cell::Rl(r), what, key.clone());
-                adoptable.push((i, legacy, !store.is_done(Stage::Rl, &key)));
+                let work = Work::Rl { size: i, trajectory: t };
+                let at = add(Stage::Rl, Cell::Rl(r), work, vec![proxy_at, gold_at], what, key.clone());
+                adoptable.push((at, legacy, !store.is_done(Stage::Rl, &key)));
             }
         }
     }

@@ -224,3 +224,31 @@ fn the_rubric_as_gold_is_faithful_everywhere_and_labels_at_its_accuracy() {
     // 400 pairs: se about 0.017
     assert!((agree - goodhart_repro::config::RUBRIC_GOLD_LABEL_ACCURACY).abs() < 0.07, "{agree}");
 }
+
+#[test]
+fn stages_computed_at_once_give_the_figure_of_stages_computed_one_after_another() {
+    use goodhart_repro::schedule::run_plan;
+    let config = ExperimentConfig::preset("tiny").unwrap();
+    let figure = |jobs: usize| {
+        let runs = tempfile::tempdir().unwrap();
+        let computed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = computed.clone();
+        let reporter: goodhart_repro::progress::Reporter = std::sync::Arc::new(move |e| {
+            if let Event::Stage { outcome: Outcome::Computed, .. } = e {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        let pipeline = Pipeline::new(config.clone(), runs.path(), Device::flex());
+        let plan = fig1_plan(&config, &pipeline.store);
+        let timings = run_plan(&pipeline, &plan, jobs, 2, &|_| reporter.clone()).unwrap();
+        assert_eq!(timings.stages.len(), plan.len(), "every stage computed once");
+        assert!(timings.stages.iter().all(|&(_, worker, _)| worker < jobs));
+        // the scheduled stages are the figure's: drawing it computes nothing more
+        let before = computed.load(std::sync::atomic::Ordering::SeqCst);
+        let fig = fig1(&pipeline.with_reporter(reporter.clone())).unwrap();
+        assert_eq!(computed.load(std::sync::atomic::Ordering::SeqCst), before);
+        records_csv(&fig.records)
+    };
+    let one_by_one = figure(1);
+    assert_eq!(figure(3), one_by_one, "three jobs at once, one thread each, changed the figure");
+}

@@ -171,6 +171,7 @@ fn gemm_with(
     beta: f32,
     parallelism: Parallelism,
 ) {
+    goodhart_core::flops::add(2 * (m * n * k) as u64);
     assert!(m == 0 || n == 0 || out.len() > (m - 1) * out_rs + n - 1);
     assert!(m == 0 || k == 0 || a.len() > (m - 1) * a_rs + (k - 1) * a_cs);
     assert!(k == 0 || n == 0 || b.len() > (k - 1) * b_rs + (n - 1) * b_cs);

@@ -39,6 +39,8 @@ pub struct Entry {
     pub bytes: u64,
     /// Seconds since it last changed.
     pub age_s: f64,
+    /// What computing it cost, for a complete stage.
+    pub cost: Option<super::StageCost>,
 }
 
 impl Entry {
@@ -98,7 +100,8 @@ impl Store {
                     (name.clone(), Kind::Stage(integrity::health(&path, hashes)))
                 };
                 let (bytes, age_s) = (dir_size(&path), age_s(&path));
-                out.push(Entry { stage: stage.to_string(), key, path, kind, bytes, age_s });
+                let cost = matches!(kind, Kind::Stage(_)).then(|| super::cost::read_cost(&path)).flatten();
+                out.push(Entry { stage: stage.to_string(), key, path, kind, bytes, age_s, cost });
             }
         }
         Ok(out)

@@ -17,6 +17,7 @@
 //! stage that is not what was written is reported by name, moved aside to `<key>.damaged` and
 //! recomputed, never used.
 
+mod cost;
 pub mod integrity;
 pub mod inventory;
 
@@ -27,6 +28,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use goodhart_core::fault::{self, Point};
+pub use cost::{MatmulPeaks, StageCost};
 pub use integrity::Health;
 
 use crate::progress::{Event, Reporter};
@@ -131,6 +133,8 @@ pub struct Store {
     reporter: Reporter,
     /// `stage/key` of every stage this store (and its clones) ensured or adopted.
     used: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+    /// Matrix-product rates by thread count, recorded with each computed stage.
+    peaks: MatmulPeaks,
 }
 
 impl std::fmt::Debug for Store {
@@ -141,7 +145,12 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Store { root: root.into(), reporter: crate::progress::silent(), used: Default::default() }
+        Store {
+            root: root.into(),
+            reporter: crate::progress::silent(),
+            used: Default::default(),
+            peaks: Default::default(),
+        }
     }
 
     /// This store, sending its notes (a stage recomputed, leftovers removed) to `reporter`.
@@ -226,6 +235,7 @@ impl Store {
         let tmp = parent.join(format!("{key}.partial.{}", std::process::id()));
         std::fs::create_dir_all(&tmp).map_err(|e| ReproError::io(&tmp, e))?;
         let start = Instant::now();
+        let flops_before = goodhart_core::flops::current();
         compute(&tmp).map_err(|e| match e {
             already @ ReproError::InStage { .. } => already,
             e => ReproError::InStage { stage: format!("{stage}/{key}"), source: Box::new(e) },
@@ -233,13 +243,24 @@ impl Store {
         if fault::fires(Point::MidStage, stage.name()) {
             fault::die(Point::MidStage, &format!("{stage}/{key}"));
         }
+        let seconds = start.elapsed().as_secs_f64();
+        let threads = rayon::current_num_threads();
+        let cost = StageCost {
+            seconds,
+            matmul_flops: Some(goodhart_core::flops::current().saturating_sub(flops_before)),
+            threads: Some(threads),
+            peak_gflops: self.peak(threads),
+        };
         let files = integrity::checksum_dir(&tmp).map_err(|e| ReproError::io(&tmp, e))?;
         let record = serde_json::json!({
             "stage": stage,
             "key": key,
             "files": files,
             "inputs": inputs,
-            "seconds": start.elapsed().as_secs_f64(),
+            "seconds": seconds,
+            "matmul_flops": cost.matmul_flops,
+            "threads": cost.threads,
+            "peak_gflops": cost.peak_gflops,
             "goodhart_version": env!("CARGO_PKG_VERSION"),
         });
         let marker = tmp.join(STAGE_FILE);

@@ -128,6 +128,11 @@ impl Target {
     pub fn in_all(&self) -> bool {
         !matches!(self.family, Family::Ensembles | Family::Daa | Family::EarlyWarning)
     }
+
+    /// Whether it reads figure 1's curves, and so every stage of figure 1's plan.
+    pub fn reads_fig1(&self) -> bool {
+        matches!(self.family, Family::Fig1 | Family::FromFig1)
+    }
 }
 
 /// A registry entry.

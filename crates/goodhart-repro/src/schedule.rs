@@ -1,0 +1,462 @@
+//! Running figure 1's plan with independent stages at once (`--jobs N`): the plan's stages form a
+//! graph (each names the stages it reads), and up to N of the stages whose inputs are done run at
+//! once, each on its own share of the cores. Every stage is computed by the same pipeline code a
+//! sequential run uses and written to the store under the same key, so the results do not depend
+//! on the order or the number of jobs.
+//!
+//! The least wall time a plan can take with unlimited cores is its critical path: the longest
+//! chain of stages each reading the one before, timed by this store's typical times.
+
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::{Condvar, Mutex};
+use std::time::Instant;
+
+use crate::pipeline::{Pipeline, TrainedRm, WorldArtifacts};
+use crate::plan::{PlannedStage, Work};
+use crate::progress::Reporter;
+use crate::ReproError;
+
+/// Computes one planned stage through the pipeline; the stages it reads must be in the store (or
+/// are computed here, as in a sequential run).
+pub fn run_work(p: &Pipeline, work: Work) -> Result<(), ReproError> {
+    let w = p.world()?;
+    let sizes = &p.config.proxies.sizes;
+    match work {
+        Work::World => {}
+        Work::Policy => {
+            p.policy(&w)?;
+        }
+        Work::Lm(i) => {
+            p.proxy_lm(&w, &sizes[i])?;
+        }
+        Work::Gold | Work::ProxyData | Work::Pool | Work::GoldScores => {
+            let (policy_key, policy) = p.policy(&w)?;
+            if work == Work::Pool {
+                p.bon_pools(&w, &policy_key, &policy)?;
+                return Ok(());
+            }
+            let gold = p.gold(&w, &policy_key, &policy)?;
+            match work {
+                Work::ProxyData => {
+                    p.proxy_data(&w, &policy_key, &policy, &gold)?;
+                }
+                Work::GoldScores => {
+                    let (pool_key, pools) = p.bon_pools(&w, &policy_key, &policy)?;
+                    p.gold_scores(&w, &pool_key, &pools, &gold)?;
+                }
+                _ => {}
+            }
+        }
+        Work::Proxy(i) => {
+            proxy(p, &w, i)?;
+        }
+        Work::ProxyScores(i) => {
+            let rm = proxy(p, &w, i)?;
+            let (policy_key, policy) = p.policy(&w)?;
+            let (pool_key, pools) = p.bon_pools(&w, &policy_key, &policy)?;
+            p.bon_scores(&pool_key, &pools, &rm)?;
+        }
+        Work::Rl { size, trajectory } => {
+            let rm = proxy(p, &w, size)?;
+            let (policy_key, policy) = p.policy(&w)?;
+            let gold = p.gold(&w, &policy_key, &policy)?;
+            let rl = p.config.rl.trajectory(trajectory);
+            p.rl_against(&w, &policy_key, &policy, rm.as_proxy(), &gold, &rl)?;
+        }
+    }
+    Ok(())
+}
+
+/// Proxy `i` of `proxies.sizes`, with the proxy data it trains on.
+fn proxy(p: &Pipeline, w: &WorldArtifacts, i: usize) -> Result<TrainedRm, ReproError> {
+    let (policy_key, policy) = p.policy(w)?;
+    let gold = p.gold(w, &policy_key, &policy)?;
+    let (data_key, train, val, _) = p.proxy_data(w, &policy_key, &policy, &gold)?;
+    p.proxy(w, &p.config.proxies.sizes[i], &data_key, &train, &val)
+}
+
+/// The longest chain of a plan's stages to compute, each reading the one before.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CriticalPath {
+    /// Its stages (indices into the plan), first to last.
+    pub stages: Vec<usize>,
+    /// Its typical seconds: the least wall time of the plan with unlimited cores.
+    pub seconds: f64,
+    /// Typical seconds of every stage to compute: the wall time with one job.
+    pub work_s: f64,
+    /// Stages to compute that this store never timed (counted as 0 s above).
+    pub untimed: usize,
+}
+
+impl CriticalPath {
+    /// The least wall time with `jobs` jobs at once: neither below the critical path nor below
+    /// the work shared evenly (a lower bound; stages on fewer threads each run slower).
+    pub fn bound_with(&self, jobs: usize) -> f64 {
+        self.seconds.max(self.work_s / jobs.max(1) as f64)
+    }
+}
+
+/// The seconds a stage is expected to take: 0 when cached, its store's typical time otherwise.
+fn cost(s: &PlannedStage) -> f64 {
+    if s.cached {
+        0.0
+    } else {
+        s.estimate_s.unwrap_or(0.0)
+    }
+}
+
+/// Each stage's longest chain of costs up to and including it, and its predecessor on that chain.
+fn longest_to(plan: &[PlannedStage]) -> (Vec<f64>, Vec<Option<usize>>) {
+    let mut finish = vec![0.0; plan.len()];
+    let mut from = vec![None; plan.len()];
+    for (i, s) in plan.iter().enumerate() {
+        let mut start = 0.0;
+        for &n in &s.needs {
+            assert!(n < i, "plan stage {i} reads stage {n}, which comes after it");
+            if finish[n] > start {
+                start = finish[n];
+                from[i] = Some(n);
+            }
+        }
+        finish[i] = start + cost(s);
+    }
+    (finish, from)
+}
+
+/// The plan's critical path (see [`CriticalPath`]).
+pub fn critical_path(plan: &[PlannedStage]) -> CriticalPath {
+    let (finish, from) = longest_to(plan);
+    let last = (0..plan.len()).max_by(|&a, &b| finish[a].total_cmp(&finish[b]).then(b.cmp(&a)));
+    let mut stages = Vec::new();
+    let mut at = last.filter(|&i| finish[i] > 0.0);
+    while let Some(i) = at {
+        stages.push(i);
+        at = from[i];
+    }
+    stages.reverse();
+    CriticalPath {
+        stages,
+        seconds: last.map_or(0.0, |i| finish[i]),
+        work_s: plan.iter().map(cost).sum(),
+        untimed: plan.iter().filter(|s| !s.cached && s.estimate_s.is_none()).count(),
+    }
+}
+
+/// Each stage's priority: the longest chain of costs from it to the end of the plan (the stage
+/// that holds up most work starts first). Untimed stages count one second, so that order still
+/// follows the graph's depth on a store that has timed nothing.
+fn priorities(plan: &[PlannedStage]) -> Vec<f64> {
+    let mut tail = vec![0.0; plan.len()];
+    for i in (0..plan.len()).rev() {
+        let own = if plan[i].cached { 0.0 } else { plan[i].estimate_s.unwrap_or(1.0) };
+        tail[i] += own;
+        for &n in &plan[i].needs {
+            tail[n] = f64::max(tail[n], tail[i]);
+        }
+    }
+    tail
+}
+
+/// The threads each of `jobs` jobs gets out of `cores`: an even share, the remainder to the first.
+pub fn threads_per_job(cores: usize, jobs: usize) -> Vec<usize> {
+    let jobs = jobs.max(1);
+    let (share, extra) = (cores / jobs, cores % jobs);
+    (0..jobs).map(|j| (share + usize::from(j < extra)).max(1)).collect()
+}
+
+/// The number of jobs `--jobs` defaults to on a machine with `cores` cores: one per core, each
+/// stage on one thread. The stages' kernels use a second thread poorly, so two stages at once
+/// finish sooner than one stage on two threads (docs/reproducing.md, "Stages at once").
+pub fn default_jobs(cores: usize) -> usize {
+    cores.max(1)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Status {
+    Done,
+    Waiting,
+    Running,
+}
+
+struct State<E> {
+    status: Vec<Status>,
+    error: Option<E>,
+    panic: Option<Box<dyn std::any::Any + Send>>,
+}
+
+/// Runs every node of a graph that is not `done` yet, up to `jobs` at once: a node starts once
+/// every node in its `needs` is done, the ready node of highest `priority` first (ties: lowest
+/// index). `run(node, worker)` computes a node on worker `worker` (`0..jobs`). The first error
+/// stops new nodes from starting; the running ones finish; then it is returned. A panic in `run`
+/// is raised again here once the running nodes finish.
+pub fn run_graph<E: Send>(
+    needs: &[Vec<usize>],
+    done: &[bool],
+    priority: &[f64],
+    jobs: usize,
+    run: &(dyn Fn(usize, usize) -> Result<(), E> + Sync),
+) -> Result<(), E> {
+    let status = done.iter().map(|&d| if d { Status::Done } else { Status::Waiting }).collect();
+    let state = Mutex::new(State { status, error: None, panic: None });
+    let wake = Condvar::new();
+    let worker = |worker: usize| {
+        let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if st.error.is_some() || st.panic.is_some() {
+                return;
+            }
+            let ready = (0..needs.len())
+                .filter(|&i| st.status[i] == Status::Waiting)
+                .filter(|&i| needs[i].iter().all(|&n| st.status[n] == Status::Done))
+                .max_by(|&a, &b| priority[a].total_cmp(&priority[b]).then(b.cmp(&a)));
+            match ready {
+                Some(i) => {
+                    st.status[i] = Status::Running;
+                    drop(st);
+                    let outcome = catch_unwind(AssertUnwindSafe(|| run(i, worker)));
+                    st = state.lock().unwrap_or_else(|p| p.into_inner());
+                    match outcome {
+                        Ok(Ok(())) => st.status[i] = Status::Done,
+                        Ok(Err(e)) => {
+                            st.error.get_or_insert(e);
+                        }
+                        Err(payload) => {
+                            st.panic.get_or_insert(payload);
+                        }
+                    }
+                    wake.notify_all();
+                }
+                None if !st.status.contains(&Status::Running) => return,
+                None => st = wake.wait(st).unwrap_or_else(|p| p.into_inner()),
+            }
+        }
+    };
+    std::thread::scope(|s| {
+        for w in 0..jobs.max(1) {
+            let worker = &worker;
+            s.spawn(move || worker(w));
+        }
+    });
+    let st = state.into_inner().unwrap_or_else(|p| p.into_inner());
+    if let Some(payload) = st.panic {
+        resume_unwind(payload);
+    }
+    st.error.map_or(Ok(()), Err)
+}
+
+/// How long each computed stage of a scheduled plan took.
+#[derive(Debug, Clone)]
+pub struct Timings {
+    /// (plan index, worker, seconds), in the order the stages finished.
+    pub stages: Vec<(usize, usize, f64)>,
+    pub wall_s: f64,
+}
+
+/// Computes every stage of `plan` that is not cached with `jobs` jobs at once, each on
+/// [`threads_per_job`] of `cores` threads, reporting through `reporter_for(stage)`. With one job
+/// the stages run in this thread on the global thread pool.
+pub fn run_plan(
+    p: &Pipeline,
+    plan: &[PlannedStage],
+    jobs: usize,
+    cores: usize,
+    reporter_for: &(dyn Fn(&PlannedStage) -> Reporter + Sync),
+) -> Result<Timings, ReproError> {
+    let started = Instant::now();
+    let jobs = jobs.max(1);
+    let pools = if jobs > 1 {
+        threads_per_job(cores, jobs)
+            .into_iter()
+            .map(|t| {
+                // each job's threads count its operations apart (see goodhart_core::flops)
+                let counter = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(t)
+                    .start_handler(move |_| goodhart_core::flops::set_thread_counter(Some(counter.clone())))
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ReproError::Artifact(format!("starting {jobs} jobs' thread pools: {e}")))?
+    } else {
+        Vec::new()
+    };
+    let timings = Mutex::new(Vec::new());
+    let needs: Vec<Vec<usize>> = plan.iter().map(|s| s.needs.clone()).collect();
+    let done: Vec<bool> = plan.iter().map(|s| s.cached).collect();
+    let run = |i: usize, worker: usize| -> Result<(), ReproError> {
+        let reporter = reporter_for(&plan[i]);
+        let job = Pipeline {
+            config: p.config.clone(),
+            store: p.store.clone().with_reporter(reporter.clone()),
+            device: p.device.clone(),
+            reporter,
+        };
+        let t = Instant::now();
+        match pools.get(worker) {
+            Some(pool) => pool.install(|| run_work(&job, plan[i].work))?,
+            None => run_work(&job, plan[i].work)?,
+        }
+        timings.lock().unwrap_or_else(|p| p.into_inner()).push((i, worker, t.elapsed().as_secs_f64()));
+        Ok(())
+    };
+    run_graph(&needs, &done, &priorities(plan), jobs, &run)?;
+    let stages = timings.into_inner().unwrap_or_else(|p| p.into_inner());
+    Ok(Timings { stages, wall_s: started.elapsed().as_secs_f64() })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::plan::Cell;
+    use crate::store::Stage;
+
+    fn stage(needs: Vec<usize>, cached: bool, estimate_s: Option<f64>) -> PlannedStage {
+        PlannedStage {
+            stage: Stage::World,
+            cell: Cell::Base,
+            what: String::new(),
+            key: String::new(),
+            cached,
+            legacy_key: None,
+            estimate_s,
+            work: Work::World,
+            needs,
+        }
+    }
+
+    #[test]
+    fn the_critical_path_is_the_longest_chain_of_stages_to_compute() {
+        // 0 -> 1 -> 3 (10 + 5 + 1) against 0 -> 2 -> 3 (10 + 20 + 1); 4 alone (25)
+        let plan = vec![
+            stage(vec![], false, Some(10.0)),
+            stage(vec![0], false, Some(5.0)),
+            stage(vec![0], false, Some(20.0)),
+            stage(vec![1, 2], false, Some(1.0)),
+            stage(vec![], false, Some(25.0)),
+        ];
+        let cp = critical_path(&plan);
+        assert_eq!(cp.stages, vec![0, 2, 3]);
+        assert_eq!(cp.seconds, 31.0);
+        assert_eq!(cp.work_s, 61.0);
+        assert_eq!(cp.bound_with(1), 61.0);
+        assert_eq!(cp.bound_with(4), 31.0);
+        // a cached stage costs nothing, an untimed one is counted
+        let mut plan = plan;
+        plan[2].cached = true;
+        plan[4].estimate_s = None;
+        let cp = critical_path(&plan);
+        assert_eq!((cp.stages.clone(), cp.seconds, cp.untimed), (vec![0, 1, 3], 16.0, 1));
+    }
+
+    #[test]
+    fn threads_are_shared_out_evenly_and_every_job_gets_one() {
+        assert_eq!(threads_per_job(16, 3), vec![6, 5, 5]);
+        assert_eq!(threads_per_job(2, 2), vec![1, 1]);
+        assert_eq!(threads_per_job(2, 4), vec![1, 1, 1, 1]);
+        assert_eq!(threads_per_job(8, 1), vec![8]);
+        assert_eq!(default_jobs(2), 2);
+        assert_eq!(default_jobs(0), 1);
+    }
+
+    /// A diamond with a tail: 0 -> {1, 2} -> 3, and 4 alone.
+    fn diamond() -> Vec<Vec<usize>> {
+        vec![vec![], vec![0], vec![0], vec![1, 2], vec![]]
+    }
+
+    #[test]
+    fn a_node_starts_only_after_everything_it_needs_and_each_runs_once() {
+        for jobs in [1, 2, 3, 8] {
+            let order = Mutex::new(Vec::new());
+            let running = AtomicUsize::new(0);
+            let most = AtomicUsize::new(0);
+            let needs = diamond();
+            let run = |i: usize, worker: usize| -> Result<(), String> {
+                assert!(worker < jobs);
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                {
+                    let done = order.lock().unwrap();
+                    for n in &needs[i] {
+                        assert!(done.contains(n), "{i} started before {n} finished");
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                running.fetch_sub(1, Ordering::SeqCst);
+                order.lock().unwrap().push(i);
+                Ok(())
+            };
+            run_graph(&needs, &[false; 5], &[0.0; 5], jobs, &run).unwrap();
+            let mut seen = order.into_inner().unwrap();
+            seen.sort_unstable();
+            assert_eq!(seen, vec![0, 1, 2, 3, 4], "jobs {jobs}");
+            assert!(most.load(Ordering::SeqCst) <= jobs, "jobs {jobs}: {} at once", most.load(Ordering::SeqCst));
+            if jobs > 1 {
+                assert!(most.load(Ordering::SeqCst) > 1, "jobs {jobs}: independent nodes never overlapped");
+            }
+        }
+    }
+
+    #[test]
+    fn done_nodes_are_skipped_and_priority_picks_the_next() {
+        let order = Mutex::new(Vec::new());
+        let run = |i: usize, _: usize| -> Result<(), String> {
+            order.lock().unwrap().push(i);
+            Ok(())
+        };
+        // 0 done; of the ready 1, 2, 4 the highest priority goes first
+        run_graph(&diamond(), &[true, false, false, false, false], &[0.0, 1.0, 3.0, 0.0, 2.0], 1, &run)
+            .unwrap();
+        assert_eq!(order.into_inner().unwrap(), vec![2, 4, 1, 3]);
+    }
+
+    #[test]
+    fn an_error_stops_what_depends_on_it_and_is_returned() {
+        let ran = Mutex::new(Vec::new());
+        let run = |i: usize, _: usize| -> Result<(), String> {
+            ran.lock().unwrap().push(i);
+            if i == 1 {
+                Err("node 1 failed".into())
+            } else {
+                Ok(())
+            }
+        };
+        let err = run_graph(&diamond(), &[false; 5], &[0.0, 2.0, 1.0, 0.0, 0.0], 1, &run).unwrap_err();
+        assert_eq!(err, "node 1 failed");
+        let ran = ran.into_inner().unwrap();
+        assert!(!ran.contains(&3), "node 3 needs the failed node 1 but ran: {ran:?}");
+    }
+
+    #[test]
+    fn a_panic_in_a_node_is_raised_without_hanging_the_other_workers() {
+        let run = |i: usize, _: usize| -> Result<(), String> {
+            if i == 0 {
+                panic!("node 0 panicked");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            Ok(())
+        };
+        let caught = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            run_graph(&diamond(), &[false; 5], &[1.0, 0.0, 0.0, 0.0, 0.0], 2, &run)
+        }));
+        assert!(caught.is_err());
+    }
+
+    #[test]
+    fn every_fig1_stage_reads_only_earlier_stages_and_its_upstream_keys() {
+        let c = crate::ExperimentConfig::preset("laptop").unwrap();
+        let store = crate::Store::new(tempfile::tempdir().unwrap().path());
+        let plan = crate::plan::fig1_plan(&c, &store);
+        let at = |work: Work| plan.iter().position(|s| s.work == work).unwrap();
+        for (i, s) in plan.iter().enumerate() {
+            assert!(s.needs.iter().all(|&n| n < i), "{s:?}");
+        }
+        // PPO reads its proxy and the gold; a proxy reads the proxy data and its own LM
+        let rl = &plan[at(Work::Rl { size: 0, trajectory: 1 })];
+        assert_eq!(rl.needs, vec![at(Work::Proxy(0)), at(Work::Gold)]);
+        assert_eq!(plan[at(Work::Proxy(2))].needs, vec![at(Work::ProxyData), at(Work::Lm(2))]);
+        // the LMs read only the world: they can start at once
+        assert_eq!(plan[at(Work::Lm(4))].needs, vec![at(Work::World)]);
+    }
+}
