@@ -252,3 +252,50 @@ fn stages_computed_at_once_give_the_figure_of_stages_computed_one_after_another(
     let one_by_one = figure(1);
     assert_eq!(figure(3), one_by_one, "three jobs at once, one thread each, changed the figure");
 }
+
+#[test]
+fn a_byte_flipped_in_every_cached_stage_is_healed_and_the_figure_is_unchanged() {
+    let runs = tempfile::tempdir().unwrap();
+    let config = ExperimentConfig::preset("tiny").unwrap();
+    let pipeline = Pipeline::new(config.clone(), runs.path(), Device::flex());
+    let before = records_csv(&fig1(&pipeline).unwrap().records);
+    // one byte flipped in place in the largest file of every stage (its size unchanged)
+    let plan = fig1_plan(&config, &pipeline.store);
+    for s in &plan {
+        let dir = pipeline.store.dir(s.stage, &s.key);
+        let largest = walk(&dir).into_iter().max_by_key(|p| std::fs::metadata(p).unwrap().len()).unwrap();
+        let mut bytes = std::fs::read(&largest).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x5a;
+        std::fs::write(&largest, bytes).unwrap();
+    }
+    let notes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let heard = notes.clone();
+    let reporter: goodhart_repro::progress::Reporter = std::sync::Arc::new(move |e| {
+        if let Event::Note(n) = e {
+            heard.lock().unwrap().push(n.to_string());
+        }
+    });
+    let healed = fig1(&Pipeline::new(config, runs.path(), Device::flex()).with_reporter(reporter)).unwrap();
+    assert_eq!(records_csv(&healed.records), before, "the healed stages gave other numbers");
+    let notes = notes.lock().unwrap();
+    for s in &plan {
+        let said = format!("{}/{} is damaged", s.stage, s.key);
+        assert!(notes.iter().any(|n| n.contains(&said)), "no note that {said}: {notes:?}");
+        assert!(pipeline.store.is_intact(s.stage, &s.key), "{s:?}");
+    }
+}
+
+/// Every file under `dir` except `stage.json`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else if path.file_name().unwrap() != "stage.json" {
+            out.push(path);
+        }
+    }
+    out
+}

@@ -1,6 +1,6 @@
 //! What a complete stage holds: the size and SHA-256 of every file, recorded in `stage.json`
-//! when the stage is written; sizes checked whenever the stage is used, hashes on demand
-//! (`cargo xtask store verify`).
+//! when the stage is written; sizes checked when a run plans, hashes whenever a stage is used (and
+//! by `cargo xtask store verify`).
 
 use std::io::Read as _;
 use std::path::Path;

@@ -174,6 +174,11 @@ impl Store {
         matches!(self.health(stage, key, false), Health::Complete | Health::Unchecked)
     }
 
+    /// [`Store::is_done`], and every file's SHA-256 is the one it was written with.
+    pub fn is_intact(&self, stage: Stage, key: &str) -> bool {
+        matches!(self.health(stage, key, true), Health::Complete | Health::Unchecked)
+    }
+
     /// The state of `stage/key`: missing, complete, or damaged and why; with `hashes`, every
     /// file's SHA-256 is checked too, not only its size.
     pub fn health(&self, stage: Stage, key: &str, hashes: bool) -> Health {
@@ -202,7 +207,9 @@ impl Store {
     ) -> Result<(PathBuf, Outcome), ReproError> {
         let dir = self.dir(stage, key);
         self.note_used(stage, key);
-        if self.is_done(stage, key) {
+        // every use checks every file's SHA-256: a stage damaged in place is recomputed, not
+        // loaded (or refused by its loader)
+        if self.is_intact(stage, key) {
             return Ok((dir, Outcome::Cached));
         }
         let parent = dir.parent().expect("stage dirs have a parent");
@@ -211,11 +218,11 @@ impl Store {
         // released when `_lock` drops (or the process dies); a partial directory of this key
         // belongs to whoever holds the lock, so only the holder removes one.
         let _lock = self.lock(stage, key, parent)?;
-        if self.is_done(stage, key) {
+        if self.is_intact(stage, key) {
             return Ok((dir, Outcome::Cached));
         }
         self.remove_partials(parent, key)?;
-        if let Health::Damaged(why) = self.health(stage, key, false) {
+        if let Health::Damaged(why) = self.health(stage, key, true) {
             let aside = parent.join(format!("{key}.damaged"));
             (self.reporter)(Event::Note(&format!(
                 "note: {stage}/{key} is damaged ({why}): moved aside to {}, recomputing it",
@@ -533,5 +540,25 @@ mod tests {
         );
         // the damaged copy is kept aside, not deleted
         assert_eq!(std::fs::read(dir.path().join("gold/k.damaged/model.bin")).unwrap().len(), 10);
+    }
+
+    #[test]
+    fn a_stage_damaged_in_place_is_recomputed_when_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let write =
+            |tmp: &Path| std::fs::write(tmp.join("model.bin"), [7u8; 64]).map_err(|e| ReproError::io(tmp, e));
+        store.ensure(Stage::Gold, "k", &(), write).unwrap();
+        let model = store.dir(Stage::Gold, "k").join("model.bin");
+        // three bytes flipped, the size unchanged: a plan still counts it, a use does not
+        let mut bytes = std::fs::read(&model).unwrap();
+        bytes[3..6].iter_mut().for_each(|b| *b ^= 0xff);
+        std::fs::write(&model, &bytes).unwrap();
+        assert!(store.is_done(Stage::Gold, "k") && !store.is_intact(Stage::Gold, "k"));
+        let (_, outcome) = store.ensure(Stage::Gold, "k", &(), write).unwrap();
+        assert_eq!(outcome, Outcome::Computed);
+        assert_eq!(std::fs::read(&model).unwrap(), [7u8; 64]);
+        assert!(store.is_intact(Stage::Gold, "k"));
+        assert_eq!(std::fs::read(dir.path().join("gold/k.damaged/model.bin")).unwrap(), bytes);
     }
 }
