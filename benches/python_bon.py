@@ -8,7 +8,7 @@ scipy.special.gammaln, and does one matrix product per n. Both results are check
 
     python3 benches/python_bon.py [--prompts 1000] [--samples 12600] [--repeats 3]
 
-Needs the goodhart wheel installed (README, "Python"), numpy and scipy. Threads: goodhart uses
+Needs the goodhart wheel installed (docs/python.md), numpy and scipy. Threads: goodhart uses
 rayon (RAYON_NUM_THREADS, default one per core); NumPy's BLAS its own pool (OPENBLAS_NUM_THREADS
 or OMP_NUM_THREADS); both are printed.
 """

@@ -73,10 +73,11 @@ fn facade_reexports_every_crate() {
     }
 }
 
-/// Every line of the README's ```rust block in `section` is a line of the example it quotes.
+/// Every line of the ```rust block in `section` of docs/library.md is a line of the example it
+/// quotes.
 fn assert_readme_quotes(section_heading: &str, example: &str) {
-    let readme = read("README.md");
-    let section = readme.split(section_heading).nth(1).expect("README has the section");
+    let readme = read("docs/library.md");
+    let section = readme.split(section_heading).nth(1).expect("docs/library.md has the section");
     let block = section.split("```rust").nth(1).expect("a ```rust block").split("```").next().unwrap();
     let text = read(example);
     let lines: Vec<&str> = text.lines().map(str::trim).collect();
@@ -101,7 +102,9 @@ fn the_readme_quotes_the_math_example() {
 fn cited_paths_and_sections_exist() {
     let crates = crate_names();
     let exts = [".rs", ".md", ".toml", ".py", ".sh", ".json"];
-    for doc in ["README.md", "ARCHITECTURE.md", "data/README.md"] {
+    let pages = doc_pages();
+    let docs = ["README.md", "ARCHITECTURE.md", "data/README.md"].map(String::from);
+    for doc in docs.iter().chain(&pages) {
         let text = read(doc);
         for (i, quoted) in text.split('`').enumerate() {
             if i % 2 == 0 || quoted.contains(' ') || quoted.contains('*') || quoted.contains('<') {
@@ -128,16 +131,70 @@ fn cited_paths_and_sections_exist() {
     let readme = read("README.md");
     let headings: Vec<&str> =
         readme.lines().filter_map(|l| l.strip_prefix("## ").or_else(|| l.strip_prefix("### "))).collect();
-    let mut docs: Vec<String> = vec!["README.md".into(), "ARCHITECTURE.md".into()];
+    let mut docs: Vec<String> = vec!["README.md".into(), "ARCHITECTURE.md".into(), ".ci/run".into()];
+    docs.extend(pages.iter().cloned());
     docs.extend(rust_sources(&root().join("crates")));
+    docs.extend(rust_sources(&root().join("xtask")));
     for doc in &docs {
         let text = read(doc);
+        // `docs/<page>.md, "Section"` (or a Markdown link to the page, then the section): the
+        // page exists and has that heading
+        for (i, cite) in text.split("docs/").enumerate().skip(1) {
+            let Some((page, rest)) = cite.split_once(".md") else { continue };
+            if page.is_empty() || !page.chars().all(|c| c.is_ascii_lowercase() || c == '-') {
+                continue;
+            }
+            let path = format!("docs/{page}.md");
+            assert!(root().join(&path).exists(), "{doc} cites {path}, which does not exist (citation {i})");
+            let rest = rest.strip_prefix(')').unwrap_or(rest);
+            if let Some(section) = rest.strip_prefix(", \"").and_then(|r| r.split('"').next()) {
+                let page_text = read(&path);
+                let is_heading = page_text
+                    .lines()
+                    .filter_map(|l| l.strip_prefix('#'))
+                    .any(|h| h.trim_start_matches('#').trim() == section);
+                assert!(is_heading, "{doc} cites {path}, \"{section}\", which is not a heading there");
+            }
+        }
         for cite in text.split("README, \"").skip(1).chain(text.split("README's \"").skip(1)) {
             let name = cite.split('"').next().unwrap();
             assert!(
                 headings.iter().any(|h| h.trim() == name),
                 "{doc} cites the README section \"{name}\", which is not a heading"
             );
+        }
+    }
+}
+
+/// Every page under `docs/`, relative to the workspace root.
+fn doc_pages() -> Vec<String> {
+    let mut pages: Vec<String> = fs::read_dir(root().join("docs"))
+        .unwrap()
+        .map(|e| format!("docs/{}", e.unwrap().file_name().into_string().unwrap()))
+        .filter(|p| p.ends_with(".md"))
+        .collect();
+    pages.sort();
+    pages
+}
+
+#[test]
+fn the_readme_is_a_front_door_that_links_every_page() {
+    let readme = read("README.md");
+    let lines = readme.lines().count();
+    assert!(lines <= 250, "README.md has {lines} lines: move detail into a docs/ page");
+    for page in doc_pages() {
+        assert!(readme.contains(&format!("]({page})")), "README.md does not link {page}");
+    }
+    // every relative Markdown link of the README and the pages leads to a file
+    for doc in std::iter::once("README.md".to_string()).chain(doc_pages()) {
+        let text = read(&doc);
+        let base = Path::new(&doc).parent().unwrap().to_path_buf();
+        for link in text.split("](").skip(1).filter_map(|l| l.split(')').next()) {
+            if link.contains("://") || link.starts_with('#') {
+                continue;
+            }
+            let target = link.split('#').next().unwrap();
+            assert!(root().join(&base).join(target).exists(), "{doc} links {link}, which does not exist");
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The README's "Use the math on its own", compiled and run: best-of-n curves from scored pools
+//! docs/library.md, "Use the math on its own", compiled and run: best-of-n curves from scored pools
 //! and the paper's best-of-n law fitted to their gold, with goodhart-bon and goodhart-laws only.
 //!
 //! `cargo run -p goodhart-bon --example math_on_its_own`

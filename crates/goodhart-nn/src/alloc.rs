@@ -3,7 +3,7 @@
 //! glibc's `malloc` serves blocks above its mmap threshold with fresh `mmap`s and unmaps them on
 //! `free`. Training and scoring allocate a new tensor or buffer of hundreds of kilobytes for
 //! nearly every operation, so each one page-faults its memory in again, and system time
-//! dominates. Keeping freed memory in the process avoids that (README, "Benchmarks", has the
+//! dominates. Keeping freed memory in the process avoids that (docs/benchmarks.md has the
 //! measurement).
 
 /// Raises glibc's mmap threshold to its maximum (32 MiB on 64-bit) and its trim threshold to

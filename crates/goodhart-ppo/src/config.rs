@@ -165,7 +165,7 @@ impl PpoConfig {
 
     /// Minutes on a laptop CPU with the laptop-sized policies (responses of up to 40 tokens, as
     /// the best-of-n pools). The learning rates are chosen for these small models on seed 0
-    /// (README, "PPO at the laptop preset"), not derived from the paper's multiplier. Every
+    /// (docs/results-laptop.md, "PPO at the laptop preset"), not derived from the paper's multiplier. Every
     /// field it changes from the default:
     pub fn laptop() -> Self {
         PpoConfig {
