@@ -27,13 +27,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let w = pipe.world()?;
     let (policy_key, policy) = pipe.policy(&w)?;
     let gold = pipe.gold(&w, &policy_key, &policy)?;
-    let (data_key, train, val, _) = pipe.proxy_data(&w, &policy_key, &policy, &gold)?;
+    let data = pipe.proxy_data(&w, &policy_key, &policy, &gold)?;
     println!("| size | lr | seed | val loss | val acc |\n|---|---|---|---|---|");
     for size in &sizes {
         for &lr in &lrs {
             for seed in base.seed..base.seed + seeds {
                 let cfg = goodhart_rm::RmTrainConfig { lr, seed, ..base.clone() };
-                let rm = pipe.proxy_with(&w, size, &data_key, &train, &val, train.len(), &cfg)?;
+                let rm = pipe.proxy_with(&w, size, &data, data.train.len(), &cfg)?;
                 println!(
                     "| {size} | {lr:e} | {seed} | {:.4} | {:.3} |",
                     rm.eval.val.loss, rm.eval.val.accuracy

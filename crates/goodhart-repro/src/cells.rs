@@ -87,16 +87,16 @@ pub fn run_cell(p: &Pipeline, level: Level, index: usize) -> Result<(), ReproErr
             "cell {level}/{index} does not exist: {level} has {count} cells"
         )));
     }
-    let crate::pipeline::Base { w, policy_key, policy, gold, data_key, train, val, pool_key, pools, .. } =
+    let crate::pipeline::Base { w, policy_key, policy, gold, data, pool_key, pools, .. } =
         p.base()?;
     match level {
         Level::Base => {}
         Level::Proxy => {
-            let proxy = p.proxy(&w, &p.config.proxies.sizes[index], &data_key, &train, &val)?;
+            let proxy = p.proxy(&w, &p.config.proxies.sizes[index], &data)?;
             p.bon_scores(&pool_key, &pools, &proxy)?;
         }
         Level::Rl => {
-            let proxy = p.proxy(&w, &p.config.rl.sizes[index], &data_key, &train, &val)?;
+            let proxy = p.proxy(&w, &p.config.rl.sizes[index], &data)?;
             p.rl_trajectories(&w, &policy_key, &policy, proxy.as_proxy(), &gold, &p.config.rl)?;
         }
     }

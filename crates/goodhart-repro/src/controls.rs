@@ -151,8 +151,8 @@ pub fn controls(p: &Pipeline) -> Result<(Controls, Fig1), ReproError> {
         .collect();
     let proxy_rl_rubric_fall = match p.config.rl.sizes.first() {
         Some(size) => {
-            let (data_key, train, val, _) = p.proxy_data(&w, &policy_key, &policy, &gold)?;
-            let proxy = p.proxy(&w, size, &data_key, &train, &val)?;
+            let data = p.proxy_data(&w, &policy_key, &policy, &gold)?;
+            let proxy = p.proxy(&w, size, &data)?;
             let runs = p.rl_trajectories(&w, &policy_key, &policy, proxy.as_proxy(), &gold, &p.config.rl)?;
             against_gold_rl(&runs).ok().map(|a| (size.clone(), a.rubric_fall))
         }

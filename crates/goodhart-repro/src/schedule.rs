@@ -71,8 +71,8 @@ pub fn run_work(p: &Pipeline, work: Work) -> Result<(), ReproError> {
 fn proxy(p: &Pipeline, w: &WorldArtifacts, i: usize) -> Result<TrainedRm, ReproError> {
     let (policy_key, policy) = p.policy(w)?;
     let gold = p.gold(w, &policy_key, &policy)?;
-    let (data_key, train, val, _) = p.proxy_data(w, &policy_key, &policy, &gold)?;
-    p.proxy(w, &p.config.proxies.sizes[i], &data_key, &train, &val)
+    let data = p.proxy_data(w, &policy_key, &policy, &gold)?;
+    p.proxy(w, &p.config.proxies.sizes[i], &data)
 }
 
 /// The longest chain of a plan's stages to compute, each reading the one before.

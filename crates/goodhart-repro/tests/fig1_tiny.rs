@@ -133,7 +133,8 @@ fn tiny_fig1_runs_end_to_end_and_reuses_its_cache() {
     let held: std::collections::HashSet<String> =
         w.world.split(Split::HeldOut).iter().map(|p| p.text()).collect();
     let trained = w.train.iter().chain(&w.val).map(|d| &d.prompt);
-    let (_, train, val, _) = pipeline.proxy_data(&w, &policy_key, &policy, &gold).unwrap();
+    let goodhart_repro::pipeline::ProxyData { train, val, .. } =
+        pipeline.proxy_data(&w, &policy_key, &policy, &gold).unwrap();
     for prompt in trained.chain(train.iter().chain(&val).map(|c| &c.prompt)) {
         let text = w.decode(prompt).unwrap();
         assert!(!held.contains(&text), "a held-out prompt in training data: {text}");
@@ -214,7 +215,8 @@ fn the_rubric_as_gold_is_faithful_everywhere_and_labels_at_its_accuracy() {
     let w = pipeline.world().unwrap();
     let (policy_key, policy) = pipeline.policy(&w).unwrap();
     let gold = pipeline.gold(&w, &policy_key, &policy).unwrap();
-    let (_, train, val, _) = pipeline.proxy_data(&w, &policy_key, &policy, &gold).unwrap();
+    let goodhart_repro::pipeline::ProxyData { train, val, .. } =
+        pipeline.proxy_data(&w, &policy_key, &policy, &gold).unwrap();
     let comps: Vec<_> = train.iter().chain(&val).collect();
     let agree = comps
         .iter()

@@ -243,9 +243,7 @@ pub fn fig1(p: &Pipeline) -> Result<Fig1, ReproError> {
         policy_key,
         policy,
         gold,
-        data_key,
-        train,
-        val,
+        data,
         pool_key,
         pools,
         gold_scores,
@@ -257,7 +255,7 @@ pub fn fig1(p: &Pipeline) -> Result<Fig1, ReproError> {
     let mut records = Vec::new();
     let mut proxies = Vec::new();
     for size in &p.config.proxies.sizes {
-        let proxy = p.proxy(&w, size, &data_key, &train, &val)?;
+        let proxy = p.proxy(&w, size, &data)?;
         let scores = p.bon_scores(&pool_key, &pools, &proxy)?;
         let (result, rows) = bon_result(
             p,
@@ -287,7 +285,7 @@ pub fn fig1(p: &Pipeline) -> Result<Fig1, ReproError> {
     }
     let (rl, rl_alpha_shared) = analyse_rl(&runs, p.config.bon.bootstrap, p.config.bon.seed)?;
     let mut agree = 0.0;
-    for c in &val {
+    for c in &data.val {
         let chosen = w.rubric(&c.prompt, &c.chosen)?;
         let rejected = w.rubric(&c.prompt, &c.rejected)?;
         agree += if chosen > rejected {
@@ -298,7 +296,7 @@ pub fn fig1(p: &Pipeline) -> Result<Fig1, ReproError> {
             0.0
         };
     }
-    let gold_rubric_agreement_on_policy_pairs = agree / val.len().max(1) as f64;
+    let gold_rubric_agreement_on_policy_pairs = agree / data.val.len().max(1) as f64;
     let gold_rubric_agreement_held_out = Some(held_out_agreement(&gold_scores, &rubric_scores));
     Ok(Fig1 {
         mechanisms: p.config.mechanisms(),

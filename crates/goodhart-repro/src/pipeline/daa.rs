@@ -15,7 +15,7 @@ use crate::ReproError;
 
 impl Pipeline {
     /// Every run of one (loss, beta) cell of direct alignment from `policy` (also its frozen
-    /// reference) on the comparisons `train` of the proxy data `data_key`, the gold and rubric
+    /// reference) on the training comparisons of the proxy data `data`, the gold and rubric
     /// evaluated at log-spaced steps on the held-out prompts PPO evaluates on:
     /// `dpo.trajectories` runs, run r with seed `dpo.seed + 1009 r`, each its own stage.
     #[allow(clippy::too_many_arguments)]
@@ -25,13 +25,12 @@ impl Pipeline {
         policy_key: &str,
         policy: &Gpt,
         gold: &Gold,
-        data_key: &str,
-        train: &[Comparison],
+        data: &ProxyData,
         loss: DaaLoss,
         beta: f64,
     ) -> Result<Vec<DaaOutput>, ReproError> {
         (0..self.config.dpo.trajectories.max(1))
-            .map(|r| self.daa_trajectory(w, policy_key, policy, gold, data_key, train, loss, beta, r))
+            .map(|r| self.daa_trajectory(w, policy_key, policy, gold, data, loss, beta, r))
             .collect()
     }
 
@@ -42,12 +41,12 @@ impl Pipeline {
         policy_key: &str,
         policy: &Gpt,
         gold: &Gold,
-        data_key: &str,
-        train: &[Comparison],
+        data: &ProxyData,
         loss: DaaLoss,
         beta: f64,
         trajectory: usize,
     ) -> Result<DaaOutput, ReproError> {
+        let (data_key, train) = (&data.key, &data.train);
         let rl = &self.config.rl;
         let mut cfg = self.config.dpo.run(loss, beta, rl.ppo.gen_batch_size, rl.ppo.max_new_tokens);
         cfg.seed = cfg.seed.wrapping_add(crate::config::TRAJECTORY_SEED_STRIDE * trajectory as u64);

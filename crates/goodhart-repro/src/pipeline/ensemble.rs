@@ -91,10 +91,10 @@ impl EnsembleMembers {
 }
 
 impl Pipeline {
-    /// The ensemble of `size` on the comparisons `(data_key, train, val)` (labelled with flip
-    /// probability `label_noise`): `members` proxies trained on `data` (with [`MemberData::Same`]
-    /// member 0 is the plain proxy of those comparisons), and their agreement on `val`.
-    #[allow(clippy::too_many_arguments)]
+    /// The ensemble of `size` on the proxy data `comparisons` (labelled with flip probability
+    /// `label_noise`): `members` proxies trained on `data` of them (with [`MemberData::Same`]
+    /// member 0 is the plain proxy of those comparisons), and their agreement on the validation
+    /// comparisons.
     pub fn ensemble_members(
         &self,
         w: &WorldArtifacts,
@@ -102,14 +102,13 @@ impl Pipeline {
         label_noise: f64,
         members: usize,
         data: MemberData,
-        data_key: &str,
-        train: &[Comparison],
-        val: &[Comparison],
+        comparisons: &ProxyData,
     ) -> Result<EnsembleMembers, ReproError> {
         let mut trained = Vec::with_capacity(members);
         for k in 0..members as u64 {
-            trained.push(self.ensemble_member(w, size, k, data, data_key, train, val)?);
+            trained.push(self.ensemble_member(w, size, k, data, comparisons)?);
         }
+        let val = &comparisons.val;
         let prompts: Vec<Vec<goodhart_core::TokenId>> = val.iter().map(|c| c.prompt.clone()).collect();
         let chosen: Vec<Vec<goodhart_core::TokenId>> = val.iter().map(|c| c.chosen.clone()).collect();
         let rejected: Vec<Vec<goodhart_core::TokenId>> = val.iter().map(|c| c.rejected.clone()).collect();
@@ -143,17 +142,15 @@ impl Pipeline {
     /// Member `k` of an ensemble of `size`: a proxy whose language model and training seeds are
     /// the proxies' plus `k * MEMBER_SEED_STRIDE`, trained on `data` (member 0 on the same data
     /// is the plain proxy, shared with figure 1 on figure 1's data).
-    #[allow(clippy::too_many_arguments)]
     pub fn ensemble_member(
         &self,
         w: &WorldArtifacts,
         size: &str,
         k: u64,
         data: MemberData,
-        data_key: &str,
-        train: &[Comparison],
-        val: &[Comparison],
+        comparisons: &ProxyData,
     ) -> Result<TrainedRm, ReproError> {
+        let (data_key, train, val) = (&comparisons.key, &comparisons.train[..], &comparisons.val);
         let offset = k.wrapping_mul(MEMBER_SEED_STRIDE);
         let mut cfg = self.config.proxies.train.clone();
         cfg.seed = cfg.seed.wrapping_add(offset);

@@ -77,8 +77,8 @@ impl Pipeline {
                 spec.d, spec.round, spec.rounds
             )));
         }
-        let (data_key, train, val, _) = self.proxy_data(w, start.key, start.model, gold)?;
-        let proxy = self.proxy(w, spec.size, &data_key, &train, &val)?;
+        let data = self.proxy_data(w, start.key, start.model, gold)?;
+        let proxy = self.proxy(w, spec.size, &data)?;
         let c = &self.config.rl;
         let mut ppo = c.ppo.clone();
         ppo.kl_penalty = KlPenalty::Fixed { coef: 0.0 };

@@ -39,9 +39,16 @@ use crate::ReproError;
 /// Prompts and one response to each, as tokens.
 type Samples = (Vec<Vec<TokenId>>, Vec<Vec<TokenId>>);
 
-/// The proxy-data stage's output: its key, training and validation comparisons, and the gold's
-/// scores of every sample in them.
-pub type ProxyData = (String, Vec<Comparison>, Vec<Comparison>, Vec<f64>);
+/// The proxy-data stage's output under its key: comparisons of initial-policy samples labelled
+/// by the gold, split into training and validation, and the gold's scores of their samples.
+#[derive(Debug, Clone)]
+pub struct ProxyData {
+    pub key: String,
+    pub train: Vec<Comparison>,
+    pub val: Vec<Comparison>,
+    /// The gold's score of every sample: each pair's first responses, then its second ones.
+    pub gold_scores: Vec<f64>,
+}
 
 /// Rows per forward pass when sampling or scoring.
 const BATCH: usize = 256;
@@ -188,9 +195,7 @@ pub struct Base {
     pub policy_key: String,
     pub policy: Gpt,
     pub gold: Gold,
-    pub data_key: String,
-    pub train: Vec<Comparison>,
-    pub val: Vec<Comparison>,
+    pub data: ProxyData,
     pub pool_key: String,
     pub pools: Pools,
     pub gold_scores: Vec<Vec<f64>>,
@@ -228,7 +233,7 @@ impl Pipeline {
         let w = self.world()?;
         let (policy_key, policy) = self.policy(&w)?;
         let gold = self.gold(&w, &policy_key, &policy)?;
-        let (data_key, train, val, _) = self.proxy_data(&w, &policy_key, &policy, &gold)?;
+        let data = self.proxy_data(&w, &policy_key, &policy, &gold)?;
         let (pool_key, pools) = self.bon_pools(&w, &policy_key, &policy)?;
         let gold_scores = self.gold_scores(&w, &pool_key, &pools, &gold)?;
         let rubric_scores = RubricScorer::for_gold(&w, &gold)?.pool_scores(&pools)?;
@@ -237,9 +242,7 @@ impl Pipeline {
             policy_key,
             policy,
             gold,
-            data_key,
-            train,
-            val,
+            data,
             pool_key,
             pools,
             gold_scores,

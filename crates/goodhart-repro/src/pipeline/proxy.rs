@@ -17,11 +17,9 @@ impl Pipeline {
         &self,
         w: &WorldArtifacts,
         size: &str,
-        data_key: &str,
-        train: &[Comparison],
-        val: &[Comparison],
+        data: &ProxyData,
     ) -> Result<TrainedRm, ReproError> {
-        self.proxy_with(w, size, data_key, train, val, train.len(), &self.config.proxies.train)
+        self.proxy_with(w, size, data, data.train.len(), &self.config.proxies.train)
     }
 
     /// [`Pipeline::proxy`] on the first `pairs` training comparisons with `cfg` (the data-size
@@ -31,12 +29,11 @@ impl Pipeline {
         &self,
         w: &WorldArtifacts,
         size: &str,
-        data_key: &str,
-        train: &[Comparison],
-        val: &[Comparison],
+        data: &ProxyData,
         pairs: usize,
         cfg: &goodhart_rm::RmTrainConfig,
     ) -> Result<TrainedRm, ReproError> {
+        let (data_key, train, val) = (&data.key, &data.train, &data.val);
         if pairs == 0 || pairs > train.len() {
             return Err(ReproError::Config(format!(
                 "a proxy on {pairs} comparisons, but the proxy data has {}: use 1..={} (or raise proxies.pairs)",

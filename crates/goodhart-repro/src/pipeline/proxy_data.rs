@@ -60,6 +60,6 @@ impl Pipeline {
             &dir,
             &format!("{} train / {} validation comparisons", train.len(), val.len()),
         );
-        Ok((key, train, val, gold_scores))
+        Ok(ProxyData { key, train, val, gold_scores })
     }
 }

@@ -26,9 +26,7 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
         policy_key,
         policy,
         gold,
-        data_key,
-        train,
-        val,
+        data,
         pool_key,
         pools,
         gold_scores,
@@ -47,7 +45,7 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
             .last()
             .ok_or_else(|| ReproError::Config("sweeps.data_rm_sizes is empty".into()))?;
         plan.push((rm.clone(), d, 1));
-        plan.push((rm.clone(), (4 * d).min(train.len()), 1));
+        plan.push((rm.clone(), (4 * d).min(data.train.len()), 1));
         plan.push((rm.clone(), d, 4));
     } else {
         // fig19 sweeps data with figure 1's largest RM; the paper trains the sweep for one epoch
@@ -55,7 +53,7 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
         let rms: &[String] = if target == "fig19" { &largest } else { &c.data_rm_sizes };
         for rm in rms {
             for &d in &c.data_sizes {
-                plan.push((rm.clone(), d.min(train.len()), 1));
+                plan.push((rm.clone(), d.min(data.train.len()), 1));
             }
         }
     }
@@ -66,7 +64,7 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
     let mut rl_runs = Vec::new();
     for (rm, pairs, epochs) in plan {
         let cfg = goodhart_rm::RmTrainConfig { epochs, ..base.clone() };
-        let proxy: TrainedRm = p.proxy_with(&w, &rm, &data_key, &train, &val, pairs, &cfg)?;
+        let proxy: TrainedRm = p.proxy_with(&w, &rm, &data, pairs, &cfg)?;
         let scores = p.bon_scores(&pool_key, &pools, &proxy)?;
         let (result, rows) = bon_result(
             p,

@@ -32,12 +32,12 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
     let w = p.world()?;
     let (policy_key, policy) = p.policy(&w)?;
     let gold = p.gold(&w, &policy_key, &policy)?;
-    let (data_key, train, _val, _) = p.proxy_data(&w, &policy_key, &policy, &gold)?;
+    let data = p.proxy_data(&w, &policy_key, &policy, &gold)?;
     let mut records = Vec::new();
     let mut runs = Vec::new();
     for &loss in &c.losses {
         for &beta in &c.betas {
-            let outs = p.daa_trajectories(&w, &policy_key, &policy, &gold, &data_key, &train, loss, beta)?;
+            let outs = p.daa_trajectories(&w, &policy_key, &policy, &gold, &data, loss, beta)?;
             records.extend(outs.iter().flat_map(|o| o.records.iter().cloned()).map(|mut r| {
                 r.experiment = format!("dpo/{loss}/beta{beta}");
                 r
@@ -46,7 +46,7 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
         }
     }
     let checks = daa_checks(&runs.iter().map(|r| r.run.clone()).collect::<Vec<_>>());
-    let markdown = markdown(p, &runs, &checks, train.len());
+    let markdown = markdown(p, &runs, &checks, data.train.len());
     let figure = figure(&runs);
     let json = serde_json::json!({ "runs": runs });
     Ok(TargetOutput::new("dpo", markdown, records, Some(figure), json).with_checks(checks))

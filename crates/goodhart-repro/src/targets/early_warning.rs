@@ -70,17 +70,17 @@ fn runs(q: &Pipeline) -> Result<Vec<(String, PpoOutput)>, ReproError> {
     let w = q.world()?;
     let (policy_key, policy) = q.policy(&w)?;
     let gold = q.gold(&w, &policy_key, &policy)?;
-    let (data_key, train, val, _) = q.proxy_data(&w, &policy_key, &policy, &gold)?;
+    let data = q.proxy_data(&w, &policy_key, &policy, &gold)?;
     let mut out = Vec::new();
     for size in &q.config.rl.sizes {
-        let proxy = q.proxy(&w, size, &data_key, &train, &val)?;
+        let proxy = q.proxy(&w, size, &data)?;
         let runs = q.rl_trajectories(&w, &policy_key, &policy, proxy.as_proxy(), &gold, &q.config.rl)?;
         out.extend(
             runs.into_iter().enumerate().map(|(r, run)| (format!("{size} trajectory {}", r + 1), run)),
         );
     }
     let s = &q.config.sweeps;
-    let proxy = q.proxy(&w, &s.kl_rm_size, &data_key, &train, &val)?;
+    let proxy = q.proxy(&w, &s.kl_rm_size, &data)?;
     for &coef in s.kl_penalties.iter().filter(|&&c| c > 0.0) {
         let mut rl = q.config.rl.clone();
         rl.ppo.kl_penalty = goodhart_ppo::KlPenalty::Fixed { coef };

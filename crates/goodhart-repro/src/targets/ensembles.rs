@@ -70,10 +70,10 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
     let mut cells = Vec::new();
     let mut summaries = Vec::new();
     for &noise in &e.label_noise {
-        let (data_key, train, val, _) = p.noisy_proxy_data(&w, &policy_key, &policy, &gold, noise)?;
+        let comparisons = p.noisy_proxy_data(&w, &policy_key, &policy, &gold, noise)?;
         for size in &e.sizes {
             let ens =
-                p.ensemble_members(&w, size, noise, e.members, MemberData::Same, &data_key, &train, &val)?;
+                p.ensemble_members(&w, size, noise, e.members, MemberData::Same, &comparisons)?;
             summaries.push(summary(&ens));
             let bon_in =
                 BonInputs { pools: &pools, pool_key: &pool_key, gold: &gold_scores, rubric: &rubric_scores };
@@ -82,7 +82,7 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
             cells.append(&mut new);
             if e.subset_label_noise.contains(&noise) {
                 let data = MemberData::Subset(e.subset_fraction);
-                let sub = p.ensemble_members(&w, size, noise, e.members, data, &data_key, &train, &val)?;
+                let sub = p.ensemble_members(&w, size, noise, e.members, data, &comparisons)?;
                 summaries.push(summary(&sub));
                 let objectives: Vec<_> =
                     variants(e.uwo_lambda).into_iter().filter(|v| v.1.is_some()).collect();

@@ -95,9 +95,9 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
     let w = p.world()?;
     let (policy_key, policy) = p.policy(&w)?;
     let gold = p.gold(&w, &policy_key, &policy)?;
-    let (data_key, train, val, _) = p.proxy_data(&w, &policy_key, &policy, &gold)?;
+    let data = p.proxy_data(&w, &policy_key, &policy, &gold)?;
     let size = &c.iterated_rm_size;
-    let proxy = p.proxy(&w, size, &data_key, &train, &val)?;
+    let proxy = p.proxy(&w, size, &data)?;
     let one_round = p.rl_trajectories(&w, &policy_key, &policy, proxy.as_proxy(), &gold, &p.config.rl)?;
     let (fits, _) =
         analyse_rl(&[(proxy.eval.clone(), one_round)], p.config.bon.bootstrap, p.config.bon.seed)?;

@@ -15,8 +15,8 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
     let w = p.world()?;
     let (policy_key, policy) = p.policy(&w)?;
     let gold = p.gold(&w, &policy_key, &policy)?;
-    let (data_key, train, val, _) = p.proxy_data(&w, &policy_key, &policy, &gold)?;
-    let proxy = p.proxy(&w, &c.kl_rm_size, &data_key, &train, &val)?;
+    let data = p.proxy_data(&w, &policy_key, &policy, &gold)?;
+    let proxy = p.proxy(&w, &c.kl_rm_size, &data)?;
     let mut runs = Vec::new();
     let mut records = Vec::new();
     for &coef in &c.kl_penalties {

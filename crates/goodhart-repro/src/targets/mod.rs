@@ -307,12 +307,12 @@ fn chance_proxies(p: &Pipeline) -> Result<Vec<crate::pipeline::RmReport>, ReproE
     let w = p.world()?;
     let (policy_key, policy) = p.policy(&w)?;
     let gold = p.gold(&w, &policy_key, &policy)?;
-    let (data_key, train, val, _) = p.proxy_data(&w, &policy_key, &policy, &gold)?;
+    let data = p.proxy_data(&w, &policy_key, &policy, &gold)?;
     p.config
         .sweeps
         .chance_rm_sizes
         .iter()
-        .map(|size| Ok(p.proxy(&w, size, &data_key, &train, &val)?.eval))
+        .map(|size| Ok(p.proxy(&w, size, &data)?.eval))
         .collect()
 }
 

@@ -38,8 +38,8 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
         [(&p.config.policy.size, &main_key, &main_policy), (&c.policy_size, &other_key, &other_policy)]
     {
         // The same gold judges both policies; each policy's proxy learns from its own samples.
-        let (data_key, train, val, _) = p.proxy_data(&w, key, policy, &gold)?;
-        let proxy = p.proxy(&w, rm_size, &data_key, &train, &val)?;
+        let data = p.proxy_data(&w, key, policy, &gold)?;
+        let proxy = p.proxy(&w, rm_size, &data)?;
         let (pool_key, pools) = p.bon_pools(&w, key, policy)?;
         // The gold recentred on this policy's own samples (its pool mean is 0), as the paper
         // recentres every RM on the initial policy it judges.

@@ -86,10 +86,10 @@ mod erased {
 }
 
 fn table2(p: &Pipeline) -> Result<TargetOutput, ReproError> {
-    let Base { w, data_key, train, val, pool_key, pools, gold_scores, .. } = p.base()?;
+    let Base { w, data, pool_key, pools, gold_scores, .. } = p.base()?;
     let size =
         p.config.proxies.sizes.first().ok_or_else(|| ReproError::Config("proxies.sizes is empty".into()))?;
-    let proxy = p.proxy(&w, size, &data_key, &train, &val)?;
+    let proxy = p.proxy(&w, size, &data)?;
     let proxy_scores = p.bon_scores(&pool_key, &pools, &proxy)?;
     let prompt = 0;
     // the grid of figure 1, without running figure 1 (its PPO stages are not needed here)
