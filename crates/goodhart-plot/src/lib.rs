@@ -2,9 +2,9 @@
 //!
 //! A [`Figure`] is a title over [`Panel`]s drawn side by side; a panel holds [`Series`] (points,
 //! a [`LineStyle`], a colour and optional standard errors drawn as a shaded band) and gets a
-//! legend. [`write_svg`] and [`write_png`] render it with `plotters` and write atomically (a
-//! temporary file in the same directory, renamed over the target), like every artifact of this
-//! workspace. Axis ranges come from the finite data with a 5% margin; non-finite points are
+//! legend. [`write_svg`] and [`write_png`] render it with `plotters` and write it through
+//! `goodhart_core`'s durable writes (a temporary file beside the target, fsynced, renamed over
+//! it), like every artifact of this workspace, fault injection included. Axis ranges come from the finite data with a 5% margin; non-finite points are
 //! skipped. An empty figure or a panel with nothing finite to draw is a [`PlotError`], never a
 //! panic.
 //!

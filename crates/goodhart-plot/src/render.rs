@@ -1,4 +1,3 @@
-use std::io::Write;
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -55,51 +54,39 @@ pub fn render_svg(fig: &Figure) -> Result<String, PlotError> {
     Ok(svg)
 }
 
-/// Writes the figure as SVG to `path`, atomically: a temporary file in the same directory is
-/// renamed over `path`, so a reader sees the old file or the new one, never half of one.
+/// Writes the figure as SVG to `path` through [`goodhart_core::write_atomic`]: a reader sees the
+/// old file or the new one, never half of one, and the new one survives a crash once written.
 pub fn write_svg(fig: &Figure, path: &Path) -> Result<(), PlotError> {
     let svg = render_svg(fig)?;
-    let io = |source| PlotError::Io { path: path.to_path_buf(), source };
-    let mut tmp = temp_beside(path, ".svg")?;
-    tmp.write_all(svg.as_bytes()).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    goodhart_core::sync_dir(path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")))
-        .map_err(io)
+    goodhart_core::write_atomic(path, svg.as_bytes()).map_err(|source| PlotError::Io { path: path.to_path_buf(), source })
 }
 
 /// Writes the figure as PNG (RGB, [`PANEL_WIDTH`](crate::PANEL_WIDTH) px per panel by
-/// [`HEIGHT`](crate::HEIGHT) px) to `path`, atomically like [`write_svg`].
+/// [`HEIGHT`](crate::HEIGHT) px) to `path`, durably like [`write_svg`]: drawn into a temporary
+/// file beside it, fsynced and published with [`goodhart_core::publish`].
 pub fn write_png(fig: &Figure, path: &Path) -> Result<(), PlotError> {
     let ranges = fig.validate()?;
     register_fonts()?;
     let io = |source| PlotError::Io { path: path.to_path_buf(), source };
-    // The encoder picks the format from the extension, so the temporary file ends in `.png`.
-    let tmp = temp_beside(path, ".png")?;
-    {
-        let root = BitMapBackend::new(tmp.path(), fig.size()).into_drawing_area();
-        draw_figure(fig, &ranges, &root)?;
-        root.present().map_err(draw_err)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
     }
-    goodhart_core::sync_file(tmp.path()).map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    goodhart_core::sync_dir(path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")))
-        .map_err(io)
-}
-
-/// A temporary file in `path`'s directory, removed on drop unless persisted.
-fn temp_beside(path: &Path, suffix: &str) -> Result<tempfile::NamedTempFile, PlotError> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".goodhart-plot-").suffix(suffix);
-    // A figure is an ordinary file: the mode `fs::write` would give (0o666 less the umask), not
-    // tempfile's private 0o600.
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    builder.tempfile_in(dir).map_err(|source| PlotError::Io { path: path.to_path_buf(), source })
+    // The encoder picks the format from the extension, so the temporary name ends in `.png`.
+    let mut tmp = goodhart_core::temp_path(path).into_os_string();
+    tmp.push(".png");
+    let tmp = std::path::PathBuf::from(tmp);
+    let drawn = (|| {
+        let root = BitMapBackend::new(&tmp, fig.size()).into_drawing_area();
+        draw_figure(fig, &ranges, &root)?;
+        root.present().map_err(draw_err)
+    })();
+    let published = drawn.and_then(|()| {
+        goodhart_core::sync_file(&tmp).and_then(|()| goodhart_core::publish(&tmp, path)).map_err(io)
+    });
+    if published.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    published
 }
 
 fn draw_figure<DB: DrawingBackend>(

@@ -172,12 +172,26 @@ fn bad_figures_are_errors_not_panics() {
 }
 
 #[test]
-fn a_missing_directory_is_an_io_error_that_names_the_path() {
+fn a_missing_directory_is_made_and_an_unwritable_path_is_an_io_error_that_names_it() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("missing").join("fig.svg");
-    let err = write_svg(&figure(1), &path).unwrap_err();
-    assert!(matches!(err, PlotError::Io { .. }), "{err}");
-    assert!(err.to_string().contains("fig.svg"), "{err}");
+    // like every artifact's write, a figure's makes its directory
+    for name in ["fig.svg", "fig.png"] {
+        let path = dir.path().join("missing").join(name);
+        let written = if name.ends_with("svg") { write_svg(&figure(1), &path) } else { write_png(&figure(1), &path) };
+        written.unwrap();
+        assert!(path.is_file());
+    }
+    // a directory that is a file cannot hold one
+    let file = dir.path().join("a-file");
+    fs::write(&file, "x").unwrap();
+    for name in ["fig.svg", "fig.png"] {
+        let path = file.join(name);
+        let err = if name.ends_with("svg") { write_svg(&figure(1), &path) } else { write_png(&figure(1), &path) }
+            .unwrap_err();
+        assert!(matches!(err, PlotError::Io { .. }), "{err}");
+        assert!(err.to_string().contains(name), "{err}");
+    }
+    assert_eq!(files_in(&dir.path().join("missing")), ["fig.png", "fig.svg"], "no temporary file left");
 }
 
 #[test]
