@@ -1,9 +1,11 @@
 //! Your own reward, optimised by best-of-n and by PPO through goodhart's public traits.
 //!
-//! The proxy is a closure (the share of response tokens equal to 7: "say 7 a lot"); the gold
-//! likes that token up to a quarter of the response and dislikes more of it. Both optimisers take
-//! them as `&dyn RewardModel` and report the gold along their curves, so the overoptimisation of
-//! the proxy shows on the gold. The policy is a small random transformer; put your own there.
+//! The proxy is a closure (the share of response tokens equal to 7: "say 7 a lot"), wrapped in
+//! `FnReward`; the gold is a type of its own that implements `RewardModel` (it likes that token up
+//! to a quarter of the response and dislikes more of it), as your reward model would. Both
+//! optimisers take them as `&dyn RewardModel` and report the gold along their curves, so the
+//! overoptimisation of the proxy shows on the gold. The policy is a small random transformer; put
+//! your own there.
 //!
 //! ```text
 //! cargo run --release -p goodhart-ppo --example own_reward
@@ -12,7 +14,8 @@
 use burn::prelude::*;
 use goodhart_bon::{log_grid, BestOfN};
 use goodhart_core::{
-    BoxError, Curve, FnReward, Judges, Method, OptimisedRun, Optimiser, Record, SamplingSettings, TokenId,
+    BoxError, Curve, FnReward, Judges, Method, OptimisedRun, Optimiser, Record, RewardModel, SamplingSettings,
+    TokenId,
 };
 use goodhart_nn::GptConfig;
 use goodhart_policy::{LmPolicy, Specials};
@@ -35,14 +38,31 @@ fn share(response: &[TokenId]) -> f64 {
     response.iter().filter(|&&t| t == TARGET).count() as f64 / response.len().max(1) as f64
 }
 
-/// Best-of-n and PPO against the closure proxy, judged by the closure gold.
+/// The gold: `TARGET` is good up to `cap` of the response, and twice as bad beyond it.
+struct CappedShare {
+    cap: f64,
+}
+
+impl RewardModel for CappedShare {
+    fn name(&self) -> &str {
+        "gold"
+    }
+
+    fn num_params(&self) -> u64 {
+        0
+    }
+
+    fn score(&self, _prompts: &[Vec<TokenId>], responses: &[Vec<TokenId>]) -> Result<Vec<f64>, BoxError> {
+        Ok(responses.iter().map(|r| share(r).min(self.cap) - 2.0 * (share(r) - self.cap).max(0.0)).collect())
+    }
+}
+
+/// Best-of-n and PPO against the closure proxy, judged by the capped gold.
 pub fn run(s: &Settings) -> Result<(Curve, Curve), BoxError> {
     let proxy = FnReward::new("share of 7", |_: &[Vec<TokenId>], r: &[Vec<TokenId>]| {
         r.iter().map(|r| share(r)).collect()
     });
-    let gold = FnReward::new("gold", |_: &[Vec<TokenId>], r: &[Vec<TokenId>]| {
-        r.iter().map(|r| share(r).min(0.25) - 2.0 * (share(r) - 0.25).max(0.0)).collect()
-    });
+    let gold = CappedShare { cap: 0.25 };
 
     let specials = Specials { pad: 0, bos: 1, eos: 2 };
     let config =
