@@ -11,6 +11,10 @@
 //!
 //! "Dies" is `std::process::exit(86)` after one line on stderr: no destructor runs, no temporary
 //! file is cleaned up and no lock is released until the process is gone, as with SIGKILL.
+//!
+//! Compiled in only with the `fault-injection` feature, which `goodhart-repro` turns on (so the
+//! pipeline's binaries and tests have it); a project that uses the math crates alone reads no
+//! environment variable here and never exits from a library call: [`fires`] is always false.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
@@ -57,6 +61,9 @@ fn spec() -> Option<&'static (Point, String)> {
 /// Whether the fault set for `point` fires at this event, whose subject is `what` (a path or a
 /// stage name). Each fault fires once per process.
 pub fn fires(point: Point, what: &str) -> bool {
+    if !cfg!(feature = "fault-injection") {
+        return false;
+    }
     static FIRED: AtomicBool = AtomicBool::new(false);
     static BOUNDARIES: AtomicUsize = AtomicUsize::new(0);
     let Some((p, arg)) = spec() else { return false };
