@@ -26,7 +26,9 @@ preset too small for it) prints N/A and why, and neither passes nor fails.
                writes them)
 
 fig1 results that hold seeds (`reproduce fig1 --seeds K`) are verified on seeds 1 .. K-1, seed 0
-shown for reference; a check is reproduced when it passes on more than half of them. So is any
+shown for reference; a check is reproduced when it passes on more than half of them; F3's
+best-of-n trends are then also checked pooled over those seeds, their interval resampling the
+seeds (each a whole world, gold and set of proxies) and their prompts. So is any
 target whose results directory holds `seed-1/`, `seed-2/` .. (where `reproduce <target> --seed S`
 writes by default).
 
@@ -242,7 +244,18 @@ fn read_or_not_run(target: &str, path: &Path, reproduce: &str, tally: &mut Tally
 /// Figure 1's checks; across seeds 1 .. K-1 when `reproduce fig1 --seeds K` wrote them.
 fn fig1(dir: &Path, path: &Path, tally: &mut Tally) -> Result<()> {
     let checks = fig1_checks(&load(path)?);
-    with_seeds(dir, "fig1.json", checks, |p| Ok(fig1_checks(&load(p)?)), tally)
+    with_seeds(dir, "fig1.json", checks, |p| Ok(fig1_checks(&load(p)?)), tally)?;
+    // F3's trends once more, pooled over the seeds with the seeds themselves resampled
+    let seeds: Vec<(u64, Fig1)> = (1..)
+        .map(|s| (s, dir.join(format!("seed-{s}")).join("fig1.json")))
+        .take_while(|(_, p)| p.exists())
+        .map(|(s, p)| load(&p).map(|f| (s, f)))
+        .collect::<Result<_>>()?;
+    if seeds.len() >= 2 {
+        println!("pooled over seeds 1..={} (one regression, seeds and prompts resampled):", seeds.len());
+        tally.add(&goodhart_repro::verify::pooled::pooled_bon_trends(&seeds));
+    }
+    Ok(())
 }
 
 /// Seed 0's `checks`, or, when `dir` holds `seed-1/<file>`, `seed-2/<file>` .. (where

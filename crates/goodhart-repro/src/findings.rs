@@ -309,6 +309,37 @@ pub fn trend(params: &[f64], values: &[f64], resampled: &[Vec<Option<f64>>]) -> 
     Some(Trend { slope, lo, hi, resamples: slopes.len() })
 }
 
+/// The 95th percentile of Student's t with `df` degrees of freedom (a two-sided 90% interval).
+fn t_90(df: usize) -> f64 {
+    const T: [f64; 10] = [6.314, 2.920, 2.353, 2.132, 2.015, 1.943, 1.895, 1.860, 1.833, 1.812];
+    match df {
+        0 => f64::INFINITY,
+        1..=10 => T[df - 1],
+        11..=20 => 1.76,
+        21..=40 => 1.70,
+        _ => 1.645,
+    }
+}
+
+/// The least-squares trend of `values[size]` on log10 `params[size]`, with the 90% interval of
+/// its slope from the residuals (Student's t, n - 2 degrees of freedom; `resamples` 0), for a
+/// quantity measured once per size, such as a proxy's validation loss. `None` below three
+/// sizes or with a non-finite value.
+pub fn ols_trend(params: &[f64], values: &[f64]) -> Option<Trend> {
+    let n = params.len();
+    if n < 3 || values.len() != n || values.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let fit = log_linear_regression(params, values).ok()?;
+    let x: Vec<f64> = params.iter().map(|p| p.log10()).collect();
+    let mean = x.iter().sum::<f64>() / n as f64;
+    let sxx: f64 = x.iter().map(|x| (x - mean).powi(2)).sum();
+    let residual: f64 = x.iter().zip(values).map(|(x, y)| (y - fit.intercept - fit.slope * x).powi(2)).sum();
+    let se = (residual / (n - 2) as f64 / sxx).sqrt();
+    let half = t_90(n - 2) * se;
+    Some(Trend { slope: fit.slope, lo: fit.slope - half, hi: fit.slope + half, resamples: 0 })
+}
+
 /// Transposes per-size resample columns (`columns[size][r]`) into rows (`[r][size]`), the shape
 /// [`trend`] takes; columns of unequal length are cut to the shortest.
 pub fn by_resample(columns: &[Vec<Option<f64>>]) -> Vec<Vec<Option<f64>>> {
@@ -320,6 +351,21 @@ pub fn by_resample(columns: &[Vec<Option<f64>>]) -> Vec<Vec<Option<f64>>> {
 mod tests {
     use super::*;
     use goodhart_core::SplitMix64;
+
+    #[test]
+    fn a_loss_trend_falls_through_one_flat_step_but_not_through_noise() {
+        let params = [1e3, 3e3, 1e4, 3e4, 1e5];
+        // a fresh clone's seed 0 at the laptop preset: p3k below p10k, the trend still falls
+        let t = ols_trend(&params, &[0.362, 0.349, 0.352, 0.273, 0.192]).unwrap();
+        assert!(t.excludes_zero(false), "{t:?}");
+        // the counter-example: no trend, only scatter
+        let t = ols_trend(&params, &[0.35, 0.30, 0.36, 0.31, 0.34]).unwrap();
+        assert!(!t.excludes_zero(false), "{t:?}");
+        // a perfect line has no width; two sizes give no interval
+        let t = ols_trend(&params, &[0.5, 0.45, 0.4, 0.35, 0.3]).unwrap();
+        assert!(t.hi - t.lo < 0.2 && t.excludes_zero(false));
+        assert!(ols_trend(&params[..2], &[0.4, 0.3]).is_none());
+    }
 
     /// `prompts` rows of `curve` plus noise of scale `noise`.
     fn table(curve: &[f64], prompts: usize, noise: f64, seed: u64) -> Vec<f64> {

@@ -5,6 +5,7 @@
 pub mod daa;
 pub mod early_warning;
 pub mod ensembles;
+pub mod pooled;
 pub mod sweeps;
 
 use goodhart_laws::Form;
@@ -183,11 +184,16 @@ pub fn fig1_checks(f: &Fig1) -> Vec<Check> {
     let losses: Vec<f64> = f.results.iter().map(|r| r.proxy.val.loss).collect();
     let listed: Vec<String> =
         f.results.iter().map(|r| format!("{} {:.4}", r.proxy.size, r.proxy.val.loss)).collect();
-    out.push(check(
-        "proxies: validation loss falls with RM size",
-        falls_at_every_step(&losses),
-        listed.join(", "),
-    ));
+    let params: Vec<f64> = f.results.iter().map(|r| r.proxy.params as f64).collect();
+    let name = "proxies: validation loss falls with RM size (trend on log size, 90% interval below 0)";
+    out.push(match crate::findings::ols_trend(&params, &losses) {
+        Some(t) => check(
+            name,
+            t.excludes_zero(false),
+            format!("{}; slope {:.4} per decade [{:.4}, {:.4}]", listed.join(", "), t.slope, t.lo, t.hi),
+        ),
+        None => not_applicable(name, format!("{}: a trend needs 3 sizes", listed.join(", "))),
+    });
     // like for like: the same pairs of initial-policy samples, held-out prompts (results that
     // predate it: each model's own validation pairs)
     let held_out: Option<Vec<f64>> = f.results.iter().map(|r| r.proxy_gold_agreement_held_out).collect();
