@@ -45,7 +45,60 @@ pub fn check() -> Result<()> {
     println!("ok: {} depend on none of {}", MATH_CRATES.join(", "), FORBIDDEN.join(", "));
     println!("ok: {DATA_CRATE} does not depend on {}", FORBIDDEN[0]);
     println!("ok: only {BINDING_CRATE} depends on pyo3");
+    // `cargo xtask` builds xtask's normal dependencies; the README's test command builds the
+    // workspace (less the binding) with its dev-dependencies. Where a package gets other features
+    // in one than in the other, it and everything above it compile twice.
+    let alone = feature_sets(&tree_with(&["--edges", "normal,build", "-p", "xtask"])?);
+    let tests = feature_sets(&tree_with(&["--edges", "normal,build,dev", "--workspace", "--exclude", BINDING_CRATE])?);
+    let differ = different_features(&alone, &tests);
+    if !differ.is_empty() {
+        bail!(
+            "`cargo xtask` and `cargo test --workspace --exclude {BINDING_CRATE}` resolve other features \
+             for:\n  {}\nso the test command compiles them (and what depends on them) again: ask for the \
+             test build's features in xtask/Cargo.toml",
+            differ.join("\n  ")
+        );
+    }
+    println!("ok: `cargo xtask` and the test command build every shared package with the same features");
     Ok(())
+}
+
+/// `cargo tree` with `args`, each package with its features: `name vX.Y.Z [f1,f2]` per line.
+fn tree_with(args: &[&str]) -> Result<String> {
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["tree", "--prefix", "none", "--format", "{p} [{f}]"])
+        .args(args)
+        .current_dir(crate::workspace_root())
+        .output()
+        .with_context(|| format!("could not run cargo tree {}", args.join(" ")))?;
+    if !out.status.success() {
+        bail!("cargo tree {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Each package of a `{p} [{f}]` tree with the feature lists it appears with.
+fn feature_sets(tree: &str) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let mut out: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();
+    for line in tree.lines().filter(|l| !l.trim().is_empty()) {
+        let Some((package, rest)) = line.split_once(" [") else { continue };
+        let features = rest.rsplit_once(']').map_or("", |(f, _)| f);
+        let package = package.trim_end_matches(" (*)").trim().to_string();
+        out.entry(package).or_default().insert(features.to_string());
+    }
+    out
+}
+
+/// The packages of `alone` that `tests` builds with other features.
+fn different_features(
+    alone: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+    tests: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+) -> Vec<String> {
+    alone
+        .iter()
+        .filter(|(p, f)| tests.get(*p).is_some_and(|g| g != *f))
+        .map(|(p, f)| format!("{p}: {f:?} against {:?}", tests[p]))
+        .collect()
 }
 
 /// `cargo tree` of normal dependencies, one package name and version per line.
@@ -91,6 +144,17 @@ fn workspace_dependents(inverted: &str, allowed: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_package_with_other_features_in_the_test_build_is_named() {
+        let alone = feature_sets("burn v0.22.1 [default,std]\nfastrand v2.5.0 [alloc,std]\n");
+        let same = feature_sets("burn v0.22.1 [default,std]\nfastrand v2.5.0 [alloc,std]\nproptest v1.12.0 [std]\n");
+        assert!(different_features(&alone, &same).is_empty(), "a test-only package is no difference");
+        let other = feature_sets("burn v0.22.1 [default,std]\nfastrand v2.5.0 [alloc,default,std]\n");
+        let differ = different_features(&alone, &other);
+        assert_eq!(differ.len(), 1);
+        assert!(differ[0].starts_with("fastrand v2.5.0"), "{differ:?}");
+    }
 
     #[test]
     fn a_framework_anywhere_in_the_tree_is_found() {
