@@ -18,8 +18,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_reporter(goodhart_repro::progress::lines());
     let w = pipe.world()?;
     // the preset's own gold (computed if the store does not have it yet)
-    let (policy_key, policy) = pipe.policy(&w)?;
-    let gold = pipe.gold(&w, &policy_key, &policy)?;
+    let policy = pipe.policy(&w)?;
+    let gold = pipe.gold(&w, &policy)?;
     let writer = w.world.config.writer.broad();
     let mut rng = SplitMix64::new(0xD1A6);
     let (mut ps, mut ra, mut rb, mut ja, mut jb) = (vec![], vec![], vec![], vec![], vec![]);

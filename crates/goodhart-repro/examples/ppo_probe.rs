@@ -22,7 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let pipe = Pipeline::new(ExperimentConfig::preset("laptop")?, runs, Device::flex())
         .with_reporter(goodhart_repro::progress::lines());
     let w = pipe.world()?;
-    let (_, policy) = pipe.policy(&w)?;
+    let policy = pipe.policy(&w)?.model;
     let proxy = CalibratedRm::load(&std::path::Path::new(proxy_dir).join("rm"), &pipe.device)?;
     let gold = CalibratedRm::load(&std::path::Path::new(gold_dir).join("rm"), &pipe.device)?;
     let prompts = w.prompt_tokens(Split::Train, 4096, 11)?;

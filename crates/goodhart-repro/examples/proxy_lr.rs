@@ -25,9 +25,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let base = config.proxies.train.clone();
     let pipe = Pipeline::new(config, runs, Device::flex()).with_reporter(goodhart_repro::progress::lines());
     let w = pipe.world()?;
-    let (policy_key, policy) = pipe.policy(&w)?;
-    let gold = pipe.gold(&w, &policy_key, &policy)?;
-    let data = pipe.proxy_data(&w, &policy_key, &policy, &gold)?;
+    let policy = pipe.policy(&w)?;
+    let gold = pipe.gold(&w, &policy)?;
+    let data = pipe.proxy_data(&w, &policy, &gold)?;
     println!("| size | lr | seed | val loss | val acc |\n|---|---|---|---|---|");
     for size in &sizes {
         for &lr in &lrs {

@@ -87,7 +87,7 @@ pub fn run_cell(p: &Pipeline, level: Level, index: usize) -> Result<(), ReproErr
             "cell {level}/{index} does not exist: {level} has {count} cells"
         )));
     }
-    let crate::pipeline::Base { w, policy_key, policy, gold, data, pool_key, pools, .. } =
+    let crate::pipeline::Base { w, policy, gold, data, pool_key, pools, .. } =
         p.base()?;
     match level {
         Level::Base => {}
@@ -97,7 +97,7 @@ pub fn run_cell(p: &Pipeline, level: Level, index: usize) -> Result<(), ReproErr
         }
         Level::Rl => {
             let proxy = p.proxy(&w, &p.config.rl.sizes[index], &data)?;
-            p.rl_trajectories(&w, &policy_key, &policy, proxy.as_proxy(), &gold, &p.config.rl)?;
+            p.rl_trajectories(&w, &policy, proxy.as_proxy(), &gold, &p.config.rl)?;
         }
     }
     Ok(())

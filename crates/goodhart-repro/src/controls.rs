@@ -115,7 +115,7 @@ fn against_gold_rl(outs: &[goodhart_ppo::PpoOutput]) -> Result<AgainstGold, Repr
 
 /// Runs both controls (figure 1's stages are reused where they are cached).
 pub fn controls(p: &Pipeline) -> Result<(Controls, Fig1), ReproError> {
-    let Base { w, policy_key, policy, gold, pools, gold_scores, rubric_scores, .. } = p.base()?;
+    let Base { w, policy, gold, pools, gold_scores, rubric_scores, .. } = p.base()?;
     // (a) best-of-n against the gold: the gold is the proxy, the rubric the judge beside it
     let gold_rm = PoolScores::new("gold", &pools, &gold_scores);
     let rubric_rm = PoolScores::new("rubric", &pools, &rubric_scores);
@@ -137,7 +137,7 @@ pub fn controls(p: &Pipeline) -> Result<(Controls, Fig1), ReproError> {
     // (a) PPO against the gold
     let judge = gold.judge(&w);
     let as_proxy = ProxyRef { key: &gold.key, size: &gold.eval.size, report: &gold.eval, rm: &judge };
-    let outs = p.rl_trajectories(&w, &policy_key, &policy, as_proxy, &gold, &p.config.rl)?;
+    let outs = p.rl_trajectories(&w, &policy, as_proxy, &gold, &p.config.rl)?;
     let gold_rl = against_gold_rl(&outs)?;
     let mut records: Vec<Record> = outs
         .iter()
@@ -151,9 +151,9 @@ pub fn controls(p: &Pipeline) -> Result<(Controls, Fig1), ReproError> {
         .collect();
     let proxy_rl_rubric_fall = match p.config.rl.sizes.first() {
         Some(size) => {
-            let data = p.proxy_data(&w, &policy_key, &policy, &gold)?;
+            let data = p.proxy_data(&w, &policy, &gold)?;
             let proxy = p.proxy(&w, size, &data)?;
-            let runs = p.rl_trajectories(&w, &policy_key, &policy, proxy.as_proxy(), &gold, &p.config.rl)?;
+            let runs = p.rl_trajectories(&w, &policy, proxy.as_proxy(), &gold, &p.config.rl)?;
             against_gold_rl(&runs).ok().map(|a| (size.clone(), a.rubric_fall))
         }
         None => None,

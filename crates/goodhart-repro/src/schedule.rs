@@ -30,18 +30,18 @@ pub fn run_work(p: &Pipeline, work: Work) -> Result<(), ReproError> {
             p.proxy_lm(&w, &sizes[i])?;
         }
         Work::Gold | Work::ProxyData | Work::Pool | Work::GoldScores => {
-            let (policy_key, policy) = p.policy(&w)?;
+            let policy = p.policy(&w)?;
             if work == Work::Pool {
-                p.bon_pools(&w, &policy_key, &policy)?;
+                p.bon_pools(&w, &policy)?;
                 return Ok(());
             }
-            let gold = p.gold(&w, &policy_key, &policy)?;
+            let gold = p.gold(&w, &policy)?;
             match work {
                 Work::ProxyData => {
-                    p.proxy_data(&w, &policy_key, &policy, &gold)?;
+                    p.proxy_data(&w, &policy, &gold)?;
                 }
                 Work::GoldScores => {
-                    let (pool_key, pools) = p.bon_pools(&w, &policy_key, &policy)?;
+                    let (pool_key, pools) = p.bon_pools(&w, &policy)?;
                     p.gold_scores(&w, &pool_key, &pools, &gold)?;
                 }
                 _ => {}
@@ -52,16 +52,16 @@ pub fn run_work(p: &Pipeline, work: Work) -> Result<(), ReproError> {
         }
         Work::ProxyScores(i) => {
             let rm = proxy(p, &w, i)?;
-            let (policy_key, policy) = p.policy(&w)?;
-            let (pool_key, pools) = p.bon_pools(&w, &policy_key, &policy)?;
+            let policy = p.policy(&w)?;
+            let (pool_key, pools) = p.bon_pools(&w, &policy)?;
             p.bon_scores(&pool_key, &pools, &rm)?;
         }
         Work::Rl { size, trajectory } => {
             let rm = proxy(p, &w, size)?;
-            let (policy_key, policy) = p.policy(&w)?;
-            let gold = p.gold(&w, &policy_key, &policy)?;
+            let policy = p.policy(&w)?;
+            let gold = p.gold(&w, &policy)?;
             let rl = p.config.rl.trajectory(trajectory);
-            p.rl_against(&w, &policy_key, &policy, rm.as_proxy(), &gold, &rl)?;
+            p.rl_against(&w, &policy, rm.as_proxy(), &gold, &rl)?;
         }
     }
     Ok(())
@@ -69,9 +69,9 @@ pub fn run_work(p: &Pipeline, work: Work) -> Result<(), ReproError> {
 
 /// Proxy `i` of `proxies.sizes`, with the proxy data it trains on.
 fn proxy(p: &Pipeline, w: &WorldArtifacts, i: usize) -> Result<TrainedRm, ReproError> {
-    let (policy_key, policy) = p.policy(w)?;
-    let gold = p.gold(w, &policy_key, &policy)?;
-    let data = p.proxy_data(w, &policy_key, &policy, &gold)?;
+    let policy = p.policy(w)?;
+    let gold = p.gold(w, &policy)?;
+    let data = p.proxy_data(w, &policy, &gold)?;
     p.proxy(w, &p.config.proxies.sizes[i], &data)
 }
 

@@ -112,9 +112,9 @@ fn tiny_fig1_runs_end_to_end_and_reuses_its_cache() {
 
     // n = 1 is the pool mean: recompute it from the stored pools and scores
     let w = pipeline.world().unwrap();
-    let (policy_key, policy) = pipeline.policy(&w).unwrap();
-    let (pool_key, pools) = pipeline.bon_pools(&w, &policy_key, &policy).unwrap();
-    let gold = pipeline.gold(&w, &policy_key, &policy).unwrap();
+    let policy = pipeline.policy(&w).unwrap();
+    let (pool_key, pools) = pipeline.bon_pools(&w, &policy).unwrap();
+    let gold = pipeline.gold(&w, &policy).unwrap();
     let gold_scores = pipeline.gold_scores(&w, &pool_key, &pools, &gold).unwrap();
     let pool_mean = gold_scores.iter().map(|s| s.iter().sum::<f64>() / s.len() as f64).sum::<f64>()
         / gold_scores.len() as f64;
@@ -134,7 +134,7 @@ fn tiny_fig1_runs_end_to_end_and_reuses_its_cache() {
         w.world.split(Split::HeldOut).iter().map(|p| p.text()).collect();
     let trained = w.train.iter().chain(&w.val).map(|d| &d.prompt);
     let goodhart_repro::pipeline::ProxyData { train, val, .. } =
-        pipeline.proxy_data(&w, &policy_key, &policy, &gold).unwrap();
+        pipeline.proxy_data(&w, &policy, &gold).unwrap();
     for prompt in trained.chain(train.iter().chain(&val).map(|c| &c.prompt)) {
         let text = w.decode(prompt).unwrap();
         assert!(!held.contains(&text), "a held-out prompt in training data: {text}");
@@ -213,10 +213,10 @@ fn the_rubric_as_gold_is_faithful_everywhere_and_labels_at_its_accuracy() {
     assert_eq!(back.results[0].fidelity, fig.results[0].fidelity);
     // the proxies learn from labels that disagree with the rubric about as often as asked
     let w = pipeline.world().unwrap();
-    let (policy_key, policy) = pipeline.policy(&w).unwrap();
-    let gold = pipeline.gold(&w, &policy_key, &policy).unwrap();
+    let policy = pipeline.policy(&w).unwrap();
+    let gold = pipeline.gold(&w, &policy).unwrap();
     let goodhart_repro::pipeline::ProxyData { train, val, .. } =
-        pipeline.proxy_data(&w, &policy_key, &policy, &gold).unwrap();
+        pipeline.proxy_data(&w, &policy, &gold).unwrap();
     let comps: Vec<_> = train.iter().chain(&val).collect();
     let agree = comps
         .iter()

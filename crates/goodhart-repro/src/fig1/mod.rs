@@ -240,7 +240,6 @@ fn fit_bon(d: &[f64], y: &[f64]) -> Result<goodhart_laws::FittedLaw, ReproError>
 pub fn fig1(p: &Pipeline) -> Result<Fig1, ReproError> {
     let crate::pipeline::Base {
         w,
-        policy_key,
         policy,
         gold,
         data,
@@ -279,7 +278,7 @@ pub fn fig1(p: &Pipeline) -> Result<Fig1, ReproError> {
                 p.config.proxies.sizes
             )));
         };
-        let outputs = p.rl_trajectories(&w, &policy_key, &policy, proxy.as_proxy(), &gold, &p.config.rl)?;
+        let outputs = p.rl_trajectories(&w, &policy, proxy.as_proxy(), &gold, &p.config.rl)?;
         records.extend(outputs.iter().flat_map(|o| o.records.iter().cloned()));
         runs.push((proxy.eval.clone(), outputs));
     }

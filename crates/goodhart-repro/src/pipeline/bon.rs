@@ -1,7 +1,6 @@
 //! Stages 6 and 7: best-of-n pools and a reward model's scores of them.
 
 use goodhart_bon::BestOfN;
-use goodhart_nn::Gpt;
 use goodhart_policy::LmPolicy;
 use goodhart_world::Split;
 
@@ -16,9 +15,9 @@ impl Pipeline {
     pub fn bon_pools(
         &self,
         w: &WorldArtifacts,
-        policy_key: &str,
-        policy: &Gpt,
+        policy: &TrainedPolicy,
     ) -> Result<(String, Pools), ReproError> {
+        let (policy_key, policy) = (policy.key.as_str(), &policy.model);
         let c = &self.config.bon;
         let inputs = plan::bon_pool_inputs(policy_key, c, &self.config.policy.sampling);
         let key = key_of(Stage::BonPool, &inputs);

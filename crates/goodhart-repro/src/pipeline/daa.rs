@@ -5,7 +5,6 @@ use std::ops::ControlFlow;
 
 use goodhart_core::{Judges, Method, Optimiser, Record};
 use goodhart_dpo::{DaaLoss, DaaOptimiser, DaaOutput, PreferencePair};
-use goodhart_nn::Gpt;
 use goodhart_world::Split;
 
 use super::*;
@@ -22,15 +21,14 @@ impl Pipeline {
     pub fn daa_trajectories(
         &self,
         w: &WorldArtifacts,
-        policy_key: &str,
-        policy: &Gpt,
+        policy: &TrainedPolicy,
         gold: &Gold,
         data: &ProxyData,
         loss: DaaLoss,
         beta: f64,
     ) -> Result<Vec<DaaOutput>, ReproError> {
         (0..self.config.dpo.trajectories.max(1))
-            .map(|r| self.daa_trajectory(w, policy_key, policy, gold, data, loss, beta, r))
+            .map(|r| self.daa_trajectory(w, policy, gold, data, loss, beta, r))
             .collect()
     }
 
@@ -38,14 +36,14 @@ impl Pipeline {
     fn daa_trajectory(
         &self,
         w: &WorldArtifacts,
-        policy_key: &str,
-        policy: &Gpt,
+        policy: &TrainedPolicy,
         gold: &Gold,
         data: &ProxyData,
         loss: DaaLoss,
         beta: f64,
         trajectory: usize,
     ) -> Result<DaaOutput, ReproError> {
+        let (policy_key, policy) = (policy.key.as_str(), &policy.model);
         let (data_key, train) = (&data.key, &data.train);
         let rl = &self.config.rl;
         let mut cfg = self.config.dpo.run(loss, beta, rl.ppo.gen_batch_size, rl.ppo.max_new_tokens);

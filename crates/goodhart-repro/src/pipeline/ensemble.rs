@@ -3,7 +3,6 @@
 //! train on.
 
 use goodhart_core::SplitMix64;
-use goodhart_nn::Gpt;
 use goodhart_rm::ensemble::{agreement, Objective};
 use goodhart_rm::RmEval;
 
@@ -179,14 +178,13 @@ impl Pipeline {
     pub fn noisy_proxy_data(
         &self,
         w: &WorldArtifacts,
-        policy_key: &str,
-        policy: &Gpt,
+        policy: &TrainedPolicy,
         gold: &Gold,
         label_noise: f64,
     ) -> Result<ProxyData, ReproError> {
         let mut c = self.config.proxies.clone();
         c.label_noise = label_noise;
-        self.proxy_data_with(w, policy_key, policy, gold, &c)
+        self.proxy_data_with(w, policy, gold, &c)
     }
 }
 

@@ -82,7 +82,8 @@ impl Pipeline {
     /// comparisons of the broad writer and of the initial policy, recentred and normalised on
     /// initial-policy samples. The rubric (`"rubric"`): the rubric normalised on the same
     /// samples, its labels drawn at the temperature that gives `gold.label_accuracy`.
-    pub fn gold(&self, w: &WorldArtifacts, policy_key: &str, policy: &Gpt) -> Result<Gold, ReproError> {
+    pub fn gold(&self, w: &WorldArtifacts, policy: &TrainedPolicy) -> Result<Gold, ReproError> {
+        let (policy_key, policy) = (policy.key.as_str(), &policy.model);
         match self.config.gold.kind {
             GoldKind::Learned => self.learned_gold(w, policy_key, policy),
             GoldKind::Rubric => self.rubric_gold(w, policy_key, policy),

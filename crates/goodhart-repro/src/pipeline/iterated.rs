@@ -77,7 +77,8 @@ impl Pipeline {
                 spec.d, spec.round, spec.rounds
             )));
         }
-        let data = self.proxy_data(w, start.key, start.model, gold)?;
+        let owned = TrainedPolicy { key: start.key.to_string(), model: start.model.clone() };
+        let data = self.proxy_data(w, &owned, gold)?;
         let proxy = self.proxy(w, spec.size, &data)?;
         let c = &self.config.rl;
         let mut ppo = c.ppo.clone();

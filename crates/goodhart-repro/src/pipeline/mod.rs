@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 pub use self::ensemble::{member_comparisons, EnsembleMembers, MemberData, MEMBER_SEED_STRIDE};
 pub use self::gold::{Gold, GoldJudge, GoldModel};
 pub use self::iterated::{KeyedPolicy, Round, RoundSpec};
+pub use self::policy::TrainedPolicy;
 use crate::config::ExperimentConfig;
 use crate::progress::{self, Event, Reporter, Task};
 pub use crate::rubric::{PoolScores, RubricScorer};
@@ -192,8 +193,7 @@ impl Pools {
 /// proxy data, best-of-n pools and the gold's scores of them.
 pub struct Base {
     pub w: WorldArtifacts,
-    pub policy_key: String,
-    pub policy: Gpt,
+    pub policy: TrainedPolicy,
     pub gold: Gold,
     pub data: ProxyData,
     pub pool_key: String,
@@ -231,15 +231,14 @@ impl Pipeline {
     /// The [`Base`] stages, in order (each computed once, then read from the store).
     pub fn base(&self) -> Result<Base, ReproError> {
         let w = self.world()?;
-        let (policy_key, policy) = self.policy(&w)?;
-        let gold = self.gold(&w, &policy_key, &policy)?;
-        let data = self.proxy_data(&w, &policy_key, &policy, &gold)?;
-        let (pool_key, pools) = self.bon_pools(&w, &policy_key, &policy)?;
+        let policy = self.policy(&w)?;
+        let gold = self.gold(&w, &policy)?;
+        let data = self.proxy_data(&w, &policy, &gold)?;
+        let (pool_key, pools) = self.bon_pools(&w, &policy)?;
         let gold_scores = self.gold_scores(&w, &pool_key, &pools, &gold)?;
         let rubric_scores = RubricScorer::for_gold(&w, &gold)?.pool_scores(&pools)?;
         Ok(Base {
             w,
-            policy_key,
             policy,
             gold,
             data,

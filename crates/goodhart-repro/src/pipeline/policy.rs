@@ -9,9 +9,24 @@ use crate::progress::Task;
 use crate::store::{key_of, read_json, write_json, Stage};
 use crate::ReproError;
 
+/// A pretrained policy under the key it is stored by: what every later stage takes, so that a
+/// policy and its key never travel apart.
+#[derive(Clone)]
+pub struct TrainedPolicy {
+    pub key: String,
+    pub model: Gpt,
+}
+
+impl TrainedPolicy {
+    /// This policy, borrowed (what iterated RLHF's rounds chain).
+    pub fn keyed(&self) -> super::KeyedPolicy<'_> {
+        super::KeyedPolicy { key: &self.key, model: &self.model }
+    }
+}
+
 impl Pipeline {
     /// Stage 2: the pretrained initial policy.
-    pub fn policy(&self, w: &WorldArtifacts) -> Result<(String, Gpt), ReproError> {
+    pub fn policy(&self, w: &WorldArtifacts) -> Result<TrainedPolicy, ReproError> {
         self.policy_with(w, &self.config.policy)
     }
 
@@ -20,9 +35,9 @@ impl Pipeline {
         &self,
         w: &WorldArtifacts,
         c: &crate::config::PolicyStage,
-    ) -> Result<(String, Gpt), ReproError> {
+    ) -> Result<TrainedPolicy, ReproError> {
         let (key, model, _) = self.language_model(Stage::Policy, w, c)?;
-        Ok((key, model))
+        Ok(TrainedPolicy { key, model })
     }
 
     /// [`Pipeline::policy_with`] with the policy's last validation loss.
@@ -30,8 +45,9 @@ impl Pipeline {
         &self,
         w: &WorldArtifacts,
         c: &crate::config::PolicyStage,
-    ) -> Result<(String, Gpt, Option<f64>), ReproError> {
-        self.language_model(Stage::Policy, w, c)
+    ) -> Result<(TrainedPolicy, Option<f64>), ReproError> {
+        let (key, model, loss) = self.language_model(Stage::Policy, w, c)?;
+        Ok((TrainedPolicy { key, model }, loss))
     }
 
     /// The pretrained LM a proxy of `size` starts from (`proxies.init_lm`): its key, the model

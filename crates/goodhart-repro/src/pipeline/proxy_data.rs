@@ -1,6 +1,5 @@
 //! Stage 4: comparisons of initial-policy samples, labelled by the gold.
 
-use goodhart_nn::Gpt;
 use goodhart_rm::pairs::{label_pairs, label_pairs_bt, split_validation, Comparison, Pair};
 
 use super::*;
@@ -13,22 +12,21 @@ impl Pipeline {
     pub fn proxy_data(
         &self,
         w: &WorldArtifacts,
-        policy_key: &str,
-        policy: &Gpt,
+        policy: &TrainedPolicy,
         gold: &Gold,
     ) -> Result<ProxyData, ReproError> {
-        self.proxy_data_with(w, policy_key, policy, gold, &self.config.proxies)
+        self.proxy_data_with(w, policy, gold, &self.config.proxies)
     }
 
     /// [`Pipeline::proxy_data`] with other proxy settings (the ensembles' label noise).
     pub fn proxy_data_with(
         &self,
         w: &WorldArtifacts,
-        policy_key: &str,
-        policy: &Gpt,
+        policy: &TrainedPolicy,
         gold: &Gold,
         c: &crate::config::ProxyStage,
     ) -> Result<ProxyData, ReproError> {
+        let (policy_key, policy) = (policy.key.as_str(), &policy.model);
         let inputs = plan::proxy_data_inputs(policy_key, &gold.key, c);
         let key = key_of(Stage::ProxyData, &inputs);
         let (dir, outcome) = self.store.ensure(Stage::ProxyData, &key, &inputs, |tmp| {

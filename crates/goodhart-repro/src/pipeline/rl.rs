@@ -1,7 +1,6 @@
 //! Stage 8: PPO against a proxy.
 
 use goodhart_core::{Judges, Optimiser, Record};
-use goodhart_nn::Gpt;
 use goodhart_ppo::{PpoOptimiser, PpoOutput, PpoProgress};
 use goodhart_world::Split;
 
@@ -18,14 +17,13 @@ impl Pipeline {
     pub fn rl_trajectories(
         &self,
         w: &WorldArtifacts,
-        policy_key: &str,
-        policy: &Gpt,
+        policy: &TrainedPolicy,
         proxy: ProxyRef<'_>,
         gold: &Gold,
         c: &crate::config::RlStage,
     ) -> Result<Vec<PpoOutput>, ReproError> {
         (0..c.trajectories.max(1))
-            .map(|r| self.rl_against(w, policy_key, policy, proxy, gold, &c.trajectory(r)))
+            .map(|r| self.rl_against(w, policy, proxy, gold, &c.trajectory(r)))
             .collect()
     }
 
@@ -36,12 +34,12 @@ impl Pipeline {
     pub fn rl_against(
         &self,
         w: &WorldArtifacts,
-        policy_key: &str,
-        policy: &Gpt,
+        policy: &TrainedPolicy,
         proxy: ProxyRef<'_>,
         gold: &Gold,
         c: &crate::config::RlStage,
     ) -> Result<PpoOutput, ReproError> {
+        let (policy_key, policy) = (policy.key.as_str(), &policy.model);
         let inputs = plan::rl_inputs(policy_key, proxy.key, &gold.key, c);
         let key = key_of(Stage::Rl, &inputs);
         let legacy = key_of(Stage::Rl, &plan::legacy_rl_inputs(policy_key, proxy.key, &gold.key, c));

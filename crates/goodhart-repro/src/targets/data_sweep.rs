@@ -23,7 +23,6 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
     let c = &p.config.sweeps;
     let Base {
         w,
-        policy_key,
         policy,
         gold,
         data,
@@ -78,7 +77,7 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
         )?;
         records.extend(rows);
         if rl_size == Some(&rm) {
-            let outs = p.rl_trajectories(&w, &policy_key, &policy, proxy.as_proxy(), &gold, &p.config.rl)?;
+            let outs = p.rl_trajectories(&w, &policy, proxy.as_proxy(), &gold, &p.config.rl)?;
             records.extend(outs.iter().flat_map(|o| o.records.iter().cloned()).map(|mut r| {
                 r.experiment = target.to_string();
                 r

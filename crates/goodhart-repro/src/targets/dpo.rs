@@ -30,14 +30,14 @@ struct RunSummary {
 pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
     let c = &p.config.dpo;
     let w = p.world()?;
-    let (policy_key, policy) = p.policy(&w)?;
-    let gold = p.gold(&w, &policy_key, &policy)?;
-    let data = p.proxy_data(&w, &policy_key, &policy, &gold)?;
+    let policy = p.policy(&w)?;
+    let gold = p.gold(&w, &policy)?;
+    let data = p.proxy_data(&w, &policy, &gold)?;
     let mut records = Vec::new();
     let mut runs = Vec::new();
     for &loss in &c.losses {
         for &beta in &c.betas {
-            let outs = p.daa_trajectories(&w, &policy_key, &policy, &gold, &data, loss, beta)?;
+            let outs = p.daa_trajectories(&w, &policy, &gold, &data, loss, beta)?;
             records.extend(outs.iter().flat_map(|o| o.records.iter().cloned()).map(|mut r| {
                 r.experiment = format!("dpo/{loss}/beta{beta}");
                 r

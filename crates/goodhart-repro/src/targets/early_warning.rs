@@ -68,13 +68,13 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
 /// KL-penalty sweep's penalised cells (each trajectory a run of its own to score on).
 fn runs(q: &Pipeline) -> Result<Vec<(String, PpoOutput)>, ReproError> {
     let w = q.world()?;
-    let (policy_key, policy) = q.policy(&w)?;
-    let gold = q.gold(&w, &policy_key, &policy)?;
-    let data = q.proxy_data(&w, &policy_key, &policy, &gold)?;
+    let policy = q.policy(&w)?;
+    let gold = q.gold(&w, &policy)?;
+    let data = q.proxy_data(&w, &policy, &gold)?;
     let mut out = Vec::new();
     for size in &q.config.rl.sizes {
         let proxy = q.proxy(&w, size, &data)?;
-        let runs = q.rl_trajectories(&w, &policy_key, &policy, proxy.as_proxy(), &gold, &q.config.rl)?;
+        let runs = q.rl_trajectories(&w, &policy, proxy.as_proxy(), &gold, &q.config.rl)?;
         out.extend(
             runs.into_iter().enumerate().map(|(r, run)| (format!("{size} trajectory {}", r + 1), run)),
         );
@@ -84,7 +84,7 @@ fn runs(q: &Pipeline) -> Result<Vec<(String, PpoOutput)>, ReproError> {
     for &coef in s.kl_penalties.iter().filter(|&&c| c > 0.0) {
         let mut rl = q.config.rl.clone();
         rl.ppo.kl_penalty = goodhart_ppo::KlPenalty::Fixed { coef };
-        let runs = q.rl_trajectories(&w, &policy_key, &policy, proxy.as_proxy(), &gold, &rl)?;
+        let runs = q.rl_trajectories(&w, &policy, proxy.as_proxy(), &gold, &rl)?;
         out.extend(
             runs.into_iter()
                 .enumerate()

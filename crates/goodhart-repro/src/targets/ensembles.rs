@@ -64,13 +64,13 @@ fn experiment(objective: &str, label_noise: f64) -> String {
 /// Runs the `ensembles` target.
 pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
     let e = &p.config.ensembles;
-    let Base { w, policy_key, policy, gold, pool_key, pools, gold_scores, rubric_scores, .. } = p.base()?;
+    let Base { w, policy, gold, pool_key, pools, gold_scores, rubric_scores, .. } = p.base()?;
     let mut bon = pools.best_of_n(&p.bon_grid())?;
     let mut records = Vec::new();
     let mut cells = Vec::new();
     let mut summaries = Vec::new();
     for &noise in &e.label_noise {
-        let comparisons = p.noisy_proxy_data(&w, &policy_key, &policy, &gold, noise)?;
+        let comparisons = p.noisy_proxy_data(&w, &policy, &gold, noise)?;
         for size in &e.sizes {
             let ens =
                 p.ensemble_members(&w, size, noise, e.members, MemberData::Same, &comparisons)?;
@@ -105,7 +105,7 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
                         }
                     };
                     let proxy = ProxyRef { key: &key, size, report: &report, rm };
-                    let outs = p.rl_trajectories(&w, &policy_key, &policy, proxy, &gold, &p.config.rl)?;
+                    let outs = p.rl_trajectories(&w, &policy, proxy, &gold, &p.config.rl)?;
                     let exp = experiment(label, noise);
                     records.extend(outs.iter().flat_map(|o| o.records.iter().cloned()).map(|mut r| {
                         r.experiment = exp.clone();

@@ -93,21 +93,21 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
         )));
     }
     let w = p.world()?;
-    let (policy_key, policy) = p.policy(&w)?;
-    let gold = p.gold(&w, &policy_key, &policy)?;
-    let data = p.proxy_data(&w, &policy_key, &policy, &gold)?;
+    let policy = p.policy(&w)?;
+    let gold = p.gold(&w, &policy)?;
+    let data = p.proxy_data(&w, &policy, &gold)?;
     let size = &c.iterated_rm_size;
     let proxy = p.proxy(&w, size, &data)?;
-    let one_round = p.rl_trajectories(&w, &policy_key, &policy, proxy.as_proxy(), &gold, &p.config.rl)?;
+    let one_round = p.rl_trajectories(&w, &policy, proxy.as_proxy(), &gold, &p.config.rl)?;
     let (fits, _) =
         analyse_rl(&[(proxy.eval.clone(), one_round)], p.config.bon.bootstrap, p.config.bon.seed)?;
     let one_round = fits.into_iter().next().expect("one run in, one result out");
     let mut runs = Vec::new();
     let mut records = Vec::new();
     for &k in &c.iterated_rounds {
-        let init = KeyedPolicy { key: &policy_key, model: &policy };
+        let init = policy.keyed();
         let spec = RoundSpec { size, round: 0, rounds: k, d: c.iterated_d, init };
-        let (mut key, mut current) = (policy_key.clone(), policy.clone());
+        let (mut key, mut current) = (policy.key.clone(), policy.model.clone());
         let mut points = Vec::new();
         let mut d_sum = 0.0;
         let mut steps = 0;

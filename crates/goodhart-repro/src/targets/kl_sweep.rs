@@ -13,9 +13,9 @@ use crate::ReproError;
 pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError> {
     let c = &p.config.sweeps;
     let w = p.world()?;
-    let (policy_key, policy) = p.policy(&w)?;
-    let gold = p.gold(&w, &policy_key, &policy)?;
-    let data = p.proxy_data(&w, &policy_key, &policy, &gold)?;
+    let policy = p.policy(&w)?;
+    let gold = p.gold(&w, &policy)?;
+    let data = p.proxy_data(&w, &policy, &gold)?;
     let proxy = p.proxy(&w, &c.kl_rm_size, &data)?;
     let mut runs = Vec::new();
     let mut records = Vec::new();
@@ -27,7 +27,7 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
         }
         let mut rl: RlStage = p.config.rl.clone();
         rl.ppo.kl_penalty = goodhart_ppo::KlPenalty::Fixed { coef };
-        let outs = p.rl_trajectories(&w, &policy_key, &policy, proxy.as_proxy(), &gold, &rl)?;
+        let outs = p.rl_trajectories(&w, &policy, proxy.as_proxy(), &gold, &rl)?;
         records.extend(outs.iter().flat_map(|o| o.records.iter().cloned()).map(|mut r| {
             r.experiment = target.to_string();
             r

@@ -305,9 +305,9 @@ pub fn reproduce(target_name: &str, p: &Pipeline) -> Result<TargetOutput, ReproE
 /// The proxies of `sweeps.chance_rm_sizes`, trained on figure 1's data.
 fn chance_proxies(p: &Pipeline) -> Result<Vec<crate::pipeline::RmReport>, ReproError> {
     let w = p.world()?;
-    let (policy_key, policy) = p.policy(&w)?;
-    let gold = p.gold(&w, &policy_key, &policy)?;
-    let data = p.proxy_data(&w, &policy_key, &policy, &gold)?;
+    let policy = p.policy(&w)?;
+    let gold = p.gold(&w, &policy)?;
+    let data = p.proxy_data(&w, &policy, &gold)?;
     p.config
         .sweeps
         .chance_rm_sizes

@@ -14,8 +14,8 @@ use goodhart_core::Estimate;
 pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError> {
     let c = &p.config.sweeps;
     let w = p.world()?;
-    let (main_key, main_policy, main_loss) = p.policy_and_loss(&w, &p.config.policy)?;
-    let gold = p.gold(&w, &main_key, &main_policy)?;
+    let (main_policy, main_loss) = p.policy_and_loss(&w, &p.config.policy)?;
+    let gold = p.gold(&w, &main_policy)?;
     let other = PolicyStage {
         size: c.policy_size.clone(),
         pretrain: goodhart_policy::PretrainConfig {
@@ -24,7 +24,7 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
         },
         ..p.config.policy.clone()
     };
-    let (other_key, other_policy, other_loss) = p.policy_and_loss(&w, &other)?;
+    let (other_policy, other_loss) = p.policy_and_loss(&w, &other)?;
     // fig22 is PPO with figure 1's largest RM at both policy sizes; the others use policy_rm_size
     let rm_size = match target {
         "fig22" => p.config.proxies.sizes.last().unwrap_or(&c.policy_rm_size),
@@ -34,13 +34,11 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
     let mut rl = Vec::new();
     let mut records = Vec::new();
     let mut initial_rubric = Vec::new();
-    for (size, key, policy) in
-        [(&p.config.policy.size, &main_key, &main_policy), (&c.policy_size, &other_key, &other_policy)]
-    {
+    for (size, policy) in [(&p.config.policy.size, &main_policy), (&c.policy_size, &other_policy)] {
         // The same gold judges both policies; each policy's proxy learns from its own samples.
-        let data = p.proxy_data(&w, key, policy, &gold)?;
+        let data = p.proxy_data(&w, policy, &gold)?;
         let proxy = p.proxy(&w, rm_size, &data)?;
-        let (pool_key, pools) = p.bon_pools(&w, key, policy)?;
+        let (pool_key, pools) = p.bon_pools(&w, policy)?;
         // The gold recentred on this policy's own samples (its pool mean is 0), as the paper
         // recentres every RM on the initial policy it judges.
         let gold_scores = recentre(p.gold_scores(&w, &pool_key, &pools, &gold)?);
@@ -61,7 +59,7 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
         rows.iter_mut().for_each(|r| r.policy_size = size.clone());
         records.extend(rows);
         bon.push((format!("policy {size}"), result));
-        let mut outs = p.rl_trajectories(&w, key, policy, proxy.as_proxy(), &gold, &p.config.rl)?;
+        let mut outs = p.rl_trajectories(&w, policy, proxy.as_proxy(), &gold, &p.config.rl)?;
         outs.iter_mut().for_each(recentre_rl);
         records.extend(outs.iter().flat_map(|o| o.records.iter().cloned()).map(|mut r| {
             r.policy_size = size.clone();
