@@ -87,13 +87,13 @@ pub fn run_cell(p: &Pipeline, level: Level, index: usize) -> Result<(), ReproErr
             "cell {level}/{index} does not exist: {level} has {count} cells"
         )));
     }
-    let crate::pipeline::Base { w, policy, gold, data, pool_key, pools, .. } =
+    let crate::pipeline::Base { w, policy, gold, data, pools, .. } =
         p.base()?;
     match level {
         Level::Base => {}
         Level::Proxy => {
             let proxy = p.proxy(&w, &p.config.proxies.sizes[index], &data)?;
-            p.bon_scores(&pool_key, &pools, &proxy)?;
+            p.bon_scores(&pools, &proxy)?;
         }
         Level::Rl => {
             let proxy = p.proxy(&w, &p.config.rl.sizes[index], &data)?;

@@ -41,8 +41,8 @@ pub fn run_work(p: &Pipeline, work: Work) -> Result<(), ReproError> {
                     p.proxy_data(&w, &policy, &gold)?;
                 }
                 Work::GoldScores => {
-                    let (pool_key, pools) = p.bon_pools(&w, &policy)?;
-                    p.gold_scores(&w, &pool_key, &pools, &gold)?;
+                    let pools = p.bon_pools(&w, &policy)?;
+                    p.gold_scores(&w, &pools, &gold)?;
                 }
                 _ => {}
             }
@@ -53,8 +53,8 @@ pub fn run_work(p: &Pipeline, work: Work) -> Result<(), ReproError> {
         Work::ProxyScores(i) => {
             let rm = proxy(p, &w, i)?;
             let policy = p.policy(&w)?;
-            let (pool_key, pools) = p.bon_pools(&w, &policy)?;
-            p.bon_scores(&pool_key, &pools, &rm)?;
+            let pools = p.bon_pools(&w, &policy)?;
+            p.bon_scores(&pools, &rm)?;
         }
         Work::Rl { size, trajectory } => {
             let rm = proxy(p, &w, size)?;

@@ -113,9 +113,9 @@ fn tiny_fig1_runs_end_to_end_and_reuses_its_cache() {
     // n = 1 is the pool mean: recompute it from the stored pools and scores
     let w = pipeline.world().unwrap();
     let policy = pipeline.policy(&w).unwrap();
-    let (pool_key, pools) = pipeline.bon_pools(&w, &policy).unwrap();
+    let pools = pipeline.bon_pools(&w, &policy).unwrap();
     let gold = pipeline.gold(&w, &policy).unwrap();
-    let gold_scores = pipeline.gold_scores(&w, &pool_key, &pools, &gold).unwrap();
+    let gold_scores = pipeline.gold_scores(&w, &pools, &gold).unwrap();
     let pool_mean = gold_scores.iter().map(|s| s.iter().sum::<f64>() / s.len() as f64).sum::<f64>()
         / gold_scores.len() as f64;
     assert!((fig.results[0].gold[0].mean - pool_mean).abs() < 1e-9);

@@ -243,7 +243,6 @@ pub fn fig1(p: &Pipeline) -> Result<Fig1, ReproError> {
         policy,
         gold,
         data,
-        pool_key,
         pools,
         gold_scores,
         rubric_scores,
@@ -255,7 +254,7 @@ pub fn fig1(p: &Pipeline) -> Result<Fig1, ReproError> {
     let mut proxies = Vec::new();
     for size in &p.config.proxies.sizes {
         let proxy = p.proxy(&w, size, &data)?;
-        let scores = p.bon_scores(&pool_key, &pools, &proxy)?;
+        let scores = p.bon_scores(&pools, &proxy)?;
         let (result, rows) = bon_result(
             p,
             &mut bon,

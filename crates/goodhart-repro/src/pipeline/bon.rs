@@ -16,7 +16,7 @@ impl Pipeline {
         &self,
         w: &WorldArtifacts,
         policy: &TrainedPolicy,
-    ) -> Result<(String, Pools), ReproError> {
+    ) -> Result<Pools, ReproError> {
         let (policy_key, policy) = (policy.key.as_str(), &policy.model);
         let c = &self.config.bon;
         let inputs = plan::bon_pool_inputs(policy_key, c, &self.config.policy.sampling);
@@ -32,17 +32,17 @@ impl Pipeline {
             .map_err(|e| ReproError::from_trait("sampling the best-of-n pools", e))?;
             pb.finish();
             let (prompts, responses) = bon.into_parts();
-            let pools = Pools { prompts, responses };
+            let pools = Pools { key: key.clone(), prompts, responses };
             write_json(&tmp.join("pools.json"), &pools)
         })?;
-        let pools: Pools = read_json(&dir.join("pools.json"))?;
+        let pools = Pools { key, ..read_json(&dir.join("pools.json"))? };
         self.report_stage(
             Stage::BonPool,
             outcome,
             &dir,
             &format!("{} prompts x {} samples", c.prompts, c.pool),
         );
-        Ok((key, pools))
+        Ok(pools)
     }
 
     /// Stage 7 for the gold: its scores of every pooled sample, `[prompt][sample]` (keyed like a
@@ -50,11 +50,10 @@ impl Pipeline {
     pub fn gold_scores(
         &self,
         w: &WorldArtifacts,
-        pool_key: &str,
         pools: &Pools,
         gold: &Gold,
     ) -> Result<Vec<Vec<f64>>, ReproError> {
-        let inputs = plan::bon_scores_inputs(pool_key, &gold.key);
+        let inputs = plan::bon_scores_inputs(&pools.key, &gold.key);
         let key = key_of(Stage::BonScores, &inputs);
         let (dir, outcome) = self.store.ensure(Stage::BonScores, &key, &inputs, |tmp| {
             let pb = Task::start(&self.reporter, pools.prompts.len() as u64, "scoring with gold");
@@ -73,11 +72,10 @@ impl Pipeline {
     /// Stage 7: a reward model's scores of every pooled sample, `[prompt][sample]`.
     pub fn bon_scores(
         &self,
-        pool_key: &str,
         pools: &Pools,
         rm: &TrainedRm,
     ) -> Result<Vec<Vec<f64>>, ReproError> {
-        let inputs = plan::bon_scores_inputs(pool_key, &rm.key);
+        let inputs = plan::bon_scores_inputs(&pools.key, &rm.key);
         let key = key_of(Stage::BonScores, &inputs);
         let (dir, outcome) = self.store.ensure(Stage::BonScores, &key, &inputs, |tmp| {
             let pb = Task::start(

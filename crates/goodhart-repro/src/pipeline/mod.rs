@@ -173,6 +173,9 @@ fn save_rm(dir: &Path, rm: &CalibratedRm, report: RmReport) -> Result<(), ReproE
 /// Best-of-n pools: per prompt, `pool` responses of the initial policy.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Pools {
+    /// The key the pools are stored by (not part of `pools.json`).
+    #[serde(skip)]
+    pub key: String,
     pub prompts: Vec<Vec<TokenId>>,
     /// `responses[p][i]`: the i-th sample for prompt p.
     pub responses: Vec<Vec<Vec<TokenId>>>,
@@ -196,7 +199,6 @@ pub struct Base {
     pub policy: TrainedPolicy,
     pub gold: Gold,
     pub data: ProxyData,
-    pub pool_key: String,
     pub pools: Pools,
     pub gold_scores: Vec<Vec<f64>>,
     /// The rubric's recentred scores of every pooled sample, `[prompt][sample]`.
@@ -234,15 +236,14 @@ impl Pipeline {
         let policy = self.policy(&w)?;
         let gold = self.gold(&w, &policy)?;
         let data = self.proxy_data(&w, &policy, &gold)?;
-        let (pool_key, pools) = self.bon_pools(&w, &policy)?;
-        let gold_scores = self.gold_scores(&w, &pool_key, &pools, &gold)?;
+        let pools = self.bon_pools(&w, &policy)?;
+        let gold_scores = self.gold_scores(&w, &pools, &gold)?;
         let rubric_scores = RubricScorer::for_gold(&w, &gold)?.pool_scores(&pools)?;
         Ok(Base {
             w,
             policy,
             gold,
             data,
-            pool_key,
             pools,
             gold_scores,
             rubric_scores,

@@ -26,7 +26,6 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
         policy,
         gold,
         data,
-        pool_key,
         pools,
         gold_scores,
         rubric_scores,
@@ -64,7 +63,7 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
     for (rm, pairs, epochs) in plan {
         let cfg = goodhart_rm::RmTrainConfig { epochs, ..base.clone() };
         let proxy: TrainedRm = p.proxy_with(&w, &rm, &data, pairs, &cfg)?;
-        let scores = p.bon_scores(&pool_key, &pools, &proxy)?;
+        let scores = p.bon_scores(&pools, &proxy)?;
         let (result, rows) = bon_result(
             p,
             &mut bon,

@@ -64,7 +64,7 @@ fn experiment(objective: &str, label_noise: f64) -> String {
 /// Runs the `ensembles` target.
 pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
     let e = &p.config.ensembles;
-    let Base { w, policy, gold, pool_key, pools, gold_scores, rubric_scores, .. } = p.base()?;
+    let Base { w, policy, gold, pools, gold_scores, rubric_scores, .. } = p.base()?;
     let mut bon = pools.best_of_n(&p.bon_grid())?;
     let mut records = Vec::new();
     let mut cells = Vec::new();
@@ -76,7 +76,7 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
                 p.ensemble_members(&w, size, noise, e.members, MemberData::Same, &comparisons)?;
             summaries.push(summary(&ens));
             let bon_in =
-                BonInputs { pools: &pools, pool_key: &pool_key, gold: &gold_scores, rubric: &rubric_scores };
+                BonInputs { pools: &pools, gold: &gold_scores, rubric: &rubric_scores };
             let (rows, mut new) = bon_cells(p, &mut bon, &bon_in, &ens, &variants(e.uwo_lambda))?;
             records.extend(rows);
             cells.append(&mut new);
@@ -148,7 +148,6 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
 /// What every best-of-n cell reads: the pools with their gold and rubric scores.
 struct BonInputs<'a> {
     pools: &'a Pools,
-    pool_key: &'a str,
     gold: &'a [Vec<f64>],
     rubric: &'a [Vec<f64>],
 }
@@ -175,7 +174,7 @@ fn bon_cells(
     let member_scores: Vec<Vec<Vec<f64>>> = ens
         .members
         .iter()
-        .map(|m| p.bon_scores(inputs.pool_key, inputs.pools, m))
+        .map(|m| p.bon_scores(inputs.pools, m))
         .collect::<Result<_, _>>()?;
     let (mut records, mut cells) = (Vec::new(), Vec::new());
     for &(label, objective) in objectives {

@@ -38,11 +38,11 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
         // The same gold judges both policies; each policy's proxy learns from its own samples.
         let data = p.proxy_data(&w, policy, &gold)?;
         let proxy = p.proxy(&w, rm_size, &data)?;
-        let (pool_key, pools) = p.bon_pools(&w, policy)?;
+        let pools = p.bon_pools(&w, policy)?;
         // The gold recentred on this policy's own samples (its pool mean is 0), as the paper
         // recentres every RM on the initial policy it judges.
-        let gold_scores = recentre(p.gold_scores(&w, &pool_key, &pools, &gold)?);
-        let scores = p.bon_scores(&pool_key, &pools, &proxy)?;
+        let gold_scores = recentre(p.gold_scores(&w, &pools, &gold)?);
+        let scores = p.bon_scores(&pools, &proxy)?;
         let rubric_scores = RubricScorer::for_gold(&w, &gold)?.pool_scores(&pools)?;
         initial_rubric
             .push(Estimate::from_values(&rubric_scores.iter().flatten().copied().collect::<Vec<f64>>()));

@@ -86,11 +86,11 @@ mod erased {
 }
 
 fn table2(p: &Pipeline) -> Result<TargetOutput, ReproError> {
-    let Base { w, data, pool_key, pools, gold_scores, .. } = p.base()?;
+    let Base { w, data, pools, gold_scores, .. } = p.base()?;
     let size =
         p.config.proxies.sizes.first().ok_or_else(|| ReproError::Config("proxies.sizes is empty".into()))?;
     let proxy = p.proxy(&w, size, &data)?;
-    let proxy_scores = p.bon_scores(&pool_key, &pools, &proxy)?;
+    let proxy_scores = p.bon_scores(&pools, &proxy)?;
     let prompt = 0;
     // the grid of figure 1, without running figure 1 (its PPO stages are not needed here)
     let grid = log_grid(p.config.bon.pool as u64, p.config.bon.grid_points);
