@@ -61,15 +61,15 @@ pub struct RoundSpec<'a> {
 
 impl Pipeline {
     /// Stage 9: round `spec.round` of `spec.rounds` from `start`: the round's proxy (its own data
-    /// and proxy stages), then PPO to sqrt(KL) = d / rounds. Returns the round's key (the key of
-    /// its policy), the policy and its record.
+    /// and proxy stages), then PPO to sqrt(KL) = d / rounds. Returns the round's policy under its
+    /// key (the round's) and its record.
     pub fn rlhf_round(
         &self,
         w: &WorldArtifacts,
         gold: &Gold,
         start: KeyedPolicy<'_>,
         spec: &RoundSpec<'_>,
-    ) -> Result<(String, Gpt, Round), ReproError> {
+    ) -> Result<(TrainedPolicy, Round), ReproError> {
         if !(spec.d.is_finite() && spec.d > 0.0) || spec.rounds == 0 || spec.round == 0 {
             return Err(ReproError::Config(format!(
                 "iterated RLHF needs a distance d > 0 and at least one round (got d = {}, round {} of {}): \
@@ -153,7 +153,7 @@ impl Pipeline {
                 if round.reached { "" } else { " (distance not reached within rl.ppo.total_steps)" }
             ),
         );
-        Ok((key, model, round))
+        Ok((TrainedPolicy { key, model }, round))
     }
 
     /// KL(policy || reference) of whole responses (k3 summed over tokens), on one response of

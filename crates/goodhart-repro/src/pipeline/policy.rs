@@ -36,8 +36,7 @@ impl Pipeline {
         w: &WorldArtifacts,
         c: &crate::config::PolicyStage,
     ) -> Result<TrainedPolicy, ReproError> {
-        let (key, model, _) = self.language_model(Stage::Policy, w, c)?;
-        Ok(TrainedPolicy { key, model })
+        Ok(self.language_model(Stage::Policy, w, c)?.0)
     }
 
     /// [`Pipeline::policy_with`] with the policy's last validation loss.
@@ -46,8 +45,7 @@ impl Pipeline {
         w: &WorldArtifacts,
         c: &crate::config::PolicyStage,
     ) -> Result<(TrainedPolicy, Option<f64>), ReproError> {
-        let (key, model, loss) = self.language_model(Stage::Policy, w, c)?;
-        Ok((TrainedPolicy { key, model }, loss))
+        self.language_model(Stage::Policy, w, c)
     }
 
     /// The pretrained LM a proxy of `size` starts from (`proxies.init_lm`): its key, the model
@@ -56,7 +54,7 @@ impl Pipeline {
         &self,
         w: &WorldArtifacts,
         size: &str,
-    ) -> Result<Option<(String, Gpt, Option<f64>)>, ReproError> {
+    ) -> Result<Option<(TrainedPolicy, Option<f64>)>, ReproError> {
         plan::proxy_lm_stage(&self.config, size).map(|c| self.language_model(Stage::Lm, w, &c)).transpose()
     }
 
@@ -67,7 +65,7 @@ impl Pipeline {
         stage: Stage,
         w: &WorldArtifacts,
         c: &crate::config::PolicyStage,
-    ) -> Result<(String, Gpt, Option<f64>), ReproError> {
+    ) -> Result<(TrainedPolicy, Option<f64>), ReproError> {
         let inputs = plan::policy_inputs(&w.key, c);
         let key = key_of(stage, &inputs);
         let config = self.model_config(&c.size, w)?;
@@ -103,6 +101,6 @@ impl Pipeline {
             &dir,
             &format!("{} ({} params{loss})", c.size, config.non_embedding_params()),
         );
-        Ok((key, model, val_loss))
+        Ok((TrainedPolicy { key, model }, val_loss))
     }
 }

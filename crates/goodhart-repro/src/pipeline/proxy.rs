@@ -58,9 +58,9 @@ impl Pipeline {
         val: &[Comparison],
         pairs: usize,
         cfg: &goodhart_rm::RmTrainConfig,
-        lm: Option<(String, goodhart_nn::Gpt, Option<f64>)>,
+        lm: Option<(TrainedPolicy, Option<f64>)>,
     ) -> Result<TrainedRm, ReproError> {
-        let lm_key = lm.as_ref().map(|(key, _, _)| key.as_str());
+        let lm_key = lm.as_ref().map(|(lm, _)| lm.key.as_str());
         // The full split's key leaves out the count, so sweeps share fig1's proxies.
         let subset = (pairs < train.len()).then_some(pairs);
         let key = plan::proxy_key(data_key, size, cfg, subset, lm_key);
@@ -69,7 +69,7 @@ impl Pipeline {
         let config = self.model_config(size, w)?;
         let (dir, outcome) = self.store.ensure(Stage::Proxy, &key, &inputs, |tmp| {
             let what = format!("training {name} on {pairs} pairs");
-            let init = lm.as_ref().map(|(_, model, _)| model);
+            let init = lm.as_ref().map(|(lm, _)| &lm.model);
             let model = self.train_reward_model(&what, &config, init, train, val, w, cfg)?;
             let val_eval = evaluate(&model, val, w.rm_specials(), BATCH);
             let sp = w.rm_specials();
@@ -94,7 +94,7 @@ impl Pipeline {
             let rm =
                 CalibratedRm { name: name.to_string(), model, calibration, specials: sp, batch_size: BATCH };
             let mut report = RmReport::new(size, &config, train.len(), val_eval, calibration);
-            report.lm_val_loss = lm.as_ref().and_then(|(_, _, loss)| *loss);
+            report.lm_val_loss = lm.as_ref().and_then(|(_, loss)| *loss);
             save_rm(tmp, &rm, report)
         })?;
         self.load_trained(Stage::Proxy, key, size, &dir, outcome, |e| {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::*;
 use crate::fig1::{analyse_rl, RlResult};
-use crate::pipeline::{KeyedPolicy, Pipeline, Round, RoundSpec};
+use crate::pipeline::{KeyedPolicy, Pipeline, Round, RoundSpec, TrainedPolicy};
 use crate::verify::sweeps::{at_first_crossing, difference, iterated_check};
 use crate::ReproError;
 
@@ -113,8 +113,7 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
         let mut steps = 0;
         for round in 1..=k {
             let start = KeyedPolicy { key: &key, model: &current };
-            let (next_key, next, r): (String, _, Round) =
-                p.rlhf_round(&w, &gold, start, &RoundSpec { round, ..spec })?;
+            let (next, r): (TrainedPolicy, Round) = p.rlhf_round(&w, &gold, start, &RoundSpec { round, ..spec })?;
             d_sum += r.kl_round.mean.max(0.0).sqrt();
             steps += r.steps;
             let point = IteratedPoint {
@@ -130,7 +129,7 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
             };
             records.push(record(size, k, &point, &r));
             points.push(point);
-            (key, current) = (next_key, next);
+            (key, current) = (next.key, next.model);
         }
         let predicted = iterated_rl(one_round.alpha_rl, one_round.beta_rl, d_sum, k as u32);
         runs.push(IteratedRun { rounds: k, points, predicted });
