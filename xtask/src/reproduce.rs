@@ -166,12 +166,12 @@ fn precompute(pipeline: &Pipeline, jobs: usize) -> Result<()> {
     }
     let cores = cores();
     let jobs = jobs.min(todo);
+    let threads = goodhart_repro::schedule::threads_per_job(cores, jobs);
     if jobs > 1 {
-        let threads = goodhart_repro::schedule::threads_per_job(cores, jobs);
         eprintln!("computing {todo} stages, up to {jobs} at once (threads per job: {threads:?})");
     }
-    let threads = goodhart_repro::schedule::threads_per_job(cores, jobs);
-    let mut counts: Vec<usize> = threads.clone();
+    // the shares differ by at most one thread, largest first: each count once
+    let mut counts = threads;
     counts.dedup();
     let peaks: Vec<(usize, f64)> = counts.into_iter().map(|t| (t, matmul_peak(t))).collect();
     let rates: Vec<String> = peaks.iter().map(|(t, g)| format!("{g:.0} GFLOP/s on {t} thread(s)")).collect();
