@@ -176,12 +176,7 @@ fn precompute(pipeline: &Pipeline, jobs: usize) -> Result<()> {
     let peaks: Vec<(usize, f64)> = counts.into_iter().map(|t| (t, matmul_peak(t))).collect();
     let rates: Vec<String> = peaks.iter().map(|(t, g)| format!("{g:.0} GFLOP/s on {t} thread(s)")).collect();
     eprintln!("matrix product at start: {}", rates.join(", "));
-    let scheduled = Pipeline {
-        config: pipeline.config.clone(),
-        store: pipeline.store.clone().with_matmul_peaks(peaks),
-        device: pipeline.device.clone(),
-        reporter: pipeline.reporter.clone(),
-    };
+    let scheduled = Pipeline { store: pipeline.store.clone().with_matmul_peaks(peaks), ..pipeline.clone() };
     let t = goodhart_repro::schedule::run_plan(&scheduled, &plan, jobs, cores, &crate::progress::jobs())?;
     let busy: f64 = t.stages.iter().map(|(_, _, s)| s).sum();
     eprintln!(

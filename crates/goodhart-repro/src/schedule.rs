@@ -11,7 +11,7 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
-use crate::pipeline::{Pipeline, TrainedRm, WorldArtifacts};
+use crate::pipeline::Pipeline;
 use crate::plan::{PlannedStage, Work};
 use crate::progress::Reporter;
 use crate::ReproError;
@@ -21,58 +21,44 @@ use crate::ReproError;
 pub fn run_work(p: &Pipeline, work: Work) -> Result<(), ReproError> {
     let w = p.world()?;
     let sizes = &p.config.proxies.sizes;
+    if let Work::Lm(i) = work {
+        p.proxy_lm(&w, &sizes[i])?;
+    }
+    if matches!(work, Work::World | Work::Lm(_)) {
+        return Ok(());
+    }
+    let policy = p.policy(&w)?;
+    if work == Work::Pool {
+        p.bon_pools(&w, &policy)?;
+    }
+    if matches!(work, Work::Policy | Work::Pool) {
+        return Ok(());
+    }
+    let gold = p.gold(&w, &policy)?;
+    let proxy = |i: usize| {
+        let data = p.proxy_data(&w, &policy, &gold)?;
+        p.proxy(&w, &sizes[i], &data)
+    };
     match work {
-        Work::World => {}
-        Work::Policy => {
-            p.policy(&w)?;
+        Work::ProxyData => {
+            p.proxy_data(&w, &policy, &gold)?;
         }
-        Work::Lm(i) => {
-            p.proxy_lm(&w, &sizes[i])?;
-        }
-        Work::Gold | Work::ProxyData | Work::Pool | Work::GoldScores => {
-            let policy = p.policy(&w)?;
-            if work == Work::Pool {
-                p.bon_pools(&w, &policy)?;
-                return Ok(());
-            }
-            let gold = p.gold(&w, &policy)?;
-            match work {
-                Work::ProxyData => {
-                    p.proxy_data(&w, &policy, &gold)?;
-                }
-                Work::GoldScores => {
-                    let pools = p.bon_pools(&w, &policy)?;
-                    p.gold_scores(&w, &pools, &gold)?;
-                }
-                _ => {}
-            }
+        Work::GoldScores => {
+            p.gold_scores(&w, &p.bon_pools(&w, &policy)?, &gold)?;
         }
         Work::Proxy(i) => {
-            proxy(p, &w, i)?;
+            proxy(i)?;
         }
         Work::ProxyScores(i) => {
-            let rm = proxy(p, &w, i)?;
-            let policy = p.policy(&w)?;
-            let pools = p.bon_pools(&w, &policy)?;
-            p.bon_scores(&pools, &rm)?;
+            p.bon_scores(&p.bon_pools(&w, &policy)?, &proxy(i)?)?;
         }
         Work::Rl { size, trajectory } => {
-            let rm = proxy(p, &w, size)?;
-            let policy = p.policy(&w)?;
-            let gold = p.gold(&w, &policy)?;
             let rl = p.config.rl.trajectory(trajectory);
-            p.rl_against(&w, &policy, rm.as_proxy(), &gold, &rl)?;
+            p.rl_against(&w, &policy, proxy(size)?.as_proxy(), &gold, &rl)?;
         }
+        Work::World | Work::Lm(_) | Work::Policy | Work::Pool | Work::Gold => {}
     }
     Ok(())
-}
-
-/// Proxy `i` of `proxies.sizes`, with the proxy data it trains on.
-fn proxy(p: &Pipeline, w: &WorldArtifacts, i: usize) -> Result<TrainedRm, ReproError> {
-    let policy = p.policy(w)?;
-    let gold = p.gold(w, &policy)?;
-    let data = p.proxy_data(w, &policy, &gold)?;
-    p.proxy(w, &p.config.proxies.sizes[i], &data)
 }
 
 /// The longest chain of a plan's stages to compute, each reading the one before.
@@ -285,12 +271,7 @@ pub fn run_plan(
     let done: Vec<bool> = plan.iter().map(|s| s.cached).collect();
     let run = |i: usize, worker: usize| -> Result<(), ReproError> {
         let reporter = reporter_for(&plan[i]);
-        let job = Pipeline {
-            config: p.config.clone(),
-            store: p.store.clone().with_reporter(reporter.clone()),
-            device: p.device.clone(),
-            reporter,
-        };
+        let job = p.clone().with_reporter(reporter);
         let t = Instant::now();
         match pools.get(worker) {
             Some(pool) => pool.install(|| run_work(&job, plan[i].work))?,

@@ -17,7 +17,6 @@ impl Pipeline {
     /// reference) on the training comparisons of the proxy data `data`, the gold and rubric
     /// evaluated at log-spaced steps on the held-out prompts PPO evaluates on:
     /// `dpo.trajectories` runs, run r with seed `dpo.seed + 1009 r`, each its own stage.
-    #[allow(clippy::too_many_arguments)]
     pub fn daa_trajectories(
         &self,
         w: &WorldArtifacts,

@@ -206,6 +206,7 @@ pub struct Base {
 }
 
 /// An experiment's pipeline over a store.
+#[derive(Clone)]
 pub struct Pipeline {
     pub config: ExperimentConfig,
     pub store: Store,

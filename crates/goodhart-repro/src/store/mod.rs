@@ -510,14 +510,23 @@ mod tests {
         assert_eq!(leftovers, ["k"], "partial directories are cleaned up");
     }
 
-    #[test]
-    fn a_damaged_stage_is_moved_aside_and_recomputed_never_used() {
+    /// What the damage tests store: a stage `gold/k` holding a 64-byte `model.bin`.
+    fn write_model(tmp: &Path) -> Result<(), ReproError> {
+        std::fs::write(tmp.join("model.bin"), [7u8; 64]).map_err(|e| ReproError::io(tmp, e))
+    }
+
+    /// A store with `gold/k` written by [`write_model`], and the path of its model.
+    fn stored_model() -> (tempfile::TempDir, Store, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path());
-        let write =
-            |tmp: &Path| std::fs::write(tmp.join("model.bin"), [7u8; 64]).map_err(|e| ReproError::io(tmp, e));
-        store.ensure(Stage::Gold, "k", &(), write).unwrap();
+        store.ensure(Stage::Gold, "k", &(), write_model).unwrap();
         let model = store.dir(Stage::Gold, "k").join("model.bin");
+        (dir, store, model)
+    }
+
+    #[test]
+    fn a_damaged_stage_is_moved_aside_and_recomputed_never_used() {
+        let (dir, store, model) = stored_model();
         let record: serde_json::Value = read_json(&store.dir(Stage::Gold, "k").join(STAGE_FILE)).unwrap();
         assert_eq!(record["files"][0]["size"], 64, "{record}");
         // truncated after it was written (a disk, a copy, a sync tool)
@@ -530,7 +539,7 @@ mod tests {
                 heard.lock().unwrap().push(n.to_string());
             }
         }));
-        let (_, outcome) = store.ensure(Stage::Gold, "k", &(), write).unwrap();
+        let (_, outcome) = store.ensure(Stage::Gold, "k", &(), write_model).unwrap();
         assert_eq!(outcome, Outcome::Computed);
         assert_eq!(std::fs::read(&model).unwrap().len(), 64);
         let notes = notes.lock().unwrap();
@@ -544,18 +553,13 @@ mod tests {
 
     #[test]
     fn a_stage_damaged_in_place_is_recomputed_when_used() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path());
-        let write =
-            |tmp: &Path| std::fs::write(tmp.join("model.bin"), [7u8; 64]).map_err(|e| ReproError::io(tmp, e));
-        store.ensure(Stage::Gold, "k", &(), write).unwrap();
-        let model = store.dir(Stage::Gold, "k").join("model.bin");
+        let (dir, store, model) = stored_model();
         // three bytes flipped, the size unchanged: a plan still counts it, a use does not
         let mut bytes = std::fs::read(&model).unwrap();
         bytes[3..6].iter_mut().for_each(|b| *b ^= 0xff);
         std::fs::write(&model, &bytes).unwrap();
         assert!(store.is_done(Stage::Gold, "k") && !store.is_intact(Stage::Gold, "k"));
-        let (_, outcome) = store.ensure(Stage::Gold, "k", &(), write).unwrap();
+        let (_, outcome) = store.ensure(Stage::Gold, "k", &(), write_model).unwrap();
         assert_eq!(outcome, Outcome::Computed);
         assert_eq!(std::fs::read(&model).unwrap(), [7u8; 64]);
         assert!(store.is_intact(Stage::Gold, "k"));

@@ -171,7 +171,7 @@ fn peak_measured(peak_d: Option<f64>, measured_to: f64, trusted: Option<&Trusted
 }
 
 /// A coefficient of a best-of-n fit `(alpha, beta)`.
-fn bon_coefficient(f: fn(f64, f64) -> Option<f64>, r: &BonResult) -> (f64, Vec<Option<f64>>) {
+pub(crate) fn bon_coefficient(f: fn(f64, f64) -> Option<f64>, r: &BonResult) -> (f64, Vec<Option<f64>>) {
     let point = f(r.alpha_bon, r.beta_bon).unwrap_or(f64::NAN);
     (point, r.bootstrap_fits.iter().map(|p| p.and_then(|(a, b)| f(a, b))).collect())
 }

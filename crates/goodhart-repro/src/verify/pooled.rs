@@ -7,8 +7,8 @@
 use goodhart_core::SplitMix64;
 use goodhart_laws::{bootstrap_ci, log_linear_regression};
 
-use super::{check, not_applicable, within_trust, Check};
-use crate::fig1::{BonResult, Fig1};
+use super::{bon_coefficient, check, not_applicable, within_trust, Check};
+use crate::fig1::Fig1;
 
 /// Resamples of the seeds behind each pooled interval.
 pub const POOLED_RESAMPLES: usize = 2000;
@@ -23,12 +23,8 @@ struct SeedCoefficients {
 
 fn coefficients(f: &Fig1, coef: fn(f64, f64) -> Option<f64>) -> SeedCoefficients {
     let params = f.results.iter().map(|r| r.proxy.params as f64).collect();
-    let points = f.results.iter().map(|r| coef(r.alpha_bon, r.beta_bon).unwrap_or(f64::NAN)).collect();
-    let columns: Vec<Vec<Option<f64>>> = f
-        .results
-        .iter()
-        .map(|r: &BonResult| r.bootstrap_fits.iter().map(|p| p.and_then(|(a, b)| coef(a, b))).collect())
-        .collect();
+    let (points, columns): (Vec<f64>, Vec<Vec<Option<f64>>>) =
+        f.results.iter().map(|r| bon_coefficient(coef, r)).unzip();
     SeedCoefficients { params, points, resampled: crate::findings::by_resample(&columns) }
 }
 
