@@ -122,6 +122,38 @@ pub struct GoldStage {
     pub train: RmTrainConfig,
     /// Initial-policy samples used for recentring and normalisation.
     pub calibration_samples: usize,
+    /// Rounds that teach a learned gold where optimisation goes (`None`: the gold is trained once).
+    /// Left out of the key when absent, so the once-trained gold keeps its stored key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<GoldRounds>,
+}
+
+/// Adversarial rounds of the gold: round r runs PPO (`rl.ppo`, from the initial policy, one
+/// trajectory) against gold r-1 itself, samples the policy at `snapshots` log-spaced steps along
+/// the run, labels pairs of those samples by the rubric and retrains the gold (from the same
+/// initialisation) on its first data plus every round's pairs so far.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GoldRounds {
+    /// How many rounds (>= 1).
+    pub count: usize,
+    /// Rubric-labelled pairs each round adds, shared evenly between the snapshots: half are two
+    /// samples of the snapshot to the same prompt (how the gold orders optimised samples), half
+    /// a snapshot's sample against the initial policy's (how far optimisation has gone).
+    pub pairs: usize,
+    /// Policies sampled along each round's PPO run, at log-spaced steps ending at its last.
+    pub snapshots: usize,
+}
+
+impl GoldStage {
+    /// The gold as trained once, before any round: the stage every round starts from.
+    pub fn first_round(&self) -> GoldStage {
+        GoldStage { rounds: None, ..self.clone() }
+    }
+
+    /// How many adversarial rounds follow the first training (0 without `rounds`).
+    pub fn round_count(&self) -> usize {
+        self.rounds.as_ref().map_or(0, |r| r.count)
+    }
 }
 
 /// The proxy RMs: trained on pairs of initial-policy samples labelled by the gold.
@@ -564,6 +596,21 @@ impl ExperimentConfig {
             ),
             (GoldKind::Learned, None) => {}
         }
+        if let Some(r) = &self.gold.rounds {
+            check(
+                self.gold.kind.is_learned(),
+                "gold.rounds",
+                format!("{{ count = {} }}", r.count),
+                "no rounds with gold.kind = \"rubric\" (the rubric needs no teaching): remove [gold.rounds]",
+            );
+            check(r.count >= 1, "gold.rounds.count", r.count.to_string(), "at least 1 (or no [gold.rounds])");
+            check(
+                r.snapshots >= 1 && r.pairs >= 4 * r.snapshots,
+                "gold.rounds.pairs",
+                format!("{} pairs over {} snapshots", r.pairs, r.snapshots),
+                "at least one snapshot and 4 pairs per snapshot",
+            );
+        }
         check(!self.proxies.sizes.is_empty(), "proxies.sizes", "[]".into(), "at least one size");
         let noise = self.proxies.label_noise;
         check(
@@ -800,5 +847,26 @@ mod tests {
         // a learned gold's key does not name its kind: stores made before it stay valid
         assert!(!serde_json::to_string(&tiny.gold).unwrap().contains("kind"));
         assert!(serde_json::to_string(&ok.gold).unwrap().contains("\"kind\":\"rubric\""));
+    }
+
+    #[test]
+    fn gold_rounds_teach_only_a_learned_gold_and_leave_the_first_gold_keyed_as_before() {
+        let tiny = super::ExperimentConfig::preset("tiny").unwrap();
+        let with = |sets: &[&str]| tiny.with_overrides(&sets.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let ok = with(&["gold.rounds={count=2,pairs=64,snapshots=2}"]).unwrap();
+        assert_eq!(ok.gold.round_count(), 2);
+        assert_eq!(ok.gold.first_round(), tiny.gold, "the first gold is the gold without rounds");
+        assert!(!serde_json::to_string(&tiny.gold).unwrap().contains("rounds"));
+        for (sets, needle) in [
+            (vec!["gold.rounds={count=0,pairs=64,snapshots=2}"], "gold.rounds.count = 0"),
+            (vec!["gold.rounds={count=1,pairs=7,snapshots=2}"], "gold.rounds.pairs"),
+            (
+                vec!["gold.kind=\"rubric\"", "gold.label_accuracy=0.8", "gold.rounds={count=1,pairs=64,snapshots=2}"],
+                "no rounds with gold.kind",
+            ),
+        ] {
+            let err = with(&sets).expect_err("refused").to_string();
+            assert!(err.contains(needle), "{sets:?}: {err}");
+        }
     }
 }

@@ -7,7 +7,7 @@ use goodhart_policy::PretrainConfig;
 use goodhart_rm::RmTrainConfig;
 use serde::Serialize;
 
-use crate::config::{BonStage, ExperimentConfig, GoldStage, PolicyStage, ProxyStage, RlStage};
+use crate::config::{BonStage, ExperimentConfig, GoldRounds, GoldStage, PolicyStage, ProxyStage, RlStage};
 use crate::store::{key_of, Stage, Store};
 
 /// A size preset's shape (`d_model`, `n_layers`, `n_heads`), `None` for an unknown name. It is part
@@ -32,6 +32,34 @@ pub fn gold_inputs<'a>(
     c: &'a GoldStage,
 ) -> (&'a str, &'a str, Shape, &'a GoldStage) {
     (world, policy, shape(&c.size), c)
+}
+
+/// What keys adversarial round `round` of the gold: the gold it starts from (whose key holds the
+/// gold's own settings), the initial policy, the round's pairs and snapshots, and the PPO it runs
+/// (`rl.ppo` and its prompts). The number of rounds is not in it: round 1 of two is round 1 of three.
+#[allow(clippy::type_complexity)]
+pub fn gold_round_inputs<'a>(
+    previous: &'a str,
+    policy: &'a str,
+    rounds: &'a GoldRounds,
+    round: usize,
+    rl: &'a RlStage,
+) -> (&'a str, &'a str, (usize, usize), usize, RlSettings<'a>) {
+    (previous, policy, (rounds.pairs, rounds.snapshots), round, rl_settings(rl))
+}
+
+/// The keys of the gold's stages: the first training, then each adversarial round; the last is
+/// the gold every later stage reads.
+pub fn gold_keys(world: &str, policy: &str, c: &ExperimentConfig) -> Vec<String> {
+    let first = c.gold.first_round();
+    let mut keys = vec![key_of(Stage::Gold, &gold_inputs(world, policy, &first))];
+    if let Some(rounds) = &c.gold.rounds {
+        for r in 1..=rounds.count {
+            let previous = keys.last().expect("the first gold").clone();
+            keys.push(key_of(Stage::GoldRound, &gold_round_inputs(&previous, policy, rounds, r, &c.rl)));
+        }
+    }
+    keys
 }
 
 pub fn proxy_data_inputs<'a>(
@@ -160,6 +188,8 @@ pub enum Work {
     World,
     Policy,
     Gold,
+    /// Adversarial round `r` (from 1) of the gold.
+    GoldRound(usize),
     ProxyData,
     Pool,
     GoldScores,
@@ -205,14 +235,22 @@ pub fn fig1_plan(c: &ExperimentConfig, store: &Store) -> Vec<PlannedStage> {
         format!("pretrain {} for {} steps", c.policy.size, c.policy.pretrain.steps),
         policy.clone(),
     );
-    let gold = key_of(Stage::Gold, &gold_inputs(&world, &policy, &c.gold));
+    let gold_keys = gold_keys(&world, &policy, c);
     let what = match c.gold.kind {
         crate::config::GoldKind::Learned => {
             format!("gold {} on {} rubric-labelled pairs", c.gold.size, c.gold.pairs)
         }
         crate::config::GoldKind::Rubric => "the rubric as gold, its label temperature".to_string(),
     };
-    let gold_at = add(Stage::Gold, Cell::Base, Work::Gold, vec![policy_at], what, gold.clone());
+    let mut gold_at = add(Stage::Gold, Cell::Base, Work::Gold, vec![policy_at], what, gold_keys[0].clone());
+    for (r, key) in gold_keys.iter().enumerate().skip(1) {
+        let what = format!(
+            "gold round {r} of {}: PPO against the gold, rubric-labelled pairs of its samples, the gold retrained",
+            gold_keys.len() - 1
+        );
+        gold_at = add(Stage::GoldRound, Cell::Base, Work::GoldRound(r), vec![gold_at], what, key.clone());
+    }
+    let gold = gold_keys.last().expect("the first gold").clone();
     let data = key_of(Stage::ProxyData, &proxy_data_inputs(&policy, &gold, &c.proxies));
     let what = format!("{} policy pairs labelled by the gold", c.proxies.pairs);
     let data_at = add(Stage::ProxyData, Cell::Base, Work::ProxyData, vec![gold_at], what, data.clone());

@@ -34,6 +34,11 @@ pub fn run_work(p: &Pipeline, work: Work) -> Result<(), ReproError> {
     if matches!(work, Work::Policy | Work::Pool) {
         return Ok(());
     }
+    match work {
+        Work::Gold => return p.gold_upto(&w, &policy, 0).map(drop),
+        Work::GoldRound(r) => return p.gold_upto(&w, &policy, r).map(drop),
+        _ => {}
+    }
     let gold = p.gold(&w, &policy)?;
     let proxy = |i: usize| {
         let data = p.proxy_data(&w, &policy, &gold)?;
@@ -56,7 +61,7 @@ pub fn run_work(p: &Pipeline, work: Work) -> Result<(), ReproError> {
             let rl = p.config.rl.trajectory(trajectory);
             p.rl_against(&w, &policy, proxy(size)?.as_proxy(), &gold, &rl)?;
         }
-        Work::World | Work::Lm(_) | Work::Policy | Work::Pool | Work::Gold => {}
+        Work::World | Work::Lm(_) | Work::Policy | Work::Pool | Work::Gold | Work::GoldRound(_) => {}
     }
     Ok(())
 }

@@ -228,6 +228,52 @@ fn the_rubric_as_gold_is_faithful_everywhere_and_labels_at_its_accuracy() {
 }
 
 #[test]
+fn gold_rounds_chain_on_their_predecessor_and_train_on_every_round_so_far() {
+    use goodhart_repro::pipeline::{snapshot_steps, GoldRoundReport, RoundComparisons};
+    use goodhart_repro::schedule::run_plan;
+    let sets = ["gold.rounds={count=2,pairs=64,snapshots=2}".to_string()];
+    let config = ExperimentConfig::preset("tiny").unwrap().with_overrides(&sets).unwrap();
+    let runs = tempfile::tempdir().unwrap();
+    let pipeline = Pipeline::new(config.clone(), runs.path(), Device::flex());
+    // the plan names both rounds, each after the one it starts from, and the scheduler computes them
+    let plan = fig1_plan(&config, &pipeline.store);
+    let rounds: Vec<_> = plan.iter().filter(|s| s.stage == Stage::GoldRound).collect();
+    assert_eq!(rounds.len(), 2);
+    run_plan(&pipeline, &plan, 2, 2, &|_| pipeline.reporter.clone()).unwrap();
+    assert!(fig1_plan(&config, &pipeline.store).iter().all(|s| s.cached), "the plan's keys are the pipeline's");
+    let w = pipeline.world().unwrap();
+    let policy = pipeline.policy(&w).unwrap();
+    let gold = pipeline.gold(&w, &policy).unwrap();
+    assert_eq!(gold.key, rounds[1].key, "later stages read the last round's gold");
+    assert_eq!(gold.rounds.len(), 2);
+    let first = pipeline.gold_upto(&w, &policy, 0).unwrap();
+    assert!(first.rounds.is_empty() && first.key != gold.key);
+    let read = |i: usize| {
+        let dir = &gold.rounds[i];
+        let report: GoldRoundReport = serde_json::from_str(&std::fs::read_to_string(dir.join("round.json")).unwrap()).unwrap();
+        let comps: RoundComparisons =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("comparisons.json")).unwrap()).unwrap();
+        (report, comps)
+    };
+    let ((r1, c1), (r2, c2)) = (read(0), read(1));
+    let steps: Vec<usize> = r1.snapshots.iter().map(|s| s.step).collect();
+    assert_eq!(steps, snapshot_steps(config.rl.ppo.total_steps, 2));
+    for (r, c) in [(&r1, &c1), (&r2, &c2)] {
+        // 64 pairs less the rubric's ties, 10% held out
+        let n = c.train.len() + c.val.len();
+        assert!((32..=64).contains(&n) && !c.val.is_empty(), "{n}");
+        assert!(r.snapshots.iter().all(|s| s.kl.is_finite() && s.rubric.n == 32));
+        assert!((0.0..=1.0).contains(&r.agreement_after), "{}", r.agreement_after);
+    }
+    // each round retrains on the first data plus every round's comparisons so far
+    assert_eq!(r2.train_pairs, r1.train_pairs + c2.train.len());
+    assert_eq!(gold.eval.train_pairs, r2.train_pairs);
+    assert_eq!(r1.train_pairs, first.eval.train_pairs + c1.train.len());
+    // a round's samples come from PPO against the gold before it: the rounds' samples differ
+    assert_ne!(c1.train[0], c2.train[0]);
+}
+
+#[test]
 fn stages_computed_at_once_give_the_figure_of_stages_computed_one_after_another() {
     use goodhart_repro::schedule::run_plan;
     let config = ExperimentConfig::preset("tiny").unwrap();

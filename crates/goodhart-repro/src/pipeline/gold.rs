@@ -3,7 +3,7 @@
 use goodhart_core::{BoxError, RewardModel, SplitMix64, TokenId};
 use goodhart_nn::Gpt;
 use goodhart_rm::calibration::Calibration;
-use goodhart_rm::pairs::{label_pairs, split_validation, temperature_for_accuracy, Pair};
+use goodhart_rm::pairs::{label_pairs, split_validation, temperature_for_accuracy, Comparison, Pair};
 use goodhart_rm::{evaluate, score_raw, CalibratedRm, RmEval};
 use goodhart_world::Split;
 
@@ -18,6 +18,9 @@ pub struct Gold {
     pub key: String,
     pub eval: RmReport,
     pub model: GoldModel,
+    /// The stage directories of the adversarial rounds that made it, first to last (empty for a
+    /// gold trained once): each holds the round's comparisons.
+    pub rounds: Vec<std::path::PathBuf>,
 }
 
 /// What scores for the gold.
@@ -82,7 +85,22 @@ impl Pipeline {
     /// comparisons of the broad writer and of the initial policy, recentred and normalised on
     /// initial-policy samples. The rubric (`"rubric"`): the rubric normalised on the same
     /// samples, its labels drawn at the temperature that gives `gold.label_accuracy`.
+    /// With `gold.rounds`, the gold of the last adversarial round ([`Pipeline::gold_upto`]).
     pub fn gold(&self, w: &WorldArtifacts, policy: &TrainedPolicy) -> Result<Gold, ReproError> {
+        self.gold_upto(w, policy, self.config.gold.round_count())
+    }
+
+    /// The gold after `rounds` adversarial rounds (0: as first trained).
+    pub fn gold_upto(&self, w: &WorldArtifacts, policy: &TrainedPolicy, rounds: usize) -> Result<Gold, ReproError> {
+        let mut gold = self.first_gold(w, policy)?;
+        for r in 1..=rounds {
+            gold = self.gold_round(w, policy, &gold, r)?;
+        }
+        Ok(gold)
+    }
+
+    /// The gold before any adversarial round.
+    fn first_gold(&self, w: &WorldArtifacts, policy: &TrainedPolicy) -> Result<Gold, ReproError> {
         let (policy_key, policy) = (policy.key.as_str(), &policy.model);
         match self.config.gold.kind {
             GoldKind::Learned => self.learned_gold(w, policy_key, policy),
@@ -151,13 +169,79 @@ impl Pipeline {
                 eval.val.accuracy
             ),
         );
-        Ok(Gold { key, eval, model: GoldModel::Rubric })
+        Ok(Gold { key, eval, model: GoldModel::Rubric, rounds: Vec::new() })
     }
 
     fn learned_gold(&self, w: &WorldArtifacts, policy_key: &str, policy: &Gpt) -> Result<Gold, ReproError> {
-        let c = &self.config.gold;
-        let inputs = plan::gold_inputs(&w.key, policy_key, c);
+        let c = self.config.gold.first_round();
+        let inputs = plan::gold_inputs(&w.key, policy_key, &c);
         let key = key_of(Stage::Gold, &inputs);
+        let (dir, outcome) = self.store.ensure(Stage::Gold, &key, &inputs, |tmp| {
+            let (train, val) = self.first_gold_data(w, policy)?;
+            let (rm, report) = self.fit_gold("training gold RM", w, policy, &train, &val)?;
+            save_rm(tmp, &rm, report)
+        })?;
+        let TrainedRm { key, rm, eval, .. } =
+            self.load_trained(Stage::Gold, key, &c.size, &dir, outcome, |e| {
+                format!("{}: agreement with the rubric {:.3}", c.size, e.val.accuracy)
+            })?;
+        Ok(Gold { key, eval, model: GoldModel::Learned(rm), rounds: Vec::new() })
+    }
+
+    /// The learned gold's first comparisons, labelled by the rubric and split 90/10: pairs of the
+    /// broad writer's responses and pairs of initial-policy samples.
+    pub(super) fn first_gold_data(
+        &self,
+        w: &WorldArtifacts,
+        policy: &Gpt,
+    ) -> Result<(Vec<Comparison>, Vec<Comparison>), ReproError> {
+        let c = &self.config.gold;
+        let max_seq_len = self.model_config(&c.size, w)?.max_seq_len;
+        let writer = w.world.config.writer.broad();
+        let mut rng = SplitMix64::new(c.train.seed ^ 0x601D);
+        let (mut pairs, mut sa, mut sb) = (Vec::new(), Vec::new(), Vec::new());
+        // The broad writer's longest responses (many praise words and intensifiers) can
+        // exceed the models' context; such pairs are redrawn, so the gold sees `c.pairs`.
+        while pairs.len() < c.pairs {
+            let prompt = w.world.random_prompt(Split::Train, &mut rng);
+            let (a, b) = (writer.respond(&prompt, &mut rng), writer.respond(&prompt, &mut rng));
+            let text = prompt.text();
+            let pair = Pair { prompt: w.encode(&text)?, a: w.encode(&a)?, b: w.encode(&b)? };
+            if 1 + pair.prompt.len() + pair.a.len().max(pair.b.len()) > max_seq_len {
+                continue;
+            }
+            sa.push(w.world.judge(&text, &a).map_err(|e| ReproError::Artifact(e.to_string()))?.score);
+            sb.push(w.world.judge(&text, &b).map_err(|e| ReproError::Artifact(e.to_string()))?.score);
+            pairs.push(pair);
+        }
+        if c.policy_pairs > 0 {
+            // Pairs of initial-policy samples, so that the gold knows the distribution the
+            // proxies learn from (the broad writer alone covers what optimisation reaches).
+            let seed = c.train.seed ^ 0x90_1D;
+            let n = c.policy_pairs;
+            let (prompts, a) = self.policy_samples(w, policy, n, seed, "gold data (a)")?;
+            let b = self.responses(w, policy, &prompts, seed, n, "gold data (b)")?;
+            for ((prompt, a), b) in prompts.into_iter().zip(a).zip(b) {
+                sa.push(w.rubric(&prompt, &a)?);
+                sb.push(w.rubric(&prompt, &b)?);
+                pairs.push(Pair { prompt, a, b });
+            }
+        }
+        let (comps, _) = label_pairs(pairs, &sa, &sb, 0.0, c.train.seed);
+        Ok(split_validation(comps, 0.1, c.train.seed))
+    }
+
+    /// Trains a learned gold on `train` (from the initial policy when `gold.init_from_policy`),
+    /// then recentres and normalises it on initial-policy samples.
+    pub(super) fn fit_gold(
+        &self,
+        what: &str,
+        w: &WorldArtifacts,
+        policy: &Gpt,
+        train: &[Comparison],
+        val: &[Comparison],
+    ) -> Result<(CalibratedRm, RmReport), ReproError> {
+        let c = &self.config.gold;
         let config = self.model_config(&c.size, w)?;
         if c.init_from_policy && c.size != self.config.policy.size {
             return Err(ReproError::Config(format!(
@@ -167,70 +251,20 @@ impl Pipeline {
             )));
         }
         let init = c.init_from_policy.then_some(policy);
-        let (dir, outcome) = self.store.ensure(Stage::Gold, &key, &inputs, |tmp| {
-            let writer = w.world.config.writer.broad();
-            let mut rng = SplitMix64::new(c.train.seed ^ 0x601D);
-            let (mut pairs, mut sa, mut sb) = (Vec::new(), Vec::new(), Vec::new());
-            // The broad writer's longest responses (many praise words and intensifiers) can
-            // exceed the models' context; such pairs are redrawn, so the gold sees `c.pairs`.
-            while pairs.len() < c.pairs {
-                let prompt = w.world.random_prompt(Split::Train, &mut rng);
-                let (a, b) = (writer.respond(&prompt, &mut rng), writer.respond(&prompt, &mut rng));
-                let text = prompt.text();
-                let pair = Pair { prompt: w.encode(&text)?, a: w.encode(&a)?, b: w.encode(&b)? };
-                if 1 + pair.prompt.len() + pair.a.len().max(pair.b.len()) > config.max_seq_len {
-                    continue;
-                }
-                sa.push(w.world.judge(&text, &a).map_err(|e| ReproError::Artifact(e.to_string()))?.score);
-                sb.push(w.world.judge(&text, &b).map_err(|e| ReproError::Artifact(e.to_string()))?.score);
-                pairs.push(pair);
-            }
-            if c.policy_pairs > 0 {
-                // Pairs of initial-policy samples, so that the gold knows the distribution the
-                // proxies learn from (the broad writer alone covers what optimisation reaches).
-                let seed = c.train.seed ^ 0x90_1D;
-                let n = c.policy_pairs;
-                let (prompts, a) = self.policy_samples(w, policy, n, seed, "gold data (a)")?;
-                let b = self.responses(w, policy, &prompts, seed, n, "gold data (b)")?;
-                for ((prompt, a), b) in prompts.into_iter().zip(a).zip(b) {
-                    sa.push(w.rubric(&prompt, &a)?);
-                    sb.push(w.rubric(&prompt, &b)?);
-                    pairs.push(Pair { prompt, a, b });
-                }
-            }
-            let (comps, _) = label_pairs(pairs, &sa, &sb, 0.0, c.train.seed);
-            let (train, val) = split_validation(comps, 0.1, c.train.seed);
-            let model =
-                self.train_reward_model("training gold RM", &config, init, &train, &val, w, &c.train)?;
-            let val_eval = evaluate(&model, &val, w.rm_specials(), BATCH);
-            let (prompts, responses) = self.policy_samples(
-                w,
-                policy,
-                c.calibration_samples,
-                c.train.seed ^ 0xCA1,
-                "gold calibration",
-            )?;
-            let raw = score_raw(&model, &prompts, &responses, w.rm_specials(), BATCH);
-            let calibration = Calibration::gold(&raw)
-                .ok_or(ReproError::Degenerate("the gold RM scores every initial-policy sample the same"))?;
-            let rubric: Vec<f64> =
-                prompts.iter().zip(&responses).map(|(p, r)| w.rubric(p, r)).collect::<Result<_, _>>()?;
-            let rubric_offset = goodhart_core::Estimate::from_values(&rubric).mean;
-            let rm = CalibratedRm {
-                name: "gold".into(),
-                model,
-                calibration,
-                specials: w.rm_specials(),
-                batch_size: BATCH,
-            };
-            let mut report = RmReport::new(&c.size, &config, train.len(), val_eval, calibration);
-            report.rubric_offset = Some(rubric_offset);
-            save_rm(tmp, &rm, report)
-        })?;
-        let TrainedRm { key, rm, eval, .. } =
-            self.load_trained(Stage::Gold, key, &c.size, &dir, outcome, |e| {
-                format!("{}: agreement with the rubric {:.3}", c.size, e.val.accuracy)
-            })?;
-        Ok(Gold { key, eval, model: GoldModel::Learned(rm) })
+        let model = self.train_reward_model(what, &config, init, train, val, w, &c.train)?;
+        let val_eval = evaluate(&model, val, w.rm_specials(), BATCH);
+        let (prompts, responses) =
+            self.policy_samples(w, policy, c.calibration_samples, c.train.seed ^ 0xCA1, "gold calibration")?;
+        let raw = score_raw(&model, &prompts, &responses, w.rm_specials(), BATCH);
+        let calibration = Calibration::gold(&raw)
+            .ok_or(ReproError::Degenerate("the gold RM scores every initial-policy sample the same"))?;
+        let rubric: Vec<f64> =
+            prompts.iter().zip(&responses).map(|(p, r)| w.rubric(p, r)).collect::<Result<_, _>>()?;
+        let rubric_offset = goodhart_core::Estimate::from_values(&rubric).mean;
+        let rm =
+            CalibratedRm { name: "gold".into(), model, calibration, specials: w.rm_specials(), batch_size: BATCH };
+        let mut report = RmReport::new(&c.size, &config, train.len(), val_eval, calibration);
+        report.rubric_offset = Some(rubric_offset);
+        Ok((rm, report))
     }
 }

@@ -7,6 +7,7 @@ mod bon;
 mod daa;
 mod ensemble;
 mod gold;
+mod gold_rounds;
 mod iterated;
 mod policy;
 mod proxy;
@@ -29,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::ensemble::{member_comparisons, EnsembleMembers, MemberData, MEMBER_SEED_STRIDE};
 pub use self::gold::{Gold, GoldJudge, GoldModel};
+pub use self::gold_rounds::{agreement, snapshot_steps, GoldRoundReport, RoundComparisons, Snapshot};
 pub use self::iterated::{KeyedPolicy, Round, RoundSpec};
 pub use self::policy::TrainedPolicy;
 use crate::config::ExperimentConfig;

@@ -49,6 +49,9 @@ pub enum Stage {
     Policy,
     /// The gold reward model, trained on rubric-labelled pairs.
     Gold,
+    /// One adversarial round of the gold: PPO against it, its samples labelled by the rubric,
+    /// the gold retrained.
+    GoldRound,
     /// Pairs of initial-policy samples labelled by the gold: the proxies' data.
     ProxyData,
     /// A pretrained language model a proxy starts from.
@@ -69,10 +72,11 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage, in pipeline order.
-    pub const ALL: [Stage; 11] = [
+    pub const ALL: [Stage; 12] = [
         Stage::World,
         Stage::Policy,
         Stage::Gold,
+        Stage::GoldRound,
         Stage::ProxyData,
         Stage::Lm,
         Stage::Proxy,
@@ -89,6 +93,7 @@ impl Stage {
             Stage::World => "world",
             Stage::Policy => "policy",
             Stage::Gold => "gold",
+            Stage::GoldRound => "gold-round",
             Stage::ProxyData => "proxy-data",
             Stage::Lm => "lm",
             Stage::Proxy => "proxy",
