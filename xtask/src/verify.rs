@@ -41,7 +41,8 @@ targets with checks:
   fig13    F5 one epoch on 4D beats four epochs on D
   fig21    F5 more data, more gold; RMs at chance below a threshold
   fig26    F2 the accepted forms extrapolate better than the rejected ones
-  iterated F9 k rounds beat one round at the same distance
+  iterated F9 k rounds beat one round at the same measured distance and label budget, by the
+           paper's beta d ln k
   controls no fall without Goodhart (optimising the gold; every mechanism off)
 ";
 

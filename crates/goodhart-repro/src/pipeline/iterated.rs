@@ -61,7 +61,8 @@ pub struct RoundSpec<'a> {
 
 impl Pipeline {
     /// Stage 9: round `spec.round` of `spec.rounds` from `start`: the round's proxy (its own data
-    /// and proxy stages), then PPO to sqrt(KL) = d / rounds. Returns the round's policy under its
+    /// and proxy stages, on `proxies.pairs / rounds` comparisons, so that every k spends the same
+    /// labels), then PPO to sqrt(KL) = d / rounds. Returns the round's policy under its
     /// key (the round's) and its record.
     pub fn rlhf_round(
         &self,
@@ -78,7 +79,10 @@ impl Pipeline {
             )));
         }
         let owned = TrainedPolicy { key: start.key.to_string(), model: start.model.clone() };
-        let data = self.proxy_data(w, &owned, gold)?;
+        // a fixed label budget: each of k rounds labels proxies.pairs / k comparisons
+        let mut budget = self.config.proxies.clone();
+        budget.pairs = (budget.pairs / spec.rounds).max(1);
+        let data = self.proxy_data_with(w, &owned, gold, &budget)?;
         let proxy = self.proxy(w, spec.size, &data)?;
         let c = &self.config.rl;
         let mut ppo = c.ppo.clone();
