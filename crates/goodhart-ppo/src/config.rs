@@ -100,6 +100,11 @@ pub struct PpoConfig {
     pub vf_lr: f64,
     /// Anneal both learning rates linearly to 0 over `total_steps` (cleanrl's `anneal_lr`).
     pub anneal_lr: bool,
+    /// Warm both learning rates up linearly over the first `warmup_steps` steps (0: none): the
+    /// first steps then move the policy little, so the evaluations resolve the gold's early rise.
+    /// Left out of a stage's key when 0, so runs made before it existed keep theirs.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub warmup_steps: usize,
     /// AdamW decoupled weight decay (0 = Adam).
     pub weight_decay: f64,
     /// Adam epsilon (cleanrl: 1e-5).
@@ -138,6 +143,7 @@ impl Default for PpoConfig {
             lr,
             vf_lr: lr,
             anneal_lr: false,
+            warmup_steps: 0,
             weight_decay: 0.0,
             adam_eps: 1e-5,
             max_grad_norm: 1.0,
@@ -194,7 +200,10 @@ impl PpoConfig {
 
     /// Learning rate of (policy, value model) at `step` (0-based).
     pub fn lr_at(&self, step: usize) -> (f64, f64) {
-        let frac = if self.anneal_lr { 1.0 - step as f64 / self.total_steps as f64 } else { 1.0 };
+        let anneal = if self.anneal_lr { 1.0 - step as f64 / self.total_steps as f64 } else { 1.0 };
+        let warmup =
+            if self.warmup_steps > 0 { ((step + 1) as f64 / self.warmup_steps as f64).min(1.0) } else { 1.0 };
+        let frac = anneal * warmup;
         (self.lr * frac, self.vf_lr * frac)
     }
 
@@ -327,4 +336,8 @@ pub fn eval_steps(total: usize, per_octave: usize) -> Vec<usize> {
         steps.push(total);
     }
     steps
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

@@ -162,3 +162,30 @@ fn eval_schedule_is_log_spaced() {
     assert_eq!(eval_steps(5, 1), vec![0, 1, 2, 4, 5]);
     assert_eq!(eval_steps(8, 1), vec![0, 1, 2, 4, 8]);
 }
+
+proptest::proptest! {
+    #[test]
+    fn warmup_ramps_the_learning_rates_up_to_theirs_and_no_warmup_changes_nothing(
+        warmup in 0usize..50, step in 0usize..200, anneal in proptest::bool::ANY,
+    ) {
+        let base = PpoConfig { total_steps: 200, anneal_lr: anneal, ..PpoConfig::laptop() };
+        let warm = PpoConfig { warmup_steps: warmup, ..base.clone() };
+        let (lr, vf) = warm.lr_at(step);
+        let (lr0, vf0) = base.lr_at(step);
+        proptest::prop_assert!(lr <= lr0 && vf <= vf0 && lr > 0.0 || (anneal && lr0 == 0.0));
+        if step + 1 >= warmup {
+            proptest::prop_assert_eq!((lr, vf), (lr0, vf0));
+        } else if !anneal {
+            // strictly below the full rate during warmup, and rising step by step
+            proptest::prop_assert!(lr < lr0 && warm.lr_at(step + 1).0 > lr);
+        }
+    }
+}
+
+#[test]
+fn no_warmup_leaves_a_configs_key_as_it_was() {
+    let json = serde_json::to_string(&PpoConfig::laptop()).unwrap();
+    assert!(!json.contains("warmup"), "{json}");
+    let warm = PpoConfig { warmup_steps: 30, ..PpoConfig::laptop() };
+    assert_eq!(warm.lr_at(0).0, PpoConfig::laptop().lr / 30.0);
+}
