@@ -175,17 +175,27 @@ struct State<E> {
     panic: Option<Box<dyn std::any::Any + Send>>,
 }
 
+/// Where a node of [`run_graph`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    /// The worker computing it, `0..jobs`.
+    pub worker: usize,
+    /// Nothing else runs or is ready when it starts, so nothing else can start before it ends:
+    /// the other workers idle, and it may use every core.
+    pub alone: bool,
+}
+
 /// Runs every node of a graph that is not `done` yet, up to `jobs` at once: a node starts once
 /// every node in its `needs` is done, the ready node of highest `priority` first (ties: lowest
-/// index). `run(node, worker)` computes a node on worker `worker` (`0..jobs`). The first error
-/// stops new nodes from starting; the running ones finish; then it is returned. A panic in `run`
-/// is raised again here once the running nodes finish.
+/// index). `run(node, slot)` computes a node on worker `slot.worker`. The first error stops new
+/// nodes from starting; the running ones finish; then it is returned. A panic in `run` is raised
+/// again here once the running nodes finish.
 pub fn run_graph<E: Send>(
     needs: &[Vec<usize>],
     done: &[bool],
     priority: &[f64],
     jobs: usize,
-    run: &(dyn Fn(usize, usize) -> Result<(), E> + Sync),
+    run: &(dyn Fn(usize, Slot) -> Result<(), E> + Sync),
 ) -> Result<(), E> {
     let status = done.iter().map(|&d| if d { Status::Done } else { Status::Waiting }).collect();
     let state = Mutex::new(State { status, error: None, panic: None });
@@ -196,15 +206,17 @@ pub fn run_graph<E: Send>(
             if st.error.is_some() || st.panic.is_some() {
                 return;
             }
-            let ready = (0..needs.len())
+            let ready: Vec<usize> = (0..needs.len())
                 .filter(|&i| st.status[i] == Status::Waiting)
                 .filter(|&i| needs[i].iter().all(|&n| st.status[n] == Status::Done))
-                .max_by(|&a, &b| priority[a].total_cmp(&priority[b]).then(b.cmp(&a)));
-            match ready {
+                .collect();
+            let next = ready.iter().copied().max_by(|&a, &b| priority[a].total_cmp(&priority[b]).then(b.cmp(&a)));
+            match next {
                 Some(i) => {
+                    let alone = ready.len() == 1 && !st.status.contains(&Status::Running);
                     st.status[i] = Status::Running;
                     drop(st);
-                    let outcome = catch_unwind(AssertUnwindSafe(|| run(i, worker)));
+                    let outcome = catch_unwind(AssertUnwindSafe(|| run(i, Slot { worker, alone })));
                     st = state.lock().unwrap_or_else(|p| p.into_inner());
                     match outcome {
                         Ok(Ok(())) => st.status[i] = Status::Done,
@@ -244,8 +256,9 @@ pub struct Timings {
 }
 
 /// Computes every stage of `plan` that is not cached with `jobs` jobs at once, each on
-/// [`threads_per_job`] of `cores` threads, reporting through `reporter_for(stage)`. With one job
-/// the stages run in this thread on the global thread pool.
+/// [`threads_per_job`] of `cores` threads, or on all `cores` when it runs alone (a chain such as
+/// the gold and its rounds), reporting through `reporter_for(stage)`. With one job the stages
+/// run in this thread on the global thread pool.
 pub fn run_plan(
     p: &Pipeline,
     plan: &[PlannedStage],
@@ -255,9 +268,11 @@ pub fn run_plan(
 ) -> Result<Timings, ReproError> {
     let started = Instant::now();
     let jobs = jobs.max(1);
+    // one pool per job, then one of every core for a stage that runs alone
     let pools = if jobs > 1 {
         threads_per_job(cores, jobs)
             .into_iter()
+            .chain(std::iter::once(cores.max(1)))
             .map(|t| {
                 // each job's threads count its operations apart (see goodhart_core::flops)
                 let counter = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -274,11 +289,13 @@ pub fn run_plan(
     let timings = Mutex::new(Vec::new());
     let needs: Vec<Vec<usize>> = plan.iter().map(|s| s.needs.clone()).collect();
     let done: Vec<bool> = plan.iter().map(|s| s.cached).collect();
-    let run = |i: usize, worker: usize| -> Result<(), ReproError> {
+    let run = |i: usize, slot: Slot| -> Result<(), ReproError> {
         let reporter = reporter_for(&plan[i]);
         let job = p.clone().with_reporter(reporter);
         let t = Instant::now();
-        match pools.get(worker) {
+        let worker = slot.worker;
+        let pool = if slot.alone { pools.last() } else { pools.get(worker) };
+        match pool {
             Some(pool) => pool.install(|| run_work(&job, plan[i].work))?,
             None => run_work(&job, plan[i].work)?,
         }
@@ -358,8 +375,8 @@ mod tests {
             let running = AtomicUsize::new(0);
             let most = AtomicUsize::new(0);
             let needs = diamond();
-            let run = |i: usize, worker: usize| -> Result<(), String> {
-                assert!(worker < jobs);
+            let run = |i: usize, slot: Slot| -> Result<(), String> {
+                assert!(slot.worker < jobs);
                 let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                 most.fetch_max(now, Ordering::SeqCst);
                 {
@@ -385,9 +402,29 @@ mod tests {
     }
 
     #[test]
+    fn a_node_runs_alone_only_when_nothing_else_runs_or_is_ready() {
+        // the diamond 0 -> {1, 2} -> 3, and 4 on its own: with two workers, 0 and 4 start
+        // together; later 3 may be alone. A chain 0 -> 1 -> 2: every node alone.
+        let alone = Mutex::new(Vec::new());
+        let run = |i: usize, slot: Slot| -> Result<(), String> {
+            alone.lock().unwrap().push((i, slot.alone));
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            Ok(())
+        };
+        run_graph(&[vec![], vec![0], vec![1]], &[false; 3], &[0.0; 3], 2, &run).unwrap();
+        assert_eq!(alone.lock().unwrap().clone(), vec![(0, true), (1, true), (2, true)]);
+        alone.lock().unwrap().clear();
+        run_graph(&diamond(), &[false; 5], &[1.0, 0.0, 0.0, 0.0, 0.0], 2, &run).unwrap();
+        let seen = alone.into_inner().unwrap();
+        for i in [0, 1, 2, 4] {
+            assert!(seen.contains(&(i, false)), "{i} ran beside another node: {seen:?}");
+        }
+    }
+
+    #[test]
     fn done_nodes_are_skipped_and_priority_picks_the_next() {
         let order = Mutex::new(Vec::new());
-        let run = |i: usize, _: usize| -> Result<(), String> {
+        let run = |i: usize, _: Slot| -> Result<(), String> {
             order.lock().unwrap().push(i);
             Ok(())
         };
@@ -400,7 +437,7 @@ mod tests {
     #[test]
     fn an_error_stops_what_depends_on_it_and_is_returned() {
         let ran = Mutex::new(Vec::new());
-        let run = |i: usize, _: usize| -> Result<(), String> {
+        let run = |i: usize, _: Slot| -> Result<(), String> {
             ran.lock().unwrap().push(i);
             if i == 1 {
                 Err("node 1 failed".into())
@@ -416,7 +453,7 @@ mod tests {
 
     #[test]
     fn a_panic_in_a_node_is_raised_without_hanging_the_other_workers() {
-        let run = |i: usize, _: usize| -> Result<(), String> {
+        let run = |i: usize, _: Slot| -> Result<(), String> {
             if i == 0 {
                 panic!("node 0 panicked");
             }
