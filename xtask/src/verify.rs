@@ -18,6 +18,8 @@ per check with its number, named by finding (F1 .. F9); exits non-zero if any ch
 target that carries checks has no results. A check that does not apply to these results (say, a
 preset too small for it) prints N/A and why, and neither passes nor fails.
 
+  --explain    print every check's definition (docs/checks.md): what it reads, when it passes or
+               is N/A, and the unit test whose counter-example fails it
   --gold G     the results of `reproduce <target> --gold G` (rubric: the rubric as gold,
                results/<target>/<preset>-gold-rubric)
   --seed S     the results of `reproduce <target> --seed S` (results/<target>/<preset>/seed-S).
@@ -46,6 +48,9 @@ targets with checks:
   controls no fall without Goodhart (optimising the gold; every mechanism off)
 ";
 
+/// Every check's definition (docs/checks.md), for `verify --explain`.
+const CHECKS: &str = include_str!("../../docs/checks.md");
+
 struct Args {
     target: String,
     preset: String,
@@ -69,6 +74,10 @@ fn parse(args: &[String]) -> Result<Args> {
             }
             "-h" | "--help" => {
                 print!("{USAGE}");
+                std::process::exit(0);
+            }
+            "--explain" => {
+                print!("{CHECKS}");
                 std::process::exit(0);
             }
             flag if flag.starts_with('-') => bail!("unknown option {flag}\n\n{USAGE}"),

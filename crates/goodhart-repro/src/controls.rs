@@ -355,6 +355,22 @@ mod tests {
     }
 
     #[test]
+    fn a_rubric_that_falls_under_ppo_against_the_gold_fails_the_control() {
+        let mut c = controls(false);
+        c.gold_rl = run(true);
+        let checks = controls_checks(&c);
+        let failed: Vec<_> = checks.iter().filter(|c| !c.passed).collect();
+        assert_eq!(failed.len(), 1, "{checks:#?}");
+        assert_eq!(failed[0].name, "control (a) rl against the gold: the rubric does not fall");
+        // and a gold that breaks along PPO fails its own check
+        c.gold_rl.fidelity = vec![0.9, 0.55];
+        c.gold_rl.trusted = trusted_range(&[0.0, 0.3f64.sqrt()], &c.gold_rl.fidelity, MIN_FIDELITY);
+        let checks = controls_checks(&c);
+        let holds = checks.iter().find(|c| c.name == "control (a) rl against the gold: the gold holds").unwrap();
+        assert!(holds.fails(), "{holds}");
+    }
+
+    #[test]
     fn a_gold_that_breaks_fails_its_control_and_leaves_the_fall_unread() {
         let mut c = controls(true);
         c.gold_bon.fidelity = vec![0.9, 0.55];

@@ -112,5 +112,8 @@ mod tests {
         let checks = null_checks(&n);
         assert!(checks[0].passed);
         assert!(!checks[1].passed && !checks[2].passed, "{checks:#?}");
+        // and a pipeline that made the gold fall when the gold itself is the proxy
+        n.gold_as_proxy = n.noisy_gold;
+        assert!(null_checks(&n)[0].fails());
     }
 }

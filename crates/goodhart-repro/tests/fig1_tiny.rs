@@ -178,6 +178,7 @@ fn tiny_fig1_runs_end_to_end_and_reuses_its_cache() {
 
     // The numbers themselves are pinned by a golden file (see `golden`).
     golden::check("fig1_tiny.csv", &records_csv(&fig.records));
+    counter_examples_fail_their_checks(&fig);
 
     // A second run finds every stage cached and gives the same numbers.
     let again = fig1(&Pipeline::new(config, runs.path(), Device::flex()).with_reporter(reporter)).unwrap();
@@ -346,4 +347,65 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// Synthetic counter-examples on a real figure, each failing the check it names (the checks whose
+/// rules are not functions of plain numbers tested beside them).
+fn counter_examples_fail_their_checks(fig: &goodhart_repro::fig1::Fig1) {
+    use goodhart_repro::findings::Verdict;
+    use goodhart_repro::fig1::Fig1;
+    use goodhart_repro::verify::{fig1_checks, Check};
+    // the gold trusted everywhere, so that no check is N/A for reading beyond it
+    let mut trusted = fig.clone();
+    trusted.results.iter_mut().for_each(|r| r.trusted = None);
+    trusted.rl.iter_mut().for_each(|r| r.trusted = None);
+    let find = |f: &Fig1, name: &str| -> Check {
+        fig1_checks(f).into_iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no check {name:?}"))
+    };
+    // F2: fits of R^2 0.5 fail, of 0.99 pass
+    for (r2, passes) in [(0.5, false), (0.99, true)] {
+        let mut f = trusted.clone();
+        f.results.iter_mut().for_each(|r| r.r2 = r2);
+        f.rl.iter_mut().for_each(|r| r.r2 = r2);
+        for name in ["F2 bon fits: R^2 of d(alpha - beta d)", "F2 rl fits: R^2 of d(alpha - beta ln d)"] {
+            assert_eq!(find(&f, name).passed, passes, "R^2 {r2}: {}", find(&f, name));
+        }
+    }
+    // the precondition: a gold that agrees with the rubric less than a proxy with the gold
+    let name = "gold agrees with the rubric better than any proxy with the gold";
+    let mut f = trusted.clone();
+    f.gold_rubric_agreement_held_out = Some(0.7);
+    f.results.iter_mut().for_each(|r| r.proxy_gold_agreement_held_out = Some(0.6));
+    assert!(find(&f, name).passed, "{}", find(&f, name));
+    f.results[0].proxy_gold_agreement_held_out = Some(0.8);
+    assert!(find(&f, name).fails(), "{}", find(&f, name));
+    // F1 rl: a gold that peaks and falls is not enough when the proxy does not rise
+    let size = trusted.rl[0].proxy.size.clone();
+    let name = format!("F1 rl {size}: gold peaks while proxy rises (paper: every size)");
+    let mut f = trusted.clone();
+    f.rl[0].verdict = Verdict::PeaksAndFalls;
+    f.rl[0].proxy_rises = true;
+    assert!(find(&f, &name).passed, "{}", find(&f, &name));
+    f.rl[0].proxy_rises = false;
+    assert!(find(&f, &name).fails(), "{}", find(&f, &name));
+    // the rise: a peak at the second evaluation is not resolved
+    let mut f = trusted.clone();
+    f.rl[0].fall.peak = 1;
+    let name = format!("rl {size}: the rise is resolved (>= 8 evaluations before the peak)");
+    assert!(find(&f, &name).fails(), "{}", find(&f, &name));
+    // F4: a PPO gold rising from best-of-n's start past its peak; reaching best-of-n's level at a
+    // millionth of PPO's measured KL fails, at a million times passes
+    if let Some(bon) = trusted.results.iter().find(|b| b.proxy.size == size) {
+        let name = format!("F4 rl {size}: more KL than best-of-n for the same gold");
+        let (first, top) = (bon.gold[0].mean, bon.gold.iter().map(|g| g.mean).fold(f64::MIN, f64::max));
+        let evals = trusted.rl[0].gold.len();
+        for (scale, passes) in [(1e-6, false), (1e6, true)] {
+            let mut f = trusted.clone();
+            for (i, g) in f.rl[0].gold.iter_mut().enumerate() {
+                g.mean = first + (top - first + 1.0) * i as f64 / (evals - 1) as f64;
+            }
+            f.rl[0].kl.iter_mut().enumerate().for_each(|(i, k)| k.mean = scale * i as f64);
+            assert_eq!(find(&f, &name).passed, passes, "KL x {scale}: {}", find(&f, &name));
+        }
+    }
 }
