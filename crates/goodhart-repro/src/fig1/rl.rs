@@ -173,7 +173,7 @@ pub fn analyse_rl(
             kl_reached: c.kl[c.cols - 1].mean,
             verdict: Verdict::of(&fall, peak.map(|p| p.d), predicted_fall(&law, measured_to), measured_to),
             fall,
-            proxy_rises: last_p.mean - first_p.mean > 2.0 * first_p.se.hypot(last_p.se),
+            proxy_rises: last_p.mean - first_p.mean > crate::findings::SIGNIFICANT_SE * first_p.se.hypot(last_p.se),
             gold_rubric_concordance_peak: concordance_at(fall.peak),
             gold_rubric_concordance_end: concordance_at(c.cols - 1),
             bootstrap_beta_shared: boot,

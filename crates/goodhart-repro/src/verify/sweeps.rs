@@ -97,12 +97,25 @@ pub fn data_checks(points: &[DataPoint]) -> Vec<Check> {
     let learnt = points.iter().filter(|p| p.val_loss < ln2 - LEARNT_MARGIN).count();
     let losses: Vec<String> =
         points.iter().map(|p| format!("{} x {}: {:.4}", p.rm_size, p.pairs, p.val_loss)).collect();
+    // a threshold: for each RM size, every data size at chance lies below every one that learnt
+    let mut sizes: Vec<&str> = points.iter().map(|p| p.rm_size.as_str()).collect();
+    sizes.dedup();
+    let inverted: Vec<String> = sizes
+        .iter()
+        .filter_map(|&size| {
+            let mine: Vec<&DataPoint> = points.iter().filter(|p| p.rm_size == size && p.epochs == 1).collect();
+            let chance_max = mine.iter().filter(|p| p.val_loss >= ln2 - CHANCE_MARGIN).map(|p| p.pairs).max()?;
+            let learnt_min = mine.iter().filter(|p| p.val_loss < ln2 - LEARNT_MARGIN).map(|p| p.pairs).min()?;
+            (chance_max > learnt_min).then(|| format!("{size} at chance on {chance_max} but learnt on {learnt_min}"))
+        })
+        .collect();
     out.push(check(
         "F5 data: below a threshold RMs stay at chance",
-        !at_chance.is_empty() && learnt > 0,
+        !at_chance.is_empty() && learnt > 0 && inverted.is_empty(),
         format!(
-            "at chance (val loss >= ln 2 - {CHANCE_MARGIN}): {}; {learnt} below ln 2 - {LEARNT_MARGIN}; losses {}",
+            "at chance (val loss >= ln 2 - {CHANCE_MARGIN}): {}; {learnt} below ln 2 - {LEARNT_MARGIN}{}; losses {}",
             if at_chance.is_empty() { "none (the sweep needs smaller data sizes)".into() } else { at_chance.join(", ") },
+            if inverted.is_empty() { String::new() } else { format!("; no threshold: {}", inverted.join(", ")) },
             losses.join(", ")
         ),
     ));
@@ -495,6 +508,10 @@ mod tests {
         assert!(data_checks(&never_chance)[1].fails());
         let never_learns = [dp("p3k", 100, 1, 0.693, 0.0), dp("p3k", 10_000, 1, 0.69, 0.5)];
         assert!(data_checks(&never_learns)[1].fails());
+        // chance above the data that learnt is no threshold
+        let inverted = [dp("p3k", 100, 1, 0.40, 0.0), dp("p3k", 1_000, 1, 0.55, 0.2), dp("p3k", 10_000, 1, 0.693, 0.5)];
+        let c = data_checks(&inverted);
+        assert!(c[1].fails() && c[1].detail.contains("no threshold"), "{c:?}");
     }
 
     #[test]
