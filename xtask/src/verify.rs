@@ -46,6 +46,7 @@ targets with checks:
   iterated F9 k rounds beat one round at the same measured distance and label budget, by the
            paper's beta d ln k
   controls no fall without Goodhart (optimising the gold; every mechanism off)
+  gold-controls  the gold controls alone (optimising the gold), without the second world
 ";
 
 /// Every check's definition (docs/checks.md), for `verify --explain`.
@@ -203,8 +204,8 @@ fn verify_target(target: &str, dir: &Path, a: &Args, tally: &mut Tally) -> Resul
             }
             fig1(dir, &path, tally)
         }
-        "controls" => {
-            let path = dir.join("controls.json");
+        "controls" | "gold-controls" => {
+            let path = dir.join(format!("{target}.json"));
             let Some(text) = read_or_not_run(target, &path, &reproduce, tally)? else {
                 return Ok(());
             };

@@ -12,6 +12,9 @@
 //!
 //! The null controls ([`crate::null_controls`]) test the pipeline itself: best-of-n against the
 //! gold and against the gold plus noise, where the answer is known.
+//!
+//! Target `controls` runs all three; `gold-controls` runs (a) and the null controls only, which
+//! read figure 1's stages, without (b)'s second world.
 
 use std::fmt::Write as _;
 
@@ -113,8 +116,9 @@ fn against_gold_rl(outs: &[goodhart_ppo::PpoOutput]) -> Result<AgainstGold, Repr
     })
 }
 
-/// Runs both controls (figure 1's stages are reused where they are cached).
-pub fn controls(p: &Pipeline) -> Result<(Controls, Fig1), ReproError> {
+/// Runs the controls (figure 1's stages are reused where they are cached): (a) and the null
+/// controls, and with `mechanisms_off` (b), figure 1 in a second world, with its figure.
+pub fn controls(p: &Pipeline, mechanisms_off_too: bool) -> Result<(Controls, Option<Fig1>), ReproError> {
     let Base { w, policy, gold, pools, gold_scores, rubric_scores, .. } = p.base()?;
     // (a) best-of-n against the gold: the gold is the proxy, the rubric the judge beside it
     let gold_rm = PoolScores::new("gold", &pools, &gold_scores);
@@ -158,24 +162,29 @@ pub fn controls(p: &Pipeline) -> Result<(Controls, Fig1), ReproError> {
         }
         None => None,
     };
-    // (b) figure 1 with every mechanism off
+    // (b) figure 1 with every mechanism off: a second world, policy, gold and proxies
     let off_config = mechanisms_off(p);
-    let off = fig1(
-        &Pipeline::new(off_config.clone(), p.store.root(), p.device.clone())
-            .with_reporter(p.reporter.clone()),
-    )?;
-    records.extend(off.records.iter().cloned().map(|mut r| {
-        r.experiment = "controls-off".into();
-        r
-    }));
+    let off = if mechanisms_off_too {
+        let off = fig1(
+            &Pipeline::new(off_config.clone(), p.store.root(), p.device.clone())
+                .with_reporter(p.reporter.clone()),
+        )?;
+        records.extend(off.records.iter().cloned().map(|mut r| {
+            r.experiment = "controls-off".into();
+            r
+        }));
+        Some(off)
+    } else {
+        None
+    };
     let null = null_controls(&gold_scores, &p.bon_grid(), p.config.bon.bootstrap, p.config.bon.seed)?;
     let c = Controls {
         gold_bon,
         gold_rl,
         proxy_rl_rubric_fall,
         mechanisms_off: off_config.mechanisms(),
-        off_bon: off.results.clone(),
-        off_rl: off.rl.clone(),
+        off_bon: off.as_ref().map_or_else(Vec::new, |o| o.results.clone()),
+        off_rl: off.as_ref().map_or_else(Vec::new, |o| o.rl.clone()),
         records,
         null: Some(null),
     };
@@ -251,8 +260,8 @@ pub fn controls_checks(c: &Controls) -> Vec<Check> {
 }
 
 /// (a) gold (solid) and rubric (markers) against sqrt(KL) for best-of-n and PPO against the gold;
-/// (b) figure 1's curves in the world without mechanisms.
-pub fn figure(c: &Controls, off: &Fig1) -> Figure {
+/// (b) figure 1's curves in the world without mechanisms, when it was run.
+pub fn figure(c: &Controls, off: Option<&Fig1>) -> Figure {
     let x = "sqrt(KL) (nats^1/2)";
     let mut a = Panel::new("(a) optimising the gold: gold solid, rubric dashed", x, "score");
     for (colour, (name, run)) in [("best-of-n", &c.gold_bon), ("PPO", &c.gold_rl)].into_iter().enumerate() {
@@ -264,9 +273,9 @@ pub fn figure(c: &Controls, off: &Fig1) -> Figure {
         );
         a.series.push(Series::new(format!("rubric, {name}"), colour, LineStyle::Dashed, pts(&run.rubric)));
     }
-    let off_fig = crate::report::fig1_figure(off);
     let mut fig = Figure::new("Controls: no fall without Goodhart").with_panel(a);
-    for mut panel in off_fig.panels {
+    let off_panels = off.map_or_else(Vec::new, |off| crate::report::fig1_figure(off).panels);
+    for mut panel in off_panels {
         panel.title = format!(
             "(b) mechanisms off, {}",
             panel.title.trim_start_matches("(a) ").trim_start_matches("(b) ")
@@ -277,10 +286,10 @@ pub fn figure(c: &Controls, off: &Fig1) -> Figure {
 }
 
 /// The controls' report.
-pub fn markdown(c: &Controls) -> String {
+pub fn markdown(target: &str, c: &Controls) -> String {
     let mut s = String::new();
     let mut line = |t: String| writeln!(s, "{t}").expect("write to string");
-    line("# controls: what the pipeline gives without Goodhart\n".into());
+    line(format!("# {target}: what the pipeline gives without Goodhart\n"));
     line("## (a) Optimising the gold itself, the rubric tracked\n".into());
     for (name, run, what) in [("best-of-n", &c.gold_bon, "n"), ("PPO", &c.gold_rl, "step")] {
         line(format!("### {name}\n\n| {what} | KL | gold | rubric |\n|---|---|---|---|"));
@@ -293,8 +302,12 @@ pub fn markdown(c: &Controls) -> String {
         }
         line(String::new());
     }
-    line(format!("## (b) Figure 1 with every mechanism off ({})\n", c.mechanisms_off));
-    line("| method | RM | verdict | peak - last, other half (se) |\n|---|---|---|---|".into());
+    if c.off_bon.is_empty() && c.off_rl.is_empty() {
+        line("## (b) Figure 1 with every mechanism off\n\nNot run here: `reproduce controls` runs it.\n".into());
+    } else {
+        line(format!("## (b) Figure 1 with every mechanism off ({})\n", c.mechanisms_off));
+        line("| method | RM | verdict | peak - last, other half (se) |\n|---|---|---|---|".into());
+    }
     for r in &c.off_bon {
         line(format!(
             "| bon | {} | {} | {:.3} ({:.3}) |",
