@@ -20,6 +20,10 @@ pub enum KlError {
     /// A best-of-n KL that no n gives.
     #[error("KL {0} is impossible for best-of-n: it must be finite and >= 0")]
     InvalidKl(f64),
+    /// A method's parameter out of its range (Best-of-Poisson's `mu`, soft best-of-n's `lambda`).
+    #[allow(missing_docs)]
+    #[error("{what} = {value} is not allowed: give {allowed}")]
+    InvalidParameter { what: &'static str, value: f64, allowed: &'static str },
     /// A sequence length of 0.
     #[error("sequence length must be >= 1 (got 0)")]
     ZeroSeqLen,

@@ -16,6 +16,9 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(n_for_kl_bon, m)?)?;
     m.add_function(wrap_pyfunction!(kl_bon_discrete, m)?)?;
     m.add_function(wrap_pyfunction!(kl_bon_from_pool, m)?)?;
+    m.add_function(wrap_pyfunction!(kl_best_of_poisson, m)?)?;
+    m.add_function(wrap_pyfunction!(pool_selection, m)?)?;
+    m.add_function(wrap_pyfunction!(kl_from_pool_selection, m)?)?;
     Ok(())
 }
 
@@ -163,4 +166,39 @@ fn kl_bon_discrete(probs: PyReadonlyArray1<'_, f64>, n: i64) -> PyResult<f64> {
 #[pyfunction]
 fn kl_bon_from_pool(scores: PyReadonlyArray1<'_, f64>, n: i64) -> PyResult<f64> {
     goodhart_kl::kl_bon_from_pool(scores.as_slice()?, positive_n(n, "n")?).map_err(error)
+}
+
+#[pyfunction]
+fn kl_best_of_poisson(mu: f64) -> PyResult<f64> {
+    goodhart_kl::kl_best_of_poisson(mu).map_err(error)
+}
+
+/// The probability that a method of the best-of-n family picks each sample of a pool:
+/// `method` is "bon" (parameter n), "poisson" (mu) or "soft" (lambda).
+#[pyfunction]
+fn pool_selection<'py>(
+    py: Python<'py>,
+    scores: PyReadonlyArray1<'py, f64>,
+    method: &str,
+    parameter: f64,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let scores = scores.as_slice()?;
+    let q = match method {
+        "bon" => {
+            if parameter.fract() != 0.0 {
+                return Err(error(format!("n = {parameter}: best-of-n needs a whole n >= 1")));
+            }
+            goodhart_kl::best_of_n_selection(scores, positive_n(parameter as i64, "n")?)
+        }
+        "poisson" => goodhart_kl::best_of_poisson_selection(scores, parameter),
+        "soft" => goodhart_kl::soft_best_of_n_selection(scores, parameter),
+        other => return Err(error(format!("method {other:?}: use \"bon\", \"poisson\" or \"soft\""))),
+    }
+    .map_err(error)?;
+    Ok(PyArray1::from_vec(py, q))
+}
+
+#[pyfunction]
+fn kl_from_pool_selection(q: PyReadonlyArray1<'_, f64>) -> PyResult<f64> {
+    goodhart_kl::kl_from_pool_selection(q.as_slice()?).map_err(error)
 }

@@ -137,3 +137,42 @@ def test_bad_input_raises_goodhart_error_naming_the_problem(call, message):
         call()
     assert message in str(info.value)
     assert isinstance(info.value, ValueError)
+
+
+def reference_selection(scores, h):
+    """Rank selection with ties shared, by NumPy: groups of equal score in increasing order."""
+    values, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    cdf = np.cumsum(counts) / len(scores)
+    mass = h(cdf) - h(np.concatenate([[0.0], cdf[:-1]]))
+    return (mass / counts)[inverse]
+
+
+def test_the_best_of_n_family_on_a_pool_matches_numpy():
+    rng = np.random.default_rng(8)
+    scores = rng.integers(0, 20, size=300).astype(float)
+    for n in [1, 4, 32]:
+        q = g.pool_selection(scores, "bon", n)
+        np.testing.assert_allclose(q, reference_selection(scores, lambda f: f**n), atol=1e-12)
+        assert g.kl_from_pool_selection(q) == pytest.approx(g.kl_bon_from_pool(scores, n), abs=1e-12)
+    for mu in [0.0, 3.0, 40.0]:
+        q = g.pool_selection(scores, "poisson", mu)
+        np.testing.assert_allclose(q, reference_selection(scores, lambda f: f * np.exp(mu * (f - 1))), atol=1e-12)
+    for lam in [0.1, 1.0, 10.0]:
+        w = np.exp((scores - scores.max()) / lam)
+        np.testing.assert_allclose(g.pool_selection(scores, "soft", lam), w / w.sum(), atol=1e-12)
+    # soft best-of-n spans the base (KL 0) to the pool's best samples
+    assert g.kl_from_pool_selection(g.pool_selection(scores, "soft", 1e9)) < 1e-9
+    top = np.sum(scores == scores.max())
+    cold = g.kl_from_pool_selection(g.pool_selection(scores, "soft", 1e-4))
+    assert cold == pytest.approx(np.log(len(scores) / top), abs=1e-9)
+    # the continuous Best-of-Poisson KL by SciPy quadrature
+    from scipy.integrate import quad
+
+    for mu in [0.5, 5.0, 50.0]:
+        dens = lambda u: (1 + mu * u) * np.exp(mu * (u - 1))
+        expected, _ = quad(lambda u: dens(u) * np.log(dens(u)), 0, 1, limit=200)
+        assert g.kl_best_of_poisson(mu) == pytest.approx(expected, abs=1e-8)
+    with pytest.raises(g.GoodhartError, match="lambda"):
+        g.pool_selection(scores, "soft", 0.0)
+    with pytest.raises(g.GoodhartError, match="method"):
+        g.pool_selection(scores, "greedy", 1.0)

@@ -5,7 +5,9 @@ goodhart-data); this package passes NumPy arrays to them without copying where i
 
 - Best-of-n: :func:`bon_curves` (the unbiased estimator over pools, with standard errors and
   bootstrap intervals), :func:`bon_pool`, :func:`log_grid`, :func:`kl_bon`,
-  :func:`n_for_kl_bon`, :func:`kl_bon_discrete`, :func:`kl_bon_from_pool`.
+  :func:`n_for_kl_bon`, :func:`kl_bon_discrete`, :func:`kl_bon_from_pool`; the best-of-n family
+  on a pool (best-of-n, Best-of-Poisson, soft best-of-n): :func:`pool_selection`,
+  :func:`kl_from_pool_selection`, :func:`kl_best_of_poisson`.
 - KL: :func:`kl_token`, :func:`kl_sequences`, :func:`kl_batch`, :func:`kl_summary`,
   :func:`kl_categorical`.
 - Laws: :func:`fit`, :func:`fit_shared_alpha`, :func:`evaluate`, :func:`peak`,
@@ -21,11 +23,14 @@ from goodhart.bon import (
     BonCurves,
     bon_curves,
     bon_pool,
+    kl_best_of_poisson,
     kl_bon,
     kl_bon_discrete,
     kl_bon_from_pool,
+    kl_from_pool_selection,
     log_grid,
     n_for_kl_bon,
+    pool_selection,
 )
 from goodhart.data import Analysis, analyze
 from goodhart.kl import Estimate, KlSummary, kl_batch, kl_categorical, kl_sequences, kl_summary, kl_token
@@ -54,6 +59,9 @@ __all__ = [
     "kl_bon",
     "kl_bon_discrete",
     "kl_bon_from_pool",
+    "kl_best_of_poisson",
+    "pool_selection",
+    "kl_from_pool_selection",
     "log_grid",
     "n_for_kl_bon",
     "Estimate",

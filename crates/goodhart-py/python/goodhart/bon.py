@@ -133,3 +133,24 @@ def kl_bon_from_pool(scores: np.ndarray, n: int) -> float:
     """Tie-aware KL of best-of-n for a pool: equal scores form one atom of their share of the pool,
     and :func:`kl_bon_discrete` is applied to that empirical distribution."""
     return _native.kl_bon_from_pool(np.ascontiguousarray(scores, dtype=np.float64), int(n))
+
+
+def kl_best_of_poisson(mu: float) -> float:
+    """Exact KL of Best-of-Poisson (``n = 1 + Poisson(mu)`` draws, then best-of-n) from a
+    continuous base: ``int_0^1 g ln g`` with ``g(u) = (1 + mu u) exp(mu (u - 1))``."""
+    return _native.kl_best_of_poisson(float(mu))
+
+
+def pool_selection(scores: np.ndarray, method: str, parameter: float) -> np.ndarray:
+    """The probability that a method of the best-of-n family, run on the pool as its base (draws
+    with replacement, equal scores sharing), returns each sample: ``"bon"`` (``parameter`` = n),
+    ``"poisson"`` (Best-of-Poisson, mean extra draws ``mu``) or ``"soft"`` (soft best-of-n:
+    the pool tilted by ``exp(score / lambda)``). The expected gold of the method on this pool is
+    ``selection @ gold``."""
+    return _native.pool_selection(np.ascontiguousarray(scores, dtype=np.float64), str(method), float(parameter))
+
+
+def kl_from_pool_selection(q: np.ndarray) -> float:
+    """``KL(q || uniform)`` over a pool: the exact KL of a method that picks sample i with
+    probability ``q[i]`` (e.g. from :func:`pool_selection`)."""
+    return _native.kl_from_pool_selection(np.ascontiguousarray(q, dtype=np.float64))
