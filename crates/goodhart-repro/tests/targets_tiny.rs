@@ -83,7 +83,7 @@ macro_rules! smoke_tests {
         /// Every target has a smoke test here (fig1 has its own test file).
         #[test]
         fn every_target_has_a_smoke_test() {
-            let tested = [$(stringify!($name)),*, "early-warning", "gold-controls"];
+            let tested = [$(stringify!($name)),*, "early-warning", "gold-controls", "bon-family"];
             for t in TARGETS.iter().filter(|t| t.name != "fig1") {
                 assert!(tested.contains(&t.name), "no smoke test for {}", t.name);
             }
@@ -98,6 +98,11 @@ smoke_tests!(
 );
 
 /// (a name with a hyphen, so not in the macro's list)
+#[test]
+fn bon_family() {
+    smoke("bon-family");
+}
+
 #[test]
 fn gold_controls() {
     smoke("gold-controls");

@@ -4,6 +4,7 @@
 //! `kl_sweep`, `policy_sweep`) add stages of their own; `tables` holds the tables and the
 //! diagram; the controls live in [`crate::controls`].
 
+pub mod bon_family;
 mod data_sweep;
 mod dpo;
 mod early_warning;
@@ -54,6 +55,8 @@ pub enum Family {
     Daa,
     /// Early warning of overoptimisation without the gold (beyond the paper).
     EarlyWarning,
+    /// Best-of-n, Best-of-Poisson and soft best-of-n on the same pools (beyond the paper).
+    BonFamily,
 }
 
 /// One target of `cargo xtask reproduce`.
@@ -125,6 +128,11 @@ pub const TARGETS: &[Target] = &[
         Family::EarlyWarning,
         "beyond the paper: signals from PPO's logs (KL acceleration, entropy collapse, proxy shift) against the gold's peak, thresholds from seed 0 scored on seeds 1-3",
     ),
+    t(
+        "bon-family",
+        Family::BonFamily,
+        "beyond the paper: best-of-n, Best-of-Poisson and soft best-of-n on the same pools, exact KLs, thresholds tuned on seed 0 scored on seeds 1-3",
+    ),
 ];
 
 impl Target {
@@ -132,7 +140,8 @@ impl Target {
     /// experiments beyond the paper run only when named.
     pub fn in_all(&self) -> bool {
         // gold-controls is a part of controls, which `all` runs
-        !matches!(self.family, Family::Ensembles | Family::Daa | Family::EarlyWarning) && self.name != "gold-controls"
+        !matches!(self.family, Family::Ensembles | Family::Daa | Family::EarlyWarning | Family::BonFamily)
+            && self.name != "gold-controls"
     }
 
     /// Whether it reads figure 1's curves, and so every stage of figure 1's plan.
@@ -269,6 +278,7 @@ pub const CHECKED: &[&str] = &[
     "ensembles",
     "dpo",
     "early-warning",
+    "bon-family",
 ];
 
 /// The file a target's checks are written to.
@@ -298,6 +308,7 @@ pub fn reproduce(target_name: &str, p: &Pipeline) -> Result<TargetOutput, ReproE
         Family::Ensembles => ensembles::run(p),
         Family::Daa => dpo::run(p),
         Family::EarlyWarning => early_warning::run(p),
+        Family::BonFamily => bon_family::run(p),
         Family::Tables => tables::run(t.name, p),
         Family::Controls => {
             let (c, off) = crate::controls::controls(p, t.name == "controls")?;
