@@ -14,6 +14,10 @@ pub const FORBIDDEN: [&str; 2] = ["burn", "polars"];
 /// that the Python package can expose it without a deep-learning framework.
 pub const DATA_CRATE: &str = "goodhart-data";
 
+/// The optimisers that train a policy: each shares `goodhart_policy::eval`, neither depends on
+/// the other.
+pub const OPTIMISERS: [&str; 2] = ["goodhart-ppo", "goodhart-dpo"];
+
 /// The Python binding: the one crate allowed to depend on PyO3.
 pub const BINDING_CRATE: &str = "goodhart-py";
 
@@ -28,6 +32,10 @@ pub fn check() -> Result<()> {
             forbidden_in(&tree, forbidden).into_iter().map(|name| format!("{krate} depends on {name}")),
         );
     }
+    for (krate, other) in [(OPTIMISERS[0], OPTIMISERS[1]), (OPTIMISERS[1], OPTIMISERS[0])] {
+        let tree = cargo_tree(&["-p", krate])?;
+        bad.extend(forbidden_in(&tree, &[other]).into_iter().map(|name| format!("{krate} depends on {name}")));
+    }
     // Every package whose tree holds PyO3: the inverted tree lists PyO3's dependents.
     let dependents = cargo_tree(&["--workspace", "--invert", "pyo3"])?;
     bad.extend(
@@ -38,12 +46,13 @@ pub fn check() -> Result<()> {
     if !bad.is_empty() {
         bail!(
             "architecture invariant broken (the math crates and {DATA_CRATE} must stay framework-free, \
-             and only {BINDING_CRATE} may use PyO3):\n  {}",
+             the optimisers must not depend on each other, and only {BINDING_CRATE} may use PyO3):\n  {}",
             bad.join("\n  ")
         );
     }
     println!("ok: {} depend on none of {}", MATH_CRATES.join(", "), FORBIDDEN.join(", "));
     println!("ok: {DATA_CRATE} does not depend on {}", FORBIDDEN[0]);
+    println!("ok: {} do not depend on each other", OPTIMISERS.join(" and "));
     println!("ok: only {BINDING_CRATE} depends on pyo3");
     // `cargo xtask` builds xtask's normal dependencies; the README's test command builds the
     // workspace (less the binding) with its dev-dependencies. Where a package gets other features

@@ -62,5 +62,5 @@ pub enum DaaError {
     #[error(transparent)]
     Policy(#[from] goodhart_policy::PolicyError),
     #[error(transparent)]
-    Eval(#[from] goodhart_ppo::PpoError),
+    Eval(#[from] goodhart_policy::eval::EvalError),
 }

@@ -22,6 +22,7 @@
 
 pub mod bench;
 pub mod data;
+pub mod eval;
 mod error;
 mod generate;
 mod policy;

@@ -312,32 +312,6 @@ impl PpoConfig {
     }
 }
 
-/// The steps (policy after that many updates) at which the gold is evaluated: 0, then
-/// `round(2^(k / per_octave))` for k = 0, 1, ..., deduplicated, up to `total`, and `total`.
-///
-/// ```
-/// use goodhart_ppo::eval_steps;
-/// assert_eq!(eval_steps(20, 1), vec![0, 1, 2, 4, 8, 16, 20]);
-/// assert_eq!(eval_steps(16, 2), vec![0, 1, 2, 3, 4, 6, 8, 11, 16]);
-/// ```
-pub fn eval_steps(total: usize, per_octave: usize) -> Vec<usize> {
-    let mut steps = vec![0];
-    let per_octave = per_octave.max(1) as f64;
-    for k in 0.. {
-        let s = 2f64.powf(k as f64 / per_octave).round() as usize;
-        if s > total {
-            break;
-        }
-        if steps.last() != Some(&s) {
-            steps.push(s);
-        }
-    }
-    if steps.last() != Some(&total) {
-        steps.push(total);
-    }
-    steps
-}
-
 fn is_zero(n: &usize) -> bool {
     *n == 0
 }

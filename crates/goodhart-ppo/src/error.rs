@@ -62,3 +62,14 @@ pub enum PpoError {
     #[error(transparent)]
     Kl(#[from] goodhart_kl::KlError),
 }
+
+impl From<goodhart_policy::eval::EvalError> for PpoError {
+    fn from(e: goodhart_policy::eval::EvalError) -> Self {
+        use goodhart_policy::eval::EvalError;
+        match e {
+            EvalError::BadReward { step, which, detail } => PpoError::BadReward { step, which, detail },
+            EvalError::Policy(e) => PpoError::Policy(e),
+            EvalError::Kl(e) => PpoError::Kl(e),
+        }
+    }
+}

@@ -62,16 +62,6 @@ pub fn masked_mean(x: Tensor<2>, mask: Tensor<2>) -> Tensor<1> {
     (x * mask.clone()).sum().div(mask.sum())
 }
 
-/// Log-probabilities of the taken tokens and the entropy of each next-token distribution, as
-/// one fused operation ([`goodhart_nn::fused::token_logprobs_and_entropy`]; burn's composition
-/// off the CPU).
-///
-/// # Shapes
-/// - `logits`: `[B, T, V]`, `targets`: `B * T` ids, row-major → (`[B, T]`, `[B, T]`)
-pub fn logprobs_and_entropy(logits: Tensor<3>, targets: &[u32]) -> (Tensor<2>, Tensor<2>) {
-    goodhart_nn::fused::token_logprobs_and_entropy(logits, targets)
-}
-
 /// The clipped surrogate objective and its diagnostics (all means over `mask`).
 #[derive(Debug, Clone)]
 pub struct PolicyLoss {

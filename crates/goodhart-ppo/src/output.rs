@@ -1,6 +1,7 @@
 //! What a run reports: a log per iteration, the judges' evaluations, the records of the curve.
 
-use goodhart_core::{Curve, CurvePoint, Estimate, Method, Record};
+use goodhart_core::{Curve, Estimate, Method, Record};
+pub use goodhart_policy::eval::GoldEval;
 use serde::{Deserialize, Serialize};
 
 /// What one PPO iteration did. Loss statistics are means over all minibatch updates of the
@@ -40,61 +41,6 @@ pub struct PpoStepLog {
     pub vf_grad_norm: f64,
     /// Epochs run (fewer than `update_epochs` when `target_kl` stopped them).
     pub epochs: usize,
-}
-
-/// A gold evaluation of the policy after `step` updates, on the held-out prompts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GoldEval {
-    pub step: usize,
-    /// Gold score, mean over the evaluation responses with its standard error.
-    pub gold: Estimate,
-    /// Proxy score of the same responses.
-    pub proxy: Estimate,
-    /// Rubric score of the same responses, when the inputs have a rubric.
-    #[serde(default)]
-    pub rubric: Option<Estimate>,
-    /// How often the gold orders two of these responses as the rubric does (Kendall
-    /// concordance, `goodhart_core::concordance`), when the inputs have a rubric.
-    #[serde(default)]
-    pub gold_rubric_concordance: Option<f64>,
-    /// The gold score of each evaluation response, in prompt order (for tests of a fall that
-    /// pick the peak on some prompts and measure the fall on others).
-    #[serde(default)]
-    pub gold_values: Vec<f64>,
-    /// The rubric score of each evaluation response, in prompt order (empty without a rubric).
-    #[serde(default)]
-    pub rubric_values: Vec<f64>,
-    /// Sequence KL(pi || pi_init), k3 per sequence (unbiased, non-negative); the record's `kl`.
-    pub kl: Estimate,
-    /// The same with k1 (unbiased, can be negative).
-    pub kl_k1: Estimate,
-    pub response_len: f64,
-}
-
-impl GoldEval {
-    /// This evaluation as a curve point (`kl` = k3).
-    pub fn to_point(&self) -> CurvePoint {
-        CurvePoint {
-            n: None,
-            step: Some(self.step as u64),
-            kl: self.kl.mean,
-            kl_se: self.kl.se,
-            proxy: self.proxy.mean,
-            proxy_se: self.proxy.se,
-            gold: self.gold.mean,
-            gold_se: self.gold.se,
-            rubric: self.rubric.map_or(f64::NAN, |r| r.mean),
-            rubric_se: self.rubric.map_or(f64::NAN, |r| r.se),
-            fidelity: self.gold_rubric_concordance.unwrap_or(f64::NAN),
-        }
-    }
-
-    /// This evaluation as a results row: `template` with `method = Rl` and the point filled in.
-    pub fn to_record(&self, template: &Record) -> Record {
-        let mut row = template.clone().with_point(&self.to_point());
-        row.method = Method::Rl;
-        row
-    }
 }
 
 /// The result of a (possibly partial) run.

@@ -3,30 +3,6 @@
 
 use goodhart_core::{Record, RewardModel, TokenId};
 
-use crate::PpoError;
-
-/// Scores with `rm` and checks there is one finite score per row.
-pub(crate) fn checked_reward(
-    rm: &dyn RewardModel,
-    which: &'static str,
-    step: usize,
-    prompts: &[Vec<TokenId>],
-    responses: &[Vec<TokenId>],
-) -> Result<Vec<f64>, PpoError> {
-    let scores = rm.score(prompts, responses).map_err(|e| PpoError::BadReward {
-        step,
-        which,
-        detail: e.to_string(),
-    })?;
-    if scores.len() != responses.len() {
-        let detail = format!("{} scores for {} responses", scores.len(), responses.len());
-        return Err(PpoError::BadReward { step, which, detail });
-    }
-    if let Some((i, s)) = scores.iter().enumerate().find(|(_, s)| !s.is_finite()) {
-        return Err(PpoError::BadReward { step, which, detail: format!("{s} for row {i}") });
-    }
-    Ok(scores)
-}
 
 /// What a run reads besides the initial policy: prompts, reward models and the row template.
 pub struct PpoInputs<'a> {

@@ -2,7 +2,7 @@
 
 use burn::prelude::*;
 use goodhart_core::TokenId;
-use goodhart_kl::{batch_kl_summary, KlSummary};
+use goodhart_kl::KlSummary;
 use goodhart_policy::Specials;
 
 use crate::*;
@@ -99,58 +99,3 @@ pub(crate) fn normalize_masked(x: &mut [f32], mask: &[f32]) {
     }
 }
 
-/// Right-padded `[bos] prompt response` rows for next-token prediction: `inputs[t]` is followed
-/// by `targets[t]`; response token `j` of row `r` is the target at flat index `starts[r] + j`
-/// (the position whose hidden state is the state `s_j` that emitted it).
-pub struct Layout {
-    pub rows: usize,
-    /// Columns: the longest `prompt + response` of the rows.
-    pub len: usize,
-    pub inputs: Vec<i32>,
-    pub targets: Vec<i32>,
-    pub starts: Vec<usize>,
-}
-
-impl Layout {
-    /// The rows `rows` of `(prompts[e], responses[e])`.
-    pub fn new(prompts: &[Vec<TokenId>], responses: &[Vec<TokenId>], rows: &[usize], sp: Specials) -> Self {
-        let len = rows.iter().map(|&e| prompts[e].len() + responses[e].len()).max().unwrap_or(1).max(1);
-        let mut inputs = vec![sp.pad as i32; rows.len() * len];
-        let mut targets = vec![sp.pad as i32; rows.len() * len];
-        let mut starts = Vec::with_capacity(rows.len());
-        for (r, &e) in rows.iter().enumerate() {
-            let at = r * len;
-            let n = prompts[e].len() + responses[e].len();
-            inputs[at] = sp.bos as i32;
-            for (k, &tok) in prompts[e].iter().chain(&responses[e]).enumerate() {
-                targets[at + k] = tok as i32;
-                if k + 1 < n {
-                    inputs[at + k + 1] = tok as i32;
-                }
-            }
-            starts.push(at + prompts[e].len());
-        }
-        Layout { rows: rows.len(), len, inputs, targets, starts }
-    }
-
-    /// The inputs `[rows, len]` on `device` (moving the buffer there).
-    pub fn inputs(&mut self, device: &Device) -> Tensor<2, Int> {
-        Tensor::<2, Int>::from_data(
-            TensorData::new(std::mem::take(&mut self.inputs), [self.rows, self.len]),
-            device,
-        )
-    }
-}
-
-/// Sequence KL estimates of responses from per-token log-probabilities.
-pub(crate) fn sequence_kl(logprobs: &[Vec<f32>], ref_logprobs: &[Vec<f32>]) -> Result<KlSummary, PpoError> {
-    let len = logprobs.iter().map(Vec::len).max().unwrap_or(1).max(1);
-    let size = logprobs.len() * len;
-    let (mut lp, mut lq, mut mask) = (vec![0.0f32; size], vec![0.0f32; size], vec![false; size]);
-    for (i, (p, q)) in logprobs.iter().zip(ref_logprobs).enumerate() {
-        lp[i * len..i * len + p.len()].copy_from_slice(p);
-        lq[i * len..i * len + q.len()].copy_from_slice(q);
-        mask[i * len..i * len + p.len()].fill(true);
-    }
-    Ok(batch_kl_summary(&lp, &lq, &mask, len)?)
-}

@@ -13,7 +13,7 @@ use goodhart_policy::sampling::sequence_rng;
 use goodhart_policy::{generate, response_logprobs, Specials};
 
 use crate::checkpoint::{self, TrainState};
-use crate::reward::checked_reward;
+use goodhart_policy::eval::{checked_reward, sequence_kl};
 use crate::rollout::*;
 use crate::*;
 
@@ -410,6 +410,7 @@ impl PpoTrainer {
             cfg.seed ^ EVAL_SALT,
             cfg.gen_batch_size,
         )
+        .map_err(PpoError::from)
     }
 
     // -----------------------------------------------------------------------------------------
@@ -511,58 +512,6 @@ impl PpoTrainer {
         self.saved = Some(now);
         Ok(Some(path))
     }
-}
-
-/// What an evaluation scores a policy's responses with: the held-out prompts, the reward the
-/// policy is optimised against (the record's `proxy` column), the gold and the rubric.
-pub struct Judged<'a> {
-    pub prompts: &'a [Vec<TokenId>],
-    pub scored: &'a dyn goodhart_core::RewardModel,
-    pub gold: &'a dyn goodhart_core::RewardModel,
-    pub rubric: Option<&'a dyn goodhart_core::RewardModel>,
-}
-
-/// Evaluates `policy` after `step` updates: one response per prompt of `judges.prompts`
-/// (sampled with `seed` from stream 0, the same streams at every evaluation), scored by the
-/// gold, the optimised reward and the rubric, and the sequence KL to `init_policy` (k3 and k1).
-/// Shared by every optimiser that trains a policy (PPO here, the direct alignment algorithms
-/// in `goodhart-dpo`).
-///
-/// # Errors
-/// [`PpoError::BadReward`], sampling or KL errors.
-#[allow(clippy::too_many_arguments)]
-pub fn evaluate_policy(
-    policy: &Gpt,
-    init_policy: &Gpt,
-    step: usize,
-    judges: &Judged<'_>,
-    sampling: &goodhart_core::SamplingSettings,
-    sp: Specials,
-    seed: u64,
-    gen_batch_size: usize,
-) -> Result<GoldEval, PpoError> {
-    let prompts = judges.prompts;
-    let samples = generate(policy, prompts, sampling, sp, seed, 0, gen_batch_size)?;
-    let responses: Vec<Vec<TokenId>> = samples.into_iter().map(|s| s.response).collect();
-    let logprobs = response_logprobs(policy, prompts, &responses, sp, gen_batch_size)?;
-    let ref_logprobs = response_logprobs(init_policy, prompts, &responses, sp, gen_batch_size)?;
-    let kl = sequence_kl(&logprobs, &ref_logprobs)?;
-    let gold = checked_reward(judges.gold, "gold", step, prompts, &responses)?;
-    let proxy = checked_reward(judges.scored, "proxy", step, prompts, &responses)?;
-    let rubric = judges.rubric.map(|r| checked_reward(r, "rubric", step, prompts, &responses)).transpose()?;
-    let tokens: usize = responses.iter().map(Vec::len).sum();
-    Ok(GoldEval {
-        step,
-        gold: Estimate::from_values(&gold),
-        proxy: Estimate::from_values(&proxy),
-        rubric: rubric.as_deref().map(Estimate::from_values),
-        gold_rubric_concordance: rubric.as_deref().map(|r| goodhart_core::concordance(&gold, r)),
-        gold_values: gold,
-        rubric_values: rubric.unwrap_or_default(),
-        kl: kl.k3,
-        kl_k1: kl.k1,
-        response_len: tokens as f64 / responses.len() as f64,
-    })
 }
 
 /// Runs PPO from `init_policy` to `config.total_steps`, resuming from the latest checkpoint in
