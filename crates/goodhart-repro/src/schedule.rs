@@ -475,9 +475,15 @@ mod tests {
         for (i, s) in plan.iter().enumerate() {
             assert!(s.needs.iter().all(|&n| n < i), "{s:?}");
         }
-        // PPO reads its proxy and the gold; a proxy reads the proxy data and its own LM
+        // the gold's rounds chain on the first gold; PPO reads its proxy and the last round's
+        // gold; the proxies' data reads that gold too; a proxy reads the data and its own LM
+        let rounds = c.gold.round_count();
+        assert!(rounds >= 1, "the laptop preset teaches its gold in rounds");
+        assert_eq!(plan[at(Work::GoldRound(1))].needs, vec![at(Work::Gold)]);
+        let gold = at(Work::GoldRound(rounds));
         let rl = &plan[at(Work::Rl { size: 0, trajectory: 1 })];
-        assert_eq!(rl.needs, vec![at(Work::Proxy(0)), at(Work::Gold)]);
+        assert_eq!(rl.needs, vec![at(Work::Proxy(0)), gold]);
+        assert_eq!(plan[at(Work::ProxyData)].needs, vec![gold]);
         assert_eq!(plan[at(Work::Proxy(2))].needs, vec![at(Work::ProxyData), at(Work::Lm(2))]);
         // the LMs read only the world: they can start at once
         assert_eq!(plan[at(Work::Lm(4))].needs, vec![at(Work::World)]);

@@ -62,7 +62,15 @@ fn the_toml_presets_keep_the_stage_keys_of_the_rust_presets() {
         "rl/97d5ad5c2df84444",
     ];
     assert_eq!(keys(&ExperimentConfig::preset("tiny").unwrap()), tiny);
-    assert_eq!(keys(&ExperimentConfig::preset("laptop").unwrap()), laptop);
+    // the laptop preset before its gold rounds and PPO warmup (round 3, chosen on seed 0) keeps
+    // every key; with them, world, policy and the first gold keep theirs and two rounds follow
+    let mut before = ExperimentConfig::preset("laptop").unwrap();
+    (before.gold.rounds, before.rl.ppo.warmup_steps) = (None, 0);
+    assert_eq!(keys(&before), laptop);
+    let now = keys(&ExperimentConfig::preset("laptop").unwrap());
+    assert_eq!(now[..3], laptop[..3]);
+    assert!(now[3].starts_with("gold-round/") && now[4].starts_with("gold-round/"), "{now:?}");
+    assert!(now[5..].iter().all(|k| !laptop.contains(&k.as_str()) || k.starts_with("lm/") || k.starts_with("bon-pool/")));
     // PPO runs are keyed by the settings they read, not by rl.sizes; the keys stores made before
     // that hold are still found (and adopted, `Store::adopt`): the old formula gives them
     let old_rl = [
@@ -70,7 +78,9 @@ fn the_toml_presets_keep_the_stage_keys_of_the_rust_presets() {
         ("laptop", vec!["5fcdd3161a2c6ef4", "e93b838211d9e9b9", "0474c098dd7fc0bc"]),
     ];
     for (preset, old) in old_rl {
-        let c = ExperimentConfig::preset(preset).unwrap();
+        let mut c = ExperimentConfig::preset(preset).unwrap();
+        // the settings those stores were made with (before gold rounds and PPO warmup)
+        (c.gold.rounds, c.rl.ppo.warmup_steps) = (None, 0);
         let store = Store::new(std::env::temp_dir().join("goodhart-experiment-files-no-store"));
         let plan = fig1_plan(&c, &store);
         let key = |stage: Stage, from: usize| {
