@@ -56,8 +56,8 @@ pub fn null_controls(
     })
 }
 
-/// The null controls' checks: no fall in either, and the noisy proxy's alpha ratio within its
-/// interval of the shrinkage (and the shrinkage within the ratio's).
+/// The null controls' checks: no fall in either, and the shrinkage Cov(gold, proxy) / Var(proxy)
+/// inside the 90% interval of the noisy proxy's alpha ratio.
 pub fn null_checks(n: &NullControls) -> Vec<Check> {
     let fall = |f: &SplitFall| {
         format!(
