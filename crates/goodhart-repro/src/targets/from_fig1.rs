@@ -8,6 +8,7 @@ use goodhart_plot::{spread_colour, Figure, LineStyle, Panel, Series};
 use super::*;
 use crate::fig1::{Fig1, RlResult};
 use crate::verify::sweeps::{extrapolation_check, regressional_check, RegressionalPoint};
+use crate::verify::within_trust;
 use crate::ReproError;
 
 /// Runs the target `name` of this family on figure 1's results.
@@ -210,8 +211,9 @@ fn fig8(f: &Fig1) -> TargetOutput {
             .collect::<Vec<_>>(),
         "regressional": f.results.iter().map(|r| serde_json::json!({"size": r.proxy.size, "regressional": r.regressional})).collect::<Vec<_>>(),
     });
+    let ranges = f.results.iter().map(|r| (r.proxy.size.as_str(), r.trusted.as_ref()));
     TargetOutput::new("fig8", s, f.records.clone(), Some(fig), json)
-        .with_checks(vec![regressional_check(&points)])
+        .with_checks(vec![within_trust(regressional_check(&points), ranges)])
 }
 
 /// fig11: figure 1's proxies and the smaller ones (`sweeps.chance_rm_sizes`, trained on the same
@@ -486,14 +488,15 @@ fn fig26(f: &Fig1) -> Result<TargetOutput, ReproError> {
     let figure = (!panels.is_empty()).then(|| {
         panels.into_iter().fold(Figure::new("Figure 26: extrapolating the fitted laws"), Figure::with_panel)
     });
+    // each reads every curve of its method to its end: N/A where the gold is not trusted there
+    let bon = || f.results.iter().map(|r| (r.proxy.size.as_str(), r.trusted.as_ref()));
+    let rl = || f.rl.iter().map(|r| (r.proxy.size.as_str(), r.trusted.as_ref()));
     let checks = vec![
-        extrapolation_check("bon", "d(alpha - beta d)", "d(alpha - beta ln(1 + d))", &errors[0]),
-        extrapolation_check("rl", "d(alpha - beta ln d)", "d(alpha - beta ln(1 + d))", &errors[1]),
-        extrapolation_check(
-            "bon",
-            "d(alpha - beta d)",
-            "the three-parameter d(alpha - beta d^gamma)",
-            &errors[2],
+        within_trust(extrapolation_check("bon", "d(alpha - beta d)", "d(alpha - beta ln(1 + d))", &errors[0]), bon()),
+        within_trust(extrapolation_check("rl", "d(alpha - beta ln d)", "d(alpha - beta ln(1 + d))", &errors[1]), rl()),
+        within_trust(
+            extrapolation_check("bon", "d(alpha - beta d)", "the three-parameter d(alpha - beta d^gamma)", &errors[2]),
+            bon(),
         ),
     ];
     Ok(TargetOutput::new("fig26", s, f.records.clone(), figure, json).with_checks(checks))

@@ -7,6 +7,7 @@ use crate::config::RlStage;
 use crate::fig1::{analyse_rl, RlResult};
 use crate::pipeline::Pipeline;
 use crate::verify::sweeps::{kl_penalty_checks, PenaltyRun};
+use crate::verify::within_trust;
 use crate::ReproError;
 
 /// Runs the target `target` of this family.
@@ -63,5 +64,9 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
             trajectories: r.trajectory_curves.clone(),
         })
         .collect();
-    Ok(TargetOutput::new("fig9", s, records, Some(fig), json).with_checks(kl_penalty_checks(&penalty_runs)))
+    // every run's curve to its end: N/A where the gold is not trusted there
+    let ranges: Vec<(&str, Option<&crate::findings::TrustedRange>)> =
+        labelled.iter().map(|(l, r)| (l.as_str(), r.trusted.as_ref())).collect();
+    let checks = kl_penalty_checks(&penalty_runs).into_iter().map(|c| within_trust(c, ranges.clone())).collect();
+    Ok(TargetOutput::new("fig9", s, records, Some(fig), json).with_checks(checks))
 }
