@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Mechanisms;
 use crate::fig1::{eval_table, evals_over_runs, fidelity_over_runs, fig1, BonResult, Fig1, RlResult};
 use crate::findings::{
-    fall_over_runs, split_half_fall, trusted_range, SplitFall, TrustedRange, MIN_FIDELITY, SIGNIFICANT_SE,
+    fall_over_runs, order_trusted_range, split_half_fall, SplitFall, TrustedRange, SIGNIFICANT_SE,
 };
 use crate::null_controls::{null_checks, null_controls, NullControls};
 use crate::pipeline::{Base, Pipeline, PoolScores, ProxyRef};
@@ -105,12 +105,13 @@ fn against_gold_rl(outs: &[goodhart_ppo::PpoOutput]) -> Result<AgainstGold, Repr
     let kl: Vec<f64> = mean(|e| Some(e.kl)).iter().map(|e| e.mean).collect();
     let fidelity = fidelity_over_runs(&runs);
     let d: Vec<f64> = kl.iter().map(|k| k.max(0.0).sqrt()).collect();
+    let (gold, rubric) = (mean(|e| Some(e.gold)), mean(|e| e.rubric));
     Ok(AgainstGold {
         x: first.evals.iter().map(|e| e.step as u64).collect(),
-        gold: mean(|e| Some(e.gold)),
-        rubric: mean(|e| e.rubric),
         rubric_fall: fall_over_runs(&tables, cols),
-        trusted: trusted_range(&d, &fidelity, MIN_FIDELITY),
+        trusted: order_trusted_range(&d, &gold, &rubric),
+        gold,
+        rubric,
         fidelity,
         kl,
     })
@@ -129,13 +130,14 @@ pub fn controls(p: &Pipeline, mechanisms_off_too: bool) -> Result<(Controls, Opt
         .map_err(|e| ReproError::from_trait("best-of-n against the gold", e))?;
     let fidelity = curves.fidelity.clone().unwrap_or_default();
     let d: Vec<f64> = curves.kl.iter().map(|k| k.sqrt()).collect();
+    let rubric = curves.extra.clone().expect("every pool has the rubric");
     let gold_bon = AgainstGold {
         x: curves.ns.clone(),
         kl: curves.kl.clone(),
+        trusted: order_trusted_range(&d, &curves.gold, &rubric),
         gold: curves.gold.clone(),
-        rubric: curves.extra.clone().expect("every pool has the rubric"),
+        rubric,
         rubric_fall: split_half_fall(&curves.per_prompt_extra, curves.ns.len()),
-        trusted: if fidelity.len() == d.len() { trusted_range(&d, &fidelity, MIN_FIDELITY) } else { None },
         fidelity,
     };
     // (a) PPO against the gold
@@ -332,17 +334,30 @@ mod tests {
     use super::*;
     use crate::Stage;
 
+    fn e(mean: f64) -> Estimate {
+        Estimate { mean, se: 0.1, n: 64 }
+    }
+
+    /// A curve of two points along which gold and rubric rise together.
     fn run(falls: bool) -> AgainstGold {
         let amount = Estimate { mean: if falls { 0.5 } else { 0.01 }, se: 0.1, n: 64 };
+        let (gold, rubric) = (vec![e(0.0), e(1.0)], vec![e(0.0), e(1.0)]);
         AgainstGold {
             x: vec![1, 2],
             kl: vec![0.0, 0.3],
-            gold: vec![Estimate { mean: 0.0, se: 0.1, n: 64 }; 2],
-            rubric: vec![Estimate { mean: 0.0, se: 0.1, n: 64 }; 2],
+            trusted: order_trusted_range(&[0.0, 0.3f64.sqrt()], &gold, &rubric),
+            gold,
+            rubric,
             rubric_fall: SplitFall { peak: 0, amount, falls },
             fidelity: vec![0.9, 0.9],
-            trusted: trusted_range(&[0.0, 0.3f64.sqrt()], &[0.9, 0.9], MIN_FIDELITY),
         }
+    }
+
+    /// `run` with the rubric falling where the gold rises: the gold misorders the two points.
+    fn broken(mut r: AgainstGold) -> AgainstGold {
+        r.rubric = vec![e(0.0), e(-1.0)];
+        r.trusted = order_trusted_range(&[0.0, 0.3f64.sqrt()], &r.gold, &r.rubric);
+        r
     }
 
     fn controls(rubric_falls: bool) -> Controls {
@@ -375,9 +390,8 @@ mod tests {
         let failed: Vec<_> = checks.iter().filter(|c| !c.passed).collect();
         assert_eq!(failed.len(), 1, "{checks:#?}");
         assert_eq!(failed[0].name, "control (a) rl against the gold: the rubric does not fall");
-        // and a gold that breaks along PPO fails its own check
-        c.gold_rl.fidelity = vec![0.9, 0.55];
-        c.gold_rl.trusted = trusted_range(&[0.0, 0.3f64.sqrt()], &c.gold_rl.fidelity, MIN_FIDELITY);
+        // and a gold that breaks along PPO (rubric down where it goes up) fails its own check
+        c.gold_rl = broken(c.gold_rl);
         let checks = controls_checks(&c);
         let holds = checks.iter().find(|c| c.name == "control (a) rl against the gold: the gold holds").unwrap();
         assert!(holds.fails(), "{holds}");
@@ -386,14 +400,14 @@ mod tests {
     #[test]
     fn a_gold_that_breaks_fails_its_control_and_leaves_the_fall_unread() {
         let mut c = controls(true);
-        c.gold_bon.fidelity = vec![0.9, 0.55];
-        c.gold_bon.trusted = trusted_range(&[0.0, 0.3f64.sqrt()], &c.gold_bon.fidelity, MIN_FIDELITY);
+        c.gold_bon = broken(c.gold_bon);
         let checks = controls_checks(&c);
         let holds =
             checks.iter().find(|c| c.name == "control (a) bon against the gold: the gold holds").unwrap();
         assert!(holds.fails(), "{holds}");
         let fall = checks.iter().find(|c| c.name.contains("bon against the gold: the rubric")).unwrap();
         assert!(!fall.applies && fall.detail.contains("trusted only up to d = 0.00"), "{fall}");
+        assert!(fall.detail.contains("move apart by 7.1 se"), "{fall}");
     }
 
     #[test]

@@ -205,18 +205,36 @@ impl std::fmt::Display for Verdict {
 /// as wrong by twice the margin a coin has.
 pub const MIN_FIDELITY: f64 = 0.75;
 
+/// What decides how far along a curve the gold is trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrustRule {
+    /// Every point's pairwise fidelity at least the threshold ([`trusted_range`]).
+    #[default]
+    Fidelity,
+    /// The gold orders the curve's points (the optimised policies) as the rubric does
+    /// ([`order_trusted_range`]).
+    Order,
+}
+
 /// How far along a curve the gold can be trusted.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TrustedRange {
-    /// The largest measured `d` up to which every point's fidelity is at least the threshold
-    /// (0 when the first point already falls short).
+    /// The largest measured `d` up to which the rule holds at every point (0 when the first
+    /// point already fails it).
     pub up_to: f64,
     /// The largest `d` measured.
     pub measured_to: f64,
-    /// The lowest fidelity of the points beyond `up_to` (NaN when every point is trusted).
+    /// Fidelity: the lowest fidelity of the points beyond `up_to`. Order: the largest
+    /// disagreement beyond it, in standard errors (the smaller of the gold's and the rubric's
+    /// opposite moves). NaN when every point is trusted.
     #[serde(with = "goodhart_core::nan_as_null")]
     pub worst_beyond: f64,
+    /// Fidelity: the least fidelity trusted. Order: the standard errors each of gold and rubric
+    /// must move, in opposite directions, to count as a disagreement.
     pub threshold: f64,
+    #[serde(default)]
+    pub rule: TrustRule,
 }
 
 impl TrustedRange {
@@ -228,6 +246,21 @@ impl TrustedRange {
 
 impl std::fmt::Display for TrustedRange {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.rule == TrustRule::Order {
+            return if self.covers_curve() {
+                write!(
+                    f,
+                    "gold trusted over the whole curve (it orders every two points as the rubric does, up to d = {:.2})",
+                    self.measured_to
+                )
+            } else {
+                write!(
+                    f,
+                    "gold trusted only up to d = {:.2} of {:.2} (beyond, gold and rubric move apart by {:.1} se, threshold {:.1})",
+                    self.up_to, self.measured_to, self.worst_beyond, self.threshold
+                )
+            };
+        }
         if self.covers_curve() {
             write!(
                 f,
@@ -266,7 +299,45 @@ pub fn trusted_range(d: &[f64], fidelity: &[f64], threshold: f64) -> Option<Trus
             (up_to, if worst.is_finite() { worst } else { f64::NAN })
         }
     };
-    Some(TrustedRange { up_to, measured_to, worst_beyond, threshold })
+    Some(TrustedRange { up_to, measured_to, worst_beyond, threshold, rule: TrustRule::Fidelity })
+}
+
+/// How far along a curve the gold orders its points as the rubric does: points in order of `d`,
+/// the gold trusted up to the point before the first one whose gold and rubric moved in opposite
+/// directions, each by more than [`SIGNIFICANT_SE`] standard errors (of the difference of two
+/// points' means), from some earlier point. A policy the gold ranks above another that the truth
+/// ranks below is where the gold misleads an optimiser; pairwise fidelity among one policy's
+/// samples falls also where gold and rubric rise together, as the samples a score selects differ
+/// mostly by its own errors (laptop seed 0, docs/results-laptop.md, "A gold that holds").
+/// `None` without rubric scores.
+pub fn order_trusted_range(d: &[f64], gold: &[Estimate], rubric: &[Estimate]) -> Option<TrustedRange> {
+    if d.is_empty() || rubric.len() != d.len() || gold.len() != d.len() {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..d.len()).collect();
+    order.sort_by(|&a, &b| d[a].total_cmp(&d[b]));
+    let measured_to = d.iter().copied().fold(0.0, f64::max);
+    // how far the two move apart from i to j, in se (0 unless in opposite directions)
+    let apart = |i: usize, j: usize| -> f64 {
+        let (dg, dr) = (gold[j].mean - gold[i].mean, rubric[j].mean - rubric[i].mean);
+        let (sg, sr) = (gold[i].se.hypot(gold[j].se), rubric[i].se.hypot(rubric[j].se));
+        if dg * dr >= 0.0 || !(sg > 0.0 && sr > 0.0) {
+            return 0.0;
+        }
+        (dg.abs() / sg).min(dr.abs() / sr)
+    };
+    let first_bad = (1..order.len()).find(|&k| (0..k).any(|m| apart(order[m], order[k]) > SIGNIFICANT_SE));
+    let (up_to, worst_beyond) = match first_bad {
+        None => (measured_to, f64::NAN),
+        Some(k) => {
+            let worst = (k..order.len())
+                .flat_map(|b| (0..b).map(move |a| (a, b)))
+                .map(|(a, b)| apart(order[a], order[b]))
+                .fold(0.0, f64::max);
+            (d[order[k - 1]], worst)
+        }
+    };
+    Some(TrustedRange { up_to, measured_to, worst_beyond, threshold: SIGNIFICANT_SE, rule: TrustRule::Order })
 }
 
 /// A coefficient's trend over RM size: the least-squares slope per decade of parameters, with a
@@ -530,5 +601,43 @@ mod tests {
             by_resample(&[vec![Some(1.0), Some(2.0)], vec![Some(3.0)]]),
             vec![vec![Some(1.0), Some(3.0)]]
         );
+    }
+
+    fn es(means: &[f64]) -> Vec<Estimate> {
+        means.iter().map(|&mean| Estimate { mean, se: 0.1, n: 100 }).collect()
+    }
+
+    #[test]
+    fn the_gold_is_trusted_while_it_orders_the_curves_points_as_the_rubric_does() {
+        let d = [0.0, 0.5, 1.0, 1.5, 2.0];
+        // rising and falling together, or apart within noise: trusted to the end
+        let together = order_trusted_range(&d, &es(&[0.0, 1.0, 1.5, 1.0, 0.5]), &es(&[0.0, 2.0, 3.0, 2.0, 1.0])).unwrap();
+        assert!(together.covers_curve(), "{together}");
+        let noisy = order_trusted_range(&d, &es(&[0.0, 0.2, 0.4, 0.6, 0.8]), &es(&[0.0, 0.1, 0.0, -0.1, 0.0])).unwrap();
+        assert!(noisy.covers_curve(), "{noisy}");
+        // the gold climbs on while the rubric collapses from d = 1.5: trusted up to d = 1.0
+        let hacked = order_trusted_range(&d, &es(&[0.0, 1.0, 1.2, 1.4, 1.6]), &es(&[0.0, 1.5, 1.6, 0.5, -3.0])).unwrap();
+        assert_eq!(hacked.up_to, 1.0, "{hacked}");
+        assert!(hacked.worst_beyond > SIGNIFICANT_SE && hacked.to_string().contains("move apart"), "{hacked}");
+        // the reverse (gold falls, rubric rises) is a disagreement too; no rubric: not measured
+        let reverse = order_trusted_range(&d[..2], &es(&[0.0, -1.0]), &es(&[0.0, 1.0])).unwrap();
+        assert_eq!(reverse.up_to, 0.0);
+        assert!(order_trusted_range(&d, &es(&[0.0; 5]), &[]).is_none());
+        // stored ranges written before the rule existed read as fidelity ranges
+        let old: TrustedRange =
+            serde_json::from_str(r#"{"up_to":1.0,"measured_to":2.0,"worst_beyond":0.6,"threshold":0.75}"#).unwrap();
+        assert_eq!(old.rule, TrustRule::Fidelity);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_gold_equal_to_the_rubric_up_to_a_rising_map_is_trusted_everywhere(
+            r in proptest::collection::vec(-3.0f64..3.0, 2..20), scale in 0.1f64..5.0, shift in -2.0f64..2.0,
+        ) {
+            let d: Vec<f64> = (0..r.len()).map(|i| i as f64).collect();
+            let gold: Vec<f64> = r.iter().map(|x| scale * x + shift).collect();
+            let t = order_trusted_range(&d, &es(&gold), &es(&r)).unwrap();
+            proptest::prop_assert!(t.covers_curve());
+        }
     }
 }

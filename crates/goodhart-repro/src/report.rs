@@ -168,7 +168,7 @@ pub fn fig1_markdown(f: &Fig1) -> String {
     s
 }
 
-/// One line per curve: how far along it the gold's fidelity to the rubric holds.
+/// One line per curve: how far along it the gold orders the curve's points as the rubric does.
 fn trusted_markdown<'a>(
     s: &mut String,
     method: &str,
@@ -176,12 +176,12 @@ fn trusted_markdown<'a>(
 ) {
     writeln!(
         s,
-        "\nWhere the gold can be trusted ({method}): the largest d up to which it orders pairs of the optimised samples as the rubric does at least {} of the time.\n",
-        crate::findings::MIN_FIDELITY
+        "\nWhere the gold can be trusted ({method}): the largest d up to which it orders the curve's points (the optimised policies) as the rubric does: no two points between which gold and rubric move in opposite directions, each by more than {} se. The fidelity column (how often the gold orders two samples as the rubric does) is a measurement beside it.\n",
+        crate::findings::SIGNIFICANT_SE
     )
     .unwrap();
     for (size, t) in ranges {
-        let t = t.map_or("fidelity not measured".to_string(), |t| t.to_string());
+        let t = t.map_or("no rubric scores: not measured".to_string(), |t| t.to_string());
         writeln!(s, "- proxy {size}: {t}").unwrap();
     }
 }

@@ -7,7 +7,7 @@ use goodhart_laws::{bootstrap, bootstrap_ci, fit, FitOptions, Form};
 use serde::{Deserialize, Serialize};
 
 use crate::findings::{
-    gap_growth, pooled_sd, split_half_fall, trusted_range, SplitFall, TrustedRange, Verdict, MIN_FIDELITY,
+    gap_growth, order_trusted_range, pooled_sd, split_half_fall, SplitFall, TrustedRange, Verdict,
 };
 use crate::pipeline::{Pipeline, PoolScores, Pools, RmReport};
 use crate::ReproError;
@@ -347,9 +347,9 @@ pub fn bon_result(
         result.gap_growth =
             gap_growth(&curves.per_prompt_proxy, &curves.per_prompt_gold, cols, proxy_sd, gold_sd);
     }
+    let d: Vec<f64> = curves.kl.iter().map(|k| k.sqrt()).collect();
+    result.trusted = order_trusted_range(&d, &result.gold, &result.rubric);
     if let Some(fidelity) = &curves.fidelity {
-        let d: Vec<f64> = curves.kl.iter().map(|k| k.sqrt()).collect();
-        result.trusted = trusted_range(&d, fidelity, MIN_FIDELITY);
         result.gold_rubric_concordance_peak = Some(fidelity[result.fall.peak]);
         result.gold_rubric_concordance_end = fidelity.last().copied();
         result.fidelity = fidelity.clone();

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::predicted_fall;
 use crate::findings::{
-    fall_over_runs, over_runs, trusted_range, SplitFall, TrustedRange, Verdict, MIN_FIDELITY,
+    fall_over_runs, order_trusted_range, over_runs, SplitFall, TrustedRange, Verdict,
 };
 use crate::pipeline::RmReport;
 use crate::ReproError;
@@ -148,7 +148,7 @@ pub fn analyse_rl(
     {
         let law = fit(Form::Rl, d, g, &FitOptions::default()).map_err(fit_err)?;
         let fall = fall_over_runs(&c.tables, c.cols);
-        let trusted = trusted_range(d, &c.fidelity, MIN_FIDELITY);
+        let trusted = order_trusted_range(d, &c.gold, &c.rubric);
         let (first_p, last_p) = (&c.proxy[0], &c.proxy[c.cols - 1]);
         let peak = law.peak();
         let measured_to = d.iter().copied().fold(0.0, f64::max);
