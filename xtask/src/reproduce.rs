@@ -228,6 +228,11 @@ fn experiment(a: &Args) -> Result<(ExperimentConfig, String)> {
         }
         None => (ExperimentConfig::preset(&a.preset)?, a.preset.clone()),
     };
+    // the rubric as gold needs no teaching: the experiment's gold rounds do not apply to it
+    let mut base = base;
+    if !a.gold.is_learned() {
+        base.gold.rounds = None;
+    }
     // the gold's overrides first: a --set of the same key wins
     let sets: Vec<String> = a.gold.overrides().into_iter().chain(a.sets.iter().cloned()).collect();
     let config = base.with_overrides(&sets)?.with_seed_resampling(a.seed, a.resample);

@@ -192,3 +192,25 @@ fn verify_counts_a_targets_checks_over_its_seed_directories() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
 }
+
+/// The laptop preset teaches its gold in rounds; the rubric as gold drops them (it needs no
+/// teaching), so `--gold rubric` plans the laptop figure instead of refusing its config.
+#[test]
+fn the_rubric_as_gold_plans_the_laptop_figure_without_gold_rounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["reproduce", "fig1", "--preset", "laptop", "--gold", "rubric", "--dry-run", "--runs"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let (out, err) = (String::from_utf8_lossy(&plan.stdout), String::from_utf8_lossy(&plan.stderr));
+    assert!(plan.status.success(), "{err}");
+    assert!(out.contains("the rubric as gold") && !out.contains("gold-round"), "{out}");
+    // the learned gold's plan has its rounds
+    let learned = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["reproduce", "fig1", "--preset", "laptop", "--dry-run", "--runs"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&learned.stdout).contains("gold-round"));
+}

@@ -123,7 +123,8 @@ pub struct GoldStage {
     /// Initial-policy samples used for recentring and normalisation.
     pub calibration_samples: usize,
     /// Rounds that teach a learned gold where optimisation goes (`None`: the gold is trained once).
-    /// Left out of the key when absent, so the once-trained gold keeps its stored key.
+    /// Left out of the key when absent, so the once-trained gold keeps its stored key; `cargo
+    /// xtask ... --gold rubric` drops them (the rubric needs no teaching).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rounds: Option<GoldRounds>,
 }
