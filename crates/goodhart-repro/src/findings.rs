@@ -199,17 +199,17 @@ impl std::fmt::Display for Verdict {
     }
 }
 
-/// The fidelity (how often the gold orders two optimised samples as the rubric does) a curve
-/// point needs for its gold to be read as ground truth. Set before any seed was read: halfway
-/// between a coin (0.5) and a judge that never errs, so that the gold is at least as often right
-/// as wrong by twice the margin a coin has.
+/// A reference line for the fidelity panels (how often the gold orders two optimised samples as
+/// the rubric does): halfway between a coin and a judge that never errs. It decided the trusted
+/// range until round 3; the range now follows [`order_trusted_range`].
 pub const MIN_FIDELITY: f64 = 0.75;
 
 /// What decides how far along a curve the gold is trusted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TrustRule {
-    /// Every point's pairwise fidelity at least the threshold ([`trusted_range`]).
+    /// Every point's pairwise fidelity at least the threshold: ranges stored before round 3's
+    /// order rule (read back and shown, no longer computed).
     #[default]
     Fidelity,
     /// The gold orders the curve's points (the optimised policies) as the rubric does
@@ -275,31 +275,6 @@ impl std::fmt::Display for TrustedRange {
             )
         }
     }
-}
-
-/// The [`TrustedRange`] of a curve measured at distances `d` (in the curve's order) with the
-/// gold's `fidelity` at each; `None` when no point's fidelity was measured (NaN everywhere).
-/// Points are taken in order of `d`, so a PPO curve whose KL dips is read along the distance
-/// axis; a point with unmeasured fidelity counts as untrusted.
-pub fn trusted_range(d: &[f64], fidelity: &[f64], threshold: f64) -> Option<TrustedRange> {
-    assert_eq!(d.len(), fidelity.len(), "one fidelity per point");
-    if fidelity.iter().all(|f| f.is_nan()) || d.is_empty() {
-        return None;
-    }
-    let mut order: Vec<usize> = (0..d.len()).collect();
-    order.sort_by(|&a, &b| d[a].total_cmp(&d[b]));
-    let measured_to = d.iter().copied().fold(0.0, f64::max);
-    let first_bad = order.iter().position(|&i| !(fidelity[i] >= threshold));
-    let (up_to, worst_beyond) = match first_bad {
-        None => (measured_to, f64::NAN),
-        Some(k) => {
-            let up_to = if k == 0 { 0.0 } else { d[order[k - 1]] };
-            let worst =
-                order[k..].iter().map(|&i| fidelity[i]).filter(|f| !f.is_nan()).fold(f64::INFINITY, f64::min);
-            (up_to, if worst.is_finite() { worst } else { f64::NAN })
-        }
-    };
-    Some(TrustedRange { up_to, measured_to, worst_beyond, threshold, rule: TrustRule::Fidelity })
 }
 
 /// How far along a curve the gold orders its points as the rubric does: points in order of `d`,
@@ -489,23 +464,6 @@ mod tests {
         assert!(!Verdict::of(&flat, None, 0.0, 2.0).overoptimises());
         let inside = Verdict::of(&flat, Some(1.0), 0.5, 2.0);
         assert!(!inside.overoptimises() && inside.to_string().contains("no significant fall"));
-    }
-
-    #[test]
-    fn the_trusted_range_ends_before_the_first_unfaithful_point() {
-        let d = [0.0, 0.5, 1.0, 1.5, 2.0];
-        let r = trusted_range(&d, &[0.9, 0.85, 0.8, 0.6, 0.9], MIN_FIDELITY).unwrap();
-        assert_eq!(r.up_to, 1.0);
-        assert_eq!(r.worst_beyond, 0.6);
-        assert!(!r.covers_curve() && r.to_string().contains("only up to d = 1.00"), "{r}");
-        // counter-examples: a faithful curve is trusted to its end; an unfaithful start, nowhere
-        let all = trusted_range(&d, &[0.9; 5], MIN_FIDELITY).unwrap();
-        assert!(all.covers_curve() && all.worst_beyond.is_nan());
-        assert_eq!(trusted_range(&d, &[0.5, 0.9, 0.9, 0.9, 0.9], MIN_FIDELITY).unwrap().up_to, 0.0);
-        assert!(trusted_range(&d, &[f64::NAN; 5], MIN_FIDELITY).is_none());
-        // a PPO curve whose KL dips is read along d, not in step order
-        let r = trusted_range(&[0.0, 2.0, 1.0], &[0.9, 0.6, 0.9], MIN_FIDELITY).unwrap();
-        assert_eq!(r.up_to, 1.0);
     }
 
     #[test]

@@ -312,7 +312,7 @@ pub fn fig1_figure(f: &Fig1) -> Figure {
     let threshold = |panel: &mut Panel, d_max: f64| {
         let t = crate::findings::MIN_FIDELITY;
         panel.series.push(Series::new(
-            format!("trusted above {t}"),
+            format!("{t}: reference (trust follows the order rule)"),
             0,
             LineStyle::Thin,
             vec![(0.0, t), (d_max, t)],

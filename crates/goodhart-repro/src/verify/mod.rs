@@ -491,11 +491,20 @@ mod tests {
         assert!(!across_seeds(&[(1, vec![c("x", true)]), (2, vec![c("x", false)])])[0].reproduced, "1 of 2");
     }
 
+    /// A curve whose gold and rubric rise together, and one whose rubric collapses from d = 2
+    /// while the gold climbs on (trusted up to d = 1).
+    fn ranges(d: &[f64]) -> (TrustedRange, TrustedRange) {
+        let es = |m: &[f64]| m.iter().map(|&mean| goodhart_core::Estimate { mean, se: 0.05, n: 100 }).collect::<Vec<_>>();
+        let rising = es(&[0.0, 1.0, 2.0, 3.0]);
+        let faithful = crate::findings::order_trusted_range(d, &rising, &rising).unwrap();
+        let broken = crate::findings::order_trusted_range(d, &rising, &es(&[0.0, 1.0, -1.0, -2.0])).unwrap();
+        (faithful, broken)
+    }
+
     #[test]
     fn a_peak_trend_reads_only_peaks_that_were_measured_and_trusted() {
         let d = [0.0, 1.0, 2.0, 3.0];
-        let trusted = crate::findings::trusted_range(&d, &[0.9; 4], 0.75).unwrap();
-        let broken = crate::findings::trusted_range(&d, &[0.9, 0.9, 0.6, 0.55], 0.75).unwrap();
+        let (trusted, broken) = (ranges(&d).0, ranges(&d).1);
         assert!(peak_measured(Some(2.5), 3.0, Some(&trusted)));
         assert!(peak_measured(Some(2.5), 3.0, None));
         // counter-examples: a fitted peak beyond the curve, one past where the gold holds, none
@@ -507,8 +516,7 @@ mod tests {
     #[test]
     fn a_check_that_reads_beyond_the_trusted_range_is_not_applicable() {
         let d = [0.0, 1.0, 2.0, 3.0];
-        let faithful = crate::findings::trusted_range(&d, &[0.9; 4], 0.75).unwrap();
-        let broken = crate::findings::trusted_range(&d, &[0.9, 0.9, 0.6, 0.55], 0.75).unwrap();
+        let (faithful, broken) = ranges(&d);
         let passing = || check("F1 bon p1k: gold peaks", true, "peaks and falls".into());
         let kept = within_trust(passing(), [("p1k", Some(&faithful)), ("p3k", None)]);
         assert!(kept.applies && kept.passed);
