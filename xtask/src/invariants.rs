@@ -34,7 +34,9 @@ pub fn check() -> Result<()> {
     }
     for (krate, other) in [(OPTIMISERS[0], OPTIMISERS[1]), (OPTIMISERS[1], OPTIMISERS[0])] {
         let tree = cargo_tree(&["-p", krate])?;
-        bad.extend(forbidden_in(&tree, &[other]).into_iter().map(|name| format!("{krate} depends on {name}")));
+        bad.extend(
+            forbidden_in(&tree, &[other]).into_iter().map(|name| format!("{krate} depends on {name}")),
+        );
     }
     // Every package whose tree holds PyO3: the inverted tree lists PyO3's dependents.
     let dependents = cargo_tree(&["--workspace", "--invert", "pyo3"])?;
@@ -58,7 +60,13 @@ pub fn check() -> Result<()> {
     // workspace (less the binding) with its dev-dependencies. Where a package gets other features
     // in one than in the other, it and everything above it compile twice.
     let alone = feature_sets(&tree_with(&["--edges", "normal,build", "-p", "xtask"])?);
-    let tests = feature_sets(&tree_with(&["--edges", "normal,build,dev", "--workspace", "--exclude", BINDING_CRATE])?);
+    let tests = feature_sets(&tree_with(&[
+        "--edges",
+        "normal,build,dev",
+        "--workspace",
+        "--exclude",
+        BINDING_CRATE,
+    ])?);
     let differ = different_features(&alone, &tests);
     if !differ.is_empty() {
         bail!(
@@ -157,7 +165,8 @@ mod tests {
     #[test]
     fn a_package_with_other_features_in_the_test_build_is_named() {
         let alone = feature_sets("burn v0.22.1 [default,std]\nfastrand v2.5.0 [alloc,std]\n");
-        let same = feature_sets("burn v0.22.1 [default,std]\nfastrand v2.5.0 [alloc,std]\nproptest v1.12.0 [std]\n");
+        let same =
+            feature_sets("burn v0.22.1 [default,std]\nfastrand v2.5.0 [alloc,std]\nproptest v1.12.0 [std]\n");
         assert!(different_features(&alone, &same).is_empty(), "a test-only package is no difference");
         let other = feature_sets("burn v0.22.1 [default,std]\nfastrand v2.5.0 [alloc,default,std]\n");
         let differ = different_features(&alone, &other);

@@ -421,8 +421,11 @@ fn dry_run(pipeline: &Pipeline, targets: &[String], jobs: usize) -> Result<()> {
     );
     let cp = goodhart_repro::schedule::critical_path(&plan);
     if !cp.stages.is_empty() {
-        let chain: Vec<String> =
-            cp.stages.iter().map(|&i| format!("{} ({:.0} s)", plan[i].what, plan[i].estimate_s.unwrap_or(0.0))).collect();
+        let chain: Vec<String> = cp
+            .stages
+            .iter()
+            .map(|&i| format!("{} ({:.0} s)", plan[i].what, plan[i].estimate_s.unwrap_or(0.0)))
+            .collect();
         println!("critical path, the least wall time with unlimited cores: ~{:.0} s", cp.seconds);
         println!("  {}", chain.join("\n  -> "));
         println!(

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use goodhart_repro::plan::fig1_plan;
 use goodhart_repro::store::integrity::Health;
-use goodhart_repro::store::StageCost;
 use goodhart_repro::store::inventory::{Entry, Kind};
+use goodhart_repro::store::StageCost;
 use goodhart_repro::{ExperimentConfig, Store, PRESETS};
 
 pub const USAGE: &str = "\
@@ -93,7 +93,9 @@ pub fn run(args: &[String]) -> Result<()> {
 /// A stage's matrix-product rate and its fraction of the rate at start, as `ls` shows them.
 pub fn rate(cost: &StageCost) -> String {
     match (cost.gflops(), cost.of_peak()) {
-        (Some(g), Some(f)) => format!("{g:>6.1} GFLOP/s ({:>3.0}% of {:.0})", 100.0 * f, cost.peak_gflops.unwrap_or(0.0)),
+        (Some(g), Some(f)) => {
+            format!("{g:>6.1} GFLOP/s ({:>3.0}% of {:.0})", 100.0 * f, cost.peak_gflops.unwrap_or(0.0))
+        }
         (Some(g), None) => format!("{g:>6.1} GFLOP/s            "),
         _ => format!("{:<27}", "(not recorded)"),
     }
@@ -102,7 +104,10 @@ pub fn rate(cost: &StageCost) -> String {
 fn ls(store: &Store) -> Result<()> {
     let entries = store.entries(false)?;
     println!("store: {}", store.root().display());
-    println!("{:<14} {:<17} {:>10} {:>7} {:>9}  {:<27}  status", "stage", "key", "size", "age", "took", "matrix products");
+    println!(
+        "{:<14} {:<17} {:>10} {:>7} {:>9}  {:<27}  status",
+        "stage", "key", "size", "age", "took", "matrix products"
+    );
     for e in &entries {
         let took = e.cost.as_ref().map_or("".into(), |c| format!("{:.1} s", c.seconds));
         println!(
@@ -117,7 +122,8 @@ fn ls(store: &Store) -> Result<()> {
     }
     let total: u64 = entries.iter().map(|e| e.bytes).sum();
     println!("{} entries, {}", entries.len(), human_bytes(total));
-    let mut timed: Vec<(&Entry, &StageCost)> = entries.iter().filter_map(|e| Some((e, e.cost.as_ref()?))).collect();
+    let mut timed: Vec<(&Entry, &StageCost)> =
+        entries.iter().filter_map(|e| Some((e, e.cost.as_ref()?))).collect();
     timed.sort_by(|a, b| b.1.seconds.total_cmp(&a.1.seconds));
     if !timed.is_empty() {
         println!("slowest stages:");

@@ -8,8 +8,8 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use goodhart_core::{Curve, Method, Record, RewardModel, TokenId};
 use goodhart_nn::{clip_global_norm, Gpt};
-use goodhart_policy::{response_logprobs, Specials};
 use goodhart_policy::eval::{eval_steps, evaluate_policy, logprobs_and_entropy, GoldEval, Judged, Layout};
+use goodhart_policy::{response_logprobs, Specials};
 use serde::{Deserialize, Serialize};
 
 use crate::{batch_loss, DaaConfig, DaaError, ImplicitReward};

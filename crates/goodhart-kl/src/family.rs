@@ -74,7 +74,12 @@ pub fn best_of_poisson_selection(scores: &[f64], mu: f64) -> Result<Vec<f64>, Kl
 /// `exp(s_i / lambda) / sum_j exp(s_j / lambda)`.
 pub fn soft_best_of_n_selection(scores: &[f64], lambda: f64) -> Result<Vec<f64>, KlError> {
     check_scores(scores)?;
-    check_parameter("lambda", lambda, lambda > 0.0 && !lambda.is_nan(), "a temperature > 0 (infinity: the base)")?;
+    check_parameter(
+        "lambda",
+        lambda,
+        lambda > 0.0 && !lambda.is_nan(),
+        "a temperature > 0 (infinity: the base)",
+    )?;
     let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let w: Vec<f64> = scores.iter().map(|s| ((s - top) / lambda).exp()).collect();
     let total: f64 = w.iter().sum();
@@ -133,7 +138,8 @@ mod tests {
     fn best_of_poisson_is_a_mixture_of_best_of_n_and_its_kl_is_below_the_mixed_kls() {
         // KL is convex: the mixture's KL is at most the mean of its components' KLs
         for mu in [0.5f64, 2.0, 10.0, 100.0] {
-            let pmf = |k: u64| (-mu + k as f64 * mu.ln() - (1..=k).map(|j| (j as f64).ln()).sum::<f64>()).exp();
+            let pmf =
+                |k: u64| (-mu + k as f64 * mu.ln() - (1..=k).map(|j| (j as f64).ln()).sum::<f64>()).exp();
             let mixed: f64 = (0..2000u64).map(|k| pmf(k) * kl_bon(k + 1).unwrap()).sum();
             let bop = kl_best_of_poisson(mu).unwrap();
             assert!(bop > 0.0 && bop <= mixed + 1e-9, "mu {mu}: {bop} vs {mixed}");
@@ -145,7 +151,8 @@ mod tests {
     fn on_a_large_pool_without_ties_the_pool_kls_approach_the_continuous_ones() {
         let scores = pool(200_000, 1);
         for mu in [1.0, 5.0, 30.0] {
-            let (p, c) = (kl_best_of_poisson_from_pool(&scores, mu).unwrap(), kl_best_of_poisson(mu).unwrap());
+            let (p, c) =
+                (kl_best_of_poisson_from_pool(&scores, mu).unwrap(), kl_best_of_poisson(mu).unwrap());
             assert!((p - c).abs() < 2e-3, "mu {mu}: pool {p} vs continuous {c}");
         }
         for n in [2, 16, 100] {
@@ -170,7 +177,10 @@ mod tests {
     fn bad_parameters_are_named() {
         assert!(kl_best_of_poisson(-1.0).unwrap_err().to_string().contains("mu"));
         assert!(soft_best_of_n_selection(&[1.0], 0.0).unwrap_err().to_string().contains("lambda"));
-        assert!(best_of_poisson_selection(&[1.0, f64::NAN], 1.0).unwrap_err().to_string().contains("scores[1]"));
+        assert!(best_of_poisson_selection(&[1.0, f64::NAN], 1.0)
+            .unwrap_err()
+            .to_string()
+            .contains("scores[1]"));
         assert!(best_of_n_selection(&[], 2).is_err());
     }
 

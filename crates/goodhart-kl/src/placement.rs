@@ -74,7 +74,11 @@ pub fn kl_gradient(theta: &[f64], reference: &[f64]) -> Result<Vec<f64>, KlError
 
 /// The expected gradient (over samples from `pi`, exactly) that `placement` gives for the KL
 /// penalty, in the logits `theta`.
-pub fn placement_gradient(placement: Placement, theta: &[f64], reference: &[f64]) -> Result<Vec<f64>, KlError> {
+pub fn placement_gradient(
+    placement: Placement,
+    theta: &[f64],
+    reference: &[f64],
+) -> Result<Vec<f64>, KlError> {
     let pi = check(theta, reference)?;
     let mut g = vec![0.0; pi.len()];
     for x in 0..pi.len() {

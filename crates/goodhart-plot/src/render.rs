@@ -58,7 +58,8 @@ pub fn render_svg(fig: &Figure) -> Result<String, PlotError> {
 /// old file or the new one, never half of one, and the new one survives a crash once written.
 pub fn write_svg(fig: &Figure, path: &Path) -> Result<(), PlotError> {
     let svg = render_svg(fig)?;
-    goodhart_core::write_atomic(path, svg.as_bytes()).map_err(|source| PlotError::Io { path: path.to_path_buf(), source })
+    goodhart_core::write_atomic(path, svg.as_bytes())
+        .map_err(|source| PlotError::Io { path: path.to_path_buf(), source })
 }
 
 /// Writes the figure as PNG (RGB, [`PANEL_WIDTH`](crate::PANEL_WIDTH) px per panel by

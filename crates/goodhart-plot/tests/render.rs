@@ -177,7 +177,8 @@ fn a_missing_directory_is_made_and_an_unwritable_path_is_an_io_error_that_names_
     // like every artifact's write, a figure's makes its directory
     for name in ["fig.svg", "fig.png"] {
         let path = dir.path().join("missing").join(name);
-        let written = if name.ends_with("svg") { write_svg(&figure(1), &path) } else { write_png(&figure(1), &path) };
+        let written =
+            if name.ends_with("svg") { write_svg(&figure(1), &path) } else { write_png(&figure(1), &path) };
         written.unwrap();
         assert!(path.is_file());
     }
@@ -186,8 +187,9 @@ fn a_missing_directory_is_made_and_an_unwritable_path_is_an_io_error_that_names_
     fs::write(&file, "x").unwrap();
     for name in ["fig.svg", "fig.png"] {
         let path = file.join(name);
-        let err = if name.ends_with("svg") { write_svg(&figure(1), &path) } else { write_png(&figure(1), &path) }
-            .unwrap_err();
+        let err =
+            if name.ends_with("svg") { write_svg(&figure(1), &path) } else { write_png(&figure(1), &path) }
+                .unwrap_err();
         assert!(matches!(err, PlotError::Io { .. }), "{err}");
         assert!(err.to_string().contains(name), "{err}");
     }

@@ -28,7 +28,6 @@ pub enum EvalError {
     Kl(#[from] KlError),
 }
 
-
 /// The steps (policy after that many updates) at which the gold is evaluated: 0, then
 /// `round(2^(k / per_octave))` for k = 0, 1, ..., deduplicated, up to `total`, and `total`.
 ///

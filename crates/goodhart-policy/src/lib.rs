@@ -22,8 +22,8 @@
 
 pub mod bench;
 pub mod data;
-pub mod eval;
 mod error;
+pub mod eval;
 mod generate;
 mod policy;
 mod pretrain;

@@ -14,8 +14,8 @@
 use burn::prelude::*;
 use goodhart_bon::{log_grid, BestOfN};
 use goodhart_core::{
-    BoxError, Curve, FnReward, Judges, Method, OptimisedRun, Optimiser, Record, RewardModel, SamplingSettings,
-    TokenId,
+    BoxError, Curve, FnReward, Judges, Method, OptimisedRun, Optimiser, Record, RewardModel,
+    SamplingSettings, TokenId,
 };
 use goodhart_nn::GptConfig;
 use goodhart_policy::{LmPolicy, Specials};

@@ -3,7 +3,6 @@
 
 use goodhart_core::{Record, RewardModel, TokenId};
 
-
 /// What a run reads besides the initial policy: prompts, reward models and the row template.
 pub struct PpoInputs<'a> {
     /// Training prompts; each rollout draws `batch_size` of them with replacement.

@@ -98,4 +98,3 @@ pub(crate) fn normalize_masked(x: &mut [f32], mask: &[f32]) {
         }
     }
 }
-

@@ -3,8 +3,8 @@ use crate::config::*;
 use crate::losses::*;
 use crate::rollout::*;
 use crate::trainer::*;
-use goodhart_policy::eval::{eval_steps, logprobs_and_entropy, Layout};
 use burn::prelude::*;
+use goodhart_policy::eval::{eval_steps, logprobs_and_entropy, Layout};
 use goodhart_policy::Specials;
 
 fn tensor(rows: &[&[f32]], device: &Device) -> Tensor<2> {

@@ -13,9 +13,9 @@ use goodhart_policy::sampling::sequence_rng;
 use goodhart_policy::{generate, response_logprobs, Specials};
 
 use crate::checkpoint::{self, TrainState};
-use goodhart_policy::eval::{checked_reward, sequence_kl};
 use crate::rollout::*;
 use crate::*;
+use goodhart_policy::eval::{checked_reward, sequence_kl};
 
 /// A PPO run in progress.
 ///

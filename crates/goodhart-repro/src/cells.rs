@@ -87,8 +87,7 @@ pub fn run_cell(p: &Pipeline, level: Level, index: usize) -> Result<(), ReproErr
             "cell {level}/{index} does not exist: {level} has {count} cells"
         )));
     }
-    let crate::pipeline::Base { w, policy, gold, data, pools, .. } =
-        p.base()?;
+    let crate::pipeline::Base { w, policy, gold, data, pools, .. } = p.base()?;
     match level {
         Level::Base => {}
         Level::Proxy => {

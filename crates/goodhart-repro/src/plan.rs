@@ -196,7 +196,10 @@ pub enum Work {
     Lm(usize),
     Proxy(usize),
     ProxyScores(usize),
-    Rl { size: usize, trajectory: usize },
+    Rl {
+        size: usize,
+        trajectory: usize,
+    },
 }
 
 /// The stages figure 1 runs, in order, with whether each is already in `store`.

@@ -210,7 +210,8 @@ pub fn run_graph<E: Send>(
                 .filter(|&i| st.status[i] == Status::Waiting)
                 .filter(|&i| needs[i].iter().all(|&n| st.status[n] == Status::Done))
                 .collect();
-            let next = ready.iter().copied().max_by(|&a, &b| priority[a].total_cmp(&priority[b]).then(b.cmp(&a)));
+            let next =
+                ready.iter().copied().max_by(|&a, &b| priority[a].total_cmp(&priority[b]).then(b.cmp(&a)));
             match next {
                 Some(i) => {
                     let alone = ready.len() == 1 && !st.status.contains(&Status::Running);
@@ -394,7 +395,11 @@ mod tests {
             let mut seen = order.into_inner().unwrap();
             seen.sort_unstable();
             assert_eq!(seen, vec![0, 1, 2, 3, 4], "jobs {jobs}");
-            assert!(most.load(Ordering::SeqCst) <= jobs, "jobs {jobs}: {} at once", most.load(Ordering::SeqCst));
+            assert!(
+                most.load(Ordering::SeqCst) <= jobs,
+                "jobs {jobs}: {} at once",
+                most.load(Ordering::SeqCst)
+            );
             if jobs > 1 {
                 assert!(most.load(Ordering::SeqCst) > 1, "jobs {jobs}: independent nodes never overlapped");
             }

@@ -70,7 +70,9 @@ fn the_toml_presets_keep_the_stage_keys_of_the_rust_presets() {
     let now = keys(&ExperimentConfig::preset("laptop").unwrap());
     assert_eq!(now[..3], laptop[..3]);
     assert!(now[3].starts_with("gold-round/") && now[4].starts_with("gold-round/"), "{now:?}");
-    assert!(now[5..].iter().all(|k| !laptop.contains(&k.as_str()) || k.starts_with("lm/") || k.starts_with("bon-pool/")));
+    assert!(now[5..]
+        .iter()
+        .all(|k| !laptop.contains(&k.as_str()) || k.starts_with("lm/") || k.starts_with("bon-pool/")));
     // PPO runs are keyed by the settings they read, not by rl.sizes; the keys stores made before
     // that hold are still found (and adopted, `Store::adopt`): the old formula gives them
     let old_rl = [

@@ -68,7 +68,12 @@ mod tests {
 
     #[test]
     fn the_rate_is_operations_over_seconds_and_its_fraction_needs_a_peak() {
-        let c = StageCost { seconds: 2.0, matmul_flops: Some(300_000_000_000), threads: Some(2), peak_gflops: None };
+        let c = StageCost {
+            seconds: 2.0,
+            matmul_flops: Some(300_000_000_000),
+            threads: Some(2),
+            peak_gflops: None,
+        };
         assert_eq!(c.gflops(), Some(150.0));
         assert_eq!(c.of_peak(), None);
         let c = StageCost { peak_gflops: Some(200.0), ..c };

@@ -27,8 +27,8 @@ use std::time::Instant;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use goodhart_core::fault::{self, Point};
 pub use cost::{MatmulPeaks, StageCost};
+use goodhart_core::fault::{self, Point};
 pub use integrity::Health;
 
 use crate::progress::{Event, Reporter};
