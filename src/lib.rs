@@ -12,6 +12,7 @@
 //! - [`policy`]: pretraining, sampling and scoring of policies;
 //! - [`rm`]: reward models (gold and proxies), Bradley-Terry training, calibration;
 //! - [`ppo`]: PPO against a proxy with gold tracking;
+//! - [`findings`]: every check of the paper's findings on plain records (no burn);
 //! - [`repro`]: the paper's experiments, cached stages and reports;
 //! - [`plot`]: the figures as SVG and PNG, with an embedded font.
 //!
@@ -26,6 +27,7 @@ pub use goodhart_bon as bon;
 pub use goodhart_core as core;
 pub use goodhart_data as data;
 pub use goodhart_dpo as dpo;
+pub use goodhart_findings as findings;
 pub use goodhart_kl as kl;
 pub use goodhart_laws as laws;
 pub use goodhart_nn as nn;

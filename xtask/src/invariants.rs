@@ -4,8 +4,10 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-/// Crates that must stay usable from projects on any framework.
-pub const MATH_CRATES: [&str; 4] = ["goodhart-core", "goodhart-kl", "goodhart-bon", "goodhart-laws"];
+/// Crates that must stay usable from projects on any framework: the math, and the findings'
+/// checks that read results.
+pub const MATH_CRATES: [&str; 5] =
+    ["goodhart-core", "goodhart-kl", "goodhart-bon", "goodhart-laws", "goodhart-findings"];
 
 /// Dependencies the math crates must never pull in, directly or transitively.
 pub const FORBIDDEN: [&str; 2] = ["burn", "polars"];

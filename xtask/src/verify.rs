@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use goodhart_findings::checks::{across_seeds, fig1_checks, Check};
 use goodhart_repro::fig1::Fig1;
 use goodhart_repro::targets::{checks_file, is_target, CHECKED};
-use goodhart_repro::verify::{across_seeds, fig1_checks, Check};
 
 use crate::reproduce::{default_out, results_label};
 
@@ -264,7 +264,7 @@ fn fig1(dir: &Path, path: &Path, tally: &mut Tally) -> Result<()> {
         .collect::<Result<_>>()?;
     if seeds.len() >= 2 {
         println!("pooled over seeds 1..={} (one regression, seeds and prompts resampled):", seeds.len());
-        tally.add(&goodhart_repro::verify::pooled::pooled_bon_trends(&seeds));
+        tally.add(&goodhart_findings::checks::pooled::pooled_bon_trends(&seeds));
     }
     Ok(())
 }

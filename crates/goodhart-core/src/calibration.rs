@@ -104,7 +104,7 @@ pub(crate) fn sigmoid(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use goodhart_core::SplitMix64;
+    use crate::SplitMix64;
     use proptest::prelude::*;
 
     #[test]

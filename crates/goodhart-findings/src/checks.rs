@@ -11,8 +11,8 @@ pub mod sweeps;
 use goodhart_laws::Form;
 use serde::{Deserialize, Serialize};
 
-use crate::fig1::{BonResult, Fig1};
-use crate::findings::{
+use crate::records::{BonResult, Fig1};
+use crate::stats::{
     by_resample, last_rise, overoptimisation_seen, trend, TrustedRange, Verdict, SIGNIFICANT_SE,
 };
 
@@ -51,18 +51,19 @@ impl std::fmt::Display for Check {
     }
 }
 
-pub(crate) fn check(name: &str, passed: bool, detail: String) -> Check {
+/// A check that applies, passed or not, with the numbers it read.
+pub fn check(name: &str, passed: bool, detail: String) -> Check {
     Check { name: name.to_string(), passed, detail, applies: true }
 }
 
 /// A check that does not apply to these results, saying why.
-pub(crate) fn not_applicable(name: &str, why: String) -> Check {
+pub fn not_applicable(name: &str, why: String) -> Check {
     Check { name: name.to_string(), passed: false, detail: why, applies: false }
 }
 
 /// `c`, or N/A when it reads curves beyond the range where their gold is trusted: `ranges` are
 /// the curves' `(label, trusted range)` (`None`: fidelity not measured, nothing to gate on).
-pub(crate) fn within_trust<'a>(
+pub fn within_trust<'a>(
     c: Check,
     ranges: impl IntoIterator<Item = (&'a str, Option<&'a TrustedRange>)>,
 ) -> Check {
@@ -87,7 +88,7 @@ pub(crate) fn within_trust<'a>(
 }
 
 /// Whether the gold holds along one curve: every point's fidelity at least the threshold.
-pub(crate) fn trust_check(name: String, t: Option<&TrustedRange>) -> Check {
+pub fn trust_check(name: String, t: Option<&TrustedRange>) -> Check {
     match t {
         Some(t) => check(&name, t.covers_curve(), t.to_string()),
         None => not_applicable(&name, "the gold's fidelity was not measured (no rubric scores)".into()),
@@ -171,7 +172,7 @@ fn peak_measured(peak_d: Option<f64>, measured_to: f64, trusted: Option<&Trusted
 }
 
 /// A coefficient of a best-of-n fit `(alpha, beta)`.
-pub(crate) fn bon_coefficient(f: fn(f64, f64) -> Option<f64>, r: &BonResult) -> (f64, Vec<Option<f64>>) {
+pub fn bon_coefficient(f: fn(f64, f64) -> Option<f64>, r: &BonResult) -> (f64, Vec<Option<f64>>) {
     let point = f(r.alpha_bon, r.beta_bon).unwrap_or(f64::NAN);
     (point, r.bootstrap_fits.iter().map(|p| p.and_then(|(a, b)| f(a, b))).collect())
 }
@@ -186,7 +187,7 @@ pub fn fig1_checks(f: &Fig1) -> Vec<Check> {
         f.results.iter().map(|r| format!("{} {:.4}", r.proxy.size, r.proxy.val.loss)).collect();
     let params: Vec<f64> = f.results.iter().map(|r| r.proxy.params as f64).collect();
     let name = "proxies: validation loss falls with RM size (trend on log size, 90% interval below 0)";
-    out.push(match crate::findings::ols_trend(&params, &losses) {
+    out.push(match crate::stats::ols_trend(&params, &losses) {
         Some(t) => check(
             name,
             t.excludes_zero(false),
@@ -494,10 +495,12 @@ mod tests {
     /// A curve whose gold and rubric rise together, and one whose rubric collapses from d = 2
     /// while the gold climbs on (trusted up to d = 1).
     fn ranges(d: &[f64]) -> (TrustedRange, TrustedRange) {
-        let es = |m: &[f64]| m.iter().map(|&mean| goodhart_core::Estimate { mean, se: 0.05, n: 100 }).collect::<Vec<_>>();
+        let es = |m: &[f64]| {
+            m.iter().map(|&mean| goodhart_core::Estimate { mean, se: 0.05, n: 100 }).collect::<Vec<_>>()
+        };
         let rising = es(&[0.0, 1.0, 2.0, 3.0]);
-        let faithful = crate::findings::order_trusted_range(d, &rising, &rising).unwrap();
-        let broken = crate::findings::order_trusted_range(d, &rising, &es(&[0.0, 1.0, -1.0, -2.0])).unwrap();
+        let faithful = crate::stats::order_trusted_range(d, &rising, &rising).unwrap();
+        let broken = crate::stats::order_trusted_range(d, &rising, &es(&[0.0, 1.0, -1.0, -2.0])).unwrap();
         (faithful, broken)
     }
 

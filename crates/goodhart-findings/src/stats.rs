@@ -569,21 +569,31 @@ mod tests {
     fn the_gold_is_trusted_while_it_orders_the_curves_points_as_the_rubric_does() {
         let d = [0.0, 0.5, 1.0, 1.5, 2.0];
         // rising and falling together, or apart within noise: trusted to the end
-        let together = order_trusted_range(&d, &es(&[0.0, 1.0, 1.5, 1.0, 0.5]), &es(&[0.0, 2.0, 3.0, 2.0, 1.0])).unwrap();
+        let together =
+            order_trusted_range(&d, &es(&[0.0, 1.0, 1.5, 1.0, 0.5]), &es(&[0.0, 2.0, 3.0, 2.0, 1.0]))
+                .unwrap();
         assert!(together.covers_curve(), "{together}");
-        let noisy = order_trusted_range(&d, &es(&[0.0, 0.2, 0.4, 0.6, 0.8]), &es(&[0.0, 0.1, 0.0, -0.1, 0.0])).unwrap();
+        let noisy =
+            order_trusted_range(&d, &es(&[0.0, 0.2, 0.4, 0.6, 0.8]), &es(&[0.0, 0.1, 0.0, -0.1, 0.0]))
+                .unwrap();
         assert!(noisy.covers_curve(), "{noisy}");
         // the gold climbs on while the rubric collapses from d = 1.5: trusted up to d = 1.0
-        let hacked = order_trusted_range(&d, &es(&[0.0, 1.0, 1.2, 1.4, 1.6]), &es(&[0.0, 1.5, 1.6, 0.5, -3.0])).unwrap();
+        let hacked =
+            order_trusted_range(&d, &es(&[0.0, 1.0, 1.2, 1.4, 1.6]), &es(&[0.0, 1.5, 1.6, 0.5, -3.0]))
+                .unwrap();
         assert_eq!(hacked.up_to, 1.0, "{hacked}");
-        assert!(hacked.worst_beyond > SIGNIFICANT_SE && hacked.to_string().contains("move apart"), "{hacked}");
+        assert!(
+            hacked.worst_beyond > SIGNIFICANT_SE && hacked.to_string().contains("move apart"),
+            "{hacked}"
+        );
         // the reverse (gold falls, rubric rises) is a disagreement too; no rubric: not measured
         let reverse = order_trusted_range(&d[..2], &es(&[0.0, -1.0]), &es(&[0.0, 1.0])).unwrap();
         assert_eq!(reverse.up_to, 0.0);
         assert!(order_trusted_range(&d, &es(&[0.0; 5]), &[]).is_none());
         // stored ranges written before the rule existed read as fidelity ranges
         let old: TrustedRange =
-            serde_json::from_str(r#"{"up_to":1.0,"measured_to":2.0,"worst_beyond":0.6,"threshold":0.75}"#).unwrap();
+            serde_json::from_str(r#"{"up_to":1.0,"measured_to":2.0,"worst_beyond":0.6,"threshold":0.75}"#)
+                .unwrap();
         assert_eq!(old.rule, TrustRule::Fidelity);
     }
 

@@ -86,14 +86,17 @@ mod tests;
 mod trainer;
 
 pub use config::{KlPenalty, PpoConfig};
-/// Shared with every optimiser that trains a policy; re-exported from [`goodhart_policy::eval`].
-pub use goodhart_policy::eval::{eval_steps, evaluate_policy, logprobs_and_entropy, EvalError, GoldEval, Judged, Layout};
 pub use error::PpoError;
+pub use goodhart_core::PpoStepLog;
+/// Shared with every optimiser that trains a policy; re-exported from [`goodhart_policy::eval`].
+pub use goodhart_policy::eval::{
+    eval_steps, evaluate_policy, logprobs_and_entropy, EvalError, GoldEval, Judged, Layout,
+};
 pub use losses::{
     adaptive_kl_coef, clipped_policy_loss, clipped_value_loss, explained_variance, gae, gae_into,
     masked_mean, token_rewards, token_values, PolicyLoss,
 };
 pub use optimiser::{PpoOptimiser, PpoProgress};
-pub use output::{PpoOutput, PpoStepLog};
+pub use output::PpoOutput;
 pub use reward::PpoInputs;
 pub use trainer::{run_ppo, PpoTrainer};

@@ -2,6 +2,7 @@
 //! (`data/experiments/<preset>.toml` for the named presets), with single settings overridable.
 
 use goodhart_core::SamplingSettings;
+pub use goodhart_findings::records::Mechanisms;
 use goodhart_policy::PretrainConfig;
 use goodhart_ppo::PpoConfig;
 use goodhart_rm::RmTrainConfig;
@@ -411,31 +412,6 @@ pub struct ExperimentConfig {
     pub ensembles: EnsembleStage,
     #[serde(default)]
     pub dpo: DaaStage,
-}
-
-/// Which Goodhart mechanisms an experiment's world has (see `goodhart_world`'s crate docs).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Mechanisms {
-    /// Features good up to a point (`world.world.rubric.extremal`).
-    pub extremal: bool,
-    /// The skill-correlated intensifier the rubric ignores (`world.world.writer.causal`).
-    pub causal: bool,
-    /// Label noise on the proxies' comparisons (`proxies.label_noise`), on top of the
-    /// regressional error every finite proxy has.
-    pub label_noise: f64,
-}
-
-impl std::fmt::Display for Mechanisms {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let on = |b: bool| if b { "on" } else { "off" };
-        write!(
-            f,
-            "extremal {}, causal {}, regressional label noise {}",
-            on(self.extremal),
-            on(self.causal),
-            if self.label_noise > 0.0 { format!("{:.2}", self.label_noise) } else { "off".into() }
-        )
-    }
 }
 
 /// A setting outside its allowed range.
@@ -853,7 +829,8 @@ mod tests {
     #[test]
     fn gold_rounds_teach_only_a_learned_gold_and_leave_the_first_gold_keyed_as_before() {
         let tiny = super::ExperimentConfig::preset("tiny").unwrap();
-        let with = |sets: &[&str]| tiny.with_overrides(&sets.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let with =
+            |sets: &[&str]| tiny.with_overrides(&sets.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         let ok = with(&["gold.rounds={count=2,pairs=64,snapshots=2}"]).unwrap();
         assert_eq!(ok.gold.round_count(), 2);
         assert_eq!(ok.gold.first_round(), tiny.gold, "the first gold is the gold without rounds");
@@ -862,7 +839,11 @@ mod tests {
             (vec!["gold.rounds={count=0,pairs=64,snapshots=2}"], "gold.rounds.count = 0"),
             (vec!["gold.rounds={count=1,pairs=7,snapshots=2}"], "gold.rounds.pairs"),
             (
-                vec!["gold.kind=\"rubric\"", "gold.label_accuracy=0.8", "gold.rounds={count=1,pairs=64,snapshots=2}"],
+                vec![
+                    "gold.kind=\"rubric\"",
+                    "gold.label_accuracy=0.8",
+                    "gold.rounds={count=1,pairs=64,snapshots=2}",
+                ],
                 "no rounds with gold.kind",
             ),
         ] {

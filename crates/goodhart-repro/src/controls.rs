@@ -25,13 +25,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Mechanisms;
 use crate::fig1::{eval_table, evals_over_runs, fidelity_over_runs, fig1, BonResult, Fig1, RlResult};
-use crate::findings::{
-    fall_over_runs, order_trusted_range, split_half_fall, SplitFall, TrustedRange, SIGNIFICANT_SE,
-};
 use crate::null_controls::{null_checks, null_controls, NullControls};
 use crate::pipeline::{Base, Pipeline, PoolScores, ProxyRef};
-use crate::verify::{check, not_applicable, trust_check, within_trust, Check};
 use crate::ReproError;
+use goodhart_findings::checks::{check, not_applicable, trust_check, within_trust, Check};
+use goodhart_findings::stats::{
+    fall_over_runs, order_trusted_range, split_half_fall, SplitFall, TrustedRange, SIGNIFICANT_SE,
+};
 
 /// An optimiser's run against the gold, with the rubric along it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -42,7 +42,7 @@ pub struct AgainstGold {
     pub gold: Vec<Estimate>,
     pub rubric: Vec<Estimate>,
     /// The rubric's fall after its peak, on prompts that did not choose the peak (PPO: over its
-    /// trajectories, [`crate::findings::fall_over_runs`]).
+    /// trajectories, [`goodhart_findings::stats::fall_over_runs`]).
     pub rubric_fall: SplitFall,
     /// The gold's fidelity to the rubric at each point (empty when not measured), and how far
     /// along the curve it holds.
@@ -305,7 +305,10 @@ pub fn markdown(target: &str, c: &Controls) -> String {
         line(String::new());
     }
     if c.off_bon.is_empty() && c.off_rl.is_empty() {
-        line("## (b) Figure 1 with every mechanism off\n\nNot run here: `reproduce controls` runs it.\n".into());
+        line(
+            "## (b) Figure 1 with every mechanism off\n\nNot run here: `reproduce controls` runs it.\n"
+                .into(),
+        );
     } else {
         line(format!("## (b) Figure 1 with every mechanism off ({})\n", c.mechanisms_off));
         line("| method | RM | verdict | peak - last, other half (se) |\n|---|---|---|---|".into());
@@ -393,7 +396,8 @@ mod tests {
         // and a gold that breaks along PPO (rubric down where it goes up) fails its own check
         c.gold_rl = broken(c.gold_rl);
         let checks = controls_checks(&c);
-        let holds = checks.iter().find(|c| c.name == "control (a) rl against the gold: the gold holds").unwrap();
+        let holds =
+            checks.iter().find(|c| c.name == "control (a) rl against the gold: the gold holds").unwrap();
         assert!(holds.fails(), "{holds}");
     }
 

@@ -20,7 +20,6 @@ pub mod cells;
 pub mod config;
 pub mod controls;
 pub mod fig1;
-pub mod findings;
 pub mod null_controls;
 pub mod pipeline;
 pub mod plan;
@@ -32,7 +31,6 @@ pub mod seeds;
 pub mod store;
 pub use goodhart_data::table;
 pub mod targets;
-pub mod verify;
 
 use std::path::{Path, PathBuf};
 

@@ -13,9 +13,9 @@ use goodhart_core::SplitMix64;
 use serde::{Deserialize, Serialize};
 
 use crate::fig1::{regressional, Regressional};
-use crate::findings::{split_half_fall, SplitFall, SIGNIFICANT_SE};
-use crate::verify::{check, Check};
 use crate::ReproError;
+use goodhart_findings::checks::{check, Check};
+use goodhart_findings::stats::{split_half_fall, SplitFall, SIGNIFICANT_SE};
 
 /// The null controls' measurements.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -38,7 +38,7 @@ pub fn null_controls(
     resamples: usize,
     seed: u64,
 ) -> Result<NullControls, ReproError> {
-    let spread = crate::findings::pooled_sd(gold);
+    let spread = goodhart_findings::stats::pooled_sd(gold);
     let mut rng = SplitMix64::new(seed ^ 0x4E11);
     let noisy: Vec<Vec<f64>> =
         gold.iter().map(|g| g.iter().map(|x| x + spread * rng.next_gaussian()).collect()).collect();

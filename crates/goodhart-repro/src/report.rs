@@ -172,12 +172,12 @@ pub fn fig1_markdown(f: &Fig1) -> String {
 fn trusted_markdown<'a>(
     s: &mut String,
     method: &str,
-    ranges: impl Iterator<Item = (&'a str, Option<&'a crate::findings::TrustedRange>)>,
+    ranges: impl Iterator<Item = (&'a str, Option<&'a goodhart_findings::stats::TrustedRange>)>,
 ) {
     writeln!(
         s,
         "\nWhere the gold can be trusted ({method}): the largest d up to which it orders the curve's points (the optimised policies) as the rubric does: no two points between which gold and rubric move in opposite directions, each by more than {} se. The fidelity column (how often the gold orders two samples as the rubric does) is a measurement beside it.\n",
-        crate::findings::SIGNIFICANT_SE
+        goodhart_findings::stats::SIGNIFICANT_SE
     )
     .unwrap();
     for (size, t) in ranges {
@@ -310,7 +310,7 @@ pub fn fig1_figure(f: &Fig1) -> Figure {
         }
     };
     let threshold = |panel: &mut Panel, d_max: f64| {
-        let t = crate::findings::MIN_FIDELITY;
+        let t = goodhart_findings::stats::MIN_FIDELITY;
         panel.series.push(Series::new(
             format!("{t}: reference (trust follows the order rule)"),
             0,

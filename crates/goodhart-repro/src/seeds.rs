@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::ExperimentConfig;
 use crate::fig1::Fig1;
 use crate::report::push_curves;
-use crate::verify::falls_at_every_step;
+use goodhart_findings::checks::falls_at_every_step;
 
 /// What a seed other than 0 resamples (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

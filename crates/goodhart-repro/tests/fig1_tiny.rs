@@ -77,7 +77,7 @@ fn tiny_fig1_runs_end_to_end_and_reuses_its_cache() {
     assert!(fig.rl.iter().all(|r| r.trajectories == config.rl.trajectories));
 
     // verify: one line per check, each agreeing with the number it reports
-    let checks = goodhart_repro::verify::fig1_checks(&fig);
+    let checks = goodhart_findings::checks::fig1_checks(&fig);
     // 2 RM checks; per BoN size the gold's trusted range, a verdict and the proxy-gold gap; R^2
     // and four trends; per RL size the trusted range, a verdict, KL monotone, rise resolved; R^2,
     // one trend, and per RL size the KL comparison
@@ -103,7 +103,7 @@ fn tiny_fig1_runs_end_to_end_and_reuses_its_cache() {
     let min_r2 = fig.results.iter().map(|r| r.r2).fold(f64::INFINITY, f64::min);
     let r2_check = checks.iter().find(|c| c.name.starts_with("F2 bon fits")).unwrap();
     if r2_check.applies {
-        assert_eq!(r2_check.passed, min_r2 >= goodhart_repro::verify::MIN_R2_BON, "{r2_check}");
+        assert_eq!(r2_check.passed, min_r2 >= goodhart_findings::checks::MIN_R2_BON, "{r2_check}");
     } else {
         // read beyond a curve's trusted range: N/A, the number still shown
         assert!(r2_check.detail.contains(&format!("{min_r2:.3}")), "{r2_check}");
@@ -241,7 +241,10 @@ fn gold_rounds_chain_on_their_predecessor_and_train_on_every_round_so_far() {
     let rounds: Vec<_> = plan.iter().filter(|s| s.stage == Stage::GoldRound).collect();
     assert_eq!(rounds.len(), 2);
     run_plan(&pipeline, &plan, 2, 2, &|_| pipeline.reporter.clone()).unwrap();
-    assert!(fig1_plan(&config, &pipeline.store).iter().all(|s| s.cached), "the plan's keys are the pipeline's");
+    assert!(
+        fig1_plan(&config, &pipeline.store).iter().all(|s| s.cached),
+        "the plan's keys are the pipeline's"
+    );
     let w = pipeline.world().unwrap();
     let policy = pipeline.policy(&w).unwrap();
     let gold = pipeline.gold(&w, &policy).unwrap();
@@ -251,7 +254,8 @@ fn gold_rounds_chain_on_their_predecessor_and_train_on_every_round_so_far() {
     assert!(first.rounds.is_empty() && first.key != gold.key);
     let read = |i: usize| {
         let dir = &gold.rounds[i];
-        let report: GoldRoundReport = serde_json::from_str(&std::fs::read_to_string(dir.join("round.json")).unwrap()).unwrap();
+        let report: GoldRoundReport =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("round.json")).unwrap()).unwrap();
         let comps: RoundComparisons =
             serde_json::from_str(&std::fs::read_to_string(dir.join("comparisons.json")).unwrap()).unwrap();
         (report, comps)
@@ -352,9 +356,9 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 /// Synthetic counter-examples on a real figure, each failing the check it names (the checks whose
 /// rules are not functions of plain numbers tested beside them).
 fn counter_examples_fail_their_checks(fig: &goodhart_repro::fig1::Fig1) {
-    use goodhart_repro::findings::Verdict;
+    use goodhart_findings::checks::{fig1_checks, Check};
+    use goodhart_findings::stats::Verdict;
     use goodhart_repro::fig1::Fig1;
-    use goodhart_repro::verify::{fig1_checks, Check};
     // the gold trusted everywhere, so that no check is N/A for reading beyond it
     let mut trusted = fig.clone();
     trusted.results.iter_mut().for_each(|r| r.trusted = None);

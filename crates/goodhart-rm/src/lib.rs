@@ -27,8 +27,9 @@ mod train;
 
 use std::path::PathBuf;
 
+pub use goodhart_core::RmEval;
 pub use model::{CalibratedRm, RM_FILE};
-pub use train::{bt_loss, evaluate, score_raw, train_rm, RmEval, RmLog, RmSpecials, RmTrainConfig};
+pub use train::{bt_loss, evaluate, score_raw, train_rm, RmLog, RmSpecials, RmTrainConfig};
 
 /// Everything that can go wrong while training, saving or loading a reward model.
 #[derive(Debug, thiserror::Error)]

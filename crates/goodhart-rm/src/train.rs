@@ -3,7 +3,7 @@
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::activation::log_sigmoid;
-use goodhart_core::{SplitMix64, TokenId};
+use goodhart_core::{RmEval, SplitMix64, TokenId};
 use goodhart_nn::{clip_global_norm, Gpt, GptConfig, ScalarModel};
 use serde::{Deserialize, Serialize};
 
@@ -51,34 +51,6 @@ impl RmTrainConfig {
         }
         let progress = (step - warmup) as f64 / (total - warmup).max(1) as f64;
         self.lr * (1.0 - 0.9 * progress.min(1.0))
-    }
-}
-
-/// Validation loss (nats, chance = ln 2) and accuracy of a reward model on comparisons.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct RmEval {
-    pub loss: f64,
-    pub accuracy: f64,
-    pub pairs: usize,
-}
-
-impl RmEval {
-    /// Loss and accuracy of comparisons whose chosen-minus-rejected score margins are
-    /// `margins`: loss `-ln sigmoid(m)` averaged, a tie counting half a correct answer.
-    pub fn from_margins(margins: &[f64]) -> Self {
-        let (mut loss, mut correct) = (0.0f64, 0.0f64);
-        for &m in margins {
-            loss += goodhart_core::neg_log_sigmoid(m);
-            correct += if m > 0.0 {
-                1.0
-            } else if m == 0.0 {
-                0.5
-            } else {
-                0.0
-            };
-        }
-        let n = margins.len().max(1) as f64;
-        RmEval { loss: loss / n, accuracy: correct / n, pairs: margins.len() }
     }
 }
 

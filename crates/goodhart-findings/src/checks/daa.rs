@@ -6,7 +6,7 @@ use goodhart_core::Estimate;
 use serde::{Deserialize, Serialize};
 
 use super::{check, not_applicable, Check};
-use crate::findings::{split_half_fall, SplitFall, SIGNIFICANT_SE};
+use crate::stats::{split_half_fall, SplitFall, SIGNIFICANT_SE};
 
 /// R^2 from which a fitted form counts as fitting (as for figure 1's RL fit).
 pub const FITS_R2: f64 = 0.8;
@@ -34,12 +34,12 @@ impl RiseAndFall {
     /// Over `R` runs of one cell (each a `[prompt, evaluation]` table over the same prompts):
     /// the peak chosen on the even prompts of their mean curve, each run's rise and fall measured
     /// on its odd prompts, and combined with the spread between runs
-    /// ([`crate::findings::over_runs`], [`crate::findings::fall_over_runs`]).
+    /// ([`crate::stats::over_runs`], [`crate::stats::fall_over_runs`]).
     pub fn over_runs(tables: &[Vec<f64>], cols: usize) -> Self {
         if tables.len() == 1 {
             return Self::of(&tables[0], cols);
         }
-        let fall = crate::findings::fall_over_runs(tables, cols);
+        let fall = crate::stats::fall_over_runs(tables, cols);
         let rises: Vec<Estimate> = tables
             .iter()
             .map(|t| {
@@ -49,7 +49,7 @@ impl RiseAndFall {
                 )
             })
             .collect();
-        RiseAndFall { rise: crate::findings::over_runs(&rises), fall }
+        RiseAndFall { rise: crate::stats::over_runs(&rises), fall }
     }
 
     pub fn rises(&self) -> bool {

@@ -7,7 +7,7 @@ use goodhart_core::Estimate;
 
 use super::sweeps::difference;
 use super::{check, Check};
-use crate::findings::SIGNIFICANT_SE;
+use crate::stats::SIGNIFICANT_SE;
 
 /// One optimisation curve's gold peak: the highest mean gold of its points.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,7 +8,7 @@ use goodhart_core::SplitMix64;
 use goodhart_laws::{bootstrap_ci, log_linear_regression};
 
 use super::{bon_coefficient, check, not_applicable, within_trust, Check};
-use crate::fig1::Fig1;
+use crate::records::Fig1;
 
 /// Resamples of the seeds behind each pooled interval.
 pub const POOLED_RESAMPLES: usize = 2000;
@@ -25,7 +25,7 @@ fn coefficients(f: &Fig1, coef: fn(f64, f64) -> Option<f64>) -> SeedCoefficients
     let params = f.results.iter().map(|r| r.proxy.params as f64).collect();
     let (points, columns): (Vec<f64>, Vec<Vec<Option<f64>>>) =
         f.results.iter().map(|r| bon_coefficient(coef, r)).unzip();
-    SeedCoefficients { params, points, resampled: crate::findings::by_resample(&columns) }
+    SeedCoefficients { params, points, resampled: crate::stats::by_resample(&columns) }
 }
 
 /// The pooled slope of `values` on log10 `params` (every seed's sizes together).
@@ -51,8 +51,11 @@ fn pooled_trend(seeds: &[SeedCoefficients], resamples: usize, seed: u64) -> Opti
         let drawn: Option<Vec<(&[f64], Vec<f64>)>> = (0..seeds.len())
             .map(|_| {
                 let s = &seeds[rng.next_below(seeds.len() as u64) as usize];
-                let usable: Vec<&Vec<Option<f64>>> =
-                    s.resampled.iter().filter(|row| row.iter().all(|v| v.is_some_and(f64::is_finite))).collect();
+                let usable: Vec<&Vec<Option<f64>>> = s
+                    .resampled
+                    .iter()
+                    .filter(|row| row.iter().all(|v| v.is_some_and(f64::is_finite)))
+                    .collect();
                 if usable.is_empty() {
                     return None;
                 }

@@ -5,7 +5,7 @@
 use goodhart_core::Estimate;
 
 use super::{check, not_applicable, Check};
-use crate::findings::SIGNIFICANT_SE;
+use crate::stats::SIGNIFICANT_SE;
 
 /// Validation loss within this much of ln 2 counts as chance.
 pub const CHANCE_MARGIN: f64 = 0.01;
@@ -74,7 +74,7 @@ pub fn data_checks(points: &[DataPoint]) -> Vec<Check> {
             .map(|_| mine.iter().map(|p| Some(p.gold.mean + p.gold.se * rng.next_gaussian())).collect())
             .collect();
         let listed: Vec<String> = mine.iter().map(|p| format!("{}: {}", p.pairs, est(p.gold))).collect();
-        out.push(match crate::findings::trend(&pairs, &gold, &resampled) {
+        out.push(match crate::stats::trend(&pairs, &gold, &resampled) {
             Some(t) => check(
                 &name,
                 t.excludes_zero(true),
@@ -103,10 +103,14 @@ pub fn data_checks(points: &[DataPoint]) -> Vec<Check> {
     let inverted: Vec<String> = sizes
         .iter()
         .filter_map(|&size| {
-            let mine: Vec<&DataPoint> = points.iter().filter(|p| p.rm_size == size && p.epochs == 1).collect();
-            let chance_max = mine.iter().filter(|p| p.val_loss >= ln2 - CHANCE_MARGIN).map(|p| p.pairs).max()?;
-            let learnt_min = mine.iter().filter(|p| p.val_loss < ln2 - LEARNT_MARGIN).map(|p| p.pairs).min()?;
-            (chance_max > learnt_min).then(|| format!("{size} at chance on {chance_max} but learnt on {learnt_min}"))
+            let mine: Vec<&DataPoint> =
+                points.iter().filter(|p| p.rm_size == size && p.epochs == 1).collect();
+            let chance_max =
+                mine.iter().filter(|p| p.val_loss >= ln2 - CHANCE_MARGIN).map(|p| p.pairs).max()?;
+            let learnt_min =
+                mine.iter().filter(|p| p.val_loss < ln2 - LEARNT_MARGIN).map(|p| p.pairs).min()?;
+            (chance_max > learnt_min)
+                .then(|| format!("{size} at chance on {chance_max} but learnt on {learnt_min}"))
         })
         .collect();
     out.push(check(
@@ -255,13 +259,13 @@ pub struct PenaltyRun {
     pub coef: f64,
     pub kl: Vec<f64>,
     pub gold: Vec<Estimate>,
-    pub trajectories: Vec<crate::fig1::TrajectoryCurve>,
+    pub trajectories: Vec<crate::records::TrajectoryCurve>,
 }
 
 /// How far a penalised cell's trajectories lie above the unpenalised cell's mean gold-vs-KL curve
 /// (`free`): per trajectory, the mean over its evaluations after the first, at KL inside `free`'s
 /// range, of its gold minus `free`'s at the same KL (se: its points' and `free`'s combined, as
-/// if independent); then over trajectories ([`crate::findings::over_runs`]). `None` when no
+/// if independent); then over trajectories ([`crate::stats::over_runs`]). `None` when no
 /// evaluation lies inside `free`'s range.
 pub fn frontier_shift(free: &PenaltyRun, run: &PenaltyRun) -> Option<Estimate> {
     let per: Vec<Estimate> = run
@@ -285,7 +289,7 @@ pub fn frontier_shift(free: &PenaltyRun, run: &PenaltyRun) -> Option<Estimate> {
             })
         })
         .collect();
-    (!per.is_empty()).then(|| crate::findings::over_runs(&per))
+    (!per.is_empty()).then(|| crate::stats::over_runs(&per))
 }
 
 /// `ys` where `xs` first reaches `x` (linear between points; the larger se of the two), or
@@ -413,7 +417,7 @@ pub const PREDICTION_SE: f64 = 2.0;
 /// sqrt(KL(pi_k || pi_init)) on the one-round run's mean curve: k rounds gain over one round by
 /// more than [`SIGNIFICANT_SE`] se, and the gain agrees with the paper's beta d ln k within
 /// [`PREDICTION_SE`] se. N/A when the k-round run went past the one-round run.
-pub fn iterated_checks(k: usize, gain: crate::targets::iterated::Gain) -> Vec<Check> {
+pub fn iterated_checks(k: usize, gain: crate::records::Gain) -> Vec<Check> {
     let name = "F9 iterated RLHF: k rounds beat one round at the same measured distance and label budget";
     let size = "F9 iterated RLHF: the gain is the paper's beta d ln k";
     if k < 2 {
@@ -509,7 +513,8 @@ mod tests {
         let never_learns = [dp("p3k", 100, 1, 0.693, 0.0), dp("p3k", 10_000, 1, 0.69, 0.5)];
         assert!(data_checks(&never_learns)[1].fails());
         // chance above the data that learnt is no threshold
-        let inverted = [dp("p3k", 100, 1, 0.40, 0.0), dp("p3k", 1_000, 1, 0.55, 0.2), dp("p3k", 10_000, 1, 0.693, 0.5)];
+        let inverted =
+            [dp("p3k", 100, 1, 0.40, 0.0), dp("p3k", 1_000, 1, 0.55, 0.2), dp("p3k", 10_000, 1, 0.693, 0.5)];
         let c = data_checks(&inverted);
         assert!(c[1].fails() && c[1].detail.contains("no threshold"), "{c:?}");
     }
@@ -575,15 +580,15 @@ mod tests {
 
     /// A cell of several trajectories on one KL schedule, its curve their mean.
     fn runs(coef: f64, kl: &[f64], golds: &[Vec<f64>]) -> PenaltyRun {
-        let trajectories: Vec<crate::fig1::TrajectoryCurve> = golds
+        let trajectories: Vec<crate::records::TrajectoryCurve> = golds
             .iter()
-            .map(|g| crate::fig1::TrajectoryCurve {
+            .map(|g| crate::records::TrajectoryCurve {
                 kl: kl.to_vec(),
                 gold: g.iter().map(|&g| e(g, 0.05)).collect(),
             })
             .collect();
         let gold = (0..kl.len())
-            .map(|k| crate::findings::over_runs(&trajectories.iter().map(|t| t.gold[k]).collect::<Vec<_>>()))
+            .map(|k| crate::stats::over_runs(&trajectories.iter().map(|t| t.gold[k]).collect::<Vec<_>>()))
             .collect();
         PenaltyRun { coef, kl: kl.to_vec(), gold, trajectories }
     }
@@ -642,7 +647,7 @@ mod tests {
 
     #[test]
     fn iterated_rlhf_must_gain_beyond_its_noise_and_by_the_predicted_amount() {
-        use crate::targets::iterated::Gain;
+        use crate::records::Gain;
         let g = |at_measured: Option<Estimate>, predicted: f64| Gain { at_measured, at_sum: None, predicted };
         let passed = |c: Vec<Check>| c.iter().map(|c| c.passed).collect::<Vec<_>>();
         assert_eq!(passed(iterated_checks(4, g(Some(e(0.5, 0.1)), 0.6))), [true, true]);

@@ -2,94 +2,21 @@
 
 use goodhart_bon::{BestOfN, BonCurves};
 use goodhart_core::{quantile_sorted, Estimate, Judges, Method, Optimiser, Record, RewardModel};
+pub use goodhart_findings::records::{
+    BonResult, Fig1, PolicyReport, Regressional, RlResult, TrajectoryCurve,
+};
 use goodhart_kl::kl_bon_from_pool;
 use goodhart_laws::{bootstrap, bootstrap_ci, fit, FitOptions, Form};
-use serde::{Deserialize, Serialize};
 
-use crate::findings::{
-    gap_growth, order_trusted_range, pooled_sd, split_half_fall, SplitFall, TrustedRange, Verdict,
-};
 use crate::pipeline::{Pipeline, PoolScores, Pools, RmReport};
 use crate::ReproError;
+use goodhart_findings::stats::{gap_growth, order_trusted_range, pooled_sd, split_half_fall, Verdict};
 
 mod rl;
 
 pub use rl::{
-    analyse_rl, eval_table, evals_over_runs, evals_table, fidelity_over_runs, gold_table, RlResult,
-    Trajectories, TrajectoryCurve,
+    analyse_rl, eval_table, evals_over_runs, evals_table, fidelity_over_runs, gold_table, Trajectories,
 };
-
-/// One proxy size's best-of-n result.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BonResult {
-    pub proxy: RmReport,
-    pub ns: Vec<u64>,
-    pub kl: Vec<f64>,
-    /// The tie-aware best-of-n KL (`goodhart_kl::kl_bon_from_pool` on each prompt's proxy
-    /// scores, averaged over prompts): below `kl` where repeated samples tie.
-    pub kl_tie_aware: Vec<f64>,
-    pub gold: Vec<Estimate>,
-    pub proxy_score: Vec<Estimate>,
-    /// The rubric's score of the same best-of-n choices (empty when not measured).
-    pub rubric: Vec<Estimate>,
-    /// The gold's fidelity to the rubric at each n: how often it orders two best-of-n choices
-    /// as the rubric does, the choices drawn as the estimator weighs them (empty when not
-    /// measured).
-    #[serde(default, with = "goodhart_core::nan_as_null::vec")]
-    pub fidelity: Vec<f64>,
-    /// How far along the curve the gold can be trusted (`None` without fidelity).
-    #[serde(default)]
-    pub trusted: Option<TrustedRange>,
-    /// `R_bon(d) = d (alpha - beta d)` fitted to the gold curve, and to the proxy curve.
-    pub alpha_bon: f64,
-    pub beta_bon: f64,
-    pub r2: f64,
-    pub proxy_alpha: f64,
-    pub proxy_beta: f64,
-    pub proxy_r2: f64,
-    /// Peak of the fitted gold curve (`None` when `beta <= 0`), with 90% bootstrap intervals over
-    /// prompts.
-    pub peak_d: Option<f64>,
-    pub peak_r: Option<f64>,
-    pub alpha_ci: (f64, f64),
-    pub beta_ci: (f64, f64),
-    /// `(alpha, beta)` of the gold fit on each bootstrap resample of the prompts (`None` where the
-    /// fit failed). Every proxy size uses the same resamples, so trends over size pair them.
-    pub bootstrap_fits: Vec<Option<(f64, f64)>>,
-    /// The gold's fall after its peak, on prompts that did not choose the peak.
-    pub fall: SplitFall,
-    /// What this size's gold curve shows.
-    pub verdict: Verdict,
-    /// Growth of proxy minus gold from n = 1 to the largest n, paired per prompt, each in units of
-    /// its standard deviation on the pools (the initial policy's samples): the proxy pulling away
-    /// from the gold.
-    pub gap_growth: Estimate,
-    /// The gold's fidelity at the measured peak and at the largest n (`None` without rubric
-    /// scores).
-    pub gold_rubric_concordance_peak: Option<f64>,
-    pub gold_rubric_concordance_end: Option<f64>,
-    /// Finding 8, regressional Goodhart, measured on the pools (initial-policy samples).
-    #[serde(default)]
-    pub regressional: Option<Regressional>,
-    /// How often this proxy orders pairs of pooled samples (held-out prompts) as the gold does
-    /// ([`held_out_agreement`]; `None` in results that predate it).
-    #[serde(default)]
-    pub proxy_gold_agreement_held_out: Option<f64>,
-}
-
-/// Finding 8's two numbers for one proxy: if the proxy's error were purely regressional, the
-/// gold would follow the proxy scaled by the regression slope Cov(gold, proxy) / Var(proxy),
-/// so the best-of-n gold curve would be the proxy curve times that slope and
-/// alpha_bon(gold) / alpha_bon(proxy) would equal it. The slope is taken within prompts (as
-/// best-of-n selects within a prompt), the alphas from the curves' initial slopes (small n). Each
-/// with its 90% bootstrap interval over prompts.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Regressional {
-    pub slope: f64,
-    pub slope_ci: (f64, f64),
-    pub alpha_ratio: f64,
-    pub alpha_ratio_ci: (f64, f64),
-}
 
 /// The mean over the prompts `idx` of a `[prompt, point]` table with `cols` points per prompt.
 fn mean_curve(table: &[f64], cols: usize, idx: &[usize]) -> Vec<f64> {
@@ -157,46 +84,6 @@ pub fn regressional(
     }
 }
 
-/// What the initial policy writes, judged by the rubric (the 'human'): the spread that gives
-/// optimisation something to find.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PolicyReport {
-    pub samples: usize,
-    pub rubric: Estimate,
-    pub rubric_sd: f64,
-    /// 5th, 25th, 50th, 75th and 95th percentiles of the rubric score.
-    pub rubric_quantiles: [f64; 5],
-    /// `praise_histogram[g]`: share of samples with `g` praise words (the last bin: 8 or more).
-    pub praise_histogram: [f64; 9],
-    /// A few samples with their rubric and gold scores: (prompt, response, rubric, gold).
-    pub examples: Vec<(String, String, f64, f64)>,
-}
-
-/// Everything figure 1 shows.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Fig1 {
-    /// The Goodhart mechanisms the world had.
-    pub mechanisms: crate::config::Mechanisms,
-    pub policy: PolicyReport,
-    pub gold: RmReport,
-    /// The gold's agreement with the rubric on the proxies' validation comparisons (pairs of
-    /// initial-policy samples, labelled by the gold): the same pairs the proxies' accuracy is
-    /// measured on, so the two numbers compare like with like. Ties in rubric score count half.
-    pub gold_rubric_agreement_on_policy_pairs: f64,
-    /// Like for like on held-out prompts: how often the gold orders pairs of the initial
-    /// policy's samples to the same held-out prompt as the rubric does, and (per proxy,
-    /// `BonResult::proxy_gold_agreement_held_out`) how often each proxy orders the same pairs as
-    /// the gold does ([`held_out_agreement`]). `None` in results that predate it.
-    #[serde(default)]
-    pub gold_rubric_agreement_held_out: Option<f64>,
-    pub results: Vec<BonResult>,
-    pub rl: Vec<RlResult>,
-    /// The alpha of `R_RL` shared by every proxy size (`None` without RL runs).
-    pub rl_alpha_shared: Option<f64>,
-    /// Every curve point, best-of-n and RL, as rows.
-    pub records: Vec<Record>,
-}
-
 /// Fills in what figure 1's results know beyond the records the fits came from: the 90%
 /// prompt-bootstrap intervals of each best-of-n gold fit, and every proxy's validation loss and
 /// accuracy. A fit is matched to the one result with its method, RM size and data size; one that
@@ -238,15 +125,7 @@ fn fit_bon(d: &[f64], y: &[f64]) -> Result<goodhart_laws::FittedLaw, ReproError>
 
 /// Runs every stage figure 1 needs (cached ones are reused) and computes its curves and fits.
 pub fn fig1(p: &Pipeline) -> Result<Fig1, ReproError> {
-    let crate::pipeline::Base {
-        w,
-        policy,
-        gold,
-        data,
-        pools,
-        gold_scores,
-        rubric_scores,
-    } = p.base()?;
+    let crate::pipeline::Base { w, policy, gold, data, pools, gold_scores, rubric_scores } = p.base()?;
     let policy_report = policy_report(&w, &pools, &gold_scores)?;
     let mut bon = pools.best_of_n(&p.bon_grid())?;
     let mut results = Vec::new();

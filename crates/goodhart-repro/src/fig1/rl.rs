@@ -4,81 +4,12 @@
 use goodhart_core::{Estimate, SplitMix64};
 use goodhart_laws::{bootstrap, fit, fit_shared_alpha, FitOptions, Form};
 use goodhart_ppo::PpoOutput;
-use serde::{Deserialize, Serialize};
 
 use super::predicted_fall;
-use crate::findings::{
-    fall_over_runs, order_trusted_range, over_runs, SplitFall, TrustedRange, Verdict,
-};
+use super::{RlResult, TrajectoryCurve};
 use crate::pipeline::RmReport;
 use crate::ReproError;
-
-/// One proxy size's PPO result (figure 1b).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RlResult {
-    pub proxy: RmReport,
-    /// PPO trajectories against this proxy (policy seeds `rl.ppo.seed + TRAJECTORY_SEED_STRIDE
-    /// r`): every curve below is their mean, its standard error holding the spread between them.
-    #[serde(default = "one")]
-    pub trajectories: usize,
-    /// PPO steps of the gold evaluations (log-spaced, from 0).
-    pub steps: Vec<u64>,
-    /// KL(pi || pi_init) of each evaluation (k3 per sequence, mean over held-out prompts).
-    pub kl: Vec<Estimate>,
-    pub gold: Vec<Estimate>,
-    pub proxy_score: Vec<Estimate>,
-    /// The rubric's score of the same responses (empty when not measured).
-    pub rubric: Vec<Estimate>,
-    /// The gold's fidelity to the rubric at each evaluation (Kendall concordance over its
-    /// responses; empty when not measured).
-    #[serde(default, with = "goodhart_core::nan_as_null::vec")]
-    pub fidelity: Vec<f64>,
-    /// How far along the curve the gold can be trusted (`None` without fidelity).
-    #[serde(default)]
-    pub trusted: Option<TrustedRange>,
-    /// `R_RL(d) = d (alpha - beta ln d)` fitted to the gold curve with alpha free ...
-    pub alpha_rl: f64,
-    pub beta_rl: f64,
-    pub r2: f64,
-    /// ... and with alpha shared by every proxy size (`Fig1::rl_alpha_shared`), as the paper does.
-    pub beta_rl_shared: f64,
-    pub r2_shared: f64,
-    /// Peak of the free fit (`None` when `beta <= 0`).
-    pub peak_d: Option<f64>,
-    pub peak_r: Option<f64>,
-    /// The KL of the last evaluation.
-    pub kl_reached: f64,
-    /// The gold's fall after its peak, on evaluation prompts that did not choose the peak
-    /// (evaluations use the same prompts and sampling streams, so the difference is paired).
-    pub fall: SplitFall,
-    pub verdict: Verdict,
-    /// The proxy score of the last evaluation exceeds that of the first by two standard errors.
-    pub proxy_rises: bool,
-    /// The gold's agreement with the rubric (Kendall concordance over the evaluation's responses)
-    /// at the measured peak and at the end (`None` without a rubric).
-    pub gold_rubric_concordance_peak: Option<f64>,
-    pub gold_rubric_concordance_end: Option<f64>,
-    /// `beta_RL` of the shared-alpha fit on each bootstrap resample of the evaluation prompts
-    /// (the same resamples for every run; `None` where the fit failed).
-    pub bootstrap_beta_shared: Vec<Option<f64>>,
-    /// Every PPO iteration's log (clip fraction, entropy, rollout KL, ...) of the first trajectory.
-    pub logs: Vec<goodhart_ppo::PpoStepLog>,
-    /// Each trajectory's own curve (empty in results that predate them).
-    #[serde(default)]
-    pub trajectory_curves: Vec<TrajectoryCurve>,
-}
-
-/// One PPO trajectory's curve: its KL (k3, mean over the evaluation's responses) and gold at
-/// every evaluation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrajectoryCurve {
-    pub kl: Vec<f64>,
-    pub gold: Vec<Estimate>,
-}
-
-fn one() -> usize {
-    1
-}
+use goodhart_findings::stats::{fall_over_runs, order_trusted_range, over_runs, Verdict};
 
 /// One proxy's PPO trajectories: runs against the same proxy from different policy seeds, on the
 /// same evaluation schedule and prompts.
@@ -173,7 +104,8 @@ pub fn analyse_rl(
             kl_reached: c.kl[c.cols - 1].mean,
             verdict: Verdict::of(&fall, peak.map(|p| p.d), predicted_fall(&law, measured_to), measured_to),
             fall,
-            proxy_rises: last_p.mean - first_p.mean > crate::findings::SIGNIFICANT_SE * first_p.se.hypot(last_p.se),
+            proxy_rises: last_p.mean - first_p.mean
+                > goodhart_findings::stats::SIGNIFICANT_SE * first_p.se.hypot(last_p.se),
             gold_rubric_concordance_peak: concordance_at(fall.peak),
             gold_rubric_concordance_end: concordance_at(c.cols - 1),
             bootstrap_beta_shared: boot,

@@ -12,11 +12,7 @@ use crate::ReproError;
 
 impl Pipeline {
     /// Stage 6: best-of-n pools, drawn once per policy and shared by every proxy.
-    pub fn bon_pools(
-        &self,
-        w: &WorldArtifacts,
-        policy: &TrainedPolicy,
-    ) -> Result<Pools, ReproError> {
+    pub fn bon_pools(&self, w: &WorldArtifacts, policy: &TrainedPolicy) -> Result<Pools, ReproError> {
         let (policy_key, policy) = (policy.key.as_str(), &policy.model);
         let c = &self.config.bon;
         let inputs = plan::bon_pool_inputs(policy_key, c, &self.config.policy.sampling);
@@ -70,11 +66,7 @@ impl Pipeline {
     }
 
     /// Stage 7: a reward model's scores of every pooled sample, `[prompt][sample]`.
-    pub fn bon_scores(
-        &self,
-        pools: &Pools,
-        rm: &TrainedRm,
-    ) -> Result<Vec<Vec<f64>>, ReproError> {
+    pub fn bon_scores(&self, pools: &Pools, rm: &TrainedRm) -> Result<Vec<Vec<f64>>, ReproError> {
         let inputs = plan::bon_scores_inputs(&pools.key, &rm.key);
         let key = key_of(Stage::BonScores, &inputs);
         let (dir, outcome) = self.store.ensure(Stage::BonScores, &key, &inputs, |tmp| {

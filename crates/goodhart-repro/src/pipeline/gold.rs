@@ -91,7 +91,12 @@ impl Pipeline {
     }
 
     /// The gold after `rounds` adversarial rounds (0: as first trained).
-    pub fn gold_upto(&self, w: &WorldArtifacts, policy: &TrainedPolicy, rounds: usize) -> Result<Gold, ReproError> {
+    pub fn gold_upto(
+        &self,
+        w: &WorldArtifacts,
+        policy: &TrainedPolicy,
+        rounds: usize,
+    ) -> Result<Gold, ReproError> {
         let mut gold = self.first_gold(w, policy)?;
         for r in 1..=rounds {
             gold = self.gold_round(w, policy, &gold, r)?;
@@ -261,9 +266,14 @@ impl Pipeline {
         let rubric: Vec<f64> =
             prompts.iter().zip(&responses).map(|(p, r)| w.rubric(p, r)).collect::<Result<_, _>>()?;
         let rubric_offset = goodhart_core::Estimate::from_values(&rubric).mean;
-        let rm =
-            CalibratedRm { name: "gold".into(), model, calibration, specials: w.rm_specials(), batch_size: BATCH };
-        let mut report = RmReport::new(&c.size, &config, train.len(), val_eval, calibration);
+        let rm = CalibratedRm {
+            name: "gold".into(),
+            model,
+            calibration,
+            specials: w.rm_specials(),
+            batch_size: BATCH,
+        };
+        let mut report = super::rm_report(&c.size, &config, train.len(), val_eval, calibration);
         report.rubric_offset = Some(rubric_offset);
         Ok((rm, report))
     }

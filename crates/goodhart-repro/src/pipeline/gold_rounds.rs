@@ -101,7 +101,8 @@ impl Pipeline {
         })?;
         let GoldModel::Learned(previous_rm) = &previous.model else {
             return Err(ReproError::Config(
-                "gold rounds teach a learned gold: remove [gold.rounds] or set gold.kind = \"learned\"".into(),
+                "gold rounds teach a learned gold: remove [gold.rounds] or set gold.kind = \"learned\""
+                    .into(),
             ));
         };
         let rl = &self.config.rl;
@@ -109,7 +110,8 @@ impl Pipeline {
         let key = key_of(Stage::GoldRound, &inputs);
         let (dir, outcome) = self.store.ensure(Stage::GoldRound, &key, &inputs, |tmp| {
             let seed = self.config.gold.train.seed.wrapping_add(ROUND_SEED * round as u64);
-            let (pairs, sa, sb, snapshots) = self.round_pairs(w, &policy.model, previous, rounds, round, seed)?;
+            let (pairs, sa, sb, snapshots) =
+                self.round_pairs(w, &policy.model, previous, rounds, round, seed)?;
             let (comps, _) = label_pairs(pairs, &sa, &sb, 0.0, seed);
             let (new_train, new_val) = split_validation(comps, 0.1, seed);
             let (mut train, mut val) = self.first_gold_data(w, &policy.model)?;
@@ -195,13 +197,28 @@ impl Pipeline {
             }
             let snapshot = trainer.policy();
             let sample_seed = seed ^ (0x5EED + k as u64);
-            let chosen: Vec<Vec<TokenId>> =
-                (0..per_snapshot).map(|_| prompts[rng.next_below(prompts.len() as u64) as usize].clone()).collect();
+            let chosen: Vec<Vec<TokenId>> = (0..per_snapshot)
+                .map(|_| prompts[rng.next_below(prompts.len() as u64) as usize].clone())
+                .collect();
             let a = self.responses(w, &snapshot, &chosen, sample_seed, 0, "gold round samples")?;
             // half the pairs: a second sample of the snapshot; half: the initial policy's
             let half = per_snapshot / 2;
-            let mut b = self.responses(w, &snapshot, &chosen[..half], sample_seed, per_snapshot, "gold round samples")?;
-            b.extend(self.responses(w, init, &chosen[half..], sample_seed ^ 0x1417, 0, "gold round samples")?);
+            let mut b = self.responses(
+                w,
+                &snapshot,
+                &chosen[..half],
+                sample_seed,
+                per_snapshot,
+                "gold round samples",
+            )?;
+            b.extend(self.responses(
+                w,
+                init,
+                &chosen[half..],
+                sample_seed ^ 0x1417,
+                0,
+                "gold round samples",
+            )?);
             let rubric_of = |r: &[Vec<TokenId>]| -> Result<Vec<f64>, ReproError> {
                 chosen.iter().zip(r).map(|(p, r)| w.rubric(p, r)).collect()
             };

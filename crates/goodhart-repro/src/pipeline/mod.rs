@@ -15,6 +15,7 @@ mod proxy_data;
 mod rl;
 mod world;
 
+pub use goodhart_findings::records::RmReport;
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
@@ -121,48 +122,24 @@ pub struct ProxyRef<'a> {
     pub rm: &'a dyn goodhart_core::RewardModel,
 }
 
-/// What a reward model's directory records about its quality.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RmReport {
-    pub size: String,
-    pub params: u64,
-    pub total_params: u64,
-    pub train_pairs: usize,
-    pub val: RmEval,
-    /// For the gold: agreement with the rubric on held-out pairs (its validation accuracy).
-    pub calibration: Calibration,
-    /// The validation loss (nats per token) of the pretrained LM the RM started from, if it
-    /// started from one that is not the policy.
-    #[serde(default)]
-    pub lm_val_loss: Option<f64>,
-    /// For the gold: the rubric's mean score of the calibration samples, so the rubric can be
-    /// recentred on the same initial-policy samples as the gold (see [`RubricScorer`]).
-    #[serde(default)]
-    pub rubric_offset: Option<f64>,
-    /// For the rubric as gold: the Bradley-Terry temperature of its labels (in gold units).
-    #[serde(default)]
-    pub label_temperature: Option<f64>,
-}
-
-impl RmReport {
-    fn new(
-        size: &str,
-        config: &GptConfig,
-        train_pairs: usize,
-        val: RmEval,
-        calibration: Calibration,
-    ) -> Self {
-        RmReport {
-            size: size.to_string(),
-            params: config.non_embedding_params() as u64,
-            total_params: config.num_params_scalar() as u64,
-            train_pairs,
-            val,
-            calibration,
-            lm_val_loss: None,
-            rubric_offset: None,
-            label_temperature: None,
-        }
+/// The report of a reward model of architecture `config` trained on `train_pairs` comparisons.
+fn rm_report(
+    size: &str,
+    config: &GptConfig,
+    train_pairs: usize,
+    val: RmEval,
+    calibration: Calibration,
+) -> RmReport {
+    RmReport {
+        size: size.to_string(),
+        params: config.non_embedding_params() as u64,
+        total_params: config.num_params_scalar() as u64,
+        train_pairs,
+        val,
+        calibration,
+        lm_val_loss: None,
+        rubric_offset: None,
+        label_temperature: None,
     }
 }
 
@@ -242,15 +219,7 @@ impl Pipeline {
         let pools = self.bon_pools(&w, &policy)?;
         let gold_scores = self.gold_scores(&w, &pools, &gold)?;
         let rubric_scores = RubricScorer::for_gold(&w, &gold)?.pool_scores(&pools)?;
-        Ok(Base {
-            w,
-            policy,
-            gold,
-            data,
-            pools,
-            gold_scores,
-            rubric_scores,
-        })
+        Ok(Base { w, policy, gold, data, pools, gold_scores, rubric_scores })
     }
 
     pub(super) fn model_config(&self, size: &str, w: &WorldArtifacts) -> Result<GptConfig, ReproError> {

@@ -13,12 +13,7 @@ use crate::ReproError;
 impl Pipeline {
     /// Stage 5: one proxy RM of the sweep, recentred on initial-policy samples and recalibrated
     /// on its validation comparisons.
-    pub fn proxy(
-        &self,
-        w: &WorldArtifacts,
-        size: &str,
-        data: &ProxyData,
-    ) -> Result<TrainedRm, ReproError> {
+    pub fn proxy(&self, w: &WorldArtifacts, size: &str, data: &ProxyData) -> Result<TrainedRm, ReproError> {
         self.proxy_with(w, size, data, data.train.len(), &self.config.proxies.train)
     }
 
@@ -93,7 +88,7 @@ impl Pipeline {
             let calibration = Calibration::proxy(&init, &margins, &vec![1.0; margins.len()]);
             let rm =
                 CalibratedRm { name: name.to_string(), model, calibration, specials: sp, batch_size: BATCH };
-            let mut report = RmReport::new(size, &config, train.len(), val_eval, calibration);
+            let mut report = super::rm_report(size, &config, train.len(), val_eval, calibration);
             report.lm_val_loss = lm.as_ref().and_then(|(_, loss)| *loss);
             save_rm(tmp, &rm, report)
         })?;

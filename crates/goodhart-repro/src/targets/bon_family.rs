@@ -11,9 +11,9 @@ use serde::Serialize;
 
 use super::*;
 use crate::pipeline::{Base, Pipeline};
-use crate::findings::SIGNIFICANT_SE;
-use crate::verify::{check, not_applicable, Check};
 use crate::ReproError;
+use goodhart_findings::checks::{check, not_applicable, Check};
+use goodhart_findings::stats::SIGNIFICANT_SE;
 
 /// The methods, in the order they are drawn.
 pub const METHODS: [&str; 3] = ["bon", "poisson", "soft"];
@@ -157,7 +157,8 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
             .with_reporter(p.reporter.clone());
         let mut checks = Vec::new();
         for (size, curves) in sizes(&q)? {
-            let tuned_on = results.iter().find(|r| r.seed == 0 && r.size == size).map_or(&curves, |r| &r.curves);
+            let tuned_on =
+                results.iter().find(|r| r.seed == 0 && r.size == size).map_or(&curves, |r| &r.curves);
             let tuned_here = curves
                 .iter()
                 .zip(tuned_on)
@@ -196,14 +197,30 @@ fn over_seeds(per_seed: &[Vec<Check>]) -> Vec<Check> {
             let applying: Vec<&(usize, &Check)> = same.iter().filter(|(_, c)| c.applies).collect();
             let detail = same
                 .iter()
-                .map(|(s, c)| format!("seed {s}: {} {}", if !c.applies { "N/A" } else if c.passed { "pass" } else { "fail" }, c.detail))
+                .map(|(s, c)| {
+                    format!(
+                        "seed {s}: {} {}",
+                        if !c.applies {
+                            "N/A"
+                        } else if c.passed {
+                            "pass"
+                        } else {
+                            "fail"
+                        },
+                        c.detail
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("; ");
             if applying.is_empty() {
                 return not_applicable(&c0.name, detail);
             }
             let passed = applying.iter().filter(|(_, c)| c.passed).count();
-            check(&c0.name, 2 * passed > applying.len(), format!("passed on {passed} of {} seeds: {detail}", applying.len()))
+            check(
+                &c0.name,
+                2 * passed > applying.len(),
+                format!("passed on {passed} of {} seeds: {detail}", applying.len()),
+            )
         })
         .collect()
 }
@@ -211,7 +228,8 @@ fn over_seeds(per_seed: &[Vec<Check>]) -> Vec<Check> {
 fn curve_records(seed: u64, size: &str, c: &MethodCurve) -> Vec<goodhart_core::Record> {
     (0..c.kl.len())
         .map(|k| {
-            let mut r = goodhart_core::Record::new(format!("bon-family/{}", c.method), goodhart_core::Method::Bon);
+            let mut r =
+                goodhart_core::Record::new(format!("bon-family/{}", c.method), goodhart_core::Method::Bon);
             r.rm_size = size.to_string();
             r.seed = seed;
             r.n = (c.method == "bon").then_some(c.parameter[k] as u64);
@@ -279,7 +297,8 @@ fn markdown(results: &[SizeResult], checks: &[Check]) -> String {
 }
 
 fn figure(results: &[SizeResult]) -> Figure {
-    let mut fig = Figure::new("The best-of-n family, seed 0: gold (solid) and rubric (dashed) against sqrt(KL)");
+    let mut fig =
+        Figure::new("The best-of-n family, seed 0: gold (solid) and rubric (dashed) against sqrt(KL)");
     for (j, method) in METHODS.iter().enumerate() {
         let mut panel = Panel::new(format!("({}) {method}", ["a", "b", "c"][j]), X_SQRT_KL, "score");
         let seed0: Vec<&SizeResult> = results.iter().filter(|r| r.seed == 0).collect();
@@ -287,8 +306,18 @@ fn figure(results: &[SizeResult]) -> Figure {
             let c = &r.curves[j];
             let d: Vec<f64> = c.kl.iter().map(|k| k.max(0.0).sqrt()).collect();
             let colour = spread_colour(i, seed0.len());
-            panel.series.push(Series::new(format!("gold, RM {}", r.size), colour, LineStyle::Solid, xy(&d, &ys(&c.gold))));
-            panel.series.push(Series::new(format!("rubric, RM {}", r.size), colour, LineStyle::Dashed, xy(&d, &ys(&c.rubric))));
+            panel.series.push(Series::new(
+                format!("gold, RM {}", r.size),
+                colour,
+                LineStyle::Solid,
+                xy(&d, &ys(&c.gold)),
+            ));
+            panel.series.push(Series::new(
+                format!("rubric, RM {}", r.size),
+                colour,
+                LineStyle::Dashed,
+                xy(&d, &ys(&c.rubric)),
+            ));
         }
         fig = fig.with_panel(panel);
     }
@@ -328,7 +357,11 @@ mod tests {
     fn a_method_that_overoptimises_less_passes_and_one_that_matches_fails() {
         // the proxy rewards a feature the gold punishes at the extremes: best-of-n rises and falls
         let (proxy, gold) = pools(|g, e| g + 2.0 * e);
-        let gold: Vec<Vec<f64>> = gold.iter().zip(&proxy).map(|(g, p)| g.iter().zip(p).map(|(g, p)| g - 0.15 * p * p).collect()).collect();
+        let gold: Vec<Vec<f64>> = gold
+            .iter()
+            .zip(&proxy)
+            .map(|(g, p)| g.iter().zip(p).map(|(g, p)| g - 0.15 * p * p).collect())
+            .collect();
         let ns = goodhart_bon::log_grid(256, 10);
         let curves = family_curves(&proxy, &gold, &gold, &ns).unwrap();
         let bon = &curves[0];

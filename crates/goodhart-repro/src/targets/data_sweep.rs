@@ -6,8 +6,8 @@ use serde::Serialize;
 use super::*;
 use crate::fig1::{analyse_rl, bon_result, BonResult, RlResult};
 use crate::pipeline::{Base, Pipeline, TrainedRm};
-use crate::verify::sweeps::{data_checks, epochs_checks, DataPoint, LEARNT_MARGIN};
 use crate::ReproError;
+use goodhart_findings::checks::sweeps::{data_checks, epochs_checks, DataPoint, LEARNT_MARGIN};
 
 /// One (RM size, data size, epochs) cell of the data sweep.
 #[derive(Debug, Clone, Serialize)]
@@ -21,15 +21,7 @@ struct DataCell {
 /// Runs the target `target` of this family.
 pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError> {
     let c = &p.config.sweeps;
-    let Base {
-        w,
-        policy,
-        gold,
-        data,
-        pools,
-        gold_scores,
-        rubric_scores,
-    } = p.base()?;
+    let Base { w, policy, gold, data, pools, gold_scores, rubric_scores } = p.base()?;
     let mut bon = pools.best_of_n(&p.bon_grid())?;
     let base = &p.config.proxies.train;
     // fig13 compares epochs on the smallest data size; every other target sweeps data sizes at

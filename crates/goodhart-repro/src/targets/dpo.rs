@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use super::*;
 use crate::pipeline::Pipeline;
-use crate::verify::daa::{daa_checks, DaaRun, RiseAndFall};
 use crate::ReproError;
+use goodhart_findings::checks::daa::{daa_checks, DaaRun, RiseAndFall};
 
 /// One run's curve and what the checks read off it.
 #[derive(Debug, Clone, Serialize)]
@@ -104,7 +104,12 @@ fn summary(loss: String, beta: f64, outs: &[DaaOutput]) -> Result<RunSummary, Re
     })
 }
 
-fn markdown(p: &Pipeline, runs: &[RunSummary], checks: &[crate::verify::Check], pairs: usize) -> String {
+fn markdown(
+    p: &Pipeline,
+    runs: &[RunSummary],
+    checks: &[goodhart_findings::checks::Check],
+    pairs: usize,
+) -> String {
     let c = &p.config.dpo;
     let mut s = String::new();
     line(&mut s, "# dpo: direct alignment algorithms against the gold (Rafailov et al. 2024)\n");

@@ -12,9 +12,11 @@ use serde::Serialize;
 
 use super::*;
 use crate::pipeline::Pipeline;
-use crate::verify::daa::RiseAndFall;
-use crate::verify::early_warning::{choose_threshold, early_warning_check, RunTrace, Score, Signal};
 use crate::ReproError;
+use goodhart_findings::checks::daa::RiseAndFall;
+use goodhart_findings::checks::early_warning::{
+    choose_threshold, early_warning_check, RunTrace, Score, Signal,
+};
 
 /// Seeds 1..=HELD_OUT score the thresholds chosen on seed 0.
 const HELD_OUT: u64 = 3;
@@ -132,7 +134,11 @@ fn score_cells(s: &Option<Score>) -> String {
     }
 }
 
-fn markdown(traces: &[RunTrace], results: &[SignalResult], checks: &[crate::verify::Check]) -> String {
+fn markdown(
+    traces: &[RunTrace],
+    results: &[SignalResult],
+    checks: &[goodhart_findings::checks::Check],
+) -> String {
     let mut s = String::new();
     line(&mut s, "# early-warning: signals of overoptimisation without the gold\n");
     line(
@@ -146,7 +152,7 @@ fn markdown(traces: &[RunTrace], results: &[SignalResult], checks: &[crate::veri
              the peak; the others are the controls. Each threshold is the one with the most \
              detections at or before the peak minus false alarms on seed 0; it is then scored on \
              seeds 1..{HELD_OUT}. Lead = peak step - firing step.\n",
-            crate::verify::early_warning::WINDOW
+            goodhart_findings::checks::early_warning::WINDOW
         ),
     );
     line(&mut s, "## Runs\n");

@@ -10,8 +10,8 @@ use serde::Serialize;
 use super::*;
 use crate::fig1::{analyse_rl, bon_result};
 use crate::pipeline::{Base, EnsembleMembers, MemberData, Pipeline, Pools, ProxyRef};
-use crate::verify::ensembles::{ensemble_checks, PeakCell};
 use crate::ReproError;
+use goodhart_findings::checks::ensembles::{ensemble_checks, PeakCell};
 
 /// What one (size, label noise) ensemble's members are like.
 #[derive(Debug, Clone, Serialize)]
@@ -72,11 +72,9 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
     for &noise in &e.label_noise {
         let comparisons = p.noisy_proxy_data(&w, &policy, &gold, noise)?;
         for size in &e.sizes {
-            let ens =
-                p.ensemble_members(&w, size, noise, e.members, MemberData::Same, &comparisons)?;
+            let ens = p.ensemble_members(&w, size, noise, e.members, MemberData::Same, &comparisons)?;
             summaries.push(summary(&ens));
-            let bon_in =
-                BonInputs { pools: &pools, gold: &gold_scores, rubric: &rubric_scores };
+            let bon_in = BonInputs { pools: &pools, gold: &gold_scores, rubric: &rubric_scores };
             let (rows, mut new) = bon_cells(p, &mut bon, &bon_in, &ens, &variants(e.uwo_lambda))?;
             records.extend(rows);
             cells.append(&mut new);
@@ -171,11 +169,8 @@ fn bon_cells(
     objectives: &[(&'static str, Option<Objective>)],
 ) -> Result<(Vec<goodhart_core::Record>, Vec<Cell>), ReproError> {
     let size = &ens.size;
-    let member_scores: Vec<Vec<Vec<f64>>> = ens
-        .members
-        .iter()
-        .map(|m| p.bon_scores(inputs.pools, m))
-        .collect::<Result<_, _>>()?;
+    let member_scores: Vec<Vec<Vec<f64>>> =
+        ens.members.iter().map(|m| p.bon_scores(inputs.pools, m)).collect::<Result<_, _>>()?;
     let (mut records, mut cells) = (Vec::new(), Vec::new());
     for &(label, objective) in objectives {
         let label = cell_label(label, ens.data);
@@ -256,7 +251,7 @@ fn markdown(
     summaries: &[MembersSummary],
     cells: &[Cell],
     peaks: &[Option<PeakCell>],
-    checks: &[crate::verify::Check],
+    checks: &[goodhart_findings::checks::Check],
 ) -> String {
     let e = &p.config.ensembles;
     let mut s = String::new();

@@ -7,9 +7,9 @@ use goodhart_plot::{spread_colour, Figure, LineStyle, Panel, Series};
 
 use super::*;
 use crate::fig1::{Fig1, RlResult};
-use crate::verify::sweeps::{extrapolation_check, regressional_check, RegressionalPoint};
-use crate::verify::within_trust;
 use crate::ReproError;
+use goodhart_findings::checks::sweeps::{extrapolation_check, regressional_check, RegressionalPoint};
+use goodhart_findings::checks::within_trust;
 
 /// Runs the target `name` of this family on figure 1's results.
 pub(super) fn run(name: &str, f: &Fig1) -> Result<TargetOutput, ReproError> {
@@ -234,7 +234,8 @@ pub(super) fn fig11(f: &Fig1, smaller: &[crate::pipeline::RmReport]) -> TargetOu
     let reports: Vec<&crate::pipeline::RmReport> =
         smaller.iter().chain(f.results.iter().map(|r| &r.proxy)).collect();
     for r in &reports {
-        let at_chance = r.val.loss >= std::f64::consts::LN_2 - crate::verify::sweeps::CHANCE_MARGIN;
+        let at_chance =
+            r.val.loss >= std::f64::consts::LN_2 - goodhart_findings::checks::sweeps::CHANCE_MARGIN;
         line(
             &mut s,
             format!(
@@ -492,10 +493,21 @@ fn fig26(f: &Fig1) -> Result<TargetOutput, ReproError> {
     let bon = || f.results.iter().map(|r| (r.proxy.size.as_str(), r.trusted.as_ref()));
     let rl = || f.rl.iter().map(|r| (r.proxy.size.as_str(), r.trusted.as_ref()));
     let checks = vec![
-        within_trust(extrapolation_check("bon", "d(alpha - beta d)", "d(alpha - beta ln(1 + d))", &errors[0]), bon()),
-        within_trust(extrapolation_check("rl", "d(alpha - beta ln d)", "d(alpha - beta ln(1 + d))", &errors[1]), rl()),
         within_trust(
-            extrapolation_check("bon", "d(alpha - beta d)", "the three-parameter d(alpha - beta d^gamma)", &errors[2]),
+            extrapolation_check("bon", "d(alpha - beta d)", "d(alpha - beta ln(1 + d))", &errors[0]),
+            bon(),
+        ),
+        within_trust(
+            extrapolation_check("rl", "d(alpha - beta ln d)", "d(alpha - beta ln(1 + d))", &errors[1]),
+            rl(),
+        ),
+        within_trust(
+            extrapolation_check(
+                "bon",
+                "d(alpha - beta d)",
+                "the three-parameter d(alpha - beta d^gamma)",
+                &errors[2],
+            ),
             bon(),
         ),
     ];

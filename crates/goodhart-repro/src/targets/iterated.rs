@@ -3,6 +3,7 @@
 //! R_k(d) = d (alpha - beta ln d + beta ln k) with alpha and beta fitted on one round.
 
 use goodhart_core::{Estimate, Method, Record};
+pub use goodhart_findings::records::Gain;
 use goodhart_laws::iterated_rl;
 use goodhart_plot::{spread_colour, Figure, LineStyle, Panel, Series};
 use serde::{Deserialize, Serialize};
@@ -10,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use super::*;
 use crate::fig1::{analyse_rl, RlResult};
 use crate::pipeline::{KeyedPolicy, Pipeline, Round, RoundSpec, TrainedPolicy};
-use crate::verify::sweeps::{at_first_crossing, difference, iterated_checks};
 use crate::ReproError;
+use goodhart_findings::checks::sweeps::{at_first_crossing, difference, iterated_checks};
 
 /// The gold after round `round` of a k-round run, at both readings of its distance.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -60,18 +61,6 @@ pub struct Iterated {
     pub one_round: RlResult,
 }
 
-/// What k rounds gained over one round: at the run's end, against figure 1's one-round curve
-/// (the mean of its trajectories) read at the same distance, on the measured
-/// sqrt(KL(pi_k || pi_init)) (what the check reads) and on the paper's axis (the sum of the
-/// rounds' distances); `None` past the one-round run's last evaluation.
-#[derive(Debug, Clone, Copy)]
-pub struct Gain {
-    pub at_measured: Option<Estimate>,
-    pub at_sum: Option<Estimate>,
-    /// The paper's prediction beta d ln k at the run's measured distance.
-    pub predicted: f64,
-}
-
 /// [`Gain`] of `run`.
 pub fn gain_over_one_round(it: &Iterated, run: &IteratedRun) -> Gain {
     let end = run.end();
@@ -114,7 +103,8 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
         let mut steps = 0;
         for round in 1..=k {
             let start = KeyedPolicy { key: &key, model: &current };
-            let (next, r): (TrainedPolicy, Round) = p.rlhf_round(&w, &gold, start, &RoundSpec { round, ..spec })?;
+            let (next, r): (TrainedPolicy, Round) =
+                p.rlhf_round(&w, &gold, start, &RoundSpec { round, ..spec })?;
             d_sum += r.kl_round.mean.max(0.0).sqrt();
             steps += r.steps;
             let point = IteratedPoint {

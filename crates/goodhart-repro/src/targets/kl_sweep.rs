@@ -6,9 +6,9 @@ use super::*;
 use crate::config::RlStage;
 use crate::fig1::{analyse_rl, RlResult};
 use crate::pipeline::Pipeline;
-use crate::verify::sweeps::{kl_penalty_checks, PenaltyRun};
-use crate::verify::within_trust;
 use crate::ReproError;
+use goodhart_findings::checks::sweeps::{kl_penalty_checks, PenaltyRun};
+use goodhart_findings::checks::within_trust;
 
 /// Runs the target `target` of this family.
 pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError> {
@@ -65,8 +65,9 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
         })
         .collect();
     // every run's curve to its end: N/A where the gold is not trusted there
-    let ranges: Vec<(&str, Option<&crate::findings::TrustedRange>)> =
+    let ranges: Vec<(&str, Option<&goodhart_findings::stats::TrustedRange>)> =
         labelled.iter().map(|(l, r)| (l.as_str(), r.trusted.as_ref())).collect();
-    let checks = kl_penalty_checks(&penalty_runs).into_iter().map(|c| within_trust(c, ranges.clone())).collect();
+    let checks =
+        kl_penalty_checks(&penalty_runs).into_iter().map(|c| within_trust(c, ranges.clone())).collect();
     Ok(TargetOutput::new("fig9", s, records, Some(fig), json).with_checks(checks))
 }

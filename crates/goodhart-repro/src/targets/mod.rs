@@ -27,8 +27,8 @@ use goodhart_data::fits::{fits_from_records, write_fits_parquet, FitRow};
 use crate::fig1::{fig1, BonResult, RlResult};
 use crate::pipeline::Pipeline;
 use crate::report::records_csv;
-use crate::verify::Check;
 use crate::ReproError;
+use goodhart_findings::checks::Check;
 
 /// Where a target's data comes from, which decides the code that runs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -326,12 +326,7 @@ fn chance_proxies(p: &Pipeline) -> Result<Vec<crate::pipeline::RmReport>, ReproE
     let policy = p.policy(&w)?;
     let gold = p.gold(&w, &policy)?;
     let data = p.proxy_data(&w, &policy, &gold)?;
-    p.config
-        .sweeps
-        .chance_rm_sizes
-        .iter()
-        .map(|size| Ok(p.proxy(&w, size, &data)?.eval))
-        .collect()
+    p.config.sweeps.chance_rm_sizes.iter().map(|size| Ok(p.proxy(&w, size, &data)?.eval)).collect()
 }
 
 const X_SQRT_KL: &str = "sqrt(KL) (nats^1/2)";

@@ -6,9 +6,9 @@ use super::*;
 use crate::config::PolicyStage;
 use crate::fig1::{analyse_rl, bon_result, RlResult};
 use crate::pipeline::{Pipeline, RubricScorer};
-use crate::verify::sweeps::{difference, policy_checks, PolicyPoint};
 use crate::ReproError;
 use goodhart_core::Estimate;
+use goodhart_findings::checks::sweeps::{difference, policy_checks, PolicyPoint};
 
 /// Runs the target `target` of this family.
 pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError> {
