@@ -1,5 +1,5 @@
 //! The native half of the `goodhart` Python package (`goodhart._native`): thin bindings of the
-//! math crates and of `goodhart_data::analyze`. The Python half (`python/goodhart/`) turns what
+//! math crates, of `goodhart_data::analyze` and of `goodhart_findings`' checks. The Python half (`python/goodhart/`) turns what
 //! these functions return into dataclasses, checks argument types and holds the docstrings; the
 //! numbers are all computed here, by the same code the Rust crates test.
 //!
@@ -19,6 +19,7 @@ use pyo3::prelude::*;
 
 mod bon;
 mod data;
+mod findings;
 mod kl;
 mod laws;
 
@@ -42,5 +43,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     kl::register(m)?;
     laws::register(m)?;
     data::register(m)?;
+    findings::register(m)?;
     Ok(())
 }

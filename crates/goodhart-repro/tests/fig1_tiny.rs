@@ -179,6 +179,7 @@ fn tiny_fig1_runs_end_to_end_and_reuses_its_cache() {
     // The numbers themselves are pinned by a golden file (see `golden`).
     golden::check("fig1_tiny.csv", &records_csv(&fig.records));
     counter_examples_fail_their_checks(&fig);
+    bless_findings_fixture(out.path());
 
     // A second run finds every stage cached and gives the same numbers.
     let again = fig1(&Pipeline::new(config, runs.path(), Device::flex()).with_reporter(reporter)).unwrap();
@@ -355,6 +356,21 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 /// Synthetic counter-examples on a real figure, each failing the check it names (the checks whose
 /// rules are not functions of plain numbers tested beside them).
+/// With `GOODHART_BLESS`, the tiny figure's `fig1.json` and `fig1.parquet` become the fixture
+/// on which `goodhart-findings`' test pins figure 1's checks and the Python package's tests
+/// compare its checks on a table with the Rust verdicts (`crates/goodhart-findings/tests/data/`).
+fn bless_findings_fixture(results: &std::path::Path) {
+    if std::env::var_os("GOODHART_BLESS").is_none() {
+        return;
+    }
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../goodhart-findings/tests/data");
+    std::fs::create_dir_all(&data).unwrap();
+    for (from, to) in [("fig1.json", "fig1_tiny.json"), ("fig1.parquet", "fig1_tiny.parquet")] {
+        std::fs::copy(results.join(from), data.join(to)).unwrap();
+    }
+    eprintln!("blessed {}: rerun goodhart-findings' tests with GOODHART_BLESS=1", data.display());
+}
+
 fn counter_examples_fail_their_checks(fig: &goodhart_repro::fig1::Fig1) {
     use goodhart_findings::checks::{fig1_checks, Check};
     use goodhart_findings::stats::Verdict;

@@ -75,7 +75,8 @@ fn pooled_trend(seeds: &[SeedCoefficients], resamples: usize, seed: u64) -> Opti
 /// beta_bon down, each passing when its seed-level 90% interval lies on the paper's side of 0, and
 /// N/A where some seed's curve leaves the gold's trusted range.
 pub fn pooled_bon_trends(seeds: &[(u64, Fig1)]) -> Vec<Check> {
-    let wanted: [(&str, fn(f64, f64) -> Option<f64>, bool); 2] = [
+    type Coefficient = fn(f64, f64) -> Option<f64>;
+    let wanted: [(&str, Coefficient, bool); 2] = [
         ("F3 alpha_bon rises with RM size, pooled over seeds (seed-level resampling)", |a, _| Some(a), true),
         ("F3 beta_bon falls with RM size, pooled over seeds (seed-level resampling)", |_, b| Some(b), false),
     ];

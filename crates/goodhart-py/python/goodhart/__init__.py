@@ -1,7 +1,7 @@
 """goodhart: measure reward-model overoptimisation from Python.
 
 The numbers are computed by goodhart's Rust crates (goodhart-bon, goodhart-kl, goodhart-laws,
-goodhart-data); this package passes NumPy arrays to them without copying where it can.
+goodhart-data, goodhart-findings); this package passes NumPy arrays to them without copying where it can.
 
 - Best-of-n: :func:`bon_curves` (the unbiased estimator over pools, with standard errors and
   bootstrap intervals), :func:`bon_pool`, :func:`log_grid`, :func:`kl_bon`,
@@ -13,6 +13,8 @@ goodhart-data); this package passes NumPy arrays to them without copying where i
 - Laws: :func:`fit`, :func:`fit_shared_alpha`, :func:`evaluate`, :func:`peak`,
   :func:`extrapolate`, :func:`log_linear_regression`, :func:`iterated_rl`, :data:`FORMS`.
 - Your own runs: :func:`analyze` (a file or a data frame of best-of-n pools or PPO logs).
+- The paper's findings checked on results: :mod:`goodhart.findings` (figure 1's checks on a
+  ``fig1.json``, the gold's trusted range along every curve of a results table).
 
 Every bad input raises :class:`GoodhartError` (a ``ValueError``) with a message that names the
 argument and the fix.
@@ -32,6 +34,7 @@ from goodhart.bon import (
     n_for_kl_bon,
     pool_selection,
 )
+from goodhart import findings
 from goodhart.data import Analysis, analyze
 from goodhart.kl import Estimate, KlSummary, kl_batch, kl_categorical, kl_sequences, kl_summary, kl_token
 from goodhart.laws import (
@@ -53,6 +56,7 @@ from goodhart.laws import (
 __all__ = [
     "GoodhartError",
     "__version__",
+    "findings",
     "BonCurves",
     "bon_curves",
     "bon_pool",
