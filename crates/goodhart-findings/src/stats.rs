@@ -242,6 +242,12 @@ impl TrustedRange {
     pub fn covers_curve(&self) -> bool {
         self.up_to >= self.measured_to
     }
+
+    /// The range of the curve read only up to `d` (a check that reads one point, or the curve
+    /// up to a distance): it covers that part when the gold is trusted up to `d`.
+    pub fn read_to(self, d: f64) -> Self {
+        TrustedRange { measured_to: self.measured_to.min(d), ..self }
+    }
 }
 
 impl std::fmt::Display for TrustedRange {

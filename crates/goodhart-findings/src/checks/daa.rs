@@ -5,8 +5,8 @@
 use goodhart_core::Estimate;
 use serde::{Deserialize, Serialize};
 
-use super::{check, not_applicable, Check};
-use crate::stats::{split_half_fall, SplitFall, SIGNIFICANT_SE};
+use super::{check, not_applicable, within_trust, Check};
+use crate::stats::{split_half_fall, SplitFall, TrustedRange, SIGNIFICANT_SE};
 
 /// R^2 from which a fitted form counts as fitting (as for figure 1's RL fit).
 pub const FITS_R2: f64 = 0.8;
@@ -68,15 +68,31 @@ pub struct DaaRun {
     /// the fit failed).
     pub r2_rl: f64,
     pub r2_bon: f64,
+    /// How far along the run's curve (the mean over its trajectories) the gold orders its points
+    /// as the rubric does (`None` without rubric scores): a check that reads the curve beyond it
+    /// is not applicable.
+    #[serde(default)]
+    pub trusted: Option<TrustedRange>,
 }
 
 /// Per run: the gold rises and then falls (each by more than [`SIGNIFICANT_SE`] standard errors,
 /// on prompts that did not pick the peak); per loss, at least one beta shows both; and whether
-/// either of the paper's forms fits (R^2 >= [`FITS_R2`]).
+/// either of the paper's forms fits (R^2 >= [`FITS_R2`]). Each check reads whole curves: it is
+/// not applicable where one of them goes beyond the gold's trusted range ([`within_trust`]).
 pub fn daa_checks(runs: &[DaaRun]) -> Vec<Check> {
+    let label = |r: &DaaRun| format!("{} beta {}", r.loss, r.beta);
+    let labels: Vec<String> = runs.iter().map(label).collect();
+    let ranges = |of: &dyn Fn(&DaaRun) -> bool| -> Vec<(String, Option<TrustedRange>)> {
+        runs.iter().zip(&labels).filter(|(r, _)| of(r)).map(|(r, l)| (l.clone(), r.trusted)).collect()
+    };
+    let gated = |c: Check, ranges: &[(String, Option<TrustedRange>)]| {
+        within_trust(c, ranges.iter().map(|(l, t)| (l.as_str(), t.as_ref())))
+    };
     let mut out = Vec::new();
     for r in runs {
         let s = &r.shape;
+        let mine = ranges(&|o: &DaaRun| std::ptr::eq(o, r));
+        let check = |name: &str, passed: bool, detail: String| gated(check(name, passed, detail), &mine);
         out.push(check(
             &format!("dpo {} beta {}: the gold rises, then falls", r.loss, r.beta),
             s.rises() && s.fall.falls,
@@ -104,20 +120,24 @@ pub fn daa_checks(runs: &[DaaRun]) -> Vec<Check> {
             out.push(not_applicable(&name, "no runs".into()));
             continue;
         }
+        let of_loss = ranges(&|o: &DaaRun| o.loss == loss);
         let shown: Vec<String> = mine
             .iter()
             .filter(|r| r.shape.rises() && r.shape.fall.falls)
             .map(|r| r.beta.to_string())
             .collect();
-        out.push(check(
-            &name,
-            !shown.is_empty(),
-            format!(
-                "{} of {} betas rise and fall{}",
-                shown.len(),
-                mine.len(),
-                if shown.is_empty() { String::new() } else { format!(": {}", shown.join(", ")) }
+        out.push(gated(
+            check(
+                &name,
+                !shown.is_empty(),
+                format!(
+                    "{} of {} betas rise and fall{}",
+                    shown.len(),
+                    mine.len(),
+                    if shown.is_empty() { String::new() } else { format!(": {}", shown.join(", ")) }
+                ),
             ),
+            &of_loss,
         ));
     }
     out
@@ -170,6 +190,7 @@ mod tests {
             shape: RiseAndFall::of(&table(curve, 40), curve.len()),
             r2_rl: r2,
             r2_bon: 0.2,
+            trusted: None,
         }
     }
 
@@ -193,5 +214,30 @@ mod tests {
         let checks = daa_checks(&[run(&[0.0, 0.5, 1.0, 0.6, 0.2], 0.5)]);
         assert!(checks[1].fails(), "{}", checks[1]);
         assert!(checks[0].passed);
+    }
+
+    #[test]
+    fn a_run_read_beyond_the_golds_trusted_range_is_not_applicable() {
+        let at = |mean: f64| Estimate { mean, se: 0.05, n: 40 };
+        let d = [0.0, 1.0, 2.0, 3.0, 4.0];
+        let gold = [0.0, 0.5, 1.0, 0.6, 0.2].map(at);
+        // the rubric falls from the second point while the gold still climbs
+        let parted = crate::stats::order_trusted_range(&d, &gold, &[0.0, 0.5, 0.1, -0.5, -1.0].map(at));
+        let together = crate::stats::order_trusted_range(&d, &gold, &[0.0, 0.4, 0.9, 0.5, 0.1].map(at));
+        let mut beyond = run(&[0.0, 0.5, 1.0, 0.6, 0.2], 0.9);
+        beyond.trusted = parted;
+        let checks = daa_checks(&[beyond.clone()]);
+        assert!(checks.iter().all(|c| !c.applies), "{checks:?}");
+        assert!(checks[0].detail.contains("trusted range"), "{}", checks[0]);
+        beyond.trusted = together;
+        let checks = daa_checks(&[beyond.clone()]);
+        assert!(checks.iter().all(|c| c.applies && c.passed), "{checks:?}");
+        // a loss-level check reads every beta of the loss: one untrusted beta makes it N/A
+        let mut other = beyond.clone();
+        other.beta = 0.5;
+        other.trusted = parted;
+        let checks = daa_checks(&[beyond, other]);
+        assert!(checks[0].applies && !checks[2].applies);
+        assert!(!checks.last().unwrap().applies, "{}", checks.last().unwrap());
     }
 }

@@ -6,8 +6,8 @@
 use goodhart_core::Estimate;
 
 use super::sweeps::difference;
-use super::{check, Check};
-use crate::stats::SIGNIFICANT_SE;
+use super::{check, within_trust, Check};
+use crate::stats::{TrustedRange, SIGNIFICANT_SE};
 
 /// One optimisation curve's gold peak: the highest mean gold of its points.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +21,10 @@ pub struct PeakCell {
     pub peak: Estimate,
     /// KL(pi || pi_init) at the peak.
     pub peak_kl: f64,
+    /// How far along the curve the gold orders its points as the rubric does (`None`: not
+    /// measured); the peak is the highest of the whole curve, so a check that reads it is not
+    /// applicable unless the range covers the curve.
+    pub trusted: Option<TrustedRange>,
 }
 
 impl PeakCell {
@@ -41,13 +45,15 @@ impl PeakCell {
             objective: objective.to_string(),
             peak: gold[k],
             peak_kl: kl[k],
+            trusted: None,
         })
     }
 }
 
 /// For every ensemble cell, whether its peak gold beats the single proxy's of the same method,
 /// size and label noise by more than [`SIGNIFICANT_SE`] standard errors (independent errors;
-/// both peaks are maxima over the same number of points, so the selection favours neither).
+/// both peaks are maxima over the same number of points, so the selection favours neither). Not
+/// applicable where either curve goes beyond the gold's trusted range ([`within_trust`]).
 pub fn ensemble_checks(cells: &[PeakCell]) -> Vec<Check> {
     let mut out = Vec::new();
     for e in cells.iter().filter(|c| c.objective != "single") {
@@ -67,7 +73,8 @@ pub fn ensemble_checks(cells: &[PeakCell]) -> Vec<Check> {
         };
         let gain = difference(e.peak, single.peak);
         let passed = gain.mean > SIGNIFICANT_SE * gain.se;
-        out.push(check(
+        let ranges = [(e.objective.as_str(), e.trusted.as_ref()), ("single", single.trusted.as_ref())];
+        out.push(within_trust(check(
             &name,
             passed,
             format!(
@@ -81,7 +88,7 @@ pub fn ensemble_checks(cells: &[PeakCell]) -> Vec<Check> {
                 gain.mean,
                 gain.se
             ),
-        ));
+        ), ranges));
     }
     out
 }
@@ -102,6 +109,7 @@ mod tests {
             objective: objective.into(),
             peak: est(mean, se),
             peak_kl: 2.0,
+            trusted: None,
         }
     }
 
@@ -140,5 +148,22 @@ mod tests {
         let p = PeakCell::of("bon", "p1k", 0.0, "mean", &[0.0, 1.5, 3.0], &gold).unwrap();
         assert_eq!((p.peak, p.peak_kl), (gold[1], 1.5));
         assert!(PeakCell::of("bon", "p1k", 0.0, "mean", &[], &[]).is_none());
+    }
+
+    #[test]
+    fn a_peak_read_where_the_gold_is_not_trusted_is_not_applicable() {
+        let d = [0.0, 1.0, 2.0];
+        let gold = [est(0.0, 0.05), est(1.0, 0.05), est(2.0, 0.05)];
+        let parted =
+            crate::stats::order_trusted_range(&d, &gold, &[est(0.0, 0.05), est(1.0, 0.05), est(-1.0, 0.05)]);
+        let mut ensemble = cell("mean", 1.5, 0.05);
+        ensemble.trusted = parted;
+        let checks = ensemble_checks(&[cell("single", 1.0, 0.05), ensemble.clone()]);
+        assert!(!checks[0].applies && checks[0].detail.contains("mean:"), "{}", checks[0]);
+        // the single proxy's curve gates the comparison too
+        let mut single = cell("single", 1.0, 0.05);
+        single.trusted = parted;
+        ensemble.trusted = None;
+        assert!(!ensemble_checks(&[single, ensemble])[0].applies);
     }
 }

@@ -4,8 +4,8 @@
 
 use goodhart_core::Estimate;
 
-use super::{check, not_applicable, Check};
-use crate::stats::SIGNIFICANT_SE;
+use super::{check, not_applicable, within_trust, Check};
+use crate::stats::{TrustedRange, SIGNIFICANT_SE};
 
 /// Validation loss within this much of ln 2 counts as chance.
 pub const CHANCE_MARGIN: f64 = 0.01;
@@ -36,6 +36,10 @@ pub struct DataPoint {
     pub val_loss: f64,
     /// Best-of-n gold near n = 1000.
     pub gold: Estimate,
+    /// The best-of-n curve's trusted range, read up to the point `gold` is from
+    /// ([`TrustedRange::read_to`]; `None`: not measured): the checks that read `gold` are not
+    /// applicable where it lies beyond.
+    pub trusted: Option<TrustedRange>,
 }
 
 /// Resamples of the data trend: each point's gold drawn from its estimate's normal distribution.
@@ -74,7 +78,9 @@ pub fn data_checks(points: &[DataPoint]) -> Vec<Check> {
             .map(|_| mine.iter().map(|p| Some(p.gold.mean + p.gold.se * rng.next_gaussian())).collect())
             .collect();
         let listed: Vec<String> = mine.iter().map(|p| format!("{}: {}", p.pairs, est(p.gold))).collect();
-        out.push(match crate::stats::trend(&pairs, &gold, &resampled) {
+        let labels: Vec<String> = mine.iter().map(|p| format!("{} pairs", p.pairs)).collect();
+        let ranges = labels.iter().map(String::as_str).zip(mine.iter().map(|p| p.trusted.as_ref()));
+        out.push(within_trust(match crate::stats::trend(&pairs, &gold, &resampled) {
             Some(t) => check(
                 &name,
                 t.excludes_zero(true),
@@ -87,7 +93,7 @@ pub fn data_checks(points: &[DataPoint]) -> Vec<Check> {
                 ),
             ),
             None => check(&name, false, format!("cannot fit a trend to {}", listed.join(", "))),
-        });
+        }, ranges));
     }
     let at_chance: Vec<String> = points
         .iter()
@@ -131,6 +137,7 @@ pub fn data_checks(points: &[DataPoint]) -> Vec<Check> {
 /// reported. `one_by_4d` and `four_by_d` are the two proxies.
 pub fn epochs_checks(one_by_4d: &DataPoint, four_by_d: &DataPoint) -> Vec<Check> {
     let gold = difference(one_by_4d.gold, four_by_d.gold);
+    let ranges = [("1 epoch", one_by_4d.trusted.as_ref()), ("more epochs", four_by_d.trusted.as_ref())];
     vec![
         check(
             "F5 epochs: more data beats more epochs, in validation loss",
@@ -140,7 +147,7 @@ pub fn epochs_checks(one_by_4d: &DataPoint, four_by_d: &DataPoint) -> Vec<Check>
                 one_by_4d.pairs, one_by_4d.val_loss, four_by_d.epochs, four_by_d.pairs, four_by_d.val_loss,
             ),
         ),
-        check(
+        within_trust(check(
             "F5 epochs: more data beats more epochs, in gold",
             significant(gold),
             format!(
@@ -152,7 +159,7 @@ pub fn epochs_checks(one_by_4d: &DataPoint, four_by_d: &DataPoint) -> Vec<Check>
                 est(four_by_d.gold),
                 est(gold)
             ),
-        ),
+        ), ranges),
     ]
 }
 
@@ -171,6 +178,9 @@ pub struct PolicyPoint {
     /// not resolved).
     pub peak_kl: f64,
     pub peak_is_last: bool,
+    /// The curve's trusted range (`None`: not measured): the gain is its maximum, read over the
+    /// whole curve, so the checks are not applicable unless the range covers it.
+    pub trusted: Option<TrustedRange>,
 }
 
 /// How much lower (nats per token) the larger policy's validation loss must be for it to count
@@ -223,6 +233,8 @@ pub fn policy_checks(method: &str, main: &PolicyPoint, large: &PolicyPoint) -> V
         return vec![not_applicable(&gains, why.clone()), not_applicable(&same, why)];
     }
     let less = difference(main.gain, large.gain);
+    let ranges =
+        || [(main.size.as_str(), main.trusted.as_ref()), (large.size.as_str(), large.trusted.as_ref())];
     let mut out = vec![check(
         &gains,
         significant(less),
@@ -249,7 +261,7 @@ pub fn policy_checks(method: &str, main: &PolicyPoint, large: &PolicyPoint) -> V
             if resolved { "" } else { "; a maximum at the last point is not a resolved peak" }
         ),
     ));
-    out
+    out.into_iter().map(|c| within_trust(c, ranges())).collect()
 }
 
 /// One cell of the KL-penalty sweep: its coefficient, its curve (KL and gold by evaluation, the
@@ -416,8 +428,15 @@ pub const PREDICTION_SE: f64 = 2.0;
 /// Finding 9, two checks on the largest k at the same label budget, both read at the same measured
 /// sqrt(KL(pi_k || pi_init)) on the one-round run's mean curve: k rounds gain over one round by
 /// more than [`SIGNIFICANT_SE`] se, and the gain agrees with the paper's beta d ln k within
-/// [`PREDICTION_SE`] se. N/A when the k-round run went past the one-round run.
-pub fn iterated_checks(k: usize, gain: crate::records::Gain) -> Vec<Check> {
+/// [`PREDICTION_SE`] se. N/A when the k-round run went past the one-round run, or where the gold
+/// is not trusted along what the checks read (`trusted`: each reading's label and its trusted
+/// range, the one-round curve's cut at the distance it is read to; [`within_trust`]).
+pub fn iterated_checks(
+    k: usize,
+    gain: crate::records::Gain,
+    trusted: &[(String, Option<TrustedRange>)],
+) -> Vec<Check> {
+    let gated = |c: Check| within_trust(c, trusted.iter().map(|(l, t)| (l.as_str(), t.as_ref())));
     let name = "F9 iterated RLHF: k rounds beat one round at the same measured distance and label budget";
     let size = "F9 iterated RLHF: the gain is the paper's beta d ln k";
     if k < 2 {
@@ -432,7 +451,7 @@ pub fn iterated_checks(k: usize, gain: crate::records::Gain) -> Vec<Check> {
     };
     let on_sum = gain.at_sum.map_or("past the one-round run".into(), est);
     let off = (g.mean - gain.predicted).abs();
-    vec![
+    [
         check(
             name,
             significant(g),
@@ -452,6 +471,9 @@ pub fn iterated_checks(k: usize, gain: crate::records::Gain) -> Vec<Check> {
             ),
         ),
     ]
+    .into_iter()
+    .map(gated)
+    .collect()
 }
 
 /// Finding 2, extrapolation: fitted on the small-d half, each accepted form predicts the large-d
@@ -489,7 +511,7 @@ mod tests {
     }
 
     fn dp(size: &str, pairs: usize, epochs: usize, val_loss: f64, gold: f64) -> DataPoint {
-        DataPoint { rm_size: size.into(), pairs, epochs, val_loss, gold: e(gold, 0.05) }
+        DataPoint { rm_size: size.into(), pairs, epochs, val_loss, gold: e(gold, 0.05), trusted: None }
     }
 
     #[test]
@@ -529,6 +551,18 @@ mod tests {
         // counter-example: lower loss, but the gold went the other way
         let gold = epochs_checks(&dp("p3k", 400, 1, 0.50, 0.1), &dp("p3k", 100, 4, 0.60, 0.3));
         assert!(gold[0].passed && gold[1].fails());
+        // a gold read beyond its trusted range: the gold check is N/A, the loss check still read
+        let at = |mean: f64| Estimate { mean, se: 0.02, n: 40 };
+        let d = [0.0, 1.0, 2.0];
+        let parted =
+            crate::stats::order_trusted_range(&d, &[0.0, 1.0, 2.0].map(at), &[0.0, 1.0, -1.0].map(at));
+        let (mut one, four) = (dp("p3k", 400, 1, 0.50, 0.3), dp("p3k", 100, 4, 0.60, 0.1));
+        one.trusted = parted.map(|t| t.read_to(2.0));
+        let beyond = epochs_checks(&one, &four);
+        assert!(beyond[0].passed && !beyond[1].applies, "{beyond:?}");
+        // ... and read at a point inside it, it applies
+        one.trusted = parted.map(|t| t.read_to(1.0));
+        assert!(epochs_checks(&one, &four)[1].passed);
     }
 
     /// A policy whose loss and initial rubric score improve with its size.
@@ -541,6 +575,7 @@ mod tests {
             gain: e(gain, 0.05),
             peak_kl,
             peak_is_last: false,
+            trusted: None,
         }
     }
 
@@ -563,6 +598,14 @@ mod tests {
     fn a_larger_policy_must_gain_less_and_peak_at_a_similar_kl() {
         let c = policy_checks("bon", &pp("p300k", 300_000, 0.8, 4.0), &pp("p1m", 1_000_000, 0.4, 5.0));
         assert!(c.iter().all(|c| c.passed), "{c:?}");
+        // the same, the larger policy's curve read beyond the gold's trusted range: N/A
+        let at = |mean: f64| Estimate { mean, se: 0.02, n: 40 };
+        let d = [0.0, 1.0, 2.0];
+        let mut large = pp("p1m", 1_000_000, 0.4, 5.0);
+        large.trusted =
+            crate::stats::order_trusted_range(&d, &[0.0, 1.0, 2.0].map(at), &[0.0, 1.0, -1.0].map(at));
+        let c = policy_checks("bon", &pp("p300k", 300_000, 0.8, 4.0), &large);
+        assert!(c.iter().all(|c| !c.applies && c.detail.contains("p1m")), "{c:?}");
         let more = policy_checks("bon", &pp("p300k", 300_000, 0.4, 4.0), &pp("p1m", 1_000_000, 0.8, 5.0));
         assert!(more[0].fails(), "the larger policy gaining more is a counter-example");
         let far = policy_checks("bon", &pp("p300k", 300_000, 0.8, 1.0), &pp("p1m", 1_000_000, 0.4, 5.0));
@@ -650,14 +693,24 @@ mod tests {
         use crate::records::Gain;
         let g = |at_measured: Option<Estimate>, predicted: f64| Gain { at_measured, at_sum: None, predicted };
         let passed = |c: Vec<Check>| c.iter().map(|c| c.passed).collect::<Vec<_>>();
-        assert_eq!(passed(iterated_checks(4, g(Some(e(0.5, 0.1)), 0.6))), [true, true]);
+        assert_eq!(passed(iterated_checks(4, g(Some(e(0.5, 0.1)), 0.6), &[])), [true, true]);
         // counter-examples: within noise; a gain far from beta d ln k; a loss
-        assert_eq!(passed(iterated_checks(4, g(Some(e(0.1, 0.1)), 0.1))), [false, true]);
-        assert_eq!(passed(iterated_checks(4, g(Some(e(0.5, 0.1)), 1.5))), [true, false]);
-        assert!(iterated_checks(4, g(Some(e(-0.5, 0.1)), 0.6)).iter().all(|c| c.fails()));
+        assert_eq!(passed(iterated_checks(4, g(Some(e(0.1, 0.1)), 0.1), &[])), [false, true]);
+        assert_eq!(passed(iterated_checks(4, g(Some(e(0.5, 0.1)), 1.5), &[])), [true, false]);
+        assert!(iterated_checks(4, g(Some(e(-0.5, 0.1)), 0.6), &[]).iter().all(|c| c.fails()));
         // beyond the one-round run, or one round only: nothing to compare
-        assert!(iterated_checks(4, g(None, 0.6)).iter().all(|c| !c.applies));
-        assert!(iterated_checks(1, g(None, 0.6)).iter().all(|c| !c.applies));
+        assert!(iterated_checks(4, g(None, 0.6), &[]).iter().all(|c| !c.applies));
+        assert!(iterated_checks(1, g(None, 0.6), &[]).iter().all(|c| !c.applies));
+        // a gain that passes, read where the gold is not trusted: N/A, the measurement shown
+        let at = |mean: f64| Estimate { mean, se: 0.05, n: 40 };
+        let d = [0.0, 1.0, 2.0];
+        let parted =
+            crate::stats::order_trusted_range(&d, &[0.0, 1.0, 2.0].map(at), &[0.0, 1.0, -1.0].map(at));
+        let held = crate::stats::order_trusted_range(&d, &[0.0, 1.0, 2.0].map(at), &[0.0, 1.0, 1.5].map(at));
+        let gate = |t| [("k rounds".to_string(), t)];
+        let beyond = iterated_checks(4, g(Some(e(0.5, 0.1)), 0.6), &gate(parted));
+        assert!(beyond.iter().all(|c| !c.applies && c.detail.contains("gain")), "{beyond:?}");
+        assert_eq!(passed(iterated_checks(4, g(Some(e(0.5, 0.1)), 0.6), &gate(held))), [true, true]);
     }
 
     #[test]

@@ -12,8 +12,9 @@ use serde::Serialize;
 use super::*;
 use crate::pipeline::{Base, Pipeline};
 use crate::ReproError;
-use goodhart_findings::checks::{check, not_applicable, Check};
+use goodhart_findings::checks::{check, not_applicable, within_trust, Check};
 use goodhart_findings::stats::SIGNIFICANT_SE;
+use goodhart_findings::stats::{order_trusted_range, TrustedRange};
 
 /// The methods, in the order they are drawn.
 pub const METHODS: [&str; 3] = ["bon", "poisson", "soft"];
@@ -100,7 +101,7 @@ fn gold_at_kl(c: &MethodCurve, kl: f64) -> Option<Vec<f64>> {
 /// `method` against best-of-n on one proxy: at the largest KL both reach, its gold exceeds
 /// best-of-n's by more than [`SIGNIFICANT_SE`] se (paired over prompts): it overoptimised less
 /// at the same KL. N/A when best-of-n's gold did not fall from its peak by then (nothing to do
-/// better than).
+/// better than), and where either curve is read beyond the gold's trusted range ([`trusted`]).
 pub fn family_check(size: &str, bon: &MethodCurve, other: &MethodCurve) -> Check {
     let name = format!("bon-family {} {size}: more gold than best-of-n at the same KL", other.method);
     let top = |c: &MethodCurve| c.kl.last().copied().unwrap_or(0.0);
@@ -118,14 +119,27 @@ pub fn family_check(size: &str, bon: &MethodCurve, other: &MethodCurve) -> Check
             format!("best-of-n's gold has not fallen from its peak by KL {kl:.2} ({peak:.3} -> {bon_at:.3}): nothing to overoptimise less than"),
         );
     }
-    check(
-        &name,
-        diff.mean > SIGNIFICANT_SE * diff.se,
-        format!(
-            "at KL {kl:.2}: {} gold minus best-of-n's {:+.3} (se {:.3}, paired over {} prompts; needs > {SIGNIFICANT_SE} se); best-of-n fell {peak:.3} -> {bon_at:.3}",
-            other.method, diff.mean, diff.se, diff.n
+    let read = kl.max(0.0).sqrt();
+    let ranges = [(bon, trusted(bon)), (other, trusted(other))]
+        .map(|(c, t)| (c.method.as_str(), t.map(|t| t.read_to(read))));
+    within_trust(
+        check(
+            &name,
+            diff.mean > SIGNIFICANT_SE * diff.se,
+            format!(
+                "at KL {kl:.2}: {} gold minus best-of-n's {:+.3} (se {:.3}, paired over {} prompts; needs > {SIGNIFICANT_SE} se); best-of-n fell {peak:.3} -> {bon_at:.3}",
+                other.method, diff.mean, diff.se, diff.n
+            ),
         ),
+        ranges.iter().map(|(l, t)| (*l, t.as_ref())),
     )
+}
+
+/// How far along a method's curve (in sqrt of its exact KL) the gold orders its points as the
+/// rubric does (`None` without rubric scores).
+pub fn trusted(c: &MethodCurve) -> Option<TrustedRange> {
+    let d: Vec<f64> = c.kl.iter().map(|k| k.max(0.0).sqrt()).collect();
+    order_trusted_range(&d, &c.gold, &c.rubric)
 }
 
 /// Where each method's mean gold peaks on a curve: its tuned parameter (the hacking threshold).
@@ -375,9 +389,17 @@ mod tests {
         for j in k..kept.gold_by_prompt.len() {
             kept.gold_by_prompt[j] = bon.gold_by_prompt[k].clone();
             kept.gold[j] = bon.gold[k];
+            kept.rubric[j] = bon.rubric[k];
         }
         let c = family_check("p", bon, &kept);
         assert!(c.passed, "{c}");
+        // the same curve where the rubric falls all along while its gold rises: not trusted, N/A
+        let mut misled = kept.clone();
+        misled.rubric =
+            (0..misled.gold.len()).map(|j| Estimate { mean: -(j as f64), se: 0.01, n: 64 }).collect();
+        assert!(trusted(&misled).is_some_and(|t| !t.covers_curve()));
+        let c = family_check("p", bon, &misled);
+        assert!(!c.applies && c.detail.contains("trusted range"), "{c}");
         // and where best-of-n never falls there is nothing to beat: N/A
         let (proxy, gold) = pools(|g, _| g);
         let clean = family_curves(&proxy, &gold, &gold, &ns).unwrap();

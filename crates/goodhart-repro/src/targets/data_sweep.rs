@@ -112,6 +112,7 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
             epochs: c.epochs,
             val_loss: c.result.proxy.val.loss,
             gold: gold_near_n(&c.result, 1000).1,
+            trusted: c.result.trusted.map(|t| t.read_to(d_near_n(&c.result, 1000))),
         })
         .collect();
     let checks = match target {

@@ -80,6 +80,7 @@ fn summary(loss: String, beta: f64, outs: &[DaaOutput]) -> Result<RunSummary, Re
     }
     let means: Vec<f64> = gold.iter().map(|g| g.mean).collect();
     let r2 = |form: Form| fit(form, &d, &means, &FitOptions::default()).map_or(f64::NAN, |f| f.r2);
+    let rubric = column(|e| e.rubric);
     Ok(RunSummary {
         run: DaaRun {
             loss,
@@ -87,12 +88,13 @@ fn summary(loss: String, beta: f64, outs: &[DaaOutput]) -> Result<RunSummary, Re
             shape: RiseAndFall::over_runs(&tables, cols),
             r2_rl: r2(Form::Rl),
             r2_bon: r2(Form::Bon),
+            trusted: goodhart_findings::stats::order_trusted_range(&d, &gold, &rubric),
         },
         steps: out.evals.iter().map(|e| e.step).collect(),
         d,
         gold,
         implicit: column(|e| Some(e.proxy)),
-        rubric: column(|e| e.rubric),
+        rubric,
         late_accuracy: outs
             .iter()
             .map(|o| {

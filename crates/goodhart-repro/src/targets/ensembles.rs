@@ -133,7 +133,10 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
         .iter()
         .map(|c| {
             let kl: Vec<f64> = c.d.iter().map(|d| d * d).collect();
-            PeakCell::of(&c.method, &c.size, c.label_noise, &c.objective, &kl, &c.gold)
+            PeakCell::of(&c.method, &c.size, c.label_noise, &c.objective, &kl, &c.gold).map(|mut p| {
+                p.trusted = goodhart_findings::stats::order_trusted_range(&c.d, &c.gold, &c.rubric);
+                p
+            })
         })
         .collect();
     let checks = ensemble_checks(&peaks.iter().flatten().cloned().collect::<Vec<_>>());

@@ -13,6 +13,7 @@ use crate::fig1::{analyse_rl, RlResult};
 use crate::pipeline::{KeyedPolicy, Pipeline, Round, RoundSpec, TrainedPolicy};
 use crate::ReproError;
 use goodhart_findings::checks::sweeps::{at_first_crossing, difference, iterated_checks};
+use goodhart_findings::stats::{order_trusted_range, TrustedRange};
 
 /// The gold after round `round` of a k-round run, at both readings of its distance.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -71,6 +72,31 @@ pub fn gain_over_one_round(it: &Iterated, run: &IteratedRun) -> Gain {
         at_sum: gain(end.d_sum),
         predicted: it.beta * end.d_init * (run.rounds as f64).ln(),
     }
+}
+
+/// Where the gold is trusted along what the checks read: the one-round curve up to the k-round
+/// run's measured distance (its trusted range cut there), and the k-round run's rounds from the
+/// initial policy (the one-round curve's first evaluation, on the same prompts) with their gold
+/// and rubric ([`order_trusted_range`]); `None` for a reading without rubric scores.
+pub fn trusted(it: &Iterated, run: &IteratedRun) -> Vec<(String, Option<TrustedRange>)> {
+    let one = &it.one_round;
+    let read_to = run.end().d_init;
+    let one_round = one.trusted.map(|t| TrustedRange { measured_to: t.measured_to.min(read_to), ..t });
+    let rounds = (|| {
+        let start = (rl_d(one).first().copied()?, *one.gold.first()?, *one.rubric.first()?);
+        let mut points = vec![start];
+        for p in &run.points {
+            points.push((p.d_init, p.gold, p.rubric?));
+        }
+        let d: Vec<f64> = points.iter().map(|p| p.0).collect();
+        let gold: Vec<Estimate> = points.iter().map(|p| p.1).collect();
+        let rubric: Vec<Estimate> = points.iter().map(|p| p.2).collect();
+        order_trusted_range(&d, &gold, &rubric)
+    })();
+    vec![
+        (format!("one round against {} to d = {read_to:.2}", it.rm_size), one_round),
+        (format!("{} rounds", run.rounds), rounds),
+    ]
 }
 
 /// Runs the target.
@@ -135,7 +161,7 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
         one_round,
     };
     let largest = it.runs.iter().max_by_key(|r| r.rounds).expect("iterated_rounds is not empty");
-    let checks = iterated_checks(largest.rounds, gain_over_one_round(&it, largest));
+    let checks = iterated_checks(largest.rounds, gain_over_one_round(&it, largest), &trusted(&it, largest));
     Ok(TargetOutput::new("iterated", markdown(&it), records, Some(figure(&it)), &it).with_checks(checks))
 }
 

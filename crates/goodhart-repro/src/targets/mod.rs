@@ -363,6 +363,12 @@ fn gold_near_n(r: &BonResult, n: u64) -> (u64, Estimate) {
     (r.ns[k], r.gold[k])
 }
 
+/// sqrt(KL) of [`gold_near_n`]'s point.
+fn d_near_n(r: &BonResult, n: u64) -> f64 {
+    let k = (0..r.ns.len()).min_by_key(|&k| r.ns[k].abs_diff(n)).expect("non-empty grid");
+    r.kl[k].max(0.0).sqrt()
+}
+
 fn line(s: &mut String, text: impl AsRef<str>) {
     writeln!(s, "{}", text.as_ref()).expect("write to string");
 }

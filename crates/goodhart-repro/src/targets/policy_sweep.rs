@@ -9,6 +9,7 @@ use crate::pipeline::{Pipeline, RubricScorer};
 use crate::ReproError;
 use goodhart_core::Estimate;
 use goodhart_findings::checks::sweeps::{difference, policy_checks, PolicyPoint};
+use goodhart_findings::stats::TrustedRange;
 
 /// Runs the target `target` of this family.
 pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError> {
@@ -78,10 +79,13 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
     };
     let sizes = [p.config.policy.size.clone(), c.policy_size.clone()];
     let losses = [main_loss, other_loss];
-    let points = |gains: [(Estimate, f64, bool); 2]| -> Result<Vec<PolicyPoint>, ReproError> {
+    let points = |gains: [(Estimate, f64, bool); 2],
+                  trusted: [Option<TrustedRange>; 2]|
+     -> Result<Vec<PolicyPoint>, ReproError> {
         (0..2)
             .zip(gains)
-            .map(|(k, (gain, peak_kl, peak_is_last))| {
+            .zip(trusted)
+            .map(|((k, (gain, peak_kl, peak_is_last)), trusted)| {
                 Ok(PolicyPoint {
                     size: sizes[k].clone(),
                     params: params(&sizes[k])?,
@@ -90,12 +94,14 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
                     gain,
                     peak_kl,
                     peak_is_last,
+                    trusted,
                 })
             })
             .collect()
     };
-    let bon_points = points([bon_gain(&bon[0].1), bon_gain(&bon[1].1)])?;
-    let rl_points = points([rl_gain(&rl[0].1), rl_gain(&rl[1].1)])?;
+    let bon_points =
+        points([bon_gain(&bon[0].1), bon_gain(&bon[1].1)], [bon[0].1.trusted, bon[1].1.trusted])?;
+    let rl_points = points([rl_gain(&rl[0].1), rl_gain(&rl[1].1)], [rl[0].1.trusted, rl[1].1.trusted])?;
     let mut checks = policy_checks("bon", &bon_points[0], &bon_points[1]);
     checks.extend(policy_checks("rl", &rl_points[0], &rl_points[1]));
     let mut s = String::new();
