@@ -11,7 +11,8 @@ fn root() -> PathBuf {
 
 /// The sources that define the experiment config's types.
 const SOURCES: &[&str] = &[
-    "crates/goodhart-repro/src/config.rs",
+    "crates/goodhart-repro/src/config/mod.rs",
+    "crates/goodhart-repro/src/config/stages.rs",
     "crates/goodhart-world/src/lib.rs",
     "crates/goodhart-world/src/writer.rs",
     "crates/goodhart-world/src/rubric.rs",
