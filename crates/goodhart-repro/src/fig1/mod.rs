@@ -197,24 +197,41 @@ pub(super) fn predicted_fall(law: &goodhart_laws::FittedLaw, measured_to: f64) -
 }
 
 /// Best-of-n curves of one proxy over the shared pools, its fits, and its rows.
+/// What a best-of-n result names its proxy by: its pool scores are given, so no model is needed
+/// (an ensemble objective's combined scores have none).
+#[derive(Clone, Copy)]
+pub struct ProxyName<'a> {
+    /// The name the proxy's scores go by in messages.
+    pub name: &'a str,
+    pub size: &'a str,
+    pub report: &'a RmReport,
+}
+
+impl<'a> From<crate::pipeline::ProxyRef<'a>> for ProxyName<'a> {
+    fn from(p: crate::pipeline::ProxyRef<'a>) -> Self {
+        ProxyName { name: p.rm.name(), size: p.size, report: p.report }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
-pub fn bon_result(
+pub fn bon_result<'a>(
     p: &Pipeline,
     bon: &mut BestOfN,
     pools: &Pools,
-    proxy: crate::pipeline::ProxyRef<'_>,
+    proxy: impl Into<ProxyName<'a>>,
     proxy_scores: &[Vec<f64>],
     gold_scores: &[Vec<f64>],
     rubric_scores: Option<&[Vec<f64>]>,
     experiment: &str,
 ) -> Result<(BonResult, Vec<Record>), ReproError> {
-    let proxy_rm = PoolScores::new(proxy.rm.name(), pools, proxy_scores);
+    let proxy: ProxyName<'a> = proxy.into();
+    let proxy_rm = PoolScores::new(proxy.name, pools, proxy_scores);
     let gold_rm = PoolScores::new("gold", pools, gold_scores);
     let rubric_rm = rubric_scores.map(|r| PoolScores::new("rubric", pools, r));
     let judges = Judges { gold: &gold_rm, rubric: rubric_rm.as_ref().map(|r| r as &dyn RewardModel) };
     let curves = bon
         .optimise(Some(&proxy_rm), judges)
-        .map_err(|e| ReproError::from_trait(format!("best-of-n against {}", proxy.rm.name()), e))?;
+        .map_err(|e| ReproError::from_trait(format!("best-of-n against {}", proxy.name), e))?;
     let mut result = analyse(&curves, proxy.report.clone(), p.config.bon.bootstrap, p.config.bon.seed)?;
     result.regressional =
         Some(regressional(proxy_scores, gold_scores, &curves, p.config.bon.bootstrap, p.config.bon.seed));

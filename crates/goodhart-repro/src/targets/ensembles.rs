@@ -8,7 +8,7 @@ use goodhart_rm::ensemble::{Ensemble, Objective};
 use serde::Serialize;
 
 use super::*;
-use crate::fig1::{analyse_rl, bon_result};
+use crate::fig1::{analyse_rl, bon_result, ProxyName};
 use crate::pipeline::{Base, EnsembleMembers, MemberData, Pipeline, Pools, ProxyRef};
 use crate::ReproError;
 use goodhart_findings::checks::ensembles::{ensemble_checks, PeakCell};
@@ -177,12 +177,12 @@ fn bon_cells(
     let (mut records, mut cells) = (Vec::new(), Vec::new());
     for &(label, objective) in objectives {
         let label = cell_label(label, ens.data);
-        let (key, report, scores) = match objective {
-            None => (ens.members[0].key.clone(), ens.members[0].eval.clone(), member_scores[0].clone()),
-            Some(o) => (ens.key(o), ens.report(o), combine_pools(o, &member_scores)?),
+        let (report, scores) = match objective {
+            None => (ens.members[0].eval.clone(), member_scores[0].clone()),
+            Some(o) => (ens.report(o), combine_pools(o, &member_scores)?),
         };
-        let rm = PoolName(format!("{label}-{size}"));
-        let proxy = ProxyRef { key: &key, size, report: &report, rm: &rm };
+        let name = format!("{label}-{size}");
+        let proxy = ProxyName { name: &name, size, report: &report };
         let exp = experiment(&label, ens.label_noise);
         let (result, rows) =
             bon_result(p, bon, inputs.pools, proxy, &scores, inputs.gold, Some(inputs.rubric), &exp)?;
@@ -200,27 +200,6 @@ fn bon_cells(
         });
     }
     Ok((records, cells))
-}
-
-/// A name for best-of-n's records: the pool scores are given, so nothing is scored through it.
-struct PoolName(String);
-
-impl RewardModel for PoolName {
-    fn name(&self) -> &str {
-        &self.0
-    }
-
-    fn num_params(&self) -> u64 {
-        0
-    }
-
-    fn score(
-        &self,
-        _prompts: &[Vec<goodhart_core::TokenId>],
-        _responses: &[Vec<goodhart_core::TokenId>],
-    ) -> Result<Vec<f64>, goodhart_core::BoxError> {
-        Err(format!("{} names precomputed pool scores and scores nothing itself", self.0).into())
-    }
 }
 
 /// The objective of every pooled sample from each member's scores, `[prompt][sample]`.
