@@ -5,6 +5,8 @@
 //!
 //! - [`stats`]: the statistics behind the verdicts (a fall measured on prompts that did not choose
 //!   the peak, a verdict per curve, the range where the gold is trusted, trends over RM size).
+//! - [`tails`]: how heavy a score's right tail is (Hill's estimator), of the proxy and of its
+//!   error against the gold on the initial policy's samples.
 //! - [`records`]: what the experiments measured, as they store it (`fig1.json`'s [`records::Fig1`]).
 //! - [`checks`]: the checks, one per finding and target, each a [`checks::Check`] with the
 //!   numbers it read; `docs/checks.md` says what each one asks and the synthetic case that fails it.
@@ -28,3 +30,4 @@
 pub mod checks;
 pub mod records;
 pub mod stats;
+pub mod tails;

@@ -63,6 +63,11 @@ pub struct BonResult {
     /// (`goodhart_repro::fig1::held_out_agreement`; `None` in results that predate it).
     #[serde(default)]
     pub proxy_gold_agreement_held_out: Option<f64>,
+    /// How heavy the right tails of the proxy and of its error against the gold are on the pools
+    /// (the initial policy's samples; `None` in results that predate it or where a tail cannot be
+    /// estimated).
+    #[serde(default)]
+    pub tails: Option<crate::tails::Tails>,
 }
 
 /// Finding 8's two numbers for one proxy: if the proxy's error were purely regressional, the

@@ -97,6 +97,7 @@ pub fn fig1_markdown(f: &Fig1) -> String {
         )
         .unwrap();
     }
+    tails_markdown(&mut s, &f.results);
     writeln!(s, "\n## Fits of R_bon(d) = d (alpha - beta d) to the gold curve\n").unwrap();
     writeln!(
         s,
@@ -387,4 +388,29 @@ pub fn write_fig1(out: &Path, f: &Fig1, config_json: &str) -> Result<(), ReproEr
     let plot_err = |e: goodhart_plot::PlotError| ReproError::Artifact(e.to_string());
     write_svg(&figure, &out.join("fig1.svg")).map_err(plot_err)?;
     write_png(&figure, &out.join("fig1.png")).map_err(plot_err)
+}
+
+/// The tails of each proxy and of its error on the pools (Hill's estimator), when measured.
+fn tails_markdown(s: &mut String, results: &[crate::fig1::BonResult]) {
+    let measured: Vec<_> =
+        results.iter().filter_map(|r| r.tails.map(|t| (r.proxy.size.as_str(), t))).collect();
+    if measured.is_empty() {
+        return;
+    }
+    writeln!(
+        s,
+        "\n## Tails of the initial policy's samples\n\nHill's tail index (larger: heavier; 90% interval) of each proxy and of its error (proxy minus gold, each in units of its spread, centred per prompt) over the pools: where the error's tail is the heavier, the samples a proxy rates highest are mostly its error (`goodhart_findings::tails`).\n"
+    )
+    .unwrap();
+    writeln!(s, "| size | proxy | proxy - gold | error heavier |\n|---|---|---|---|").unwrap();
+    for (size, t) in measured {
+        let verdict = if t.error.heavier_than(&t.proxy) {
+            "yes"
+        } else if t.proxy.heavier_than(&t.error) {
+            "no, lighter"
+        } else {
+            "no (intervals overlap)"
+        };
+        writeln!(s, "| {size} | {} | {} | {verdict} |", t.proxy, t.error).unwrap();
+    }
 }

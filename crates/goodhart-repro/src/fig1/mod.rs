@@ -236,6 +236,7 @@ pub fn bon_result<'a>(
     result.regressional =
         Some(regressional(proxy_scores, gold_scores, &curves, p.config.bon.bootstrap, p.config.bon.seed));
     result.proxy_gold_agreement_held_out = Some(held_out_agreement(proxy_scores, gold_scores));
+    result.tails = goodhart_findings::tails::Tails::of(proxy_scores, gold_scores);
     // the proxy pulling away from the gold, each in units of its spread on the pools
     let cols = curves.ns.len();
     let (proxy_sd, gold_sd) = (pooled_sd(proxy_scores), pooled_sd(gold_scores));
@@ -374,6 +375,7 @@ fn analyse(
         gold_rubric_concordance_end: None,
         regressional: None,
         proxy_gold_agreement_held_out: None,
+        tails: None,
     })
 }
 
