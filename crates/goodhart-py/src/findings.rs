@@ -18,6 +18,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(trusted_range, m)?)?;
     m.add_function(wrap_pyfunction!(read_columns, m)?)?;
     m.add_function(wrap_pyfunction!(over_runs, m)?)?;
+    m.add_function(wrap_pyfunction!(tail_index, m)?)?;
     Ok(())
 }
 
@@ -113,6 +114,14 @@ fn over_runs<'py>(
         })
         .unzip();
     Ok((PyArray1::from_vec(py, mean), PyArray1::from_vec(py, se)))
+}
+
+/// `goodhart_findings::tails::hill_tail_index`: `(gamma, lo, hi, k, n)`, `None` when the tail
+/// cannot be estimated.
+#[pyfunction]
+fn tail_index(values: PyReadonlyArray1<'_, f64>) -> Option<(f64, f64, f64, usize, usize)> {
+    let values = values.as_array().to_vec();
+    goodhart_findings::tails::hill_tail_index(&values).map(|t| (t.gamma, t.lo, t.hi, t.k, t.n))
 }
 
 /// A table file (Parquet, CSV, JSON lines) as JSON: `[[name, [value, ...]], ...]`, a null

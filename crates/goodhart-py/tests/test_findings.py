@@ -118,3 +118,26 @@ def test_bad_tables_and_curves_are_refused_with_the_fix():
         findings.trusted_range([0, -1], [0, 1], [0.1, 0.1], [0, 1], [0.1, 0.1])
     with pytest.raises(g.GoodhartError, match="fig1.json"):
         findings.fig1_checks(DATA / "no-such-file.json")
+
+
+def hill_reference(x):
+    x = np.sort(np.asarray(x, dtype=float)[np.isfinite(x)])
+    n = len(x)
+    k = min(max(int(round(np.sqrt(n))), 2), n // 2)
+    top = x[::-1][: k + 1] - np.median(x)
+    gamma = np.mean(np.log(top[:k] / top[k]))
+    return gamma, k
+
+
+def test_the_tail_index_is_hills_estimator_as_numpy_computes_it():
+    rng = np.random.default_rng(0)
+    for x in [rng.standard_normal(10_000), (1 - rng.random(5_000)) ** -0.5, rng.standard_t(3, size=(40, 50))]:
+        t = findings.tail_index(x)
+        gamma, k = hill_reference(x.ravel())
+        assert t.k == k and t.n == x.size
+        assert t.gamma == pytest.approx(gamma, rel=1e-12)
+        assert t.lo < t.gamma < t.hi
+    heavy = findings.tail_index((1 - rng.random(40_000)) ** -0.5)
+    light = findings.tail_index(rng.standard_normal(40_000))
+    assert heavy.lo > light.hi
+    assert findings.tail_index([1.0] * 10) is None

@@ -8,6 +8,7 @@
 - :func:`trusted_ranges` and :func:`check_gold_holds`: the same for every curve of a results
   table (``<target>.parquet`` or ``.csv``, a data frame or a dict of columns), a PPO cell's
   trajectories read together (:func:`over_runs`).
+- :func:`tail_index`: Hill's estimate of how heavy a score's right tail is.
 - :func:`read_table`: a results file as columns.
 """
 
@@ -62,6 +63,28 @@ class TrustedRange:
 
     def __str__(self) -> str:
         return self.description
+
+
+@dataclass(frozen=True)
+class TailIndex:
+    """Hill's estimate ``gamma`` of a right tail's index (larger is heavier; a Gaussian sample's
+    falls towards 0 as it grows) from the ``k`` largest exceedances over the median of ``n``
+    values, with its 90% interval ``[lo, hi]``."""
+
+    gamma: float
+    lo: float
+    hi: float
+    k: int
+    n: int
+
+
+def tail_index(values: Any) -> Optional[TailIndex]:
+    """Hill's tail index of ``values`` (any shape, NaN ignored) from its ``round(sqrt(n))``
+    largest exceedances over the median, as figure 1's reports give it for each proxy and its
+    error. ``None`` with fewer than 16 finite values or a flat top."""
+    flat = np.ascontiguousarray(np.asarray(values, dtype=np.float64).ravel())
+    found = _native.tail_index(flat)
+    return None if found is None else TailIndex(*found)
 
 
 def _checks(rows: List[Tuple[str, bool, bool, str]]) -> List[Check]:
@@ -219,6 +242,8 @@ __all__ = [
     "curves",
     "fig1_checks",
     "over_runs",
+    "TailIndex",
+    "tail_index",
     "read_table",
     "trusted_range",
     "trusted_ranges",
