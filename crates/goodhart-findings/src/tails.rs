@@ -52,7 +52,7 @@ pub fn hill_tail_index(values: &[f64]) -> Option<TailIndex> {
     // the k + 1 largest exceedances, largest first
     let top: Vec<f64> = sorted.iter().rev().take(k + 1).map(|v| v - median).collect();
     let threshold = top[k];
-    if !(threshold > 0.0) {
+    if threshold.is_nan() || threshold <= 0.0 {
         return None;
     }
     let gamma = top[..k].iter().map(|e| (e / threshold).ln()).sum::<f64>() / k as f64;
