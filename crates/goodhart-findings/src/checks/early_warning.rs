@@ -19,7 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{check, not_applicable, Check};
+use super::{check, not_applicable, within_trust, Check};
 
 /// Steps in each trailing mean and difference span.
 pub const WINDOW: usize = 5;
@@ -58,6 +58,11 @@ pub struct RunTrace {
     /// The step of the gold's peak, and whether the gold falls significantly after it.
     pub peak_step: usize,
     pub overoptimises: bool,
+    /// How far along the run's gold curve the gold orders its evaluations as the rubric does
+    /// (`None`: not measured): a run whose curve leaves it has a peak and a verdict the truth may
+    /// not share.
+    #[serde(default)]
+    pub trusted: Option<crate::stats::TrustedRange>,
 }
 
 fn trailing_mean(x: &[f64]) -> Vec<f64> {
@@ -181,9 +186,18 @@ pub fn choose_threshold(runs: &[RunTrace], signal: Signal) -> Option<f64> {
 
 /// The claim, as a number: some signal, with its seed-0 threshold, fires at or before the peak
 /// on at least two thirds of the overoptimising runs of the held-out seeds, with no false alarm
-/// on their controls.
-pub fn early_warning_check(scored: &[(Signal, f64, Score)]) -> Check {
+/// on their controls. Not applicable where a held-out run's gold curve (`held`) goes beyond the
+/// gold's trusted range: its peak and whether it overoptimises are read off that curve.
+pub fn early_warning_check(scored: &[(Signal, f64, Score)], held: &[RunTrace]) -> Check {
     let name = "early warning: a signal fixed on seed 0 fires before the gold peak on held-out seeds";
+    let labels: Vec<String> = held.iter().map(|r| format!("seed {} {}", r.seed, r.label)).collect();
+    let ranges: Vec<_> =
+        labels.iter().map(String::as_str).zip(held.iter().map(|r| r.trusted.as_ref())).collect();
+    within_trust(unchecked(name, scored), ranges)
+}
+
+/// [`early_warning_check`]'s verdict, whatever the gold's trusted range.
+fn unchecked(name: &str, scored: &[(Signal, f64, Score)]) -> Check {
     let runs = scored.first().map_or(0, |(_, _, s)| s.early + s.late + s.missed);
     if runs == 0 {
         return not_applicable(name, "no overoptimising run on the held-out seeds".into());
@@ -233,6 +247,7 @@ mod tests {
             proxy_sd0: 1.0,
             peak_step: peak,
             overoptimises,
+            trusted: None,
         }
     }
 
@@ -270,15 +285,23 @@ mod tests {
         let late = vec![run(Some(40), 30, true), run(Some(50), 40, true), run(Some(45), 20, true)];
         let s = Score::of(&late, Signal::EntropyCollapse, 0.4);
         assert_eq!((s.early, s.late), (0, 3));
-        assert!(early_warning_check(&[(Signal::EntropyCollapse, 0.4, s)]).fails());
+        assert!(early_warning_check(&[(Signal::EntropyCollapse, 0.4, s)], &late).fails());
         // fires early, but also on a control
         let noisy = vec![run(Some(10), 30, true), run(Some(10), 30, true), run(Some(10), 59, false)];
         let s = Score::of(&noisy, Signal::EntropyCollapse, 0.4);
         assert_eq!((s.early, s.false_alarms), (2, 1));
-        assert!(early_warning_check(&[(Signal::EntropyCollapse, 0.4, s)]).fails());
+        assert!(early_warning_check(&[(Signal::EntropyCollapse, 0.4, s)], &noisy).fails());
         // and passes when early with no false alarm
         let good = vec![run(Some(10), 30, true), run(Some(12), 30, true), run(None, 59, false)];
         let s = Score::of(&good, Signal::EntropyCollapse, 0.4);
-        assert!(early_warning_check(&[(Signal::EntropyCollapse, 0.4, s)]).passed);
+        assert!(early_warning_check(&[(Signal::EntropyCollapse, 0.4, s.clone())], &good).passed);
+        // the same, one held-out run's gold parting from the rubric before its end: N/A
+        let at = |mean: f64| goodhart_core::Estimate { mean, se: 0.05, n: 40 };
+        let d = [0.0, 1.0, 2.0];
+        let mut parted = good.clone();
+        parted[1].trusted =
+            crate::stats::order_trusted_range(&d, &[0.0, 1.0, 2.0].map(at), &[0.0, 1.0, -1.0].map(at));
+        let c = early_warning_check(&[(Signal::EntropyCollapse, 0.4, s)], &parted);
+        assert!(!c.applies && c.detail.contains("trusted range"), "{c}");
     }
 }

@@ -59,7 +59,7 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
         .collect();
     let scored: Vec<(Signal, f64, Score)> =
         results.iter().filter_map(|r| Some((r.signal, r.threshold?, r.held_out.clone()?))).collect();
-    let checks = vec![early_warning_check(&scored)];
+    let checks = vec![early_warning_check(&scored, &held)];
     let markdown = markdown(&traces, &results, &checks);
     let figure = figure(&held, &results);
     let json = serde_json::json!({ "signals": results, "runs": traces });
@@ -116,6 +116,12 @@ fn trace(label: &str, seed: u64, out: &PpoOutput) -> Result<RunTrace, ReproError
         proxy_sd0: first.se * (first.n as f64).sqrt(),
         peak_step: out.evals[shape.fall.peak].step,
         overoptimises: shape.fall.falls,
+        trusted: {
+            let d: Vec<f64> = out.evals.iter().map(|e| e.kl.mean.max(0.0).sqrt()).collect();
+            let gold: Vec<Estimate> = out.evals.iter().map(|e| e.gold).collect();
+            let rubric: Option<Vec<Estimate>> = out.evals.iter().map(|e| e.rubric).collect();
+            rubric.and_then(|r| goodhart_findings::stats::order_trusted_range(&d, &gold, &r))
+        },
     })
 }
 
