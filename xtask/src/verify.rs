@@ -126,7 +126,9 @@ impl Tally {
             if let Some(r) = reference.iter().find(|r| r.name == c.name) {
                 println!("    seed 0 (reference): {} {}", if r.passed { "pass" } else { "fail" }, r.detail);
             }
-            if c.reproduced {
+            if c.applies_nowhere() {
+                self.not_applicable += 1;
+            } else if c.reproduced {
                 self.passed += 1;
             } else {
                 self.failed += 1;

@@ -433,41 +433,75 @@ pub fn fig1_checks(f: &Fig1) -> Vec<Check> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeedCheck {
     pub name: String,
-    /// `(seed, passed, detail)` for every seed that has the check.
+    /// `(seed, passed, detail)` for every seed where the check applies.
     pub per_seed: Vec<(u64, bool, String)>,
-    /// Passed on a majority of the seeds (2 of 3).
+    /// `(seed, why)` for every seed where it does not apply.
+    pub not_applicable: Vec<(u64, String)>,
+    /// Passed on a majority of the seeds where it applies (2 of 3); false where it applies on
+    /// none.
     pub reproduced: bool,
+}
+
+impl SeedCheck {
+    /// The check applies on no seed: no verdict.
+    pub fn applies_nowhere(&self) -> bool {
+        self.per_seed.is_empty()
+    }
 }
 
 impl std::fmt::Display for SeedCheck {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let passed = self.per_seed.iter().filter(|s| s.1).count();
-        let verdict = if self.reproduced { "REPRODUCED" } else { "NOT REPRODUCED" };
-        writeln!(f, "{verdict}  {}: passed on {passed} of {} seeds", self.name, self.per_seed.len())?;
-        for (seed, ok, detail) in &self.per_seed {
-            writeln!(f, "    seed {seed}: {} {detail}", if *ok { "pass" } else { "fail" })?;
+        if self.applies_nowhere() {
+            writeln!(f, "NOT APPLICABLE  {}: on none of {} seeds", self.name, self.not_applicable.len())?;
+        } else {
+            let verdict = if self.reproduced { "REPRODUCED" } else { "NOT REPRODUCED" };
+            writeln!(f, "{verdict}  {}: passed on {passed} of {} seeds", self.name, self.per_seed.len())?;
+        }
+        let mut rows: Vec<(u64, &str, &str)> = self
+            .per_seed
+            .iter()
+            .map(|(seed, ok, detail)| (*seed, if *ok { "pass" } else { "fail" }, detail.as_str()))
+            .chain(self.not_applicable.iter().map(|(seed, why)| (*seed, "n/a", why.as_str())))
+            .collect();
+        rows.sort_by_key(|r| r.0);
+        for (seed, verdict, detail) in rows {
+            writeln!(f, "    seed {seed}: {verdict} {detail}")?;
         }
         Ok(())
     }
 }
 
 /// The checks of several seeds, matched by name: a check is reproduced when it passes on more
-/// than half of the seeds that have it. Seeds are the evaluation seeds (not the one settings
-/// were chosen on); checks keep the order of their first appearance.
+/// than half of the seeds where it applies; one that applies on no seed is kept, with each seed's
+/// reason, and gives no verdict. Seeds are the evaluation seeds (not the one settings were chosen
+/// on); checks keep the order of their first appearance.
 pub fn across_seeds(per_seed: &[(u64, Vec<Check>)]) -> Vec<SeedCheck> {
     let mut out: Vec<SeedCheck> = Vec::new();
     for (seed, checks) in per_seed {
-        for c in checks.iter().filter(|c| c.applies) {
-            let row = (*seed, c.passed, c.detail.clone());
-            match out.iter_mut().find(|s| s.name == c.name) {
-                Some(s) => s.per_seed.push(row),
-                None => out.push(SeedCheck { name: c.name.clone(), per_seed: vec![row], reproduced: false }),
+        for c in checks {
+            let i = match out.iter().position(|s| s.name == c.name) {
+                Some(i) => i,
+                None => {
+                    out.push(SeedCheck {
+                        name: c.name.clone(),
+                        per_seed: Vec::new(),
+                        not_applicable: Vec::new(),
+                        reproduced: false,
+                    });
+                    out.len() - 1
+                }
+            };
+            if c.applies {
+                out[i].per_seed.push((*seed, c.passed, c.detail.clone()));
+            } else {
+                out[i].not_applicable.push((*seed, c.detail.clone()));
             }
         }
     }
     for s in &mut out {
         let passed = s.per_seed.iter().filter(|r| r.1).count();
-        s.reproduced = passed > s.per_seed.len() / 2;
+        s.reproduced = !s.per_seed.is_empty() && passed > s.per_seed.len() / 2;
     }
     out
 }
@@ -490,6 +524,17 @@ mod tests {
         assert!(!out[1].reproduced, "1 of 3 is a counter-example");
         assert!(out[1].to_string().starts_with("NOT REPRODUCED  b: passed on 1 of 3 seeds"));
         assert!(!across_seeds(&[(1, vec![c("x", true)]), (2, vec![c("x", false)])])[0].reproduced, "1 of 2");
+        // a check N/A on every seed is kept and gives no verdict; N/A seeds are left out of the count
+        let na = |name: &str| not_applicable(name, "beyond the trusted range".into());
+        let out = across_seeds(&[
+            (1, vec![na("n"), c("m", true)]),
+            (2, vec![na("n"), na("m")]),
+            (3, vec![na("n"), c("m", false)]),
+        ]);
+        assert!(out[0].applies_nowhere() && !out[0].reproduced, "{:?}", out[0]);
+        assert!(out[0].to_string().starts_with("NOT APPLICABLE  n: on none of 3 seeds"), "{}", out[0]);
+        assert!(out[0].to_string().contains("seed 2: n/a beyond the trusted range"));
+        assert!(!out[1].reproduced && out[1].to_string().contains("passed on 1 of 2 seeds"), "{}", out[1]);
     }
 
     /// A curve whose gold and rubric rise together, and one whose rubric collapses from d = 2
