@@ -359,14 +359,18 @@ fn bon_d_tie_aware(r: &BonResult) -> Vec<f64> {
 
 /// The gold at the grid point nearest `n` (the paper reads its data-size figures at n = 1000).
 fn gold_near_n(r: &BonResult, n: u64) -> (u64, Estimate) {
-    let k = (0..r.ns.len()).min_by_key(|&k| r.ns[k].abs_diff(n)).expect("non-empty grid");
+    let k = near_n(r, n);
     (r.ns[k], r.gold[k])
+}
+
+/// The grid point whose n is nearest `n`.
+fn near_n(r: &BonResult, n: u64) -> usize {
+    (0..r.ns.len()).min_by_key(|&k| r.ns[k].abs_diff(n)).expect("non-empty grid")
 }
 
 /// sqrt(KL) of [`gold_near_n`]'s point.
 fn d_near_n(r: &BonResult, n: u64) -> f64 {
-    let k = (0..r.ns.len()).min_by_key(|&k| r.ns[k].abs_diff(n)).expect("non-empty grid");
-    r.kl[k].max(0.0).sqrt()
+    r.kl[near_n(r, n)].max(0.0).sqrt()
 }
 
 fn line(s: &mut String, text: impl AsRef<str>) {
