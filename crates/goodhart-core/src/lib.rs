@@ -10,6 +10,7 @@ mod traits;
 pub mod calibration;
 pub mod fault;
 pub mod flops;
+pub mod precision;
 pub use durable::{publish, sync_dir, sync_file, temp_path, write_atomic};
 pub use record::{nan_as_null, Curve, CurvePoint, Method, Record};
 pub use reports::{PpoStepLog, RmEval};

@@ -12,10 +12,13 @@
 //! Like [`KvCache`](crate::KvCache), one [`EngineCache`] holds keys and values for a batch of
 //! rows that share positions.
 
+use std::sync::OnceLock;
+
 use burn::prelude::*;
 use gemm::Parallelism;
 use rayon::prelude::*;
 
+use crate::bf16::PackedB;
 use crate::fused::attend_head;
 use crate::kernels::{dot, gelu, layer_norm_row, softmax_unnormalised, LN_EPS};
 use crate::{Gpt, GptConfig, ScalarModel, Transformer};
@@ -30,6 +33,14 @@ struct Dense {
     b: Option<Vec<f32>>,
     d_in: usize,
     d_out: usize,
+    /// `w` rounded and laid out for the bf16 units, on first use in bf16.
+    bf16: OnceLock<PackedB>,
+}
+
+impl Dense {
+    fn new(w: Vec<f32>, b: Option<Vec<f32>>, d_in: usize, d_out: usize) -> Self {
+        Dense { w, b, d_in, d_out, bf16: OnceLock::new() }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -110,7 +121,7 @@ fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 
 fn dense(l: &burn::nn::Linear) -> Dense {
     let [d_in, d_out] = l.weight.dims();
-    Dense { w: host(l.weight.val()), b: l.bias.as_ref().map(|b| host(b.val())), d_in, d_out }
+    Dense::new(host(l.weight.val()), l.bias.as_ref().map(|b| host(b.val())), d_in, d_out)
 }
 
 fn norm(l: &burn::nn::LayerNorm) -> Norm {
@@ -123,18 +134,14 @@ impl Engine {
     /// The engine of a policy: [`Engine::logits`] and [`Engine::decode`] give its logits.
     pub fn from_gpt(model: &Gpt) -> Self {
         let [d_in, d_out] = model.lm_head.weight.dims();
-        let head = Head::Lm(Dense { w: host(model.lm_head.weight.val()), b: None, d_in, d_out });
+        let head = Head::Lm(Dense::new(host(model.lm_head.weight.val()), None, d_in, d_out));
         Self::build(model.config(), &model.trunk, head)
     }
 
     /// The engine of a reward model: [`Engine::scores`] gives its raw scores.
     pub fn from_scalar(model: &ScalarModel) -> Self {
-        let head = Dense {
-            w: host(model.head.weight.val()),
-            b: Some(host(model.head.bias.val())),
-            d_in: model.config().d_model,
-            d_out: 1,
-        };
+        let head =
+            Dense::new(host(model.head.weight.val()), Some(host(model.head.bias.val())), model.config().d_model, 1);
         Self::build(model.config(), &model.trunk, Head::Scalar(head))
     }
 
@@ -477,6 +484,11 @@ fn matmul(x: &[f32], n: usize, l: &Dense, out: &mut [f32], accumulate: bool) {
         (Some(b), false) => out.chunks_exact_mut(l.d_out).for_each(|row| row.copy_from_slice(b)),
         (None, true) => {}
         (None, false) => out.fill(0.0),
+    }
+    if let Some(unit) = crate::bf16::in_effect() {
+        let w = l.bf16.get_or_init(|| PackedB::new(l.d_in, l.d_out, &l.w, (l.d_out, 1), false));
+        crate::bf16::gemm_packed(unit, n, out, l.d_out, true, x, (l.d_in, 1), w, 1.0, false);
+        return;
     }
     // SAFETY: the pointers and strides describe `x` as an n x d_in, `l.w` as a d_in x d_out and
     // `out` as an n x d_out row-major matrix; the lengths are checked above (and by construction

@@ -125,6 +125,7 @@
 
 mod alloc;
 mod backend;
+pub mod bf16;
 pub mod checkpoint;
 mod config;
 mod engine;
@@ -141,6 +142,8 @@ mod transformer;
 
 pub use alloc::keep_freed_memory;
 pub use backend::Backend;
+pub use bf16::use_precision;
+pub use goodhart_core::precision::Precision;
 pub use config::{GptConfig, PRESETS};
 pub use engine::{Engine, EngineCache};
 pub use error::NnError;
