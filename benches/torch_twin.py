@@ -21,9 +21,13 @@ Usage:
     python3 -m pip install torch safetensors numpy
     python3 benches/torch_twin.py [--json] [--budget SECONDS] [--min-reps N] small.safetensors [more.safetensors ...]
 
+`--bf16` times every workload (and the matrix product) under torch.autocast("cpu", bfloat16), the
+like-for-like of `cargo xtask bench --precision bf16`; the parity check stays in fp32.
+
 `--json` prints one JSON object on stdout (progress goes to stderr); without it, a readable report.
 """
 import argparse
+import contextlib
 import copy
 import json
 import os
@@ -194,6 +198,7 @@ def main():
     ap.add_argument("paths", nargs="+", help="safetensors files exported by goodhart")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of a report")
     ap.add_argument("--budget", type=float, default=3.0, help="seconds of repetitions per workload")
+    ap.add_argument("--bf16", action="store_true", help="time under torch.autocast(cpu, bfloat16)")
     ap.add_argument("--min-reps", type=int, default=3, help="fewest timed repetitions per workload")
     args = ap.parse_args()
     log = (lambda *a: print(*a, file=sys.stderr, flush=True)) if args.json else print
@@ -203,9 +208,12 @@ def main():
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "machine": platform.processor() or platform.machine(),
+        "bf16": args.bf16,
         "presets": [],
     }
-    log(f"PyTorch {torch.__version__} eager, {torch.get_num_threads()} threads, {report['machine']}")
+    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if args.bf16 else contextlib.nullcontext
+    mode = " under autocast(bfloat16)" if args.bf16 else ""
+    log(f"PyTorch {torch.__version__} eager{mode}, {torch.get_num_threads()} threads, {report['machine']}")
     for path in args.paths:
         model, c = load(path)
         name = os.path.basename(path).replace(".safetensors", "")
@@ -214,11 +222,13 @@ def main():
         log(f"\n{name}: d_model {c['d_model']}, layers {c['n_layers']}, vocab {c['vocab_size']} ({shown})")
         entry = {"name": name, "parity_max_abs_diff": diff, "workloads": {}}
         for key, label, tokens, fn in workloads(model, c):
-            m = measure(fn, args.budget, args.min_reps)
+            with autocast():
+                m = measure(fn, args.budget, args.min_reps)
             m["tok_per_s"] = tokens / m["median_s"]
             entry["workloads"][key] = m
             log(f"  {label:<14} {m['tok_per_s']:>10.0f} tok/s  (median of {m['reps']}, {m['median_s'] * 1e3:.1f} ms)")
-        entry["matmul_gflops"] = matmul_gflops(c, 64 * 64, args.budget, args.min_reps)
+        with autocast():
+            entry["matmul_gflops"] = matmul_gflops(c, 64 * 64, args.budget, args.min_reps)
         log(f"  {'matmul':<14} {entry['matmul_gflops']:>10.1f} GFLOP/s on the model's shapes")
         report["presets"].append(entry)
     if args.json:

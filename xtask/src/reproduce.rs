@@ -151,6 +151,18 @@ fn parse(args: &[String]) -> Result<Args> {
     Ok(a)
 }
 
+/// Says what the matrix products multiply in, and why when it is not what was asked.
+pub(crate) fn report_precision(requested: goodhart_nn::Precision) {
+    let effective = goodhart_core::precision::current();
+    match (requested, goodhart_nn::bf16::unit()) {
+        (goodhart_nn::Precision::Bf16, Some(unit)) => eprintln!("precision: bf16 on {unit}, fp32 accumulation"),
+        (goodhart_nn::Precision::Bf16, None) => eprintln!(
+            "precision: {effective}: bf16 was asked for, but this CPU has neither AMX nor AVX512-BF16 (the numbers and stage keys are f32's)"
+        ),
+        _ => eprintln!("precision: {effective}"),
+    }
+}
+
 /// The cores this process may use.
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -285,6 +297,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let backend: goodhart_nn::Backend = a.backend.parse()?;
     let pipeline = Pipeline::new(config, &runs, backend.device()?).with_reporter(crate::progress::terminal());
     eprintln!("backend: {backend} (compiled in: {:?})", goodhart_nn::Backend::compiled());
+    report_precision(pipeline.config.precision);
     match a.launcher.as_str() {
         "local" => {}
         "slurm" => {

@@ -40,7 +40,7 @@ use crate::workspace_root;
 mod roofline;
 
 pub const USAGE: &str = "\
-usage: cargo xtask bench [--quick] [--backend cpu|wgpu|cuda] [--here] [--ppo]
+usage: cargo xtask bench [--quick] [--backend cpu|wgpu|cuda] [--precision f32|bf16] [--here] [--ppo]
 
 Measures our sampler (B = 1, 64, 256), forward (64 x 64 tokens) and training step (64 x 64 tokens)
 for the `small` and `medium` presets, then the PyTorch twin on the same weights, and prints the
@@ -50,6 +50,8 @@ The twin runs under $GOODHART_PYTHON, else python3; without PyTorch only our num
 
   --backend B  measure on burn's wgpu or cuda backend (built with that cargo feature) instead of
                the CPU; sampling, forward and training then all run on burn, and no twin runs
+  --precision P  f32 (default), or bf16 (fp32 accumulation; AMX or AVX512-BF16, an error
+               elsewhere): our products in bf16, and the twin under torch.autocast(bfloat16)
   --here       measure in this build instead of re-running in a release build
   --ppo        measure only the PPO iteration (also measured, and shown, in a full run)
 ";
@@ -109,12 +111,17 @@ impl Row {
 
 pub fn run(args: &[String]) -> Result<()> {
     let (mut quick, mut here, mut ppo_only, mut backend) = (false, false, false, goodhart_nn::Backend::Cpu);
+    let mut precision = goodhart_nn::Precision::F32;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--quick" => quick = true,
             "--here" => here = true,
             "--ppo" => ppo_only = true,
+            "--precision" => {
+                let value = it.next().context("--precision needs a value: f32 or bf16")?;
+                precision = value.parse().map_err(anyhow::Error::msg)?;
+            }
             "--backend" => {
                 backend = it.next().context("--backend needs a value: cpu, wgpu or cuda")?.parse()?
             }
@@ -134,6 +141,12 @@ pub fn run(args: &[String]) -> Result<()> {
         cmd.extend(["--", "bench"]);
         cmd.extend(args.iter().map(String::as_str));
         return crate::cargo(&cmd);
+    }
+    if goodhart_nn::use_precision(precision) != precision {
+        bail!("--precision bf16: this CPU has neither AMX nor AVX512-BF16 (lscpu: amx_bf16, avx512_bf16); use f32");
+    }
+    if precision == goodhart_nn::Precision::Bf16 && backend != goodhart_nn::Backend::Cpu {
+        bail!("--precision bf16 is for the CPU backend (burn's GPU backends keep their own precision)");
     }
     let device = backend.device()?;
     let budget = Budget::new(quick);
@@ -172,7 +185,7 @@ pub fn run(args: &[String]) -> Result<()> {
             );
         }
         None => {
-            let report = run_twin(&python, &exported, budget)?;
+            let report = run_twin(&python, &exported, budget, precision)?;
             header.extend(header_torch(&report));
             merge_twin(&mut rows, &report)?;
             println!("\n{}", format_table(&header, &rows));
@@ -237,9 +250,13 @@ fn measure_ours(
     let on_cpu = *device == Device::flex();
     let device = device.clone();
     let model = config.init_gpt(&device, 0);
-    model
-        .export_twin(path, &workload::prompts(1)[0])
-        .context("exporting the weights for the PyTorch twin")?;
+    // the parity reference in f32 whatever the products measured in: the twin checks its model
+    // in f32 before it times anything
+    let precision = goodhart_core::precision::current();
+    goodhart_nn::use_precision(goodhart_nn::Precision::F32);
+    let exported = model.export_twin(path, &workload::prompts(1)[0]);
+    goodhart_nn::use_precision(precision);
+    exported.context("exporting the weights for the PyTorch twin")?;
     let mut rows = Vec::new();
     let mut record = |key: String, label: String, tokens: usize, t: Timing| {
         rows.push(Row::measured(name, key, label, tokens, t));
@@ -364,11 +381,12 @@ fn torch_missing(python: &str) -> Option<String> {
 
 /// Runs `benches/torch_twin.py --json` on the exported weights; fails if the twin fails (a parity
 /// failure among others) or reports no parity check.
-fn run_twin(python: &str, paths: &[PathBuf], budget: Budget) -> Result<Value> {
+fn run_twin(python: &str, paths: &[PathBuf], budget: Budget, precision: goodhart_nn::Precision) -> Result<Value> {
     let script = workspace_root().join("benches/torch_twin.py");
     let out = Command::new(python)
         .arg(&script)
         .arg("--json")
+        .args((precision == goodhart_nn::Precision::Bf16).then_some("--bf16"))
         .args(["--budget", &format!("{}", budget.per_workload.as_secs_f64())])
         .args(["--min-reps", &budget.min_reps.to_string()])
         .args(paths)
@@ -427,8 +445,12 @@ fn header_ours(backend: goodhart_nn::Backend) -> Vec<String> {
         match backend {
             goodhart_nn::Backend::Cpu => {
                 format!(
-                    "ours:    burn {burn}, Flex CPU backend, {} build, {threads} threads{rayon}",
-                    if cfg!(debug_assertions) { "debug" } else { "release" }
+                    "ours:    burn {burn}, Flex CPU backend, {} build, {threads} threads{rayon}, matrix products in {}",
+                    if cfg!(debug_assertions) { "debug" } else { "release" },
+                    match goodhart_nn::bf16::in_effect() {
+                        Some(unit) => format!("bf16 on {unit}"),
+                        None => "f32".to_string(),
+                    }
                 )
             }
             other => {
@@ -449,8 +471,9 @@ fn header_torch(report: &Value) -> Vec<String> {
         })
         .collect();
     vec![format!(
-        "PyTorch: {} eager, {} threads (torch.get_num_threads); parity max |logit diff|: {}",
+        "PyTorch: {} eager{}, {} threads (torch.get_num_threads); parity max |logit diff| (f32): {}",
         report["torch"].as_str().unwrap_or("?"),
+        if report["bf16"].as_bool() == Some(true) { " under autocast(bfloat16)" } else { "" },
         report["threads"].as_u64().map_or("?".into(), |n| n.to_string()),
         parity.join(", ")
     )]

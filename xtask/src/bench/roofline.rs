@@ -2,7 +2,7 @@
 //! rate of our matrix product on the shapes the models use, and what fraction of it each
 //! workload reaches.
 
-use goodhart_nn::GptConfig;
+use goodhart_nn::{GptConfig, Precision};
 
 use super::{measure, Budget};
 
@@ -91,13 +91,24 @@ pub fn report(rows: &[super::Row], torch_peaks: &[(String, f64)], budget: Budget
     let m = machine();
     let isa = if m.isa.is_empty() { "none of AVX2, AVX-512, AMX, NEON".to_string() } else { m.isa.join(" ") };
     let mut s = format!("roofline on {} ({} threads; {isa}):\n\n", m.model, m.threads);
-    s.push_str(
-        "| preset | matmul (ours, GFLOP/s) | matmul (PyTorch) | workload | ours GFLOP/s | of our matmul | PyTorch GFLOP/s | of its matmul |\n",
-    );
-    s.push_str("|---|---|---|---|---|---|---|---|\n");
+    let in_effect = goodhart_core::precision::current();
+    s.push_str(&format!(
+        "| preset | matmul f32 (ours, GFLOP/s) | matmul bf16 (ours) | matmul (PyTorch) | workload | ours GFLOP/s | of our {in_effect} matmul | PyTorch GFLOP/s | of its matmul |\n",
+    ));
+    s.push_str("|---|---|---|---|---|---|---|---|---|\n");
     for (name, c) in workload::presets() {
-        let peak = matmul_gflops(&c, SEQS * SEQ_LEN, budget);
-        eprintln!("  matmul {name:<7} {peak:>8.1} GFLOP/s on the model's shapes");
+        let [f32_peak, bf16_peak] = [Precision::F32, Precision::Bf16].map(|p| {
+            let effective = goodhart_nn::use_precision(p);
+            let peak = (effective == p).then(|| matmul_gflops(&c, SEQS * SEQ_LEN, budget));
+            if let Some(peak) = peak {
+                eprintln!("  matmul {name:<7} {p:<4} {peak:>8.1} GFLOP/s on the model's shapes");
+            }
+            peak
+        });
+        goodhart_nn::use_precision(in_effect);
+        let f32_peak = f32_peak.expect("f32 is always available");
+        let peak = if in_effect == Precision::Bf16 { bf16_peak.unwrap_or(f32_peak) } else { f32_peak };
+        let bf16_shown = bf16_peak.map_or("- (no AMX or AVX512-BF16)".to_string(), |g| format!("{g:.1}"));
         let torch_peak = torch_peaks.iter().find(|(p, _)| p == name).map(|(_, g)| *g);
         let workloads: [(String, Flops); 2] = [
             (format!("forward_{SEQS}x{SEQ_LEN}"), forward_flops),
@@ -116,7 +127,7 @@ pub fn report(rows: &[super::Row], torch_peaks: &[(String, f64)], budget: Budget
             };
             let torch_peak = torch_peak.map_or("-".to_string(), |tp| format!("{tp:.1}"));
             s.push_str(&format!(
-                "| {name} | {peak:.1} | {torch_peak} | {} | {ours:.1} | {:.0}% | {torch} |\n",
+                "| {name} | {f32_peak:.1} | {bf16_shown} | {torch_peak} | {} | {ours:.1} | {:.0}% | {torch} |\n",
                 r.label,
                 100.0 * ours / peak
             ));

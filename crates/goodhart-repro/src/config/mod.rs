@@ -6,6 +6,7 @@ mod stages;
 
 pub use goodhart_findings::records::Mechanisms;
 pub use problems::Problem;
+pub use goodhart_core::precision::Precision;
 use serde::{Deserialize, Serialize};
 pub use stages::*;
 
@@ -20,6 +21,9 @@ pub const PRESETS: [&str; 3] = ["tiny", "laptop", "paper"];
 pub struct ExperimentConfig {
     /// The preset this experiment starts from: its default store is `runs/<preset>`.
     pub preset: String,
+    /// What matrix products multiply in: `"f32"`, or `"bf16"` (fp32 accumulation) on AMX or AVX512-BF16; f32 where the CPU has neither. Part of every neural stage's key.
+    #[serde(default)]
+    pub precision: Precision,
     pub world: WorldStage,
     pub policy: PolicyStage,
     pub gold: GoldStage,

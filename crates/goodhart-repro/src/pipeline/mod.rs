@@ -195,7 +195,11 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// A pipeline of `config` storing under `runs`. Sets the process's matrix-product precision
+    /// to the config's where the CPU can (`goodhart_nn::use_precision`): one precision per
+    /// process, so pipelines of different precisions want different processes.
     pub fn new(config: ExperimentConfig, runs: impl Into<PathBuf>, device: Device) -> Self {
+        goodhart_nn::use_precision(config.precision);
         Pipeline { config, store: Store::new(runs), device, reporter: progress::silent() }
     }
 

@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::Serialize;
+use goodhart_core::precision::Precision;
 use sha2::{Digest, Sha256};
 
 pub use cost::{MatmulPeaks, StageCost};
@@ -112,9 +113,14 @@ impl std::fmt::Display for Stage {
     }
 }
 
-/// The key of a stage: the first 16 hex digits of the SHA-256 of its inputs' canonical JSON.
+/// The key of a stage: the first 16 hex digits of the SHA-256 of its inputs' canonical JSON,
+/// and of the precision in effect ([`goodhart_core::precision::current`]) for every stage but
+/// the world's, whose numbers it changes (f32 adds nothing, so f32 keys are those of before).
 pub fn key_of(stage: Stage, inputs: &impl Serialize) -> String {
-    hash_of(stage.name(), inputs)
+    match goodhart_core::precision::current() {
+        Precision::Bf16 if stage != Stage::World => hash_of(&format!("{}@bf16", stage.name()), inputs),
+        _ => hash_of(stage.name(), inputs),
+    }
 }
 
 /// The first 16 hex digits of the SHA-256 of `(tag, value)`'s canonical JSON.
@@ -273,6 +279,7 @@ impl Store {
             "matmul_flops": cost.matmul_flops,
             "threads": cost.threads,
             "peak_gflops": cost.peak_gflops,
+            "precision": goodhart_core::precision::current(),
             "goodhart_version": env!("CARGO_PKG_VERSION"),
         });
         let marker = tmp.join(STAGE_FILE);
