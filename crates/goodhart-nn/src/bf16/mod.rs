@@ -235,12 +235,7 @@ pub(crate) fn gemm_packed(
                 // SAFETY: rows `i0 .. i0 + rows` belong to this task alone, and the assert at
                 // the top keeps `at + cols` inside `out`.
                 let dst = unsafe { std::slice::from_raw_parts_mut(out_ptr.get().add(at), cols) };
-                let src = &tile[r * NB..r * NB + cols];
-                if accumulate {
-                    dst.iter_mut().zip(src).for_each(|(o, &t)| *o += beta * t);
-                } else {
-                    dst.iter_mut().zip(src).for_each(|(o, &t)| *o = beta * t);
-                }
+                store_row(dst, &tile[r * NB..r * NB + cols], beta, accumulate);
             }
         }
     };
@@ -252,6 +247,17 @@ pub(crate) fn gemm_packed(
         (0..blocks).into_par_iter().with_min_len(per_thread).for_each(row_block);
     } else {
         (0..blocks).for_each(row_block);
+    }
+}
+
+crate::kernels::kernel! {
+    /// `dst = dst + beta src` (or `beta src` unless `accumulate`): a row of a block's output.
+    fn store_row(dst: &mut [f32], src: &[f32], beta: f32, accumulate: bool) {
+        if accumulate {
+            dst.iter_mut().zip(src).for_each(|(o, &t)| *o += beta * t);
+        } else {
+            dst.iter_mut().zip(src).for_each(|(o, &t)| *o = beta * t);
+        }
     }
 }
 
