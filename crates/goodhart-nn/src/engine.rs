@@ -140,8 +140,12 @@ impl Engine {
 
     /// The engine of a reward model: [`Engine::scores`] gives its raw scores.
     pub fn from_scalar(model: &ScalarModel) -> Self {
-        let head =
-            Dense::new(host(model.head.weight.val()), Some(host(model.head.bias.val())), model.config().d_model, 1);
+        let head = Dense::new(
+            host(model.head.weight.val()),
+            Some(host(model.head.bias.val())),
+            model.config().d_model,
+            1,
+        );
         Self::build(model.config(), &model.trunk, Head::Scalar(head))
     }
 

@@ -381,7 +381,12 @@ fn torch_missing(python: &str) -> Option<String> {
 
 /// Runs `benches/torch_twin.py --json` on the exported weights; fails if the twin fails (a parity
 /// failure among others) or reports no parity check.
-fn run_twin(python: &str, paths: &[PathBuf], budget: Budget, precision: goodhart_nn::Precision) -> Result<Value> {
+fn run_twin(
+    python: &str,
+    paths: &[PathBuf],
+    budget: Budget,
+    precision: goodhart_nn::Precision,
+) -> Result<Value> {
     let script = workspace_root().join("benches/torch_twin.py");
     let out = Command::new(python)
         .arg(&script)

@@ -27,7 +27,9 @@ mod imp {
             const XFEATURE_XTILEDATA: libc::c_long = 18;
             // SAFETY: a plain system call with integer arguments; it only changes which
             // register state this process may use.
-            tile && bf16 && unsafe { libc::syscall(libc::SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) } == 0
+            tile && bf16
+                && unsafe { libc::syscall(libc::SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) }
+                    == 0
         })
     }
 
@@ -48,7 +50,8 @@ mod imp {
     impl Tiles {
         pub(crate) fn configure() -> Self {
             assert!(available(), "AMX used on a CPU or kernel without it");
-            let mut cfg = Config { palette: 1, start_row: 0, reserved: [0; 14], colsb: [0; 16], rows: [0; 16] };
+            let mut cfg =
+                Config { palette: 1, start_row: 0, reserved: [0; 14], colsb: [0; 16], rows: [0; 16] };
             cfg.colsb[..8].fill(64);
             cfg.rows[..8].fill(16);
             // SAFETY: AMX is present and granted (asserted above); the operand is a valid

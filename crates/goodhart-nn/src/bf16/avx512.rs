@@ -41,7 +41,8 @@ unsafe fn block_x86(a: &[u16], b: &[u16], kp: usize, tile: &mut [f32; MB * NB]) 
             let v1: __m512bh = std::mem::transmute(_mm512_loadu_si512(b1.add(32 * p).cast()));
             for (r, acc) in acc.iter_mut().enumerate() {
                 let row = a.as_ptr().add((r0 + r) * kp + 2 * p);
-                let pair: __m512bh = std::mem::transmute(_mm512_set1_epi32(row.cast::<i32>().read_unaligned()));
+                let pair: __m512bh =
+                    std::mem::transmute(_mm512_set1_epi32(row.cast::<i32>().read_unaligned()));
                 acc[0] = _mm512_dpbf16_ps(acc[0], pair, v0);
                 acc[1] = _mm512_dpbf16_ps(acc[1], pair, v1);
             }

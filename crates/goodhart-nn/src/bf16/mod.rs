@@ -343,9 +343,15 @@ mod tests {
                 for j in 0..n {
                     let got = f64::from(out[i * out_rs + j]);
                     let want = 1.0 + 0.5 * want[i * n + j];
-                    assert!((got - want).abs() <= 0.5 * bound[i * n + j] + 1e-6, "{unit} ({i}, {j}): {got} vs {want}");
+                    assert!(
+                        (got - want).abs() <= 0.5 * bound[i * n + j] + 1e-6,
+                        "{unit} ({i}, {j}): {got} vs {want}"
+                    );
                 }
-                assert!(out[i * out_rs + n..(i + 1) * out_rs].iter().all(|&x| x == 1.0), "{unit}: wrote past n");
+                assert!(
+                    out[i * out_rs + n..(i + 1) * out_rs].iter().all(|&x| x == 1.0),
+                    "{unit}: wrote past n"
+                );
             }
         }
     }

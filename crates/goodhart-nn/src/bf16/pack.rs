@@ -23,8 +23,8 @@ unsafe fn pairs16(r0: *const f32, r1: *const f32) -> std::arch::x86_64::__m512i 
     // low 256 bits: r0's 16 halves, high: r1's; interleave them
     let both: __m512i = std::mem::transmute(_mm512_cvtne2ps_pbh(_mm512_loadu_ps(r1), _mm512_loadu_ps(r0)));
     const IDX: [i16; 32] = [
-        0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14,
-        30, 15, 31,
+        0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29,
+        14, 30, 15, 31,
     ];
     _mm512_permutexvar_epi16(_mm512_loadu_si512(IDX.as_ptr().cast()), both)
 }
@@ -46,7 +46,15 @@ fn vector() -> bool {
 
 /// Rows `i0 .. i0 + rows` of `a` (`m x k`, strides `(a_rs, a_cs)`) into `dst` (`MB` rows of `kp`,
 /// zero-padded; rows past `rows` left as they are).
-pub(super) fn pack_a(dst: &mut [u16], kp: usize, a: &[f32], (a_rs, a_cs): (usize, usize), i0: usize, rows: usize, k: usize) {
+pub(super) fn pack_a(
+    dst: &mut [u16],
+    kp: usize,
+    a: &[f32],
+    (a_rs, a_cs): (usize, usize),
+    i0: usize,
+    rows: usize,
+    k: usize,
+) {
     if k == 0 {
         return;
     }
@@ -170,7 +178,14 @@ unsafe fn b_columns_x86(panel: &mut [u16], b: &[f32], b_cs: usize, j0: usize, k:
 /// `b` (`k x n`, strides `(b_rs, b_cs)`) rounded to bf16 in the units' pair layout: element
 /// `(2p + e, j)` at `[j / 16][p][j % 16][e]`, `k` padded to `kp` and `n` to a multiple of
 /// [`NB`] with zeros; panels of 16 columns on rayon's threads when `parallel`.
-pub(super) fn pack_b(k: usize, n: usize, kp: usize, b: &[f32], (b_rs, b_cs): (usize, usize), parallel: bool) -> Vec<u16> {
+pub(super) fn pack_b(
+    k: usize,
+    n: usize,
+    kp: usize,
+    b: &[f32],
+    (b_rs, b_cs): (usize, usize),
+    parallel: bool,
+) -> Vec<u16> {
     use rayon::prelude::*;
     let np = round_up(n, NB);
     let mut packed = vec![0u16; np * kp];
@@ -211,10 +226,13 @@ pub(super) fn pack_b(k: usize, n: usize, kp: usize, b: &[f32], (b_rs, b_cs): (us
         let pairs = k / 2;
         // SAFETY: the vector features are present (`vector`); `b_rows_x86` checks its bounds,
         // and the tasks write disjoint pairs.
-        let run = |range: std::ops::Range<usize>| unsafe { b_rows_x86(at.get(), len, kp, b, b_rs, n, k, range) };
+        let run =
+            |range: std::ops::Range<usize>| unsafe { b_rows_x86(at.get(), len, kp, b, b_rs, n, k, range) };
         if parallel {
             let step = pairs.div_ceil(rayon::current_num_threads()).max(1);
-            (0..pairs.div_ceil(step)).into_par_iter().for_each(|t| run(t * step..((t + 1) * step).min(pairs)));
+            (0..pairs.div_ceil(step))
+                .into_par_iter()
+                .for_each(|t| run(t * step..((t + 1) * step).min(pairs)));
         } else {
             run(0..pairs);
         }

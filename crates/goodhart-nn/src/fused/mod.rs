@@ -173,7 +173,21 @@ fn gemm_with(
 ) {
     goodhart_core::flops::add(2 * (m * n * k) as u64);
     if let Some(unit) = crate::bf16::in_effect() {
-        crate::bf16::gemm(unit, m, n, k, out, out_rs, accumulate, a, (a_rs, a_cs), b, (b_rs, b_cs), beta, parallelism);
+        crate::bf16::gemm(
+            unit,
+            m,
+            n,
+            k,
+            out,
+            out_rs,
+            accumulate,
+            a,
+            (a_rs, a_cs),
+            b,
+            (b_rs, b_cs),
+            beta,
+            parallelism,
+        );
         return;
     }
     assert!(m == 0 || n == 0 || out.len() > (m - 1) * out_rs + n - 1);

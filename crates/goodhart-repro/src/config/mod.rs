@@ -4,9 +4,9 @@
 mod problems;
 mod stages;
 
+pub use goodhart_core::precision::Precision;
 pub use goodhart_findings::records::Mechanisms;
 pub use problems::Problem;
-pub use goodhart_core::precision::Precision;
 use serde::{Deserialize, Serialize};
 pub use stages::*;
 

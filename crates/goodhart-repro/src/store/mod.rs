@@ -24,8 +24,8 @@ pub mod inventory;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use serde::Serialize;
 use goodhart_core::precision::Precision;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub use cost::{MatmulPeaks, StageCost};
