@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use goodhart_repro::report::write_fig1;
-use goodhart_repro::targets::{is_target, reproduce, TARGETS};
+use goodhart_repro::targets::{reproduce, Family, Target, TARGETS};
 use goodhart_repro::{fig1::fig1, ExperimentConfig, Pipeline};
 
 pub const USAGE: &str = "\
@@ -287,10 +287,10 @@ pub fn run(args: &[String]) -> Result<()> {
         }
         return Ok(());
     }
-    let targets: Vec<String> = if a.target == "all" {
-        TARGETS.iter().filter(|t| t.in_all()).map(|t| t.name.to_string()).collect()
-    } else if is_target(&a.target) {
-        vec![a.target.clone()]
+    let targets: Vec<&'static Target> = if a.target == "all" {
+        TARGETS.iter().filter(|t| t.in_all()).collect()
+    } else if let Ok(t) = goodhart_repro::targets::target(&a.target) {
+        vec![t]
     } else {
         bail!("unknown target {:?}: `cargo xtask reproduce list` shows the targets\n\n{USAGE}", a.target);
     };
@@ -308,8 +308,11 @@ pub fn run(args: &[String]) -> Result<()> {
                 );
             }
             let out = a.out.clone().unwrap_or_else(|| root.join("results").join(&a.target).join(&label));
+            let [target] = targets[..] else {
+                bail!("--launcher slurm runs one target; `all` runs locally");
+            };
             return crate::slurm::launch(&crate::slurm::Launch {
-                target: &a.target,
+                target,
                 preset: &a.preset,
                 backend: &a.backend,
                 runs: &runs,
@@ -325,23 +328,27 @@ pub fn run(args: &[String]) -> Result<()> {
         return dry_run(&pipeline, &targets, a.jobs);
     }
     if a.seeds > 1 {
-        if targets != ["fig1"] {
+        if !matches!(targets[..], [t] if t.is_fig1()) {
             bail!("--seeds applies to fig1 (its sweeps have no seed axis yet): `cargo xtask reproduce fig1 --seeds {}`", a.seeds);
         }
-        let out = a.out.clone().unwrap_or_else(|| root.join("results").join("fig1").join(&label));
+        let out = a
+            .out
+            .clone()
+            .unwrap_or_else(|| root.join("results").join(goodhart_repro::targets::FIG1).join(&label));
         return seeds(&pipeline, a.seeds, a.resample, &out, &runs, &label, started, a.jobs);
     }
-    if TARGETS.iter().any(|t| t.reads_fig1() && targets.iter().any(|n| n == t.name)) {
+    if targets.iter().any(|t| t.reads_fig1()) {
         precompute(&pipeline, a.jobs)?;
     }
-    for target in &targets {
+    for &t in &targets {
+        let target = t.name;
         let out = match &a.out {
             Some(dir) if targets.len() > 1 => dir.join(target),
             Some(dir) => dir.clone(),
             None => default_out(&root, target, &label, a.seed),
         };
         let _results = lock_results(&out)?;
-        one(target, &pipeline, &out, &config_json)?;
+        one(t, &pipeline, &out, &config_json)?;
         // the keys this run used, so that `store gc` keeps them
         pipeline.store.write_refs(&format!("{target}-{label}-seed{}", a.seed))?;
         eprintln!("{target}: results in {}", out.display());
@@ -396,7 +403,7 @@ fn seeds(
         let fig = fig1(&p)?;
         let dir = if s == 0 { out.to_path_buf() } else { out.join(format!("seed-{s}")) };
         write_fig1(&dir, &fig, &config_json)?;
-        p.store.write_refs(&format!("fig1-{label}-seed{s}"))?;
+        p.store.write_refs(&format!("{}-{label}-seed{s}", goodhart_repro::targets::FIG1))?;
         figs.push(fig);
     }
     let agg = aggregate(&ids, resample, &figs);
@@ -415,7 +422,7 @@ fn seeds(
     Ok(())
 }
 
-fn dry_run(pipeline: &Pipeline, targets: &[String], jobs: usize) -> Result<()> {
+fn dry_run(pipeline: &Pipeline, targets: &[&Target], jobs: usize) -> Result<()> {
     let plan = goodhart_repro::plan::fig1_plan(&pipeline.config, &pipeline.store);
     println!("store: {}", pipeline.store.root().display());
     println!("{:<11} {:<17} {:<9} {:>9}  what", "stage", "key", "status", "typical");
@@ -448,31 +455,26 @@ fn dry_run(pipeline: &Pipeline, targets: &[String], jobs: usize) -> Result<()> {
             cp.bound_with(4)
         );
     }
-    let others: Vec<&str> = targets.iter().map(String::as_str).filter(|t| *t != "fig1").collect();
+    let others: Vec<&&Target> = targets.iter().filter(|t| !t.is_fig1()).collect();
     if !others.is_empty() {
         println!("figure 1's stages serve every target; these add their sweeps' stages on demand:");
         for t in others {
-            let what = TARGETS.iter().find(|x| x.name == t).map_or("", |x| x.what);
-            println!("  {t:<8} {what}");
+            println!("  {:<8} {}", t.name, t.what);
         }
     }
     Ok(())
 }
 
-fn one(target: &str, pipeline: &Pipeline, out: &std::path::Path, config_json: &str) -> Result<()> {
-    match target {
-        "fig1" => {
+fn one(t: &Target, pipeline: &Pipeline, out: &std::path::Path, config_json: &str) -> Result<()> {
+    match t.family {
+        Family::Fig1 => {
             let fig = fig1(pipeline)?;
             write_fig1(out, &fig, config_json)?;
             // the tables of fits, without the per-point curve tables
-            let report = goodhart_repro::report::fig1_markdown(&fig);
-            print!("{}", report.split("## Curves").next().unwrap_or_default());
-            if let Some(rl) = report.split_once("## fig1b").map(|(_, rl)| rl) {
-                print!("## fig1b{}", rl.split("### PPO vs").next().unwrap_or_default());
-            }
+            print!("{}", goodhart_repro::report::fig1_summary(&fig));
         }
-        other => {
-            let result = reproduce(other, pipeline)?;
+        _ => {
+            let result = reproduce(t, pipeline)?;
             result.write(out, config_json)?;
             print!("{}", result.markdown);
         }
@@ -486,7 +488,7 @@ pub fn run_cell(args: &[String]) -> Result<()> {
     let [target, level, index, rest @ ..] = args else {
         bail!("usage: cargo xtask run-cell fig1 <base|proxy|rl> <index> [--preset P] [--runs DIR] [--backend B]");
     };
-    if target != "fig1" {
+    if !goodhart_repro::targets::target(target).is_ok_and(|t| t.is_fig1()) {
         bail!("run-cell: only fig1 has cells, got {target:?}");
     }
     let mut forwarded = vec![target.clone()];

@@ -26,7 +26,7 @@ pub struct SlurmOptions {
 
 /// What to launch.
 pub struct Launch<'a> {
-    pub target: &'a str,
+    pub target: &'a goodhart_repro::targets::Target,
     pub preset: &'a str,
     pub backend: &'a str,
     pub runs: &'a Path,
@@ -47,7 +47,7 @@ fn absolute(p: &Path) -> Result<PathBuf> {
 
 fn header(l: &Launch, name: &str, logs: &Path, array: Option<&[usize]>) -> String {
     let mut s = String::from("#!/bin/bash\n");
-    s += &format!("#SBATCH --job-name=goodhart-{}-{name}\n", l.target);
+    s += &format!("#SBATCH --job-name=goodhart-{}-{name}\n", l.target.name);
     match array {
         Some(cells) => {
             let ids: Vec<String> = cells.iter().map(|i| i.to_string()).collect();
@@ -74,19 +74,19 @@ fn header(l: &Launch, name: &str, logs: &Path, array: Option<&[usize]>) -> Strin
 
 /// Writes the scripts and (unless `dry_run`) submits them; prints what it did.
 pub fn launch(l: &Launch) -> Result<()> {
-    if l.target != "fig1" {
+    if !l.target.is_fig1() {
         bail!(
             "--launcher slurm runs fig1's cells; for {} launch fig1 first, then run `cargo xtask reproduce {}` \
              on the same --runs (its own sweep stages run in that process)",
-            l.target,
-            l.target
+            l.target.name,
+            l.target.name
         );
     }
     let runs = absolute(l.runs)?;
     let out = absolute(l.out)?;
     let exe = std::env::current_exe().context("locating the xtask binary")?;
     let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
-    let dir = runs.join("slurm").join(format!("{}-{stamp}", l.target));
+    let dir = runs.join("slurm").join(format!("{}-{stamp}", l.target.name));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let store = Store::new(&runs);
     let common = format!("--preset {} --runs {} --backend {}", l.preset, quote(&runs), l.backend);
@@ -102,12 +102,12 @@ pub fn launch(l: &Launch) -> Result<()> {
         s += &format!(
             "exec {} run-cell {} {level} \"$SLURM_ARRAY_TASK_ID\" {common}\n",
             quote(&exe),
-            l.target
+            l.target.name
         );
         scripts.push((level.to_string(), cells.len(), s));
     }
     let mut collect = header(l, "collect", &dir, None);
-    collect += &format!("exec {} reproduce {} {common} --out {}\n", quote(&exe), l.target, quote(&out));
+    collect += &format!("exec {} reproduce {} {common} --out {}\n", quote(&exe), l.target.name, quote(&out));
     scripts.push(("collect".into(), 1, collect));
 
     let mut previous: Option<String> = None;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use goodhart_findings::checks::{across_seeds, fig1_checks, Check};
 use goodhart_repro::fig1::Fig1;
-use goodhart_repro::targets::{checks_file, is_target, CHECKED};
+use goodhart_repro::targets::{checked, checks_file, Checked, Target};
 
 use crate::reproduce::{default_out, results_label};
 
@@ -151,19 +151,16 @@ impl Tally {
 pub fn run(args: &[String]) -> Result<()> {
     let a = parse(args)?;
     let root = crate::workspace_root();
-    let targets: Vec<&str> = if a.target == "all" {
-        CHECKED
-            .iter()
-            .copied()
-            .filter(|t| goodhart_repro::targets::target(t).is_ok_and(|t| t.in_all()))
-            .collect()
-    } else if is_target(&a.target) {
-        vec![a.target.as_str()]
+    let targets: Vec<&'static Target> = if a.target == "all" {
+        checked().filter(|t| t.in_all()).collect()
+    } else if let Ok(t) = goodhart_repro::targets::target(&a.target) {
+        vec![t]
     } else {
         bail!("unknown target {:?}: `cargo xtask reproduce list` shows the targets", a.target);
     };
     let mut tally = Tally::default();
-    for target in &targets {
+    for &t in &targets {
+        let target = t.name;
         let dir = match &a.out {
             Some(dir) if targets.len() > 1 => dir.join(target),
             Some(dir) => dir.clone(),
@@ -174,7 +171,7 @@ pub fn run(args: &[String]) -> Result<()> {
         }
         // one target without results is an error; `all` lists every target it could not check
         tally.strict = targets.len() == 1;
-        verify_target(target, &dir, &a, &mut tally)?;
+        verify_target(t, &dir, &a, &mut tally)?;
     }
     let total = tally.passed + tally.failed + tally.not_applicable;
     println!(
@@ -194,19 +191,20 @@ pub fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn verify_target(target: &str, dir: &Path, a: &Args, tally: &mut Tally) -> Result<()> {
+fn verify_target(t: &Target, dir: &Path, a: &Args, tally: &mut Tally) -> Result<()> {
+    let target = t.name;
     let seed_flag = if a.seed > 0 { format!(" --seed {}", a.seed) } else { String::new() };
     let gold_flag = if a.gold.is_learned() { String::new() } else { format!(" --gold {}", a.gold) };
     let reproduce = format!("`cargo xtask reproduce {target} --preset {}{gold_flag}{seed_flag}`", a.preset);
-    match target {
-        "fig1" => {
+    match t.checked {
+        Checked::Fig1 => {
             let path = dir.join("fig1.json");
             if !path.exists() {
                 return tally.not_run(target, &path, &reproduce);
             }
             fig1(dir, &path, tally)
         }
-        "controls" | "gold-controls" => {
+        Checked::Controls => {
             let path = dir.join(format!("{target}.json"));
             let Some(text) = read_or_not_run(target, &path, &reproduce, tally)? else {
                 return Ok(());
@@ -217,7 +215,7 @@ fn verify_target(target: &str, dir: &Path, a: &Args, tally: &mut Tally) -> Resul
             tally.add(&goodhart_repro::controls::controls_checks(&c));
             Ok(())
         }
-        _ if CHECKED.contains(&target) => {
+        Checked::ChecksFile => {
             let file = checks_file(target);
             let path = dir.join(&file);
             let Some(text) = read_or_not_run(target, &path, &reproduce, tally)? else {
@@ -236,7 +234,7 @@ fn verify_target(target: &str, dir: &Path, a: &Args, tally: &mut Tally) -> Resul
             };
             with_seeds(dir, &file, checks, read, tally)
         }
-        _ => {
+        Checked::No => {
             println!("{target} carries no checks of the paper's findings (`cargo xtask verify all` runs every check)");
             Ok(())
         }

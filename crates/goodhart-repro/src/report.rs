@@ -22,6 +22,15 @@ fn opt(x: Option<f64>) -> String {
 
 /// The Markdown tables of figure 1.
 pub fn fig1_markdown(f: &Fig1) -> String {
+    fig1_report(f, true)
+}
+
+/// [`fig1_markdown`] without the per-point curve tables: what a run prints when it finishes.
+pub fn fig1_summary(f: &Fig1) -> String {
+    fig1_report(f, false)
+}
+
+fn fig1_report(f: &Fig1, curves: bool) -> String {
     let mut s = String::new();
     writeln!(s, "# fig1: best-of-n (a) and PPO (b) against proxies of every size\n").unwrap();
     writeln!(
@@ -138,6 +147,14 @@ pub fn fig1_markdown(f: &Fig1) -> String {
         "best-of-n",
         f.results.iter().map(|r| (r.proxy.size.as_str(), r.trusted.as_ref())),
     );
+    if curves {
+        bon_curves_markdown(&mut s, f);
+    }
+    rl_markdown(&mut s, f, curves);
+    s
+}
+
+fn bon_curves_markdown(s: &mut String, f: &Fig1) {
     writeln!(s, "\n## Curves (mean over prompts, standard error in parentheses)\n").unwrap();
     for r in &f.results {
         writeln!(
@@ -165,8 +182,6 @@ pub fn fig1_markdown(f: &Fig1) -> String {
         }
         writeln!(s).unwrap();
     }
-    rl_markdown(&mut s, f);
-    s
 }
 
 /// One line per curve: how far along it the gold orders the curve's points as the rubric does.
@@ -187,7 +202,7 @@ fn trusted_markdown<'a>(
     }
 }
 
-fn rl_markdown(s: &mut String, f: &Fig1) {
+fn rl_markdown(s: &mut String, f: &Fig1, curves: bool) {
     let Some(alpha) = f.rl_alpha_shared else {
         return;
     };
@@ -224,6 +239,9 @@ fn rl_markdown(s: &mut String, f: &Fig1) {
     }
     trusted_markdown(s, "PPO", f.rl.iter().map(|r| (r.proxy.size.as_str(), r.trusted.as_ref())));
     writeln!(s).unwrap();
+    if !curves {
+        return;
+    }
     for r in &f.rl {
         writeln!(
             s,

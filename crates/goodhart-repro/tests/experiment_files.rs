@@ -155,7 +155,7 @@ fn malformed_files_and_overrides_name_the_place_and_the_fix() {
         ),
         (
             edit("label_noise = 0.0", "label_noise = 0.7"),
-            &["bad.toml:86: proxies.label_noise = 0.7 is out of range: 0 <= p < 0.5"],
+            &["bad.toml:87: proxies.label_noise = 0.7 is out of range: 0 <= p < 0.5"],
         ),
         (
             edit("heldout_fraction = 0.25", "heldout_fraction = 1.0"),

@@ -142,7 +142,7 @@ pub fn fig1(p: &Pipeline) -> Result<Fig1, ReproError> {
             &scores,
             &gold_scores,
             Some(&rubric_scores),
-            "fig1",
+            crate::targets::FIG1,
         )?;
         records.extend(rows);
         results.push(result);

@@ -18,8 +18,8 @@ struct DataCell {
     result: BonResult,
 }
 
-/// Runs the target `target` of this family.
-pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError> {
+/// Runs the target `kind` of this family, called `target`.
+pub(super) fn run(target: &str, kind: DataSweep, p: &Pipeline) -> Result<TargetOutput, ReproError> {
     let c = &p.config.sweeps;
     let Base { w, policy, gold, data, pools, gold_scores, rubric_scores } = p.base()?;
     let mut bon = pools.best_of_n(&p.bon_grid())?;
@@ -27,7 +27,7 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
     // fig13 compares epochs on the smallest data size; every other target sweeps data sizes at
     // one epoch.
     let mut plan: Vec<(String, usize, usize)> = Vec::new();
-    if target == "fig13" {
+    if kind == DataSweep::Fig13 {
         let d =
             *c.data_sizes.first().ok_or_else(|| ReproError::Config("sweeps.data_sizes is empty".into()))?;
         let rm = c
@@ -40,7 +40,7 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
     } else {
         // fig19 sweeps data with figure 1's largest RM; the paper trains the sweep for one epoch
         let largest = p.config.proxies.sizes.last().cloned().into_iter().collect::<Vec<_>>();
-        let rms: &[String] = if target == "fig19" { &largest } else { &c.data_rm_sizes };
+        let rms: &[String] = if kind == DataSweep::Fig19 { &largest } else { &c.data_rm_sizes };
         for rm in rms {
             for &d in &c.data_sizes {
                 plan.push((rm.clone(), d.min(data.train.len()), 1));
@@ -50,7 +50,7 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
     let mut cells = Vec::new();
     let mut records = Vec::new();
     // fig4 (b): PPO against the first RM size's proxies, one per data size
-    let rl_size = c.data_rm_sizes.first().filter(|_| target == "fig4");
+    let rl_size = c.data_rm_sizes.first().filter(|_| kind == DataSweep::Fig4);
     let mut rl_runs = Vec::new();
     for (rm, pairs, epochs) in plan {
         let cfg = goodhart_rm::RmTrainConfig { epochs, ..base.clone() };
@@ -115,15 +115,15 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
             trusted: c.result.trusted.map(|t| t.read_to(d_near_n(&c.result, 1000))),
         })
         .collect();
-    let checks = match target {
-        "fig21" => {
+    let checks = match kind {
+        DataSweep::Fig21 => {
             first_better_than_chance(&mut s, &points);
             data_checks(&points)
         }
-        "fig13" => epochs_checks(&points[1], &points[2]),
+        DataSweep::Fig13 => epochs_checks(&points[1], &points[2]),
         _ => Vec::new(),
     };
-    let mut figure = data_figure(target, &cells);
+    let mut figure = data_figure(target, kind, &cells);
     if !rl.is_empty() {
         line(
             &mut s,
@@ -160,7 +160,7 @@ fn first_better_than_chance(s: &mut String, points: &[DataPoint]) {
     }
 }
 
-fn data_figure(target: &str, cells: &[DataCell]) -> Figure {
+fn data_figure(target: &str, kind: DataSweep, cells: &[DataCell]) -> Figure {
     let title = target_what(target);
     let rms: Vec<&str> = {
         let mut v: Vec<&str> = cells.iter().map(|c| c.rm_size.as_str()).collect();
@@ -182,17 +182,19 @@ fn data_figure(target: &str, cells: &[DataCell]) -> Figure {
         panel
     };
     let fig = Figure::new(format!("{target}: {title}"));
-    match target {
-        "fig6" => fig.with_panel(by_rm(&|c| c.result.proxy.val.loss, "validation loss")),
-        "fig10" => fig.with_panel(by_rm(
+    match kind {
+        DataSweep::Fig6 => fig.with_panel(by_rm(&|c| c.result.proxy.val.loss, "validation loss")),
+        DataSweep::Fig10 => fig.with_panel(by_rm(
             &|c| c.result.gold.iter().map(|e| e.mean).fold(f64::NEG_INFINITY, f64::max),
             "max gold",
         )),
-        "fig17" => fig.with_panel(by_rm(&|c| c.result.alpha_bon, "alpha_bon")),
-        "fig18" => fig.with_panel(by_rm(&|c| c.result.beta_bon, "beta_bon")),
-        "fig21" => fig.with_panel(by_rm(&|c| gold_near_n(&c.result, 1000).1.mean, "gold near n = 1000")),
-        _ => {
-            // curves: one panel per RM size, one colour per data size (fig4, fig13, fig19)
+        DataSweep::Fig17 => fig.with_panel(by_rm(&|c| c.result.alpha_bon, "alpha_bon")),
+        DataSweep::Fig18 => fig.with_panel(by_rm(&|c| c.result.beta_bon, "beta_bon")),
+        DataSweep::Fig21 => {
+            fig.with_panel(by_rm(&|c| gold_near_n(&c.result, 1000).1.mean, "gold near n = 1000"))
+        }
+        DataSweep::Fig4 | DataSweep::Fig13 | DataSweep::Fig19 => {
+            // curves: one panel per RM size, one colour per data size
             let mut fig = fig;
             for rm in &rms {
                 let mine: Vec<&DataCell> = cells.iter().filter(|c| c.rm_size == *rm).collect();

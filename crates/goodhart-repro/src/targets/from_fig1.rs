@@ -11,22 +11,25 @@ use crate::ReproError;
 use goodhart_findings::checks::sweeps::{extrapolation_check, regressional_check, RegressionalPoint};
 use goodhart_findings::checks::within_trust;
 
-/// Runs the target `name` of this family on figure 1's results.
-pub(super) fn run(name: &str, f: &Fig1) -> Result<TargetOutput, ReproError> {
-    match name {
-        "fig3" => Ok(fig3(f)),
-        "fig5" => Ok(fig5(f)),
-        "fig8" => Ok(fig8(f)),
-        "fig12" => Ok(fig12(f)),
-        "fig16" => {
+/// Runs the target `kind` of this family on figure 1's results (fig11, which trains proxies
+/// of its own, has [`fig11`]).
+pub(super) fn run(kind: FromFig1, f: &Fig1) -> Result<TargetOutput, ReproError> {
+    match kind {
+        FromFig1::Fig3 => Ok(fig3(f)),
+        FromFig1::Fig5 => Ok(fig5(f)),
+        FromFig1::Fig8 => Ok(fig8(f)),
+        FromFig1::Fig11 => {
+            Err(ReproError::Config("fig11 trains proxies of its own: targets::reproduce runs it".into()))
+        }
+        FromFig1::Fig12 => Ok(fig12(f)),
+        FromFig1::Fig16 => {
             let runs: Vec<(String, RlResult)> =
                 f.rl.iter().map(|r| (format!("RM {}", r.proxy.size), r.clone())).collect();
             Ok(kl_by_step("fig16", "KL against PPO step by RM size", &runs))
         }
-        "fig20" => fig20(f),
-        "fig25" => Ok(fig25(f)),
-        "fig26" => fig26(f),
-        other => unreachable!("{other} is not in the family FromFig1"),
+        FromFig1::Fig20 => fig20(f),
+        FromFig1::Fig25 => Ok(fig25(f)),
+        FromFig1::Fig26 => fig26(f),
     }
 }
 

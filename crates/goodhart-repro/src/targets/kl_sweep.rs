@@ -10,8 +10,8 @@ use crate::ReproError;
 use goodhart_findings::checks::sweeps::{kl_penalty_checks, PenaltyRun};
 use goodhart_findings::checks::within_trust;
 
-/// Runs the target `target` of this family.
-pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError> {
+/// Runs the target `kind` of this family, called `target`.
+pub(super) fn run(target: &str, kind: KlSweep, p: &Pipeline) -> Result<TargetOutput, ReproError> {
     let c = &p.config.sweeps;
     let w = p.world()?;
     let policy = p.policy(&w)?;
@@ -38,7 +38,7 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
     let (results, _) = analyse_rl(&runs, p.config.bon.bootstrap, p.config.bon.seed)?;
     let labelled: Vec<(String, RlResult)> =
         c.kl_penalties.iter().zip(results).map(|(coef, r)| (format!("KL penalty {coef}"), r)).collect();
-    if target == "fig14" {
+    if kind == KlSweep::Fig14 {
         return Ok(
             kl_by_step("fig14", "KL against PPO step for each KL penalty", &labelled).with_records(records)
         );

@@ -30,25 +30,26 @@ use crate::report::records_csv;
 use crate::ReproError;
 use goodhart_findings::checks::Check;
 
-/// Where a target's data comes from, which decides the code that runs it.
+/// Where a target's data comes from, which decides the code that runs it; within a family, which
+/// target it is, as a type of its own (the code matches on it, never on the name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Family {
     /// Figure 1 itself ([`crate::fig1`], written by [`crate::report::write_fig1`]).
     Fig1,
     /// Read off figure 1's curves and fits.
-    FromFig1,
+    FromFig1(FromFig1),
     /// The RM data-size sweep.
-    DataSweep,
+    DataSweep(DataSweep),
     /// The KL-penalty sweep.
-    KlSweep,
+    KlSweep(KlSweep),
     /// The policy-size sweep.
-    PolicySweep,
+    PolicySweep(PolicySweep),
     /// Iterated RLHF, run (finding 9).
     Iterated,
     /// Tables and the diagram of the setup.
-    Tables,
+    Tables(Table),
     /// The controls (optimising the gold itself; every Goodhart mechanism off).
-    Controls,
+    Controls(Controls),
     /// Reward-model ensembles against overoptimisation (beyond the paper).
     Ensembles,
     /// Direct alignment algorithms, DPO and IPO (beyond the paper).
@@ -59,78 +60,145 @@ pub enum Family {
     BonFamily,
 }
 
+/// The targets read off figure 1's curves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FromFig1 {
+    Fig3,
+    Fig5,
+    Fig8,
+    Fig11,
+    Fig12,
+    Fig16,
+    Fig20,
+    Fig25,
+    Fig26,
+}
+
+/// The targets of the RM data-size sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataSweep {
+    Fig4,
+    Fig6,
+    Fig10,
+    Fig13,
+    Fig17,
+    Fig18,
+    Fig19,
+    Fig21,
+}
+
+/// The targets of the KL-penalty sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KlSweep {
+    Fig9,
+    Fig14,
+}
+
+/// The targets of the policy-size sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicySweep {
+    Fig7,
+    Fig15,
+    Fig22,
+    Fig23,
+    Fig24,
+}
+
+/// The tables and the diagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    Fig2,
+    Table1,
+    Table2,
+}
+
+/// The controls: all of them, or the gold's own alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Controls {
+    /// Control (a), the null controls and the world with every mechanism off (`controls`).
+    All,
+    /// Control (a) and the null controls on figure 1's stages (`gold-controls`).
+    GoldOnly,
+}
+
+/// How `cargo xtask verify` reads a target's checks of the paper's findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checked {
+    /// None: the target carries no check.
+    No,
+    /// From figure 1's own `fig1.json`.
+    Fig1,
+    /// From the controls' `<name>.json`.
+    Controls,
+    /// From `<name>_checks.json` ([`checks_file`]).
+    ChecksFile,
+}
+
 /// One target of `cargo xtask reproduce`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Target {
+    /// Its name on the command line and in file names (nowhere compared in code: match on
+    /// [`Target::family`]).
     pub name: &'static str,
     /// One line on what it shows.
     pub what: &'static str,
     pub family: Family,
+    /// Where `verify` finds its checks.
+    pub checked: Checked,
 }
+
+/// Figure 1's name: its records' `experiment`, its results folder.
+pub const FIG1: &str = "fig1";
 
 /// Every target, in the paper's order.
 pub const TARGETS: &[Target] = &[
-    t(
-        "fig1",
-        Family::Fig1,
+    t(FIG1, Family::Fig1, Checked::Fig1,
         "RM-size sweep: (a) best-of-n, (b) PPO; gold and proxy against sqrt(KL), fitted laws",
     ),
-    t("fig2", Family::Tables, "the synthetic setup (gold labels -> proxy RM), as a diagram"),
-    t("fig3", Family::FromFig1, "fitted alpha_bon, beta_bon, beta_RL against RM parameters"),
-    t("fig4", Family::DataSweep, "RM data-size sweep, best-of-n"),
-    t("fig5", Family::FromFig1, "RM validation loss against best-of-n gold at n = 1000"),
-    t("fig6", Family::DataSweep, "RM validation loss by data size and RM size"),
-    t("fig7", Family::PolicySweep, "policy size: best-of-n and PPO with the same proxy size on two policies"),
-    t("fig8", Family::FromFig1, "proxy against gold score, best-of-n and PPO"),
-    t("fig9", Family::KlSweep, "PPO under several KL penalties: gold against sqrt(KL)"),
-    t("fig10", Family::DataSweep, "max gold score for each RM size x data size"),
-    t("fig11", Family::FromFig1, "validation loss by RM size"),
-    t("fig12", Family::FromFig1, "best-of-n peak gold predicted by the closed form against observed"),
-    t("fig13", Family::DataSweep, "1 epoch x D vs 1 epoch x 4D vs 4 epochs x D comparisons"),
-    t("fig14", Family::KlSweep, "KL against PPO step for each KL penalty"),
-    t("fig15", Family::PolicySweep, "KL against PPO step by policy size"),
-    t("fig16", Family::FromFig1, "KL against PPO step by RM size"),
-    t("fig17", Family::DataSweep, "alpha_bon against RM data size"),
-    t("fig18", Family::DataSweep, "beta_bon against RM data size"),
-    t("fig19", Family::DataSweep, "best-of-n data sweep with the largest swept RM"),
-    t("fig20", Family::FromFig1, "the best-of-n proxy curve is concave: a linear fit fails"),
-    t("fig21", Family::DataSweep, "best-of-n gold at n = 1000 by data size x RM size"),
-    t("fig22", Family::PolicySweep, "PPO with the swept proxy at both policy sizes"),
-    t("fig23", Family::PolicySweep, "fig7's PPO panel recentred to start at 0"),
-    t("fig24", Family::PolicySweep, "proxy - gold gap in the PPO policy sweep"),
-    t("fig25", Family::FromFig1, "PPO clip fraction by step"),
-    t("fig26", Family::FromFig1, "extrapolation: fit on small d, predict large d"),
-    t(
-        "iterated",
-        Family::Iterated,
+    t("fig2", Family::Tables(Table::Fig2), Checked::No, "the synthetic setup (gold labels -> proxy RM), as a diagram"),
+    t("fig3", Family::FromFig1(FromFig1::Fig3), Checked::No, "fitted alpha_bon, beta_bon, beta_RL against RM parameters"),
+    t("fig4", Family::DataSweep(DataSweep::Fig4), Checked::No, "RM data-size sweep, best-of-n"),
+    t("fig5", Family::FromFig1(FromFig1::Fig5), Checked::No, "RM validation loss against best-of-n gold at n = 1000"),
+    t("fig6", Family::DataSweep(DataSweep::Fig6), Checked::No, "RM validation loss by data size and RM size"),
+    t("fig7", Family::PolicySweep(PolicySweep::Fig7), Checked::ChecksFile, "policy size: best-of-n and PPO with the same proxy size on two policies"),
+    t("fig8", Family::FromFig1(FromFig1::Fig8), Checked::ChecksFile, "proxy against gold score, best-of-n and PPO"),
+    t("fig9", Family::KlSweep(KlSweep::Fig9), Checked::ChecksFile, "PPO under several KL penalties: gold against sqrt(KL)"),
+    t("fig10", Family::DataSweep(DataSweep::Fig10), Checked::No, "max gold score for each RM size x data size"),
+    t("fig11", Family::FromFig1(FromFig1::Fig11), Checked::No, "validation loss by RM size"),
+    t("fig12", Family::FromFig1(FromFig1::Fig12), Checked::No, "best-of-n peak gold predicted by the closed form against observed"),
+    t("fig13", Family::DataSweep(DataSweep::Fig13), Checked::ChecksFile, "1 epoch x D vs 1 epoch x 4D vs 4 epochs x D comparisons"),
+    t("fig14", Family::KlSweep(KlSweep::Fig14), Checked::No, "KL against PPO step for each KL penalty"),
+    t("fig15", Family::PolicySweep(PolicySweep::Fig15), Checked::No, "KL against PPO step by policy size"),
+    t("fig16", Family::FromFig1(FromFig1::Fig16), Checked::No, "KL against PPO step by RM size"),
+    t("fig17", Family::DataSweep(DataSweep::Fig17), Checked::No, "alpha_bon against RM data size"),
+    t("fig18", Family::DataSweep(DataSweep::Fig18), Checked::No, "beta_bon against RM data size"),
+    t("fig19", Family::DataSweep(DataSweep::Fig19), Checked::No, "best-of-n data sweep with the largest swept RM"),
+    t("fig20", Family::FromFig1(FromFig1::Fig20), Checked::No, "the best-of-n proxy curve is concave: a linear fit fails"),
+    t("fig21", Family::DataSweep(DataSweep::Fig21), Checked::ChecksFile, "best-of-n gold at n = 1000 by data size x RM size"),
+    t("fig22", Family::PolicySweep(PolicySweep::Fig22), Checked::No, "PPO with the swept proxy at both policy sizes"),
+    t("fig23", Family::PolicySweep(PolicySweep::Fig23), Checked::No, "fig7's PPO panel recentred to start at 0"),
+    t("fig24", Family::PolicySweep(PolicySweep::Fig24), Checked::No, "proxy - gold gap in the PPO policy sweep"),
+    t("fig25", Family::FromFig1(FromFig1::Fig25), Checked::No, "PPO clip fraction by step"),
+    t("fig26", Family::FromFig1(FromFig1::Fig26), Checked::ChecksFile, "extrapolation: fit on small d, predict large d"),
+    t("iterated", Family::Iterated, Checked::ChecksFile,
         "iterated RLHF: k = 1, 2, 4 rounds of d/k each against the prediction d(alpha - beta ln d + beta ln k)",
     ),
-    t("table1", Family::Tables, "hyperparameters of every stage"),
-    t("table2", Family::Tables, "one prompt's best-of-n answers at n = 1 .. N with proxy and gold"),
-    t(
-        "controls",
-        Family::Controls,
+    t("table1", Family::Tables(Table::Table1), Checked::No, "hyperparameters of every stage"),
+    t("table2", Family::Tables(Table::Table2), Checked::No, "one prompt's best-of-n answers at n = 1 .. N with proxy and gold"),
+    t("controls", Family::Controls(Controls::All), Checked::Controls,
         "no fall without Goodhart: optimising the gold itself; every mechanism off",
     ),
-    t(
-        "gold-controls",
-        Family::Controls,
+    t("gold-controls", Family::Controls(Controls::GoldOnly), Checked::Controls,
         "control (a) and the null controls alone: best-of-n and PPO against the gold itself, the rubric tracked (figure 1's stages, no second world)",
     ),
-    t(
-        "ensembles",
-        Family::Ensembles,
+    t("ensembles", Family::Ensembles, Checked::ChecksFile,
         "beyond the paper: best-of-n and PPO against one proxy vs mean / worst-case / uncertainty-weighted ensembles, with and without label noise",
     ),
-    t("dpo", Family::Daa, "beyond the paper: DPO and IPO on the gold-labelled pairs across beta, gold against sqrt(KL)"),
-    t(
-        "early-warning",
-        Family::EarlyWarning,
+    t("dpo", Family::Daa, Checked::ChecksFile, "beyond the paper: DPO and IPO on the gold-labelled pairs across beta, gold against sqrt(KL)"),
+    t("early-warning", Family::EarlyWarning, Checked::ChecksFile,
         "beyond the paper: signals from PPO's logs (KL acceleration, entropy collapse, proxy shift) against the gold's peak, thresholds from seed 0 scored on seeds 1-3",
     ),
-    t(
-        "bon-family",
-        Family::BonFamily,
+    t("bon-family", Family::BonFamily, Checked::ChecksFile,
         "beyond the paper: best-of-n, Best-of-Poisson and soft best-of-n on the same pools, exact KLs, thresholds tuned on seed 0 scored on seeds 1-3",
     ),
 ];
@@ -140,19 +208,31 @@ impl Target {
     /// experiments beyond the paper run only when named.
     pub fn in_all(&self) -> bool {
         // gold-controls is a part of controls, which `all` runs
-        !matches!(self.family, Family::Ensembles | Family::Daa | Family::EarlyWarning | Family::BonFamily)
-            && self.name != "gold-controls"
+        !matches!(
+            self.family,
+            Family::Ensembles
+                | Family::Daa
+                | Family::EarlyWarning
+                | Family::BonFamily
+                | Family::Controls(Controls::GoldOnly)
+        )
     }
 
     /// Whether it reads figure 1's curves, and so every stage of figure 1's plan.
     pub fn reads_fig1(&self) -> bool {
-        matches!(self.family, Family::Fig1 | Family::FromFig1)
+        matches!(self.family, Family::Fig1 | Family::FromFig1(_))
+    }
+
+    /// Whether it is figure 1 (written by [`crate::report::write_fig1`], with its own
+    /// `--seeds`, cells and launcher).
+    pub fn is_fig1(&self) -> bool {
+        self.family == Family::Fig1
     }
 }
 
 /// A registry entry.
-const fn t(name: &'static str, family: Family, what: &'static str) -> Target {
-    Target { name, what, family }
+const fn t(name: &'static str, family: Family, checked: Checked, what: &'static str) -> Target {
+    Target { name, what, family, checked }
 }
 
 /// The target called `name`.
@@ -262,56 +342,44 @@ impl TargetOutput {
     }
 }
 
-/// The targets that carry checks of the paper's findings (`cargo xtask verify`): figure 1 and
-/// the controls (checked from their JSON) and the targets that write `<name>_checks.json`.
-pub const CHECKED: &[&str] = &[
-    "fig1",
-    "fig7",
-    "fig8",
-    "fig9",
-    "fig13",
-    "fig21",
-    "fig26",
-    "iterated",
-    "controls",
-    "gold-controls",
-    "ensembles",
-    "dpo",
-    "early-warning",
-    "bon-family",
-];
+/// The targets that carry checks of the paper's findings (`cargo xtask verify`).
+pub fn checked() -> impl Iterator<Item = &'static Target> {
+    TARGETS.iter().filter(|t| t.checked != Checked::No)
+}
 
 /// The file a target's checks are written to.
 pub fn checks_file(target: &str) -> String {
     format!("{target}_checks.json")
 }
 
-/// Runs `target` (not `fig1`, which has [`crate::report::write_fig1`]) on the pipeline's stores.
-pub fn reproduce(target_name: &str, p: &Pipeline) -> Result<TargetOutput, ReproError> {
-    let t = target(target_name)?;
+/// Runs `t` (not figure 1, which has [`crate::report::write_fig1`]) on the pipeline's stores.
+///
+/// # Errors
+/// [`ReproError::Config`] for figure 1; whatever its stages or checks report.
+pub fn reproduce(t: &Target, p: &Pipeline) -> Result<TargetOutput, ReproError> {
     match t.family {
         Family::Fig1 => {
             Err(ReproError::Config("fig1 is written by report::write_fig1, not as a TargetOutput".into()))
         }
-        Family::FromFig1 if t.name == "fig11" => {
+        Family::FromFig1(FromFig1::Fig11) => {
             let f = fig1(p)?;
             Ok(from_fig1::fig11(&f, &chance_proxies(p)?).with_results(&f.results, &f.rl))
         }
-        Family::FromFig1 => {
+        Family::FromFig1(kind) => {
             let f = fig1(p)?;
-            Ok(from_fig1::run(t.name, &f)?.with_results(&f.results, &f.rl))
+            Ok(from_fig1::run(kind, &f)?.with_results(&f.results, &f.rl))
         }
-        Family::DataSweep => data_sweep::run(t.name, p),
-        Family::KlSweep => kl_sweep::run(t.name, p),
-        Family::PolicySweep => policy_sweep::run(t.name, p),
+        Family::DataSweep(kind) => data_sweep::run(t.name, kind, p),
+        Family::KlSweep(kind) => kl_sweep::run(t.name, kind, p),
+        Family::PolicySweep(kind) => policy_sweep::run(t.name, kind, p),
         Family::Iterated => iterated::run(p),
         Family::Ensembles => ensembles::run(p),
         Family::Daa => dpo::run(p),
         Family::EarlyWarning => early_warning::run(p),
         Family::BonFamily => bon_family::run(p),
-        Family::Tables => tables::run(t.name, p),
-        Family::Controls => {
-            let (c, off) = crate::controls::controls(p, t.name == "controls")?;
+        Family::Tables(kind) => tables::run(kind, p),
+        Family::Controls(kind) => {
+            let (c, off) = crate::controls::controls(p, kind == Controls::All)?;
             let markdown = crate::controls::markdown(t.name, &c);
             let figure = crate::controls::figure(&c, off.as_ref());
             let records = c.records.clone();

@@ -11,8 +11,8 @@ use goodhart_core::Estimate;
 use goodhart_findings::checks::sweeps::{difference, policy_checks, PolicyPoint};
 use goodhart_findings::stats::TrustedRange;
 
-/// Runs the target `target` of this family.
-pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError> {
+/// Runs the target `kind` of this family, called `target`.
+pub(super) fn run(target: &str, kind: PolicySweep, p: &Pipeline) -> Result<TargetOutput, ReproError> {
     let c = &p.config.sweeps;
     let w = p.world()?;
     let (main_policy, main_loss) = p.policy_and_loss(&w, &p.config.policy)?;
@@ -27,8 +27,8 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
     };
     let (other_policy, other_loss) = p.policy_and_loss(&w, &other)?;
     // fig22 is PPO with figure 1's largest RM at both policy sizes; the others use policy_rm_size
-    let rm_size = match target {
-        "fig22" => p.config.proxies.sizes.last().unwrap_or(&c.policy_rm_size),
+    let rm_size = match kind {
+        PolicySweep::Fig22 => p.config.proxies.sizes.last().unwrap_or(&c.policy_rm_size),
         _ => &c.policy_rm_size,
     };
     let mut bon = Vec::new();
@@ -132,17 +132,19 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
     }
     line(&mut s, "\n## PPO\n");
     rl_table(&mut s, &rl);
-    let figure = match target {
-        "fig15" => {
+    let figure = match kind {
+        PolicySweep::Fig15 => {
             let mut out = kl_by_step("fig15", title, &rl).with_records(records);
             out.markdown = format!("{s}\n{}", out.markdown.split_once('\n').map_or("", |(_, rest)| rest));
             return Ok(out);
         }
-        "fig22" => Figure::new(format!("{target}: {title}")).with_panel(rl_curves_panel("PPO", &rl, false)),
-        "fig23" => {
+        PolicySweep::Fig22 => {
+            Figure::new(format!("{target}: {title}")).with_panel(rl_curves_panel("PPO", &rl, false))
+        }
+        PolicySweep::Fig23 => {
             Figure::new(format!("{target}: {title}")).with_panel(rl_curves_panel("PPO, recentred", &rl, true))
         }
-        "fig24" => {
+        PolicySweep::Fig24 => {
             let mut panel = Panel::new("proxy - gold", X_SQRT_KL, "proxy - gold");
             for (k, (label, r)) in rl.iter().enumerate() {
                 let gap: Vec<f64> = r.proxy_score.iter().zip(&r.gold).map(|(p, g)| p.mean - g.mean).collect();
@@ -155,7 +157,7 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
             }
             Figure::new(format!("{target}: {title}")).with_panel(panel)
         }
-        _ => {
+        PolicySweep::Fig7 => {
             let mut bon_panel = Panel::new("(a) best-of-n", X_SQRT_KL, "RM score");
             for (k, (label, r)) in bon.iter().enumerate() {
                 let c = spread_colour(k, bon.len());
@@ -179,7 +181,7 @@ pub(super) fn run(target: &str, p: &Pipeline) -> Result<TargetOutput, ReproError
     };
     let json = serde_json::json!({"bon": bon.iter().map(|(l, r)| serde_json::json!({"run": l, "result": r})).collect::<Vec<_>>(),
         "rl": rl.iter().map(|(l, r)| serde_json::json!({"run": l, "result": r})).collect::<Vec<_>>()});
-    let checks = if target == "fig7" { checks } else { Vec::new() };
+    let checks = if kind == PolicySweep::Fig7 { checks } else { Vec::new() };
     Ok(TargetOutput::new(target, s, records, Some(figure), json).with_checks(checks))
 }
 

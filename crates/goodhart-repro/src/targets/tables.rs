@@ -8,13 +8,12 @@ use super::*;
 use crate::pipeline::{Base, Pipeline};
 use crate::ReproError;
 
-/// Runs the target `name` of this family.
-pub(super) fn run(name: &str, p: &Pipeline) -> Result<TargetOutput, ReproError> {
-    match name {
-        "fig2" => Ok(fig2()),
-        "table1" => Ok(table1(p)),
-        "table2" => table2(p),
-        other => unreachable!("{other} is not in the family Tables"),
+/// Runs the target `kind` of this family.
+pub(super) fn run(kind: Table, p: &Pipeline) -> Result<TargetOutput, ReproError> {
+    match kind {
+        Table::Fig2 => Ok(fig2()),
+        Table::Table1 => Ok(table1(p)),
+        Table::Table2 => table2(p),
     }
 }
 
