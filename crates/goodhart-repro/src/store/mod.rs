@@ -117,7 +117,12 @@ impl std::fmt::Display for Stage {
 /// and of the precision in effect ([`goodhart_core::precision::current`]) for every stage but
 /// the world's, whose numbers it changes (f32 adds nothing, so f32 keys are those of before).
 pub fn key_of(stage: Stage, inputs: &impl Serialize) -> String {
-    match goodhart_core::precision::current() {
+    key_at(stage, inputs, goodhart_core::precision::current())
+}
+
+/// [`key_of`] at the precision `precision`.
+pub fn key_at(stage: Stage, inputs: &impl Serialize, precision: Precision) -> String {
+    match precision {
         Precision::Bf16 if stage != Stage::World => hash_of(&format!("{}@bf16", stage.name()), inputs),
         _ => hash_of(stage.name(), inputs),
     }
@@ -429,6 +434,16 @@ mod tests {
         drop(lock);
         assert!(other.try_lock().is_ok());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn bf16_gives_every_neural_stage_a_key_of_its_own_and_leaves_f32_keys_alone() {
+        let inputs = ("policy", 3);
+        assert_eq!(key_at(Stage::World, &inputs, Precision::Bf16), key_at(Stage::World, &inputs, Precision::F32));
+        for stage in [Stage::Policy, Stage::Gold, Stage::Proxy, Stage::Rl, Stage::BonScores] {
+            assert_ne!(key_at(stage, &inputs, Precision::Bf16), key_at(stage, &inputs, Precision::F32), "{stage}");
+            assert_eq!(key_at(stage, &inputs, Precision::F32), hash_of(stage.name(), &inputs), "{stage}");
+        }
     }
 
     #[test]
