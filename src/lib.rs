@@ -13,6 +13,7 @@
 //! - [`rm`]: reward models (gold and proxies), Bradley-Terry training, calibration;
 //! - [`ppo`]: PPO against a proxy with gold tracking;
 //! - [`findings`]: every check of the paper's findings on plain records (no burn);
+//! - [`store`]: the content-addressed artifact store the experiments compute into (no burn);
 //! - [`repro`]: the paper's experiments, cached stages and reports;
 //! - [`plot`]: the figures as SVG and PNG, with an embedded font.
 //!
@@ -36,4 +37,5 @@ pub use goodhart_policy as policy;
 pub use goodhart_ppo as ppo;
 pub use goodhart_repro as repro;
 pub use goodhart_rm as rm;
+pub use goodhart_store as store;
 pub use goodhart_world as world;

@@ -4,10 +4,10 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-/// Crates that must stay usable from projects on any framework: the math, and the findings'
-/// checks that read results.
-pub const MATH_CRATES: [&str; 5] =
-    ["goodhart-core", "goodhart-kl", "goodhart-bon", "goodhart-laws", "goodhart-findings"];
+/// Crates that must stay usable from projects on any framework: the math, the findings' checks
+/// that read results, and the artifact store.
+pub const MATH_CRATES: [&str; 6] =
+    ["goodhart-core", "goodhart-kl", "goodhart-bon", "goodhart-laws", "goodhart-findings", "goodhart-store"];
 
 /// Dependencies the math crates must never pull in, directly or transitively.
 pub const FORBIDDEN: [&str; 2] = ["burn", "polars"];

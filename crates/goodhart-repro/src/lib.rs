@@ -23,13 +23,13 @@ pub mod fig1;
 pub mod null_controls;
 pub mod pipeline;
 pub mod plan;
-pub mod progress;
+pub use goodhart_store::progress;
 pub mod report;
 pub mod rubric;
 pub mod schedule;
 pub mod seeds;
-pub mod store;
 pub use goodhart_data::table;
+pub use goodhart_store as store;
 pub mod targets;
 
 use std::path::{Path, PathBuf};
@@ -96,5 +96,29 @@ impl ReproError {
 
     pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
         ReproError::Io { path: path.to_path_buf(), source }
+    }
+}
+
+/// The store's errors as the pipeline's, each to the variant of the same name (the same message).
+impl From<goodhart_store::StoreError> for ReproError {
+    fn from(e: goodhart_store::StoreError) -> Self {
+        use goodhart_store::StoreError;
+        match e {
+            StoreError::Io { path, source } => ReproError::Io { path, source },
+            StoreError::Corrupt { path, reason } => ReproError::Corrupt { path, reason },
+            StoreError::Artifact(what) => ReproError::Artifact(what),
+            StoreError::InStage { stage, source } => {
+                ReproError::InStage { stage, source: Box::new((*source).into()) }
+            }
+        }
+    }
+}
+
+impl goodhart_store::StageError for ReproError {
+    fn in_stage(self, stage: String) -> Self {
+        match self {
+            already @ ReproError::InStage { .. } => already,
+            e => ReproError::InStage { stage, source: Box::new(e) },
+        }
     }
 }

@@ -5,9 +5,10 @@ use goodhart_policy::LmPolicy;
 use goodhart_world::Split;
 
 use super::*;
+use super::{read_json, write_json};
 use crate::plan;
 use crate::progress::Task;
-use crate::store::{key_of, read_json, write_json, Stage};
+use crate::store::{key_of, Stage};
 use crate::ReproError;
 
 impl Pipeline {

@@ -8,8 +8,9 @@ use goodhart_dpo::{DaaLoss, DaaOptimiser, DaaOutput, PreferencePair};
 use goodhart_world::Split;
 
 use super::*;
+use super::{read_json, write_json};
 use crate::progress::Task;
-use crate::store::{key_of, read_json, write_json, Stage};
+use crate::store::{key_of, Stage};
 use crate::ReproError;
 
 impl Pipeline {

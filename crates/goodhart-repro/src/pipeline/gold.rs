@@ -7,10 +7,11 @@ use goodhart_rm::pairs::{label_pairs, split_validation, temperature_for_accuracy
 use goodhart_rm::{evaluate, score_raw, CalibratedRm, RmEval};
 use goodhart_world::Split;
 
+use super::read_json;
 use super::*;
 use crate::config::GoldKind;
 use crate::plan;
-use crate::store::{key_of, read_json, Stage};
+use crate::store::{key_of, Stage};
 use crate::ReproError;
 
 /// The gold with its key: what labels the proxies' comparisons and what every curve is judged by.

@@ -11,10 +11,11 @@ use goodhart_rm::pairs::{label_pairs, split_validation, Comparison, Pair};
 use goodhart_world::Split;
 
 use super::*;
+use super::{read_json, write_json};
 use crate::config::GoldRounds;
 use crate::plan;
 use crate::progress::Task;
-use crate::store::{key_of, read_json, write_json, Stage};
+use crate::store::{key_of, Stage};
 use crate::ReproError;
 
 /// The comparisons a round adds, as its stage stores them.

@@ -10,10 +10,11 @@ use goodhart_ppo::{KlPenalty, PpoInputs, PpoStepLog, PpoTrainer};
 use goodhart_world::Split;
 
 use super::*;
+use super::{read_json, write_json};
 use crate::plan;
 use crate::progress::Task;
 use crate::rubric::RubricScorer;
-use crate::store::{key_of, read_json, write_json, Stage};
+use crate::store::{key_of, Stage};
 use crate::ReproError;
 
 /// One round of an iterated run, as its stage records it.

@@ -37,7 +37,7 @@ pub use self::policy::TrainedPolicy;
 use crate::config::ExperimentConfig;
 use crate::progress::{self, Event, Reporter, Task};
 pub use crate::rubric::{PoolScores, RubricScorer};
-use crate::store::{read_json, write_json, Outcome, Stage, Store};
+use crate::store::{Outcome, Stage, Store};
 use crate::ReproError;
 
 /// Prompts and one response to each, as tokens.
@@ -182,6 +182,16 @@ pub struct Base {
     pub gold_scores: Vec<Vec<f64>>,
     /// The rubric's recentred scores of every pooled sample, `[prompt][sample]`.
     pub rubric_scores: Vec<Vec<f64>>,
+}
+
+/// [`goodhart_store::write_json`], failing as the pipeline does.
+pub(crate) fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), ReproError> {
+    Ok(goodhart_store::write_json(path, value)?)
+}
+
+/// [`goodhart_store::read_json`], failing as the pipeline does.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ReproError> {
+    Ok(goodhart_store::read_json(path)?)
 }
 
 /// An experiment's pipeline over a store.

@@ -4,9 +4,10 @@ use goodhart_nn::Gpt;
 use goodhart_policy::pretrain;
 
 use super::*;
+use super::{read_json, write_json};
 use crate::plan;
 use crate::progress::Task;
-use crate::store::{key_of, read_json, write_json, Stage};
+use crate::store::{key_of, Stage};
 use crate::ReproError;
 
 /// A pretrained policy under the key it is stored by: what every later stage takes, so that a

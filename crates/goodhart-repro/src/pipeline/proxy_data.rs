@@ -3,8 +3,9 @@
 use goodhart_rm::pairs::{label_pairs, label_pairs_bt, split_validation, Comparison, Pair};
 
 use super::*;
+use super::{read_json, write_json};
 use crate::plan;
-use crate::store::{key_of, read_json, write_json, Stage};
+use crate::store::{key_of, Stage};
 use crate::ReproError;
 
 impl Pipeline {

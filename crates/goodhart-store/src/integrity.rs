@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::STAGE_FILE;
+use crate::STAGE_FILE;
 
 /// One file of a stage: its path inside the stage directory (`/`-separated), size and SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,9 +5,9 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use super::integrity::{self, Health};
-use super::{Stage, Store};
-use crate::ReproError;
+use crate::integrity::{self, Health};
+use crate::StoreError;
+use crate::{Stage, Store};
 
 /// The directory of PPO's checkpoints, one per `rl` key of an unfinished run.
 pub const CHECKPOINTS: &str = "rl-checkpoints";
@@ -74,8 +74,8 @@ impl Store {
     /// With `hashes`, a stage's health checks every file's SHA-256, not only its size.
     ///
     /// # Errors
-    /// [`ReproError::Io`] if a stage directory cannot be listed.
-    pub fn entries(&self, hashes: bool) -> Result<Vec<Entry>, ReproError> {
+    /// [`StoreError::Io`] if a stage directory cannot be listed.
+    pub fn entries(&self, hashes: bool) -> Result<Vec<Entry>, StoreError> {
         let mut out = Vec::new();
         let names = Stage::ALL.iter().map(|s| s.name()).chain([CHECKPOINTS]);
         for stage in names {
@@ -83,8 +83,8 @@ impl Store {
             let Ok(list) = std::fs::read_dir(&parent) else { continue };
             let mut found: Vec<(String, PathBuf)> = Vec::new();
             for e in list {
-                let e = e.map_err(|e| ReproError::io(&parent, e))?;
-                if e.file_type().map_err(|err| ReproError::io(&e.path(), err))?.is_dir() {
+                let e = e.map_err(|e| StoreError::io(&parent, e))?;
+                if e.file_type().map_err(|err| StoreError::io(&e.path(), err))?.is_dir() {
                     found.push((e.file_name().to_string_lossy().into_owned(), e.path()));
                 }
             }
@@ -116,8 +116,8 @@ impl Store {
     /// record of the same run), so that `store gc` keeps them.
     ///
     /// # Errors
-    /// [`ReproError::Io`] if the record cannot be written.
-    pub fn write_refs(&self, run: &str) -> Result<(), ReproError> {
+    /// [`StoreError::Io`] if the record cannot be written.
+    pub fn write_refs(&self, run: &str) -> Result<(), StoreError> {
         let used: Vec<String> = self.used.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
         let path = self.root().join(REFS).join(format!("{run}.json"));
         super::write_json(&path, &used)
@@ -126,8 +126,8 @@ impl Store {
     /// Every `stage/key` some run recorded in `refs/`.
     ///
     /// # Errors
-    /// [`ReproError::Corrupt`] naming a record that is not a list of keys.
-    pub fn referenced(&self) -> Result<BTreeSet<String>, ReproError> {
+    /// [`StoreError::Corrupt`] naming a record that is not a list of keys.
+    pub fn referenced(&self) -> Result<BTreeSet<String>, StoreError> {
         let mut keys = BTreeSet::new();
         let Ok(list) = std::fs::read_dir(self.root().join(REFS)) else { return Ok(keys) };
         for e in list.flatten() {
@@ -142,19 +142,19 @@ impl Store {
     /// returned): a partial directory belongs to whoever holds the lock.
     ///
     /// # Errors
-    /// [`ReproError::Io`] if the lock cannot be opened or the directory removed.
-    pub fn remove_entry(&self, entry: &Entry) -> Result<bool, ReproError> {
+    /// [`StoreError::Io`] if the lock cannot be opened or the directory removed.
+    pub fn remove_entry(&self, entry: &Entry) -> Result<bool, StoreError> {
         let stage = if entry.kind == Kind::Checkpoints { "rl" } else { entry.stage.as_str() };
         let lock_path = self.root().join(stage).join(format!("{}.lock", entry.key));
         let lock = match std::fs::OpenOptions::new().write(true).open(&lock_path) {
             Ok(file) => match file.try_lock() {
                 Ok(()) => Some(file),
                 Err(std::fs::TryLockError::WouldBlock) => return Ok(false),
-                Err(std::fs::TryLockError::Error(e)) => return Err(ReproError::io(&lock_path, e)),
+                Err(std::fs::TryLockError::Error(e)) => return Err(StoreError::io(&lock_path, e)),
             },
             Err(_) => None, // never locked: made before stage locks, or by adoption
         };
-        std::fs::remove_dir_all(&entry.path).map_err(|e| ReproError::io(&entry.path, e))?;
+        std::fs::remove_dir_all(&entry.path).map_err(|e| StoreError::io(&entry.path, e))?;
         drop(lock);
         Ok(true)
     }
@@ -168,7 +168,7 @@ mod tests {
     fn entries_refs_and_removal_of_what_no_run_used() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path());
-        let write = |tmp: &Path| std::fs::write(tmp.join("x"), b"abc").map_err(|e| ReproError::io(tmp, e));
+        let write = |tmp: &Path| std::fs::write(tmp.join("x"), b"abc").map_err(|e| StoreError::io(tmp, e));
         store.ensure(Stage::Gold, "kept", &(), write).unwrap();
         std::fs::create_dir_all(dir.path().join("gold/old.partial.999")).unwrap();
         std::fs::create_dir_all(dir.path().join("rl-checkpoints/gone")).unwrap();

@@ -16,10 +16,34 @@
 //! are checked whenever a stage is used and hashes on demand (`cargo xtask store verify`). A
 //! stage that is not what was written is reported by name, moved aside to `<key>.damaged` and
 //! recomputed, never used.
+//!
+//! ```
+//! use goodhart_store::{key_of, Outcome, Stage, Store, StoreError};
+//! let root = std::env::temp_dir().join(format!("goodhart-store-doc-{}", std::process::id()));
+//! let store = Store::new(&root);
+//! let inputs = ("corpus", 1);
+//! let key = key_of(Stage::World, &inputs);
+//! let (dir, outcome) = store.ensure(Stage::World, &key, &inputs, |tmp| {
+//!     std::fs::write(tmp.join("x.txt"), "made once").map_err(|e| StoreError::io(tmp, e))
+//! })?;
+//! assert_eq!(outcome, Outcome::Computed);
+//! assert_eq!(std::fs::read_to_string(dir.join("x.txt")).unwrap(), "made once");
+//! // the same key again: found, not computed
+//! let (_, again) = store.ensure(Stage::World, &key, &inputs, |_| -> Result<(), StoreError> {
+//!     unreachable!("a stored stage is not computed twice")
+//! })?;
+//! assert_eq!(again, Outcome::Cached);
+//! std::fs::remove_dir_all(&root).ok();
+//! # Ok::<(), StoreError>(())
+//! ```
 
 mod cost;
+mod error;
 pub mod integrity;
 pub mod inventory;
+pub mod progress;
+
+pub use error::{StageError, StoreError};
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -33,7 +57,6 @@ use goodhart_core::fault::{self, Point};
 pub use integrity::Health;
 
 use crate::progress::{Event, Reporter};
-use crate::ReproError;
 
 /// The file that marks a stage directory as complete.
 pub const STAGE_FILE: &str = "stage.json";
@@ -214,13 +237,13 @@ impl Store {
 
     /// Returns the directory of `stage/key`, running `compute` into a fresh temporary directory
     /// first if it is not complete yet. `inputs` is recorded in `stage.json`.
-    pub fn ensure(
+    pub fn ensure<E: StageError>(
         &self,
         stage: Stage,
         key: &str,
         inputs: &impl Serialize,
-        compute: impl FnOnce(&Path) -> Result<(), ReproError>,
-    ) -> Result<(PathBuf, Outcome), ReproError> {
+        compute: impl FnOnce(&Path) -> Result<(), E>,
+    ) -> Result<(PathBuf, Outcome), E> {
         let dir = self.dir(stage, key);
         self.note_used(stage, key);
         // every use checks every file's SHA-256: a stage damaged in place is recomputed, not
@@ -229,7 +252,7 @@ impl Store {
             return Ok((dir, Outcome::Cached));
         }
         let parent = dir.parent().expect("stage dirs have a parent");
-        std::fs::create_dir_all(parent).map_err(|e| ReproError::io(parent, e))?;
+        std::fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
         // One process computes a stage; others wait for it and reuse its result. The lock is
         // released when `_lock` drops (or the process dies); a partial directory of this key
         // belongs to whoever holds the lock, so only the holder removes one.
@@ -245,24 +268,21 @@ impl Store {
                 aside.display()
             )));
             if aside.exists() {
-                std::fs::remove_dir_all(&aside).map_err(|e| ReproError::io(&aside, e))?;
+                std::fs::remove_dir_all(&aside).map_err(|e| StoreError::io(&aside, e))?;
             }
-            std::fs::rename(&dir, &aside).map_err(|e| ReproError::io(&aside, e))?;
+            std::fs::rename(&dir, &aside).map_err(|e| StoreError::io(&aside, e))?;
         } else if dir.exists() {
             (self.reporter)(Event::Note(&format!(
                 "note: {} has no {STAGE_FILE}: it is incomplete, recomputing it",
                 dir.display()
             )));
-            std::fs::remove_dir_all(&dir).map_err(|e| ReproError::io(&dir, e))?;
+            std::fs::remove_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
         }
         let tmp = parent.join(format!("{key}.partial.{}", std::process::id()));
-        std::fs::create_dir_all(&tmp).map_err(|e| ReproError::io(&tmp, e))?;
+        std::fs::create_dir_all(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
         let start = Instant::now();
         let flops_before = goodhart_core::flops::current();
-        compute(&tmp).map_err(|e| match e {
-            already @ ReproError::InStage { .. } => already,
-            e => ReproError::InStage { stage: format!("{stage}/{key}"), source: Box::new(e) },
-        })?;
+        compute(&tmp).map_err(|e| e.in_stage(format!("{stage}/{key}")))?;
         if fault::fires(Point::MidStage, stage.name()) {
             fault::die(Point::MidStage, &format!("{stage}/{key}"));
         }
@@ -274,7 +294,7 @@ impl Store {
             threads: Some(threads),
             peak_gflops: self.peak(threads),
         };
-        let files = integrity::checksum_dir(&tmp).map_err(|e| ReproError::io(&tmp, e))?;
+        let files = integrity::checksum_dir(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
         let record = serde_json::json!({
             "stage": stage,
             "key": key,
@@ -289,8 +309,8 @@ impl Store {
         });
         let marker = tmp.join(STAGE_FILE);
         goodhart_core::write_atomic(&marker, &serde_json::to_vec_pretty(&record).expect("record serialises"))
-            .map_err(|e| ReproError::io(&marker, e))?;
-        goodhart_core::publish(&tmp, &dir).map_err(|e| ReproError::io(&dir, e))?;
+            .map_err(|e| StoreError::io(&marker, e))?;
+        goodhart_core::publish(&tmp, &dir).map_err(|e| StoreError::io(&dir, e))?;
         if fault::fires(Point::StageBoundary, "") {
             fault::die(Point::StageBoundary, &format!("after {stage}/{key}"));
         }
@@ -301,7 +321,7 @@ impl Store {
     /// work) to `key`, under `key`'s lock, when `key` is not complete yet; `stage.json` records
     /// the old key. Returns whether it did. A stage under `old` that another process is still
     /// writing has no `stage.json` yet and is left alone.
-    pub fn adopt(&self, stage: Stage, old: &str, key: &str) -> Result<bool, ReproError> {
+    pub fn adopt(&self, stage: Stage, old: &str, key: &str) -> Result<bool, StoreError> {
         if old == key || self.is_done(stage, key) || !self.is_done(stage, old) {
             return Ok(false);
         }
@@ -313,7 +333,7 @@ impl Store {
         }
         self.remove_partials(parent, key)?;
         if dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(|e| ReproError::io(&dir, e))?;
+            std::fs::remove_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
         }
         let from = self.dir(stage, old);
         let marker = from.join(STAGE_FILE);
@@ -321,8 +341,8 @@ impl Store {
         record["key"] = key.into();
         record["adopted_from"] = old.into();
         goodhart_core::write_atomic(&marker, &serde_json::to_vec_pretty(&record).expect("record serialises"))
-            .map_err(|e| ReproError::io(&marker, e))?;
-        goodhart_core::publish(&from, &dir).map_err(|e| ReproError::io(&dir, e))?;
+            .map_err(|e| StoreError::io(&marker, e))?;
+        goodhart_core::publish(&from, &dir).map_err(|e| StoreError::io(&dir, e))?;
         let line = format!("note: {stage}/{old} is now {stage}/{key} (the same work under its narrower key)");
         (self.reporter)(Event::Note(&line));
         Ok(true)
@@ -330,35 +350,35 @@ impl Store {
 
     /// Takes the exclusive lock of `stage/key` (`<key>.lock` beside its directory), waiting, and
     /// saying so, while another process holds it.
-    fn lock(&self, stage: Stage, key: &str, parent: &Path) -> Result<std::fs::File, ReproError> {
+    fn lock(&self, stage: Stage, key: &str, parent: &Path) -> Result<std::fs::File, StoreError> {
         let path = parent.join(format!("{key}.lock"));
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&path)
-            .map_err(|e| ReproError::io(&path, e))?;
+            .map_err(|e| StoreError::io(&path, e))?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
                 let line = format!("note: another process is computing {stage}/{key}; waiting for it");
                 (self.reporter)(Event::Note(&line));
-                file.lock().map_err(|e| ReproError::io(&path, e))?;
+                file.lock().map_err(|e| StoreError::io(&path, e))?;
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(ReproError::io(&path, e)),
+            Err(std::fs::TryLockError::Error(e)) => return Err(StoreError::io(&path, e)),
         }
         Ok(file)
     }
 
     /// Removes temporary directories that interrupted runs left for `key`.
-    fn remove_partials(&self, parent: &Path, key: &str) -> Result<(), ReproError> {
+    fn remove_partials(&self, parent: &Path, key: &str) -> Result<(), StoreError> {
         let prefix = format!("{key}.partial.");
-        for entry in std::fs::read_dir(parent).map_err(|e| ReproError::io(parent, e))? {
-            let entry = entry.map_err(|e| ReproError::io(parent, e))?;
+        for entry in std::fs::read_dir(parent).map_err(|e| StoreError::io(parent, e))? {
+            let entry = entry.map_err(|e| StoreError::io(parent, e))?;
             if entry.file_name().to_string_lossy().starts_with(&prefix) {
                 let line = format!("note: removing {} left by an interrupted run", entry.path().display());
                 (self.reporter)(Event::Note(&line));
-                std::fs::remove_dir_all(entry.path()).map_err(|e| ReproError::io(&entry.path(), e))?;
+                std::fs::remove_dir_all(entry.path()).map_err(|e| StoreError::io(&entry.path(), e))?;
             }
         }
         Ok(())
@@ -396,16 +416,16 @@ pub fn lock_dir(dir: &Path, waiting: impl FnOnce()) -> std::io::Result<std::fs::
 }
 
 /// Writes JSON atomically and durably ([`goodhart_core::write_atomic`]).
-pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), ReproError> {
+pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), StoreError> {
     let bytes = serde_json::to_vec(value).expect("value serialises");
-    goodhart_core::write_atomic(path, &bytes).map_err(|e| ReproError::io(path, e))
+    goodhart_core::write_atomic(path, &bytes).map_err(|e| StoreError::io(path, e))
 }
 
 /// Reads JSON written by [`write_json`], naming the file if it is missing or corrupt.
-pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ReproError> {
-    let bytes = std::fs::read(path).map_err(|e| ReproError::io(path, e))?;
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, StoreError> {
+    let bytes = std::fs::read(path).map_err(|e| StoreError::io(path, e))?;
     serde_json::from_slice(&bytes)
-        .map_err(|e| ReproError::Corrupt { path: path.to_path_buf(), reason: e.to_string() })
+        .map_err(|e| StoreError::Corrupt { path: path.to_path_buf(), reason: e.to_string() })
 }
 
 #[cfg(test)]
@@ -439,9 +459,16 @@ mod tests {
     #[test]
     fn bf16_gives_every_neural_stage_a_key_of_its_own_and_leaves_f32_keys_alone() {
         let inputs = ("policy", 3);
-        assert_eq!(key_at(Stage::World, &inputs, Precision::Bf16), key_at(Stage::World, &inputs, Precision::F32));
+        assert_eq!(
+            key_at(Stage::World, &inputs, Precision::Bf16),
+            key_at(Stage::World, &inputs, Precision::F32)
+        );
         for stage in [Stage::Policy, Stage::Gold, Stage::Proxy, Stage::Rl, Stage::BonScores] {
-            assert_ne!(key_at(stage, &inputs, Precision::Bf16), key_at(stage, &inputs, Precision::F32), "{stage}");
+            assert_ne!(
+                key_at(stage, &inputs, Precision::Bf16),
+                key_at(stage, &inputs, Precision::F32),
+                "{stage}"
+            );
             assert_eq!(key_at(stage, &inputs, Precision::F32), hash_of(stage.name(), &inputs), "{stage}");
         }
     }
@@ -458,7 +485,7 @@ mod tests {
             let (d, outcome) = store
                 .ensure(Stage::World, &key, &"inputs", |tmp| {
                     runs += 1;
-                    std::fs::write(tmp.join("x"), "1").map_err(|e| ReproError::io(tmp, e))
+                    std::fs::write(tmp.join("x"), "1").map_err(|e| StoreError::io(tmp, e))
                 })
                 .unwrap();
             assert_eq!(outcome, expected);
@@ -481,7 +508,7 @@ mod tests {
                             .ensure(Stage::World, "k", &(), |tmp| {
                                 runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                                 std::thread::sleep(std::time::Duration::from_millis(200));
-                                std::fs::write(tmp.join("x"), "1").map_err(|e| ReproError::io(tmp, e))
+                                std::fs::write(tmp.join("x"), "1").map_err(|e| StoreError::io(tmp, e))
                             })
                             .unwrap();
                         assert_eq!(std::fs::read_to_string(d.join("x")).unwrap(), "1");
@@ -501,7 +528,7 @@ mod tests {
         let store = Store::new(dir.path());
         store
             .ensure(Stage::Rl, "old", &"inputs", |tmp| {
-                std::fs::write(tmp.join("x.json"), "42").map_err(|e| ReproError::io(tmp, e))
+                std::fs::write(tmp.join("x.json"), "42").map_err(|e| StoreError::io(tmp, e))
             })
             .unwrap();
         assert!(!store.adopt(Stage::Rl, "missing", "new").unwrap(), "nothing to adopt");
@@ -511,7 +538,9 @@ mod tests {
         let record: serde_json::Value = read_json(&store.dir(Stage::Rl, "new").join(STAGE_FILE)).unwrap();
         assert_eq!((record["key"].as_str(), record["adopted_from"].as_str()), (Some("new"), Some("old")));
         // once adopted, the new key is used as it is
-        let (_, outcome) = store.ensure(Stage::Rl, "new", &"inputs", |_| panic!("recomputed")).unwrap();
+        let (_, outcome) = store
+            .ensure(Stage::Rl, "new", &"inputs", |_| -> Result<(), StoreError> { panic!("recomputed") })
+            .unwrap();
         assert_eq!(outcome, Outcome::Cached);
         assert!(!store.adopt(Stage::Rl, "old", "new").unwrap());
     }
@@ -521,12 +550,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path());
         let err =
-            store.ensure(Stage::World, "k", &(), |_| Err(ReproError::Artifact("boom".into()))).unwrap_err();
+            store.ensure(Stage::World, "k", &(), |_| Err(StoreError::Artifact("boom".into()))).unwrap_err();
         assert!(err.to_string().contains("boom"));
         assert!(!store.is_done(Stage::World, "k"));
         // a directory without stage.json (say, copied half-way) is recomputed
         std::fs::create_dir_all(store.dir(Stage::World, "k")).unwrap();
-        let (_, outcome) = store.ensure(Stage::World, "k", &(), |_| Ok(())).unwrap();
+        let (_, outcome) = store.ensure(Stage::World, "k", &(), |_| Ok::<(), StoreError>(())).unwrap();
         assert_eq!(outcome, Outcome::Computed);
         assert!(store.is_done(Stage::World, "k"));
         let leftovers: Vec<String> = std::fs::read_dir(dir.path().join("world"))
@@ -538,8 +567,8 @@ mod tests {
     }
 
     /// What the damage tests store: a stage `gold/k` holding a 64-byte `model.bin`.
-    fn write_model(tmp: &Path) -> Result<(), ReproError> {
-        std::fs::write(tmp.join("model.bin"), [7u8; 64]).map_err(|e| ReproError::io(tmp, e))
+    fn write_model(tmp: &Path) -> Result<(), StoreError> {
+        std::fs::write(tmp.join("model.bin"), [7u8; 64]).map_err(|e| StoreError::io(tmp, e))
     }
 
     /// A store with `gold/k` written by [`write_model`], and the path of its model.

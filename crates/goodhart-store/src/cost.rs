@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Stage, Store, STAGE_FILE};
+use crate::{Stage, Store, STAGE_FILE};
 
 /// A stage's cost, from its `stage.json` (stages written before costs were recorded have
 /// seconds only).

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::store::{Outcome, Stage};
+use crate::{Outcome, Stage};
 
 /// What happened.
 #[derive(Debug, Clone, Copy)]
