@@ -61,7 +61,7 @@ mod imp {
         }
 
         pub(crate) fn block(&mut self, a: &[u16], b: &[u16], kp: usize, tile: &mut [f32; MB * NB]) {
-            assert!(kp % KB == 0 && kp > 0 && a.len() >= MB * kp && b.len() >= NB * kp);
+            assert!(kp.is_multiple_of(KB) && kp > 0 && a.len() >= MB * kp && b.len() >= NB * kp);
             // SAFETY: the tiles are configured (`self` exists); every load stays inside `a`
             // (rows 0..32 of kp, 64 bytes at column offsets < kp) and `b` (two panels of
             // 16 * kp, 16 rows of 64 bytes per step), checked above; the stores write the

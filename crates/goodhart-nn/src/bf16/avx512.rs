@@ -19,7 +19,7 @@ pub(crate) fn available() -> bool {
 /// `tile = a b` for one block (see `Session::block`).
 pub(crate) fn block(a: &[u16], b: &[u16], kp: usize, tile: &mut [f32; MB * NB]) {
     assert!(available(), "AVX512-BF16 used on a CPU without it");
-    assert!(kp % 2 == 0 && a.len() >= MB * kp && b.len() >= NB * kp);
+    assert!(kp.is_multiple_of(2) && a.len() >= MB * kp && b.len() >= NB * kp);
     #[cfg(target_arch = "x86_64")]
     // SAFETY: the CPU has the features (asserted above) and the slices their lengths.
     unsafe {

@@ -123,6 +123,7 @@ unsafe fn a_columns_x86(dst: &mut [u16], kp: usize, a: &[f32], a_cs: usize, i0: 
 /// Every whole 16-column panel of [`pack_b`] with rows contiguous (`b_cs == 1`): rows `2p` and
 /// `2p + 1` interleaved, read along the rows (a panel at a time would stride down `b`, which
 /// the prefetchers follow badly).
+#[allow(clippy::too_many_arguments)]
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
 unsafe fn b_rows_x86(
