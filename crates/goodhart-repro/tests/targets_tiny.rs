@@ -115,6 +115,6 @@ fn early_warning() {
 
 #[test]
 fn an_unknown_target_is_a_clear_error() {
-    let err = target("fig99").err().expect("fig99 is not a target").to_string();
+    let err = target("fig99").expect_err("fig99 is not a target").to_string();
     assert!(err.contains("fig99") && err.contains("fig26"), "{err}");
 }

@@ -122,7 +122,7 @@ pub fn expected_label_accuracy(margins: &[f64], temperature: f64) -> f64 {
 /// the temperature, from 1 at 0 towards 1/2). `accuracy = 1` gives 0 (hard labels). `None` when
 /// no margin is non-zero or `accuracy` is not in (1/2, 1].
 pub fn temperature_for_accuracy(margins: &[f64], accuracy: f64) -> Option<f64> {
-    if !(accuracy > 0.5 && accuracy <= 1.0) || !margins.iter().any(|m| *m != 0.0 && m.is_finite()) {
+    if !(accuracy > 0.5 && accuracy <= 1.0 && margins.iter().any(|m| *m != 0.0 && m.is_finite())) {
         return None;
     }
     if accuracy == 1.0 {

@@ -24,7 +24,8 @@ pub struct Gold {
     pub rounds: Vec<std::path::PathBuf>,
 }
 
-/// What scores for the gold.
+/// What scores for the gold. One per pipeline, so the learned variant's size is not worth a box.
+#[allow(clippy::large_enum_variant)]
 pub enum GoldModel {
     /// A reward model trained on rubric-labelled comparisons, calibrated.
     Learned(CalibratedRm),
