@@ -25,7 +25,7 @@ pub mod pipeline;
 pub mod plan;
 pub use goodhart_store::progress;
 pub mod report;
-pub mod rubric;
+pub use pipeline::rubric;
 pub mod schedule;
 pub mod seeds;
 pub use goodhart_data::table;

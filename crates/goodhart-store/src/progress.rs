@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::{Outcome, Stage};
+use crate::stage::{Outcome, Stage};
 
 /// What happened.
 #[derive(Debug, Clone, Copy)]

@@ -9,11 +9,11 @@ use goodhart_policy::{generate, response_logprobs};
 use goodhart_ppo::{KlPenalty, PpoInputs, PpoStepLog, PpoTrainer};
 use goodhart_world::Split;
 
+use super::rubric::RubricScorer;
 use super::*;
 use super::{read_json, write_json};
 use crate::plan;
 use crate::progress::Task;
-use crate::rubric::RubricScorer;
 use crate::store::{key_of, Stage};
 use crate::ReproError;
 

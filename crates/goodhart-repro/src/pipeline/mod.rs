@@ -13,6 +13,7 @@ mod policy;
 mod proxy;
 mod proxy_data;
 mod rl;
+pub mod rubric;
 mod world;
 
 pub use goodhart_findings::records::RmReport;
@@ -36,9 +37,9 @@ pub use self::iterated::{KeyedPolicy, Round, RoundSpec};
 pub use self::policy::TrainedPolicy;
 use crate::config::ExperimentConfig;
 use crate::progress::{self, Event, Reporter, Task};
-pub use crate::rubric::{PoolScores, RubricScorer};
 use crate::store::{Outcome, Stage, Store};
 use crate::ReproError;
+pub use rubric::{PoolScores, RubricScorer};
 
 /// Prompts and one response to each, as tokens.
 type Samples = (Vec<Vec<TokenId>>, Vec<Vec<TokenId>>);

@@ -4,11 +4,11 @@ use goodhart_core::{Judges, Optimiser, Record};
 use goodhart_ppo::{PpoOptimiser, PpoOutput, PpoProgress};
 use goodhart_world::Split;
 
+use super::rubric::RubricScorer;
 use super::*;
 use super::{read_json, write_json};
 use crate::plan;
 use crate::progress::Task;
-use crate::rubric::RubricScorer;
 use crate::store::{key_of, Stage};
 use crate::ReproError;
 

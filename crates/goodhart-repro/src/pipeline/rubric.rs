@@ -3,7 +3,7 @@
 
 use goodhart_core::{BoxError, RewardModel, TokenId};
 
-use crate::pipeline::{Gold, Pools, WorldArtifacts};
+use super::{Gold, Pools, WorldArtifacts};
 use crate::ReproError;
 
 /// The rubric as a reward: the 'human' score of a tokenised response, recentred by `offset` (the
