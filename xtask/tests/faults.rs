@@ -15,7 +15,12 @@ use common::complete;
 
 fn reproduce(runs: &Path, out: &Path, fault: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    cmd.args(["reproduce", "fig1", "--preset", "tiny", "--runs"]).arg(runs).arg("--out").arg(out);
+    // one job: with two, a second stage can be published between the first's boundary and the
+    // kill, and the walk's "one stage per run" would depend on timing
+    cmd.args(["reproduce", "fig1", "--preset", "tiny", "--jobs", "1", "--runs"])
+        .arg(runs)
+        .arg("--out")
+        .arg(out);
     match fault {
         Some(f) => cmd.env("GOODHART_FAULT", f),
         None => cmd.env_remove("GOODHART_FAULT"),
