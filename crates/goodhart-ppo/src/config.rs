@@ -33,6 +33,71 @@ impl KlPenalty {
     }
 }
 
+/// Where the KL penalty (its coefficient is [`KlPenalty`]'s) enters the update. Per response
+/// token, with `log r = log pi_init(a_t|s_t) - log pi(a_t|s_t)`:
+/// - `K1InReward` (PPO, Ziegler et al. 2019): `-coef * k1 = coef * log r` added to the token's
+///   reward, optimised through the advantages;
+/// - `K2AsLoss`: `coef * 0.5 (log r)^2` added to the loss (a mean over response tokens, as the
+///   policy loss);
+/// - `K3AsLoss` (GRPO, Shao et al. 2024): `coef * (r - 1 - log r)`, likewise;
+/// - `K3ImportanceWeighted`: `coef * ratio * (r - 1 - log r)` with PPO's `ratio = pi / pi_old`,
+///   1 at the rollout's policy but not in its gradient.
+///
+/// On-policy, k1 in the reward, k2 as a loss and weighted k3 follow the gradient of KL(pi ||
+/// pi_init); k3 as a loss follows that of the reverse KL(pi_init || pi) (exactly, on a
+/// categorical policy: [`goodhart_kl::placement_gradient`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KlPlacement {
+    #[default]
+    K1InReward,
+    K2AsLoss,
+    K3AsLoss,
+    K3ImportanceWeighted,
+}
+
+impl KlPlacement {
+    /// Every placement.
+    pub const ALL: [KlPlacement; 4] =
+        [Self::K1InReward, Self::K2AsLoss, Self::K3AsLoss, Self::K3ImportanceWeighted];
+
+    /// Its name in experiment files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::K1InReward => "k1_in_reward",
+            Self::K2AsLoss => "k2_as_loss",
+            Self::K3AsLoss => "k3_as_loss",
+            Self::K3ImportanceWeighted => "k3_importance_weighted",
+        }
+    }
+
+    /// The same placement in the exact analysis of `goodhart_kl::placement`.
+    pub fn exact(self) -> goodhart_kl::Placement {
+        use goodhart_kl::Placement as P;
+        match self {
+            Self::K1InReward => P::K1InReward,
+            Self::K2AsLoss => P::K2AsLoss,
+            Self::K3AsLoss => P::K3AsLoss,
+            Self::K3ImportanceWeighted => P::K3ImportanceWeighted,
+        }
+    }
+}
+
+/// How the policy's advantages are estimated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Advantages {
+    /// GAE on the value model's estimates (PPO).
+    #[default]
+    Gae,
+    /// Group-relative, critic-free (GRPO, Shao et al. 2024, "DeepSeekMath"): each rollout holds
+    /// `batch_size / group` prompts with `group` responses each; a response's advantage, at every
+    /// one of its tokens, is its reward (the proxy's score, minus `coef * sum k1` with the penalty
+    /// in the reward) less its group's mean, over the group's standard deviation (unbiased, +1e-8).
+    /// No value model is trained and `norm_adv` is not applied on top.
+    GroupRelative { group: usize },
+}
+
 /// Every hyperparameter of a PPO run (serialised as JSON with the run's checkpoints).
 ///
 /// Presets: [`PpoConfig::tiny`] (tests, seconds), [`PpoConfig::laptop`] (minutes on a CPU) and
@@ -72,6 +137,14 @@ pub struct PpoConfig {
 
     /// Per-token KL penalty against the initial policy.
     pub kl_penalty: KlPenalty,
+    /// Where that penalty enters the update. Left out of a stage's key at its default (k1 in the
+    /// reward), so runs made before it existed keep theirs.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub kl_placement: KlPlacement,
+    /// GAE with a value model (PPO) or group-relative (GRPO). Left out of a stage's key at its
+    /// default (GAE).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub advantages: Advantages,
 
     /// Discount factor.
     pub gamma: f64,
@@ -131,6 +204,8 @@ impl Default for PpoConfig {
             max_new_tokens: 256,
             gen_batch_size: 64,
             kl_penalty: KlPenalty::Fixed { coef: 0.0 },
+            kl_placement: KlPlacement::K1InReward,
+            advantages: Advantages::Gae,
             gamma: 1.0,
             gae_lambda: 0.95,
             norm_adv: true,
@@ -274,6 +349,18 @@ impl PpoConfig {
                 return bad("target_kl", format!("must be None or finite and > 0, got {t}"));
             }
         }
+        if let Advantages::GroupRelative { group } = self.advantages {
+            if group < 2 || !self.batch_size.is_multiple_of(group) {
+                return bad(
+                    "advantages.group",
+                    format!(
+                        "must be >= 2 (a group-relative advantage needs two responses) and divide \
+                         batch_size ({}), got {group}",
+                        self.batch_size
+                    ),
+                );
+            }
+        }
         match self.kl_penalty {
             KlPenalty::Fixed { coef } if !(coef.is_finite() && coef >= 0.0) => {
                 bad("kl_penalty.coef", format!("must be finite and >= 0, got {coef}"))
@@ -314,4 +401,8 @@ impl PpoConfig {
 
 fn is_zero(n: &usize) -> bool {
     *n == 0
+}
+
+fn is_default<T: Default + PartialEq>(x: &T) -> bool {
+    *x == T::default()
 }

@@ -35,7 +35,12 @@
 //! v_loss  = 0.5 * mean_t max((V(s_t) - R_t)^2, (V_old(s_t) + clip(V(s_t) - V_old(s_t), -eps, eps) - R_t)^2)
 //! ```
 //!
-//! Means run over response tokens; advantages are normalised per minibatch. Names follow
+//! Means run over response tokens; advantages are normalised per minibatch.
+//!
+//! Two variants, for asking where the KL should go ([`KlPlacement`], [`Advantages`]): the penalty
+//! as a loss term (k2, k3 as in GRPO, or k3 weighted by the ratio) instead of in the reward, and
+//! GRPO's critic-free advantages (Shao et al. 2024: `group` responses per prompt, each response's
+//! reward standardised within its group, no value model). The defaults are PPO as above. Names follow
 //! cleanrl's `ppo.py`: `pg_loss`, `v_loss`, `approx_kl`, `clipfrac`, `entropy`,
 //! `explained_variance` are logged every step ([`PpoStepLog`]), with the rollout's proxy score
 //! and KL to `pi_init` (k1 and k3 with standard errors).
@@ -85,7 +90,7 @@ mod rollout;
 mod tests;
 mod trainer;
 
-pub use config::{KlPenalty, PpoConfig};
+pub use config::{Advantages, KlPenalty, KlPlacement, PpoConfig};
 pub use error::PpoError;
 pub use goodhart_core::PpoStepLog;
 /// Shared with every optimiser that trains a policy; re-exported from [`goodhart_policy::eval`].
@@ -94,7 +99,7 @@ pub use goodhart_policy::eval::{
 };
 pub use losses::{
     adaptive_kl_coef, clipped_policy_loss, clipped_value_loss, explained_variance, gae, gae_into,
-    masked_mean, token_rewards, token_values, PolicyLoss,
+    group_advantages, kl_loss, masked_mean, token_rewards, token_values, PolicyLoss,
 };
 pub use optimiser::{PpoOptimiser, PpoProgress};
 pub use output::PpoOutput;

@@ -5,6 +5,8 @@
 use burn::prelude::*;
 use goodhart_nn::ScalarModel;
 
+use crate::KlPlacement;
+
 /// Per-token rewards of one episode (Ziegler et al. 2019): a KL penalty at every token and the
 /// reward model's score at the last one,
 /// `r_t = -kl_coef * (log pi(a_t|s_t) - log pi_init(a_t|s_t)) + [t = L-1] * score`.
@@ -96,6 +98,51 @@ pub fn clipped_policy_loss(
     let clipped = ratio.sub_scalar(1.0).abs().greater_elem(clip_coef).float();
     let clipfrac = masked_mean(clipped, mask);
     PolicyLoss { pg_loss, approx_kl, clipfrac }
+}
+
+/// The KL penalty as a loss term (before its coefficient), a mean over `mask`, for the
+/// placements that put it in the loss; `None` for [`KlPlacement::K1InReward`], whose penalty is in
+/// the rewards ([`token_rewards`]). With `log r = ref - new`:
+/// k2 `0.5 (log r)^2`, k3 `exp(log r) - 1 - log r`, weighted k3 `exp(new - old) * k3`.
+///
+/// # Shapes
+/// - `newlogprob`, `oldlogprob`, `ref_logprob`, `mask`: `[B, T]` → `[1]`
+pub fn kl_loss(
+    placement: KlPlacement,
+    newlogprob: Tensor<2>,
+    oldlogprob: Tensor<2>,
+    ref_logprob: Tensor<2>,
+    mask: Tensor<2>,
+) -> Option<Tensor<1>> {
+    let log_r = || ref_logprob.clone() - newlogprob.clone();
+    let k3 = || log_r().exp().sub_scalar(1.0) - log_r();
+    let per_token = match placement {
+        KlPlacement::K1InReward => return None,
+        KlPlacement::K2AsLoss => log_r().square().mul_scalar(0.5),
+        KlPlacement::K3AsLoss => k3(),
+        KlPlacement::K3ImportanceWeighted => (newlogprob.clone() - oldlogprob).exp() * k3(),
+    };
+    Some(masked_mean(per_token, mask))
+}
+
+/// Group-relative advantages (GRPO): `rewards` holds consecutive groups of `group` episodes (one
+/// prompt each); each episode's advantage is its reward minus its group's mean over the group's
+/// standard deviation (unbiased) plus 1e-8. A group whose rewards are all equal gets 0.
+///
+/// ```
+/// let a = goodhart_ppo::group_advantages(&[1.0, 3.0, 5.0, 5.0], 2);
+/// // group 1: mean 2, sd sqrt(2); group 2: no spread
+/// assert!((a[0] + 0.7071).abs() < 1e-4 && (a[1] - 0.7071).abs() < 1e-4 && a[2] == 0.0 && a[3] == 0.0);
+/// ```
+pub fn group_advantages(rewards: &[f64], group: usize) -> Vec<f64> {
+    assert!(group >= 2 && rewards.len().is_multiple_of(group), "whole groups of >= 2 episodes");
+    let mut out = Vec::with_capacity(rewards.len());
+    for g in rewards.chunks(group) {
+        let mean = g.iter().sum::<f64>() / group as f64;
+        let sd = (g.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (group - 1) as f64).sqrt();
+        out.extend(g.iter().map(|r| (r - mean) / (sd + 1e-8)));
+    }
+    out
 }
 
 /// PPO's value loss `0.5 * mean(max((V - R)^2, (V_clip - R)^2))` with

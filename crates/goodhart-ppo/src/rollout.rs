@@ -18,6 +18,8 @@ pub(crate) struct Rollout {
     pub(crate) kl: KlSummary,
     /// `log pi_old(a_t | s_t)`.
     pub(crate) logprobs: Vec<f32>,
+    /// `log pi_init(a_t | s_t)`.
+    pub(crate) ref_logprobs: Vec<f32>,
     /// `V(s_t)` from the value model before the update.
     pub(crate) values: Vec<f32>,
     pub(crate) advantages: Vec<f32>,
@@ -33,6 +35,7 @@ pub(crate) struct Minibatch {
     /// 1 at response tokens, 0 at prompt and padding positions.
     pub(crate) mask: Tensor<2>,
     pub(crate) logprobs: Tensor<2>,
+    pub(crate) ref_logprobs: Tensor<2>,
     pub(crate) advantages: Tensor<2>,
     pub(crate) returns: Tensor<2>,
     pub(crate) values: Tensor<2>,
@@ -50,6 +53,7 @@ impl Rollout {
         let size = rows.len() * layout.len;
         let mut mask = vec![0.0f32; size];
         let mut logprobs = vec![0.0f32; size];
+        let mut ref_logprobs = vec![0.0f32; size];
         let mut advantages = vec![0.0f32; size];
         let mut returns = vec![0.0f32; size];
         let mut values = vec![0.0f32; size];
@@ -58,6 +62,7 @@ impl Rollout {
             let at = layout.starts[r]..layout.starts[r] + span.len();
             mask[at.clone()].fill(1.0);
             logprobs[at.clone()].copy_from_slice(&self.logprobs[span.clone()]);
+            ref_logprobs[at.clone()].copy_from_slice(&self.ref_logprobs[span.clone()]);
             advantages[at.clone()].copy_from_slice(&self.advantages[span.clone()]);
             returns[at.clone()].copy_from_slice(&self.returns[span.clone()]);
             values[at].copy_from_slice(&self.values[span]);
@@ -74,6 +79,7 @@ impl Rollout {
             targets,
             mask: float(mask),
             logprobs: float(logprobs),
+            ref_logprobs: float(ref_logprobs),
             advantages: float(advantages),
             returns: float(returns),
             values: float(values),

@@ -190,3 +190,65 @@ fn no_warmup_leaves_a_configs_key_as_it_was() {
     let warm = PpoConfig { warmup_steps: 30, ..PpoConfig::laptop() };
     assert_eq!(warm.lr_at(0).0, PpoConfig::laptop().lr / 30.0);
 }
+
+/// new = [-1, -2], old = [-1.5, -2], ref = [-1.5, -1] (second row masked out):
+/// log r = ref - new = [-0.5, 1]; k2 = 0.5 log r^2 = [0.125, 0.5]; k3 = e^{log r} - 1 - log r =
+/// [0.10653, 0.71828]; weighted k3: ratio e^{new - old} = [e^{0.5}, 1].
+#[test]
+fn kl_losses_match_hand_computation() {
+    let device = Device::flex();
+    let new = tensor(&[&[-1.0, -2.0], &[0.0, 0.0]], &device);
+    let old = tensor(&[&[-1.5, -2.0], &[0.0, 0.0]], &device);
+    let reference = tensor(&[&[-1.5, -1.0], &[3.0, 3.0]], &device);
+    let mask = tensor(&[&[1.0, 1.0], &[0.0, 0.0]], &device);
+    let loss = |p| kl_loss(p, new.clone(), old.clone(), reference.clone(), mask.clone()).map(|t| scalar(&t));
+    let k3 = [(-0.5f64).exp() - 1.0 + 0.5, 1f64.exp() - 2.0];
+    assert_eq!(loss(KlPlacement::K1InReward), None, "k1's penalty is in the rewards");
+    assert!(close(loss(KlPlacement::K2AsLoss).unwrap(), (0.125 + 0.5) / 2.0));
+    assert!(close(loss(KlPlacement::K3AsLoss).unwrap(), (k3[0] + k3[1]) / 2.0));
+    let weighted = (0.5f64.exp() * k3[0] + k3[1]) / 2.0;
+    assert!(close(loss(KlPlacement::K3ImportanceWeighted).unwrap(), weighted));
+}
+
+#[test]
+fn the_default_placement_and_advantages_leave_a_configs_key_as_it_was() {
+    let json = serde_json::to_string(&PpoConfig::laptop()).unwrap();
+    assert!(!json.contains("kl_placement") && !json.contains("advantages"), "{json}");
+    let grpo = PpoConfig {
+        kl_placement: KlPlacement::K3AsLoss,
+        advantages: Advantages::GroupRelative { group: 4 },
+        ..PpoConfig::laptop()
+    };
+    let json = serde_json::to_string(&grpo).unwrap();
+    assert!(json.contains(r#""kl_placement":"k3_as_loss""#), "{json}");
+    assert!(json.contains(r#""advantages":{"kind":"group_relative","group":4}"#), "{json}");
+    assert_eq!(serde_json::from_str::<PpoConfig>(&json).unwrap(), grpo);
+    for group in [1, 5] {
+        let bad = PpoConfig { advantages: Advantages::GroupRelative { group }, ..PpoConfig::laptop() };
+        let err = bad.validate().unwrap_err().to_string();
+        assert!(err.contains("advantages.group"), "{err}");
+    }
+    for p in KlPlacement::ALL {
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(json, format!("\"{}\"", p.name()));
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn group_advantages_are_standardised_within_each_group_and_blind_to_its_scale(
+        rewards in proptest::collection::vec(-5.0f64..5.0, 12), scale in 0.1f64..10.0, shift in -3.0f64..3.0,
+    ) {
+        let a = group_advantages(&rewards, 4);
+        for g in a.chunks(4) {
+            let mean = g.iter().sum::<f64>() / 4.0;
+            let var = g.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 3.0;
+            proptest::prop_assert!(mean.abs() < 1e-9, "{g:?}");
+            proptest::prop_assert!((var - 1.0).abs() < 1e-6 || var < 1e-9, "{g:?}");
+        }
+        let moved: Vec<f64> = rewards.iter().map(|r| scale * r + shift).collect();
+        for (x, y) in a.iter().zip(group_advantages(&moved, 4)) {
+            proptest::prop_assert!((x - y).abs() < 1e-6, "{x} vs {y}");
+        }
+    }
+}

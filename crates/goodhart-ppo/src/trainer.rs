@@ -195,15 +195,29 @@ impl PpoTrainer {
         let mut policy = self.policy.clone();
         let mut value = self.value.clone();
         let ad = self.device.clone().autodiff();
+        let critic = cfg.advantages == Advantages::Gae;
+        let kl_coef = self.state.kl_coef;
+        let kl_in_loss = cfg.kl_placement != KlPlacement::K1InReward && kl_coef != 0.0;
         for _epoch in 0..cfg.update_epochs {
             rng.shuffle(&mut order);
             let mut approx_kl = 0.0;
             for rows in order.chunks(cfg.minibatch_size()) {
-                let mb = rollout.minibatch(rows, self.specials, cfg.norm_adv, &ad);
+                let mb = rollout.minibatch(rows, self.specials, cfg.norm_adv && critic, &ad);
 
-                // Policy: clipped surrogate (minus the entropy bonus).
+                // Policy: clipped surrogate (minus the entropy bonus, plus a KL loss term).
                 let logits = policy.forward(mb.inputs.clone()); // [M, T, V]
                 let (newlogprob, entropy) = logprobs_and_entropy(logits, &mb.targets); // [M, T]
+                let kl_term = if kl_in_loss {
+                    kl_loss(
+                        cfg.kl_placement,
+                        newlogprob.clone(),
+                        mb.logprobs.clone(),
+                        mb.ref_logprobs.clone(),
+                        mb.mask.clone(),
+                    )
+                } else {
+                    None
+                };
                 let pl = clipped_policy_loss(
                     newlogprob,
                     mb.logprobs,
@@ -216,31 +230,41 @@ impl PpoTrainer {
                 if !pg_loss.is_finite() {
                     return Err(PpoError::NonFiniteLoss { step, loss: "pg_loss", value: pg_loss, lr });
                 }
-                let loss = if cfg.ent_coef != 0.0 {
+                let mut loss = if cfg.ent_coef != 0.0 {
                     pl.pg_loss - entropy_loss.clone().mul_scalar(cfg.ent_coef)
                 } else {
                     pl.pg_loss
                 };
+                if let Some(term) = kl_term {
+                    let value = scalar(&term);
+                    if !value.is_finite() {
+                        return Err(PpoError::NonFiniteLoss { step, loss: "kl_loss", value, lr });
+                    }
+                    loss = loss + term.mul_scalar(kl_coef);
+                }
                 let mut grads = GradientsParams::from_grads(loss.backward(), &policy);
                 let grad_norm = clip_global_norm(&policy, &mut grads, cfg.max_grad_norm);
                 policy = self.policy_optim.step(lr, policy, grads);
 
-                // Value model: (clipped) squared error to the GAE returns.
-                let newvalue = token_values(&value, mb.inputs); // [M, T]
-                let clip_v = cfg.clip_vloss.then_some(cfg.clip_coef);
-                let v_loss = clipped_value_loss(newvalue, mb.values, mb.returns, mb.mask, clip_v);
-                let v_loss_value = scalar(&v_loss);
-                if !v_loss_value.is_finite() {
-                    return Err(PpoError::NonFiniteLoss {
-                        step,
-                        loss: "v_loss",
-                        value: v_loss_value,
-                        lr: vf_lr,
-                    });
+                // Value model (PPO only): (clipped) squared error to the GAE returns.
+                let (mut v_loss_value, mut vf_grad_norm) = (0.0, 0.0);
+                if critic {
+                    let newvalue = token_values(&value, mb.inputs); // [M, T]
+                    let clip_v = cfg.clip_vloss.then_some(cfg.clip_coef);
+                    let v_loss = clipped_value_loss(newvalue, mb.values, mb.returns, mb.mask, clip_v);
+                    v_loss_value = scalar(&v_loss);
+                    if !v_loss_value.is_finite() {
+                        return Err(PpoError::NonFiniteLoss {
+                            step,
+                            loss: "v_loss",
+                            value: v_loss_value,
+                            lr: vf_lr,
+                        });
+                    }
+                    let mut grads = GradientsParams::from_grads(v_loss.backward(), &value);
+                    vf_grad_norm = clip_global_norm(&value, &mut grads, cfg.max_grad_norm);
+                    value = self.value_optim.step(vf_lr, value, grads);
                 }
-                let mut grads = GradientsParams::from_grads(v_loss.backward(), &value);
-                let vf_grad_norm = clip_global_norm(&value, &mut grads, cfg.max_grad_norm);
-                value = self.value_optim.step(vf_lr, value, grads);
 
                 approx_kl = scalar(&pl.approx_kl);
                 stats.add(
@@ -262,7 +286,6 @@ impl PpoTrainer {
         self.value = value;
 
         // Adaptive KL coefficient, from this rollout's KL.
-        let kl_coef = self.state.kl_coef;
         if let KlPenalty::Adaptive { target, horizon, .. } = cfg.kl_penalty {
             self.state.kl_coef =
                 adaptive_kl_coef(kl_coef, rollout.kl.k1.mean, target, horizon, cfg.batch_size);
@@ -282,7 +305,11 @@ impl PpoTrainer {
             entropy: stats.entropy / n,
             approx_kl: stats.approx_kl / n,
             clipfrac: stats.clipfrac / n,
-            explained_variance: explained_variance(&rollout.values, &rollout.returns),
+            explained_variance: if critic {
+                explained_variance(&rollout.values, &rollout.returns)
+            } else {
+                None
+            },
             grad_norm: stats.grad_norm / n,
             vf_grad_norm: stats.vf_grad_norm / n,
             epochs: stats.epochs,
@@ -299,8 +326,16 @@ impl PpoTrainer {
         let cfg = &self.config;
         let sp = self.specials;
         let policy = self.policy.valid();
-        let prompts: Vec<Vec<TokenId>> = (0..cfg.batch_size)
-            .map(|_| inputs.prompts[rng.next_below(inputs.prompts.len() as u64) as usize].clone())
+        // GRPO: `group` responses to each prompt, consecutive
+        let group = match cfg.advantages {
+            Advantages::GroupRelative { group } => group,
+            Advantages::Gae => 1,
+        };
+        let prompts: Vec<Vec<TokenId>> = (0..cfg.batch_size / group)
+            .flat_map(|_| {
+                let prompt = &inputs.prompts[rng.next_below(inputs.prompts.len() as u64) as usize];
+                std::iter::repeat_n(prompt.clone(), group)
+            })
             .collect();
         let first_index = (step * cfg.batch_size) as u64;
         let samples = generate(
@@ -329,6 +364,7 @@ impl PpoTrainer {
         }
         let mut ro = Rollout {
             logprobs: logprobs.concat(),
+            ref_logprobs: ref_logprobs.concat(),
             values: vec![0.0; offsets[responses.len()]],
             prompts,
             responses,
@@ -338,28 +374,41 @@ impl PpoTrainer {
             advantages: Vec::new(),
             returns: Vec::new(),
         };
-        self.rollout_values(&mut ro);
+        if cfg.advantages == Advantages::Gae {
+            self.rollout_values(&mut ro);
+        }
 
-        // Rewards and GAE, per episode.
-        let ref_logprobs = ref_logprobs.concat();
+        // Rewards per episode (the KL penalty in them only where it is placed there), then GAE or
+        // group-relative advantages.
+        let reward_coef = if cfg.kl_placement == KlPlacement::K1InReward { self.state.kl_coef } else { 0.0 };
         let n = ro.logprobs.len();
         let (mut rewards, mut advantages) = (vec![0.0f32; n], vec![0.0f32; n]);
         for e in 0..ro.responses.len() {
             let span = ro.offsets[e]..ro.offsets[e + 1];
             token_rewards(
                 &ro.logprobs[span.clone()],
-                &ref_logprobs[span.clone()],
+                &ro.ref_logprobs[span.clone()],
                 ro.scores[e],
-                self.state.kl_coef,
+                reward_coef,
                 &mut rewards[span.clone()],
             );
-            gae_into(
-                &rewards[span.clone()],
-                &ro.values[span.clone()],
-                cfg.gamma,
-                cfg.gae_lambda,
-                &mut advantages[span],
-            );
+            if cfg.advantages == Advantages::Gae {
+                gae_into(
+                    &rewards[span.clone()],
+                    &ro.values[span.clone()],
+                    cfg.gamma,
+                    cfg.gae_lambda,
+                    &mut advantages[span],
+                );
+            }
+        }
+        if let Advantages::GroupRelative { group } = cfg.advantages {
+            let episode_rewards: Vec<f64> = (0..ro.responses.len())
+                .map(|e| rewards[ro.offsets[e]..ro.offsets[e + 1]].iter().map(|&r| r as f64).sum())
+                .collect();
+            for (e, a) in group_advantages(&episode_rewards, group).into_iter().enumerate() {
+                advantages[ro.offsets[e]..ro.offsets[e + 1]].fill(a as f32);
+            }
         }
         ro.returns = advantages.iter().zip(&ro.values).map(|(a, v)| a + v).collect();
         ro.advantages = advantages;

@@ -248,3 +248,42 @@ fn a_checkpoint_before_any_step_resumes_at_step_zero() {
     let err = PpoTrainer::with_checkpoints(config(2), &other, SP, dir.path()).err().unwrap();
     assert!(err.to_string().contains("initial policy"), "{err}");
 }
+
+/// GRPO and every KL placement train; a penalty in the loss holds the KL back as one in the
+/// reward does: each penalised run ends nearer `pi_init` than the unpenalised one.
+#[test]
+fn grpo_and_every_kl_placement_train_and_a_penalty_holds_the_kl_back() {
+    use goodhart_ppo::{Advantages, KlPenalty, KlPlacement};
+    let (train, eval) = (prompts(64, 1), prompts(16, 2));
+    let inputs = PpoInputs {
+        prompts: &train,
+        eval_prompts: &eval,
+        proxy: &FnReward::new("proxy", frac_target),
+        gold: &FnReward::new("gold", gold),
+        rubric: None,
+        template: template(),
+    };
+    let final_kl = |c: &PpoConfig| {
+        let out = run_ppo(c, &policy(), SP, &inputs, None).unwrap();
+        let (first, last) = (&out.logs[0], out.logs.last().unwrap());
+        (first.proxy.mean, last.proxy.mean, last.kl_k1.mean, last.explained_variance)
+    };
+    for advantages in [Advantages::Gae, Advantages::GroupRelative { group: 4 }] {
+        let free = PpoConfig { advantages, ..config(12) };
+        let (p0, p1, free_kl, ev) = final_kl(&free);
+        assert!(p1 > p0 + 0.2, "{advantages:?}: proxy {p0} -> {p1}");
+        assert_eq!(ev.is_none(), advantages != Advantages::Gae, "GRPO trains no value model");
+        for placement in KlPlacement::ALL {
+            let penalised = PpoConfig {
+                kl_penalty: KlPenalty::Fixed { coef: 2.0 },
+                kl_placement: placement,
+                ..free.clone()
+            };
+            let (_, _, kl, _) = final_kl(&penalised);
+            assert!(
+                kl < 0.8 * free_kl,
+                "{advantages:?} {placement:?}: KL {kl} against {free_kl} unpenalised"
+            );
+        }
+    }
+}
