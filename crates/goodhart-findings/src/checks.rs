@@ -5,6 +5,7 @@
 pub mod daa;
 pub mod early_warning;
 pub mod ensembles;
+pub mod placement;
 pub mod pooled;
 pub mod sweeps;
 

@@ -47,7 +47,7 @@ impl KlPenalty {
 /// pi_init); k3 as a loss follows that of the reverse KL(pi_init || pi) (exactly, on a
 /// categorical policy: [`goodhart_kl::placement_gradient`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum KlPlacement {
     #[default]
     K1InReward,

@@ -220,7 +220,7 @@ fn the_default_placement_and_advantages_leave_a_configs_key_as_it_was() {
         ..PpoConfig::laptop()
     };
     let json = serde_json::to_string(&grpo).unwrap();
-    assert!(json.contains(r#""kl_placement":"k3_as_loss""#), "{json}");
+    assert!(json.contains(r#""kl_placement":{"kind":"k3_as_loss"}"#), "{json}");
     assert!(json.contains(r#""advantages":{"kind":"group_relative","group":4}"#), "{json}");
     assert_eq!(serde_json::from_str::<PpoConfig>(&json).unwrap(), grpo);
     for group in [1, 5] {
@@ -230,7 +230,7 @@ fn the_default_placement_and_advantages_leave_a_configs_key_as_it_was() {
     }
     for p in KlPlacement::ALL {
         let json = serde_json::to_string(&p).unwrap();
-        assert_eq!(json, format!("\"{}\"", p.name()));
+        assert_eq!(json, format!(r#"{{"kind":"{}"}}"#, p.name()));
     }
 }
 

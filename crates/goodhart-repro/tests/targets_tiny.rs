@@ -83,7 +83,7 @@ macro_rules! smoke_tests {
         /// Every target has a smoke test here (fig1 has its own test file).
         #[test]
         fn every_target_has_a_smoke_test() {
-            let tested = [$(stringify!($name)),*, "early-warning", "gold-controls", "bon-family"];
+            let tested = [$(stringify!($name)),*, "early-warning", "gold-controls", "bon-family", "kl-placement"];
             for t in TARGETS.iter().filter(|t| !t.is_fig1()) {
                 assert!(tested.contains(&t.name), "no smoke test for {}", t.name);
             }
@@ -111,6 +111,11 @@ fn gold_controls() {
 #[test]
 fn early_warning() {
     smoke("early-warning");
+}
+
+#[test]
+fn kl_placement() {
+    smoke("kl-placement");
 }
 
 #[test]

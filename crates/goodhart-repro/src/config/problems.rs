@@ -142,6 +142,15 @@ impl ExperimentConfig {
                 "finite and >= 0",
             );
         }
+        let coef = self.sweeps.placement_coef;
+        check(coef.is_finite() && coef > 0.0, "sweeps.placement_coef", coef.to_string(), "finite and > 0");
+        let (group, batch) = (self.sweeps.grpo_group, self.rl.ppo.batch_size);
+        check(
+            group >= 2 && batch.is_multiple_of(group),
+            "sweeps.grpo_group",
+            group.to_string(),
+            &format!(">= 2 and a divisor of rl.ppo.batch_size ({batch})"),
+        );
         for &k in &self.sweeps.iterated_rounds {
             check(k >= 1, "sweeps.iterated_rounds", k.to_string(), ">= 1");
         }

@@ -259,6 +259,24 @@ pub struct SweepStage {
     pub iterated_rm_size: String,
     /// The distance d = sqrt(KL) each iterated run travels in all.
     pub iterated_d: f64,
+    /// The kl-placement target (beyond the paper): the KL-penalty coefficient of its penalised
+    /// cells (k1 in the reward, k2, k3 and ratio-weighted k3 as a loss under PPO; k1 in the reward
+    /// and k3 as a loss under GRPO), against the proxy `kl_rm_size`; its PPO cell with k1 in the
+    /// reward is the KL-penalty sweep's cell when `kl_penalties` has this coefficient.
+    #[serde(default = "default_placement_coef")]
+    pub placement_coef: f64,
+    /// Responses per prompt of the kl-placement target's GRPO cells (>= 2, divides
+    /// `rl.ppo.batch_size`).
+    #[serde(default = "default_grpo_group")]
+    pub grpo_group: usize,
+}
+
+fn default_placement_coef() -> f64 {
+    0.05
+}
+
+fn default_grpo_group() -> usize {
+    4
 }
 
 /// Reward-model ensembles (the `ensembles` target; Coste et al. 2023): K proxies of one size that

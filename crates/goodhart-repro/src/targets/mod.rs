@@ -11,6 +11,7 @@ mod early_warning;
 mod ensembles;
 mod from_fig1;
 pub mod iterated;
+mod kl_placement;
 mod kl_sweep;
 mod policy_sweep;
 mod tables;
@@ -58,6 +59,8 @@ pub enum Family {
     EarlyWarning,
     /// Best-of-n, Best-of-Poisson and soft best-of-n on the same pools (beyond the paper).
     BonFamily,
+    /// Where the KL penalty goes, PPO and GRPO (beyond the paper).
+    KlPlacement,
 }
 
 /// The targets read off figure 1's curves.
@@ -201,6 +204,9 @@ pub const TARGETS: &[Target] = &[
     t("bon-family", Family::BonFamily, Checked::ChecksFile,
         "beyond the paper: best-of-n, Best-of-Poisson and soft best-of-n on the same pools, exact KLs, thresholds tuned on seed 0 scored on seeds 1-3",
     ),
+    t("kl-placement", Family::KlPlacement, Checked::ChecksFile,
+        "beyond the paper: the KL penalty in the reward (k1) or the loss (k2, k3, ratio-weighted k3), PPO and critic-free GRPO, gold and rubric against sqrt(KL)",
+    ),
 ];
 
 impl Target {
@@ -214,6 +220,7 @@ impl Target {
                 | Family::Daa
                 | Family::EarlyWarning
                 | Family::BonFamily
+                | Family::KlPlacement
                 | Family::Controls(Controls::GoldOnly)
         )
     }
@@ -377,6 +384,7 @@ pub fn reproduce(t: &Target, p: &Pipeline) -> Result<TargetOutput, ReproError> {
         Family::Daa => dpo::run(p),
         Family::EarlyWarning => early_warning::run(p),
         Family::BonFamily => bon_family::run(p),
+        Family::KlPlacement => kl_placement::run(p),
         Family::Tables(kind) => tables::run(kind, p),
         Family::Controls(kind) => {
             let (c, off) = crate::controls::controls(p, kind == Controls::All)?;
