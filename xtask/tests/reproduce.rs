@@ -181,6 +181,18 @@ fn verify_counts_a_targets_checks_over_its_seed_directories() {
     assert!(stdout.contains("NOT REPRODUCED  gain b: passed on 1 of 3 seeds"), "{stdout}");
     assert!(stdout.contains("2 checks: 1 passed, 1 failed"), "{stdout}");
 
+    // seeds 1..3 without seed 0 (never run there): the same verdicts, no reference column
+    std::fs::remove_file(dir.path().join("ensembles_checks.json")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["verify", "ensembles", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("seed 0, not run here") && !stdout.contains("seed 0 (reference)"), "{stdout}");
+    assert!(stdout.contains("2 checks: 1 passed, 1 failed"), "{stdout}");
+    write("", true, true);
+
     // without the seed directories, seed 0's own checks are the verdicts
     for s in 1..=3 {
         std::fs::remove_dir_all(dir.path().join(format!("seed-{s}"))).unwrap();

@@ -16,6 +16,10 @@ pub struct BonResult {
     /// The tie-aware best-of-n KL (`goodhart_kl::kl_bon_from_pool` on each prompt's proxy
     /// scores, averaged over prompts): below `kl` where repeated samples tie.
     pub kl_tie_aware: Vec<f64>,
+    /// Beirami et al. (2024)'s estimate on the same pools (`goodhart_kl::kl_bon_beirami_from_pool`,
+    /// averaged over prompts): between the tie-aware KL and `kl` (empty in results written before it).
+    #[serde(default)]
+    pub kl_beirami: Vec<f64>,
     pub gold: Vec<Estimate>,
     pub proxy_score: Vec<Estimate>,
     /// The rubric's score of the same best-of-n choices (empty when not measured).

@@ -8,7 +8,9 @@ mod exact;
 mod family;
 mod placement;
 
-pub use bon::{kl_bon, kl_bon_discrete, kl_bon_from_pool, n_for_kl_bon};
+pub use bon::{
+    kl_bon, kl_bon_beirami, kl_bon_beirami_from_pool, kl_bon_discrete, kl_bon_from_pool, n_for_kl_bon,
+};
 pub use error::KlError;
 pub use estimators::{batch_kl, batch_kl_summary, sequence_kls, Estimator, KlSummary};
 pub use exact::kl_categorical;

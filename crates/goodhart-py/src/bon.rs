@@ -16,6 +16,8 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(n_for_kl_bon, m)?)?;
     m.add_function(wrap_pyfunction!(kl_bon_discrete, m)?)?;
     m.add_function(wrap_pyfunction!(kl_bon_from_pool, m)?)?;
+    m.add_function(wrap_pyfunction!(kl_bon_beirami, m)?)?;
+    m.add_function(wrap_pyfunction!(kl_bon_beirami_from_pool, m)?)?;
     m.add_function(wrap_pyfunction!(kl_best_of_poisson, m)?)?;
     m.add_function(wrap_pyfunction!(pool_selection, m)?)?;
     m.add_function(wrap_pyfunction!(kl_from_pool_selection, m)?)?;
@@ -166,6 +168,16 @@ fn kl_bon_discrete(probs: PyReadonlyArray1<'_, f64>, n: i64) -> PyResult<f64> {
 #[pyfunction]
 fn kl_bon_from_pool(scores: PyReadonlyArray1<'_, f64>, n: i64) -> PyResult<f64> {
     goodhart_kl::kl_bon_from_pool(scores.as_slice()?, positive_n(n, "n")?).map_err(error)
+}
+
+#[pyfunction]
+fn kl_bon_beirami(n: i64, eps: f64) -> PyResult<f64> {
+    goodhart_kl::kl_bon_beirami(positive_n(n, "n")?, eps).map_err(error)
+}
+
+#[pyfunction]
+fn kl_bon_beirami_from_pool(scores: PyReadonlyArray1<'_, f64>, n: i64) -> PyResult<f64> {
+    goodhart_kl::kl_bon_beirami_from_pool(scores.as_slice()?, positive_n(n, "n")?).map_err(error)
 }
 
 #[pyfunction]

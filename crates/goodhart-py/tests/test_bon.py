@@ -118,10 +118,34 @@ def test_kl_bon_discrete_and_from_pool():
         assert g.kl_bon_from_pool(scores, n) < g.kl_bon(n)
 
 
+def reference_beirami(n, eps):
+    rest = (1.0 - eps) ** n
+    return rest * (np.log(n) + (n - 1) * np.log1p(-eps) - (n - 1) / n) + (1.0 - rest) * np.log((1.0 - rest) / eps)
+
+
+def test_kl_bon_beirami_against_numpy_and_the_exact_pool_kl():
+    for n, eps in [(2, 0.3), (16, 0.01), (1000, 1e-4), (7, 0.999)]:
+        assert g.kl_bon_beirami(n, eps) == pytest.approx(reference_beirami(n, eps), rel=1e-10, abs=1e-12)
+        assert 0.0 <= g.kl_bon_beirami(n, eps) <= g.kl_bon(n)
+    assert g.kl_bon_beirami(9, 1.0) == 0.0
+    # on a pool: the estimate averaged over best-of-n's picks, each atom's eps its pool share
+    rng = np.random.default_rng(7)
+    scores = rng.integers(0, 6, size=300).astype(float)
+    values, counts = np.unique(scores, return_counts=True)
+    probs = counts / counts.sum()
+    for n in [2, 8, 64]:
+        cdf = np.cumsum(probs)
+        q = cdf**n - np.concatenate([[0.0], cdf[:-1]]) ** n
+        expected = float(np.sum(q * np.array([reference_beirami(n, p) for p in probs])))
+        assert g.kl_bon_beirami_from_pool(scores, n) == pytest.approx(expected, rel=1e-9)
+        assert g.kl_bon_beirami_from_pool(scores, n) <= g.kl_bon(n)
+
+
 @pytest.mark.parametrize(
     "call, message",
     [
         (lambda: g.kl_bon(0), "n >= 1"),
+        (lambda: g.kl_bon_beirami(4, 0.0), "eps"),
         (lambda: g.n_for_kl_bon(-1.0), "impossible"),
         (lambda: g.bon_curves(np.zeros((2, 4)), np.zeros((2, 4)), [8]), "holds 4 samples"),
         (lambda: g.bon_curves(np.zeros((2, 4)), np.zeros((3, 4)), [2]), "one pool of each"),

@@ -32,6 +32,9 @@ pub use goodhart_data::table;
 pub use goodhart_store as store;
 pub mod targets;
 
+/// Figure 1's name: its records' `experiment`, its results folder ([`targets::FIG1`]).
+pub const FIG1: &str = "fig1";
+
 use std::path::{Path, PathBuf};
 
 pub use config::{ExperimentConfig, PRESETS};

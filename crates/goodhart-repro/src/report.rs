@@ -159,17 +159,18 @@ fn bon_curves_markdown(s: &mut String, f: &Fig1) {
     for r in &f.results {
         writeln!(
             s,
-            "### proxy {}\n\n| n | KL_bon | tie-aware KL | sqrt KL | proxy | gold | rubric | gold fidelity |\n|---|---|---|---|---|---|---|---|",
+            "### proxy {}\n\n| n | KL_bon | tie-aware KL | Beirami's estimate | sqrt KL | proxy | gold | rubric | gold fidelity |\n|---|---|---|---|---|---|---|---|---|",
             r.proxy.size
         )
         .unwrap();
         for k in 0..r.ns.len() {
             writeln!(
                 s,
-                "| {} | {:.3} | {:.3} | {:.3} | {:.3} ({:.3}) | {:.3} ({:.3}) | {} | {} |",
+                "| {} | {:.3} | {:.3} | {} | {:.3} | {:.3} ({:.3}) | {:.3} ({:.3}) | {} | {} |",
                 r.ns[k],
                 r.kl[k],
                 r.kl_tie_aware[k],
+                opt(r.kl_beirami.get(k).copied()),
                 r.kl[k].sqrt(),
                 r.proxy_score[k].mean,
                 r.proxy_score[k].se,

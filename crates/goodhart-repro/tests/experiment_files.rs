@@ -165,7 +165,10 @@ fn malformed_files_and_overrides_name_the_place_and_the_fix() {
         (edit("iterated_d = 0.4", "iterated_d = -1.0"), &["sweeps.iterated_d = -1 is out of range"]),
         (edit("kl_penalties = [0.0, 0.5]", "kl_penalties = [0.0, -0.5]"), &["sweeps.kl_penalties = -0.5"]),
         (edit("iterated_rounds = [1, 2]", "iterated_rounds = [0, 2]"), &["sweeps.iterated_rounds = 0"]),
-        (edit("placement_coef = 0.5", "placement_coef = 0.0"), &["sweeps.placement_coef = 0 is out of range"]),
+        (
+            edit("placement_coef = 0.5", "placement_coef = 0.0"),
+            &["sweeps.placement_coef = 0 is out of range"],
+        ),
         (
             edit("grpo_group = 4", "grpo_group = 5"),
             &["sweeps.grpo_group = 5 is out of range: >= 2 and a divisor of rl.ppo.batch_size (16)"],

@@ -5,7 +5,8 @@ goodhart-data, goodhart-findings); this package passes NumPy arrays to them with
 
 - Best-of-n: :func:`bon_curves` (the unbiased estimator over pools, with standard errors and
   bootstrap intervals), :func:`bon_pool`, :func:`log_grid`, :func:`kl_bon`,
-  :func:`n_for_kl_bon`, :func:`kl_bon_discrete`, :func:`kl_bon_from_pool`; the best-of-n family
+  :func:`n_for_kl_bon`, :func:`kl_bon_discrete`, :func:`kl_bon_from_pool`, Beirami et al.'s
+  :func:`kl_bon_beirami` and :func:`kl_bon_beirami_from_pool`; the best-of-n family
   on a pool (best-of-n, Best-of-Poisson, soft best-of-n): :func:`pool_selection`,
   :func:`kl_from_pool_selection`, :func:`kl_best_of_poisson`.
 - KL: :func:`kl_token`, :func:`kl_sequences`, :func:`kl_batch`, :func:`kl_summary`,
@@ -27,6 +28,8 @@ from goodhart.bon import (
     bon_pool,
     kl_best_of_poisson,
     kl_bon,
+    kl_bon_beirami,
+    kl_bon_beirami_from_pool,
     kl_bon_discrete,
     kl_bon_from_pool,
     kl_from_pool_selection,
@@ -61,6 +64,8 @@ __all__ = [
     "bon_curves",
     "bon_pool",
     "kl_bon",
+    "kl_bon_beirami",
+    "kl_bon_beirami_from_pool",
     "kl_bon_discrete",
     "kl_bon_from_pool",
     "kl_best_of_poisson",

@@ -135,6 +135,19 @@ def kl_bon_from_pool(scores: np.ndarray, n: int) -> float:
     return _native.kl_bon_from_pool(np.ascontiguousarray(scores, dtype=np.float64), int(n))
 
 
+def kl_bon_beirami(n: int, eps: float) -> float:
+    """Beirami et al. (2024)'s estimate of the best-of-n KL from ``eps``, the base probability of
+    the outcome best-of-n returned: ``(1 - eps)^n (ln n + (n - 1) ln(1 - eps) - (n - 1)/n)
+    + (1 - (1 - eps)^n) ln((1 - (1 - eps)^n) / eps)``; between 0 and :func:`kl_bon`."""
+    return _native.kl_bon_beirami(int(n), float(eps))
+
+
+def kl_bon_beirami_from_pool(scores: np.ndarray, n: int) -> float:
+    """:func:`kl_bon_beirami` on a pool as the base: each atom's ``eps`` its share of the pool
+    (equal scores merged), averaged over the atoms best-of-n picks, weighted as it picks them."""
+    return _native.kl_bon_beirami_from_pool(np.ascontiguousarray(scores, dtype=np.float64), int(n))
+
+
 def kl_best_of_poisson(mu: float) -> float:
     """Exact KL of Best-of-Poisson (``n = 1 + Poisson(mu)`` draws, then best-of-n) from a
     continuous base: ``int_0^1 g ln g`` with ``g(u) = (1 + mu u) exp(mu (u - 1))``."""

@@ -142,7 +142,7 @@ pub fn fig1(p: &Pipeline) -> Result<Fig1, ReproError> {
             &scores,
             &gold_scores,
             Some(&rubric_scores),
-            crate::targets::FIG1,
+            crate::FIG1,
         )?;
         records.extend(rows);
         results.push(result);
@@ -251,16 +251,20 @@ pub fn bon_result<'a>(
         result.gold_rubric_concordance_end = fidelity.last().copied();
         result.fidelity = fidelity.clone();
     }
-    result.kl_tie_aware = curves
-        .ns
-        .iter()
-        .map(|&n| {
-            let kls: Vec<f64> =
-                proxy_scores.iter().map(|s| kl_bon_from_pool(s, n)).collect::<Result<_, _>>()?;
-            Ok(kls.iter().sum::<f64>() / kls.len() as f64)
-        })
-        .collect::<Result<_, goodhart_kl::KlError>>()
-        .map_err(|e| ReproError::Artifact(e.to_string()))?;
+    // the KL on the pools: exact with ties (the pool as the base), and Beirami et al.'s estimate
+    let mean_over_prompts = |kl: fn(&[f64], u64) -> Result<f64, goodhart_kl::KlError>| {
+        curves
+            .ns
+            .iter()
+            .map(|&n| {
+                let kls: Vec<f64> = proxy_scores.iter().map(|s| kl(s, n)).collect::<Result<_, _>>()?;
+                Ok(kls.iter().sum::<f64>() / kls.len() as f64)
+            })
+            .collect::<Result<Vec<f64>, goodhart_kl::KlError>>()
+            .map_err(|e| ReproError::Artifact(e.to_string()))
+    };
+    result.kl_tie_aware = mean_over_prompts(kl_bon_from_pool)?;
+    result.kl_beirami = mean_over_prompts(goodhart_kl::kl_bon_beirami_from_pool)?;
     let mut records = Vec::with_capacity(curves.ns.len());
     for (k, &n) in curves.ns.iter().enumerate() {
         let mut r = Record::new(experiment, Method::Bon).with_n(n).with_kl(curves.kl[k]);
@@ -352,6 +356,7 @@ fn analyse(
         ns: curves.ns.clone(),
         kl: curves.kl.clone(),
         kl_tie_aware: Vec::new(),
+        kl_beirami: Vec::new(),
         gold: curves.gold.clone(),
         proxy_score: curves.proxy.clone(),
         rubric: curves.extra.clone().unwrap_or_default(),

@@ -54,7 +54,7 @@ impl Pipeline {
         let (dir, outcome) = self.store.ensure(Stage::Rl, &key, &inputs, |tmp| {
             let prompts = w.prompt_tokens(Split::Train, c.train_prompts, c.prompt_seed)?;
             let eval_prompts = w.prompt_tokens(Split::HeldOut, c.eval_prompts, c.prompt_seed ^ 0xE7A1)?;
-            let mut template = Record::new(crate::targets::FIG1, goodhart_core::Method::Rl);
+            let mut template = Record::new(crate::FIG1, goodhart_core::Method::Rl);
             template.rm_size = proxy.size.to_string();
             template.rm_params = proxy.report.params;
             template.data_size = proxy.report.train_pairs as u64;

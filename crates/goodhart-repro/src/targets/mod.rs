@@ -150,8 +150,9 @@ pub struct Target {
     pub checked: Checked,
 }
 
-/// Figure 1's name: its records' `experiment`, its results folder.
-pub const FIG1: &str = "fig1";
+/// Figure 1's name: its records' `experiment`, its results folder (defined at the crate's root,
+/// which the stages read without importing the registry).
+pub use crate::FIG1;
 
 /// Every target, in the paper's order.
 pub const TARGETS: &[Target] = &[
