@@ -20,6 +20,9 @@ pub const DATA_CRATE: &str = "goodhart-data";
 /// the other.
 pub const OPTIMISERS: [&str; 2] = ["goodhart-ppo", "goodhart-dpo"];
 
+/// The figures: drawn from plain numbers, with no ML framework or dataframe under them.
+pub const PLOT_CRATE: &str = "goodhart-plot";
+
 /// The Python binding: the one crate allowed to depend on PyO3.
 pub const BINDING_CRATE: &str = "goodhart-py";
 
@@ -27,7 +30,10 @@ pub const BINDING_CRATE: &str = "goodhart-py";
 /// burn, and that only the binding crate depends on PyO3 (`cargo tree`, normal dependencies).
 pub fn check() -> Result<()> {
     let mut bad = Vec::new();
-    let checks = MATH_CRATES.iter().map(|k| (*k, &FORBIDDEN[..])).chain([(DATA_CRATE, &FORBIDDEN[..1])]);
+    let checks = MATH_CRATES
+        .iter()
+        .map(|k| (*k, &FORBIDDEN[..]))
+        .chain([(DATA_CRATE, &FORBIDDEN[..1]), (PLOT_CRATE, &FORBIDDEN[..])]);
     for (krate, forbidden) in checks {
         let tree = cargo_tree(&["-p", krate])?;
         bad.extend(
@@ -47,6 +53,16 @@ pub fn check() -> Result<()> {
             .into_iter()
             .map(|name| format!("{name} depends on pyo3")),
     );
+    let nn = crate::workspace_root().join("crates/goodhart-nn/src");
+    let source = |path: &std::path::Path| {
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+    };
+    let mut fused = Vec::new();
+    for entry in std::fs::read_dir(nn.join("fused")).context("reading goodhart-nn/src/fused")? {
+        let path = entry?.path();
+        fused.push((path.display().to_string(), source(&path)?));
+    }
+    bad.extend(engine_and_fused_apart(&source(&nn.join("engine.rs"))?, &fused));
     if !bad.is_empty() {
         bail!(
             "architecture invariant broken (the math crates and {DATA_CRATE} must stay framework-free, \
@@ -57,7 +73,9 @@ pub fn check() -> Result<()> {
     println!("ok: {} depend on none of {}", MATH_CRATES.join(", "), FORBIDDEN.join(", "));
     println!("ok: {DATA_CRATE} does not depend on {}", FORBIDDEN[0]);
     println!("ok: {} do not depend on each other", OPTIMISERS.join(" and "));
+    println!("ok: {PLOT_CRATE} depends on none of {}", FORBIDDEN.join(", "));
     println!("ok: only {BINDING_CRATE} depends on pyo3");
+    println!("ok: goodhart-nn's engine and fused operations share kernels and products, not each other");
     // `cargo xtask` builds xtask's normal dependencies; the README's test command builds the
     // workspace (less the binding) with its dev-dependencies. Where a package gets other features
     // in one than in the other, it and everything above it compile twice.
@@ -80,6 +98,30 @@ pub fn check() -> Result<()> {
     }
     println!("ok: `cargo xtask` and the test command build every shared package with the same features");
     Ok(())
+}
+
+/// The engine (inference) and the fused training operations import the shared `kernels` and
+/// `products` and not each other: each import of one by the other, named.
+fn engine_and_fused_apart(engine: &str, fused: &[(String, String)]) -> Vec<String> {
+    let imports = |text: &str, module: &str| {
+        text.lines().any(|l| {
+            let l = l.trim_start();
+            !l.starts_with("//")
+                && (l.contains(&format!("crate::{module}::")) || l.contains(&format!("crate::{module};")))
+        })
+    };
+    let mut bad = Vec::new();
+    if imports(engine, "fused") {
+        bad.push(
+            "goodhart-nn's engine.rs imports crate::fused (share it through kernels or products)".to_string(),
+        );
+    }
+    for (path, text) in fused {
+        if imports(text, "engine") {
+            bad.push(format!("{path} imports crate::engine (share it through kernels or products)"));
+        }
+    }
+    bad
 }
 
 /// `cargo tree` with `args`, each package with its features: `name vX.Y.Z [f1,f2]` per line.
@@ -181,6 +223,18 @@ mod tests {
         let tree = "goodhart-kl v0.1.0 (/w/crates/goodhart-kl)\nthiserror v2.0.1\nburn-core v0.22.1\npolars v0.55.0\n";
         assert_eq!(forbidden_in(tree, &FORBIDDEN), vec!["burn-core", "polars"]);
         assert!(forbidden_in("goodhart-kl v0.1.0\nnalgebra v0.35.0\nburnt v1.0.0\n", &FORBIDDEN).is_empty());
+    }
+
+    #[test]
+    fn the_engine_and_the_fused_operations_may_not_import_each_other() {
+        let fused = vec![("fused/linear.rs".to_string(), "use crate::products::gemm_with;".to_string())];
+        assert!(engine_and_fused_apart("use crate::products::attend_head;", &fused).is_empty());
+        let bad = engine_and_fused_apart("use crate::fused::attend_head;", &fused);
+        assert!(bad.len() == 1 && bad[0].contains("engine.rs imports crate::fused"), "{bad:?}");
+        let back = vec![("fused/x.rs".to_string(), "let e = crate::engine::Engine::new(&m);".to_string())];
+        assert!(engine_and_fused_apart("", &back)[0].contains("fused/x.rs imports crate::engine"));
+        // a comment naming the other module is not an import
+        assert!(engine_and_fused_apart("// see crate::fused::linear", &[]).is_empty());
     }
 
     #[test]

@@ -19,8 +19,8 @@ use gemm::Parallelism;
 use rayon::prelude::*;
 
 use crate::bf16::PackedB;
-use crate::fused::attend_head;
 use crate::kernels::{dot, gelu, layer_norm_row, softmax_unnormalised, LN_EPS};
+use crate::products::attend_head;
 use crate::{Gpt, GptConfig, ScalarModel, Transformer};
 
 /// Calls with at least this many multiply-adds split their rows across threads.

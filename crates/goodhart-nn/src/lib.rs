@@ -137,6 +137,7 @@ mod init;
 pub mod kernels;
 mod kv_cache;
 mod optim;
+mod products;
 mod scalar;
 mod transformer;
 

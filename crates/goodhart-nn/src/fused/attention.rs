@@ -12,7 +12,8 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use rayon::prelude::*;
 
-use crate::kernels::{self, kernel, softmax_unnormalised};
+use crate::kernels::{self, kernel};
+use crate::products::attend_head;
 
 use super::*;
 
@@ -74,35 +75,6 @@ pub(super) fn attention_forward(qkv: &FlexTensor, n_heads: usize, keep: bool) ->
         y.par_chunks_mut(t * d).enumerate().for_each(|(r, y)| work((r, (y, &mut []))));
     }
     (flex(y, Shape::new([b, t, d])), probs)
-}
-
-/// One head of causal attention over one sequence, `x` its fused projection `[T, 3D]`:
-/// `s = softmax(q kᵀ / √Dh + causal mask)` (`T x T`, kept for the backward pass), then `y = s v`
-/// (`y`'s rows strided by `D`, its columns the head's). The training forward and the engine's
-/// prefill share it.
-pub(crate) fn attend_head(x: &[f32], t: usize, n_heads: usize, head: usize, s: &mut [f32], y: &mut [f32]) {
-    let d3 = x.len() / t.max(1);
-    let d = d3 / 3;
-    let dh = d / n_heads;
-    let scale = 1.0 / (dh as f32).sqrt();
-    let (q, k, v) = (&x[head * dh..], &x[d + head * dh..], &x[2 * d + head * dh..]);
-    // s = scale q kᵀ: q rows are strided by 3D; kᵀ reads k by columns.
-    gemm_strided(t, t, dh, s, t, false, q, (d3, 1), k, (1, d3), scale);
-    causal_softmax_kernel(s, t);
-    gemm_strided(t, dh, t, y, d, false, s, (t, 1), v, (d3, 1), 1.0);
-}
-
-kernel! {
-    /// Softmax of each row `i` of the `t x t` scores over columns `0 ..= i`; later columns
-    /// become 0.
-    fn causal_softmax_kernel(s: &mut [f32], t: usize) {
-        for (i, row) in s.chunks_exact_mut(t).enumerate() {
-            let (seen, future) = row.split_at_mut(i + 1);
-            let inv = 1.0 / softmax_unnormalised(seen);
-            seen.iter_mut().for_each(|v| *v *= inv);
-            future.fill(0.0);
-        }
-    }
 }
 
 kernel! {

@@ -34,7 +34,9 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Flex};
 use burn::prelude::*;
-use gemm::Parallelism;
+
+pub use crate::products::matmul;
+use crate::products::{gemm_strided, gemm_with};
 
 mod attention;
 mod gelu;
@@ -42,7 +44,6 @@ mod layer_norm;
 mod linear;
 mod logprobs;
 
-pub(crate) use attention::attend_head;
 pub use attention::{attention_reference, causal_attention};
 pub use gelu::gelu;
 pub use layer_norm::layer_norm;
@@ -118,105 +119,6 @@ fn record<O: Backward<Flex, N>, const N: usize>(
             prep.finish(state.expect("a tracked forward returns its state"), y)
         }
         OpsKind::UnTracked(prep) => prep.finish(forward(false).0),
-    }
-}
-
-/// `out (m x n) = out + beta a b` (or `beta a b` unless `accumulate`), with `a` `m x k` and `b`
-/// `k x n` given by their row and column strides (elements). Single-threaded: callers
-/// parallelise over heads.
-#[allow(clippy::too_many_arguments)]
-fn gemm_strided(
-    m: usize,
-    n: usize,
-    k: usize,
-    out: &mut [f32],
-    out_rs: usize,
-    accumulate: bool,
-    a: &[f32],
-    a_strides: (usize, usize),
-    b: &[f32],
-    b_strides: (usize, usize),
-    beta: f32,
-) {
-    gemm_with(m, n, k, out, out_rs, accumulate, a, a_strides, b, b_strides, beta, Parallelism::None)
-}
-
-/// `out (m x n) = a (m x k) b (k x n)`, all row-major, on every thread of rayon's pool: the
-/// matrix product the fused layers use, for measuring the machine's rate on the models' shapes
-/// (`cargo xtask bench`'s roofline).
-///
-/// # Panics
-/// If a slice is shorter than its shape.
-pub fn matmul(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], out: &mut [f32]) {
-    assert!(
-        a.len() >= m * k && b.len() >= k * n && out.len() >= m * n,
-        "matmul: a slice is shorter than its shape"
-    );
-    gemm_with(m, n, k, out, n, false, a, (k, 1), b, (n, 1), 1.0, Parallelism::Rayon(0));
-}
-
-/// [`gemm_strided`] with a choice of parallelism (`Rayon(0)`: every thread of rayon's pool).
-#[allow(clippy::too_many_arguments)]
-fn gemm_with(
-    m: usize,
-    n: usize,
-    k: usize,
-    out: &mut [f32],
-    out_rs: usize,
-    accumulate: bool,
-    a: &[f32],
-    (a_rs, a_cs): (usize, usize),
-    b: &[f32],
-    (b_rs, b_cs): (usize, usize),
-    beta: f32,
-    parallelism: Parallelism,
-) {
-    goodhart_core::flops::add(2 * (m * n * k) as u64);
-    if let Some(unit) = crate::bf16::in_effect() {
-        crate::bf16::gemm(
-            unit,
-            m,
-            n,
-            k,
-            out,
-            out_rs,
-            accumulate,
-            a,
-            (a_rs, a_cs),
-            b,
-            (b_rs, b_cs),
-            beta,
-            parallelism,
-        );
-        return;
-    }
-    assert!(m == 0 || n == 0 || out.len() > (m - 1) * out_rs + n - 1);
-    assert!(m == 0 || k == 0 || a.len() > (m - 1) * a_rs + (k - 1) * a_cs);
-    assert!(k == 0 || n == 0 || b.len() > (k - 1) * b_rs + (n - 1) * b_cs);
-    // SAFETY: the asserts above keep every element the strides reach inside its slice, and
-    // `out` is a unique borrow, so it aliases neither input.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            out.as_mut_ptr(),
-            1,
-            out_rs as isize,
-            accumulate,
-            a.as_ptr(),
-            a_cs as isize,
-            a_rs as isize,
-            b.as_ptr(),
-            b_cs as isize,
-            b_rs as isize,
-            1.0,
-            beta,
-            false,
-            false,
-            false,
-            parallelism,
-        );
     }
 }
 
