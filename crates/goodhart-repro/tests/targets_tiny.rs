@@ -33,6 +33,15 @@ fn smoke(name: &str) {
     result.write(out.path(), "{}").unwrap();
     let report = std::fs::read_to_string(out.path().join("report.md")).unwrap();
     assert!(report.starts_with(&format!("# {target}")), "{target}: {report}");
+    // every Markdown table starts with a header and its separator: no rows cut off from them
+    let lines: Vec<&str> = report.lines().collect();
+    for (i, l) in lines.iter().enumerate() {
+        let starts_table = l.starts_with('|') && (i == 0 || !lines[i - 1].starts_with('|'));
+        if starts_table {
+            let next = lines.get(i + 1).copied().unwrap_or("");
+            assert!(next.starts_with("|---"), "{target}: a table row without its header, line {}: {l}", i + 1);
+        }
+    }
     // the data behind a figure is in its files: rows in the CSV, and JSON that is not empty
     let csv = out.path().join(format!("{target}.csv"));
     // the tables and the diagram: JSON, but no curve rows

@@ -226,12 +226,12 @@ pub(super) fn fig11(f: &Fig1, smaller: &[crate::pipeline::RmReport]) -> TargetOu
     line(&mut s, "# fig11: validation loss by RM size (chance = ln 2 = 0.693)\n");
     line(
         &mut s,
-        "| size | params (non-embedding) | params (total) | val loss | val accuracy | within 0.01 of chance |\n|---|---|---|---|---|---|",
+        "The axis counts every parameter, embeddings included: this world's signal is lexical (which words a \
+         response uses), and the embeddings carry it, so the smallest trunks are not the smallest models.\n",
     );
     line(
         &mut s,
-        "\nThe axis counts every parameter, embeddings included: this world's signal is lexical (which words a \
-         response uses), and the embeddings carry it, so the smallest trunks are not the smallest models.\n",
+        "| size | params (non-embedding) | params (total) | val loss | val accuracy | within 0.01 of chance |\n|---|---|---|---|---|---|",
     );
     let mut pts = Vec::new();
     let reports: Vec<&crate::pipeline::RmReport> =
