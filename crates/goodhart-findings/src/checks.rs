@@ -105,6 +105,17 @@ pub const MIN_R2_BON: f64 = 0.9;
 pub const MIN_R2_RL: f64 = 0.8;
 /// Evaluations a PPO curve needs before its peak for the rise to be resolved.
 pub const MIN_EVALS_BEFORE_PEAK: usize = 8;
+
+/// `{run}: the rise is resolved`: at least [`MIN_EVALS_BEFORE_PEAK`] evaluations before the
+/// measured peak (`peak`, the index of the evaluation at `step`), so that a curve's rise is seen
+/// and not only its fall.
+pub fn rise_resolved(run: &str, peak: usize, step: u64) -> Check {
+    check(
+        &format!("{run}: the rise is resolved (>= {MIN_EVALS_BEFORE_PEAK} evaluations before the peak)"),
+        peak >= MIN_EVALS_BEFORE_PEAK,
+        format!("{peak} evaluations before the peak at step {step}"),
+    )
+}
 /// How many times more KL RL must spend than best-of-n to reach the same gold.
 pub const MIN_KL_RATIO: f64 = 2.0;
 
@@ -365,14 +376,7 @@ pub fn fig1_checks(f: &Fig1) -> Vec<Check> {
                 format!("falls by more than {SIGNIFICANT_SE} se at {}", dips.join(", "))
             },
         ));
-        out.push(check(
-            &format!(
-                "rl {}: the rise is resolved (>= {MIN_EVALS_BEFORE_PEAK} evaluations before the peak)",
-                r.proxy.size
-            ),
-            r.fall.peak >= MIN_EVALS_BEFORE_PEAK,
-            format!("{} evaluations before the peak at step {}", r.fall.peak, r.steps[r.fall.peak]),
-        ));
+        out.push(rise_resolved(&format!("rl {}", r.proxy.size), r.fall.peak, r.steps[r.fall.peak]));
     }
     let min_r2 = f.rl.iter().map(|r| r.r2).fold(f64::INFINITY, f64::min);
     out.push(within_trust(
@@ -510,6 +514,13 @@ pub fn across_seeds(per_seed: &[(u64, Vec<Check>)]) -> Vec<SeedCheck> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_peak_before_the_eighth_evaluation_leaves_the_rise_unresolved() {
+        assert!(rise_resolved("rl p1k", 8, 20).passed);
+        let early = rise_resolved("rl p1k", 2, 3);
+        assert!(early.fails() && early.detail.contains("2 evaluations before the peak at step 3"), "{early}");
+    }
 
     #[test]
     fn a_check_is_reproduced_on_a_majority_of_seeds_only() {

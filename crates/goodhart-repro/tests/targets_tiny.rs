@@ -39,7 +39,11 @@ fn smoke(name: &str) {
         let starts_table = l.starts_with('|') && (i == 0 || !lines[i - 1].starts_with('|'));
         if starts_table {
             let next = lines.get(i + 1).copied().unwrap_or("");
-            assert!(next.starts_with("|---"), "{target}: a table row without its header, line {}: {l}", i + 1);
+            assert!(
+                next.starts_with("|---"),
+                "{target}: a table row without its header, line {}: {l}",
+                i + 1
+            );
         }
     }
     // the data behind a figure is in its files: rows in the CSV, and JSON that is not empty

@@ -101,6 +101,11 @@ pub fn daa_checks(runs: &[DaaRun]) -> Vec<Check> {
                 s.rise.mean, s.rise.se, s.fall.amount.mean, s.fall.amount.se, s.fall.peak
             ),
         ));
+        // (`step` here is the evaluation's index: DAA runs are evaluated on their own schedule)
+        out.push(gated(
+            super::rise_resolved(&format!("dpo {} beta {}", r.loss, r.beta), s.fall.peak, s.fall.peak as u64),
+            &mine,
+        ));
         let best = r.r2_rl.max(r.r2_bon);
         out.push(check(
             &format!("dpo {} beta {}: one of the paper's forms fits the gold", r.loss, r.beta),
@@ -196,7 +201,9 @@ mod tests {
 
     #[test]
     fn a_rise_and_fall_passes() {
-        let checks = daa_checks(&[run(&[0.0, 0.5, 1.0, 0.6, 0.2], 0.9)]);
+        // nine evaluations before the peak, then a fall: the rise is resolved
+        let curve = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.6, 0.3];
+        let checks = daa_checks(&[run(&curve, 0.9)]);
         assert!(checks.iter().all(|c| c.passed), "{checks:?}");
     }
 
@@ -204,7 +211,7 @@ mod tests {
     fn a_curve_that_only_rises_or_only_falls_fails() {
         let rising = daa_checks(&[run(&[0.0, 0.3, 0.6, 0.9, 1.2], 0.9)]);
         assert!(rising[0].fails(), "{}", rising[0]);
-        assert!(rising[2].fails(), "no beta overoptimises: {}", rising[2]);
+        assert!(rising[3].fails(), "no beta overoptimises: {}", rising[3]);
         let falling = daa_checks(&[run(&[1.0, 0.8, 0.5, 0.2, 0.0], 0.9)]);
         assert!(falling[0].fails(), "{}", falling[0]);
     }
@@ -212,7 +219,7 @@ mod tests {
     #[test]
     fn a_poor_fit_fails_the_form_check() {
         let checks = daa_checks(&[run(&[0.0, 0.5, 1.0, 0.6, 0.2], 0.5)]);
-        assert!(checks[1].fails(), "{}", checks[1]);
+        assert!(checks[2].fails(), "{}", checks[2]);
         assert!(checks[0].passed);
     }
 
@@ -231,13 +238,16 @@ mod tests {
         assert!(checks[0].detail.contains("trusted range"), "{}", checks[0]);
         beyond.trusted = together;
         let checks = daa_checks(&[beyond.clone()]);
-        assert!(checks.iter().all(|c| c.applies && c.passed), "{checks:?}");
+        let resolved = |c: &&Check| c.name.contains("rise is resolved");
+        assert!(checks.iter().filter(|c| !resolved(c)).all(|c| c.applies && c.passed), "{checks:?}");
+        // a peak at the third of five evaluations: the rise is not resolved (8 asked)
+        assert!(checks.iter().find(resolved).is_some_and(Check::fails), "{checks:?}");
         // a loss-level check reads every beta of the loss: one untrusted beta makes it N/A
         let mut other = beyond.clone();
         other.beta = 0.5;
         other.trusted = parted;
         let checks = daa_checks(&[beyond, other]);
-        assert!(checks[0].applies && !checks[2].applies);
+        assert!(checks[0].applies && !checks[3].applies);
         assert!(!checks.last().unwrap().applies, "{}", checks.last().unwrap());
     }
 }

@@ -8,7 +8,7 @@ use crate::fig1::{analyse_rl, RlResult};
 use crate::pipeline::Pipeline;
 use crate::ReproError;
 use goodhart_findings::checks::sweeps::{kl_penalty_checks, PenaltyRun};
-use goodhart_findings::checks::within_trust;
+use goodhart_findings::checks::{rise_resolved, within_trust};
 
 /// Runs the target `kind` of this family, called `target`.
 pub(super) fn run(target: &str, kind: KlSweep, p: &Pipeline) -> Result<TargetOutput, ReproError> {
@@ -67,7 +67,11 @@ pub(super) fn run(target: &str, kind: KlSweep, p: &Pipeline) -> Result<TargetOut
     // every run's curve to its end: N/A where the gold is not trusted there
     let ranges: Vec<(&str, Option<&goodhart_findings::stats::TrustedRange>)> =
         labelled.iter().map(|(l, r)| (l.as_str(), r.trusted.as_ref())).collect();
-    let checks =
+    let mut checks: Vec<_> =
         kl_penalty_checks(&penalty_runs).into_iter().map(|c| within_trust(c, ranges.clone())).collect();
+    // each cell's rise seen before its peak (over its trajectories), as figure 1's PPO runs
+    checks.extend(
+        labelled.iter().map(|(l, r)| rise_resolved(&format!("fig9 {l}"), r.fall.peak, r.steps[r.fall.peak])),
+    );
     Ok(TargetOutput::new("fig9", s, records, Some(fig), json).with_checks(checks))
 }
