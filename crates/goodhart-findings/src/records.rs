@@ -253,4 +253,7 @@ pub struct Gain {
     pub at_sum: Option<Estimate>,
     /// The paper's prediction beta d ln k at the run's measured distance.
     pub predicted: f64,
+    /// Its standard error from beta's: the spread of beta over the one-round fit's bootstrap
+    /// resamples, times d ln k (0 where there are none).
+    pub predicted_se: f64,
 }

@@ -451,6 +451,8 @@ pub fn iterated_checks(
     };
     let on_sum = gain.at_sum.map_or("past the one-round run".into(), est);
     let off = (g.mean - gain.predicted).abs();
+    // the gain's and the prediction's uncertainty (beta's, over the one-round fit's resamples)
+    let apart_se = g.se.hypot(gain.predicted_se);
     [
         check(
             name,
@@ -462,12 +464,13 @@ pub fn iterated_checks(
         ),
         check(
             size,
-            g.se > 0.0 && off <= PREDICTION_SE * g.se,
+            apart_se > 0.0 && off <= PREDICTION_SE * apart_se,
             format!(
-                "k = {k}: measured gain {} against predicted {:+.3}: {:.1} se apart (agrees within {PREDICTION_SE} se)",
+                "k = {k}: measured gain {} against predicted {:+.3} (se {:.3}, from beta's): {:.1} se apart (agrees within {PREDICTION_SE} se of both)",
                 est(g),
                 gain.predicted,
-                if g.se > 0.0 { off / g.se } else { f64::INFINITY }
+                gain.predicted_se,
+                if apart_se > 0.0 { off / apart_se } else { f64::INFINITY }
             ),
         ),
     ]
@@ -691,12 +694,20 @@ mod tests {
     #[test]
     fn iterated_rlhf_must_gain_beyond_its_noise_and_by_the_predicted_amount() {
         use crate::records::Gain;
-        let g = |at_measured: Option<Estimate>, predicted: f64| Gain { at_measured, at_sum: None, predicted };
+        let g = |at_measured: Option<Estimate>, predicted: f64| Gain {
+            at_measured,
+            at_sum: None,
+            predicted,
+            predicted_se: 0.0,
+        };
         let passed = |c: Vec<Check>| c.iter().map(|c| c.passed).collect::<Vec<_>>();
         assert_eq!(passed(iterated_checks(4, g(Some(e(0.5, 0.1)), 0.6), &[])), [true, true]);
         // counter-examples: within noise; a gain far from beta d ln k; a loss
         assert_eq!(passed(iterated_checks(4, g(Some(e(0.1, 0.1)), 0.1), &[])), [false, true]);
         assert_eq!(passed(iterated_checks(4, g(Some(e(0.5, 0.1)), 1.5), &[])), [true, false]);
+        // the same distance from a prediction whose beta is uncertain: within both errors
+        let uncertain = Gain { predicted_se: 0.5, ..g(Some(e(0.5, 0.1)), 1.5) };
+        assert_eq!(passed(iterated_checks(4, uncertain, &[])), [true, true]);
         assert!(iterated_checks(4, g(Some(e(-0.5, 0.1)), 0.6), &[]).iter().all(|c| c.fails()));
         // beyond the one-round run, or one round only: nothing to compare
         assert!(iterated_checks(4, g(None, 0.6), &[]).iter().all(|c| !c.applies));

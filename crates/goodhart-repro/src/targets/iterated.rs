@@ -67,10 +67,19 @@ pub fn gain_over_one_round(it: &Iterated, run: &IteratedRun) -> Gain {
     let end = run.end();
     let d = rl_d(&it.one_round);
     let gain = |x: f64| at_first_crossing(&d, &it.one_round.gold, x).map(|one| difference(end.gold, one));
+    let betas: Vec<f64> = it.one_round.bootstrap_beta_shared.iter().flatten().copied().collect();
+    let beta_sd = if betas.len() >= 2 {
+        let mean = betas.iter().sum::<f64>() / betas.len() as f64;
+        (betas.iter().map(|b| (b - mean).powi(2)).sum::<f64>() / (betas.len() - 1) as f64).sqrt()
+    } else {
+        0.0
+    };
+    let d_ln_k = end.d_init * (run.rounds as f64).ln();
     Gain {
         at_measured: gain(end.d_init),
         at_sum: gain(end.d_sum),
-        predicted: it.beta * end.d_init * (run.rounds as f64).ln(),
+        predicted: it.beta * d_ln_k,
+        predicted_se: beta_sd * d_ln_k,
     }
 }
 
