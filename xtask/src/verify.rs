@@ -275,7 +275,7 @@ fn fig1(dir: &Path, path: &Path, tally: &mut Tally) -> Result<()> {
         .collect::<Result<_>>()?;
     if seeds.len() >= 2 {
         println!("pooled over seeds 1..={} (one regression, seeds and prompts resampled):", seeds.len());
-        tally.add(&goodhart_findings::checks::pooled::pooled_bon_trends(&seeds));
+        tally.add(&goodhart_findings::checks::pooled::pooled_trends(&seeds));
     }
     Ok(())
 }

@@ -172,7 +172,7 @@ fn trend_check(
 
 /// Whether a best-of-n curve's fitted peak lies inside its measured range and, where the gold's
 /// fidelity was measured, inside its trusted range.
-fn peak_inside(r: &BonResult) -> bool {
+pub(crate) fn peak_inside(r: &BonResult) -> bool {
     peak_measured(r.peak_d, r.kl.last().map_or(0.0, |k| k.sqrt()), r.trusted.as_ref())
 }
 

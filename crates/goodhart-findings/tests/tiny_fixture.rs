@@ -33,3 +33,27 @@ fn the_tiny_figures_checks_are_the_pinned_verdicts() {
     assert!(checks.iter().any(|c| c.name.starts_with("gold holds along bon")));
     assert!(checks.iter().any(|c| c.name.starts_with("gold holds along rl")));
 }
+
+/// The pooled trends read the same sizes as the per-seed ones: a seed whose fitted best-of-n
+/// peaks all lie beyond its measured range is left out of the d* and R* trends (and named), not
+/// fitted; with no seed left they are N/A, while alpha, beta and beta_RL still pool every seed.
+#[test]
+fn pooled_peak_trends_leave_out_seeds_whose_peaks_were_not_measured() {
+    use goodhart_findings::checks::pooled::pooled_trends;
+    let text = std::fs::read_to_string(data("fig1_tiny.json")).unwrap();
+    let fig: Fig1 = serde_json::from_str(&text).unwrap();
+    let mut beyond = fig.clone();
+    for r in &mut beyond.results {
+        r.peak_d = Some(1e9);
+    }
+    let seeds = vec![(1, beyond.clone()), (2, beyond.clone()), (3, beyond)];
+    let checks = pooled_trends(&seeds);
+    assert_eq!(checks.len(), 5, "{checks:?}");
+    let find = |part: &str| checks.iter().find(|c| c.name.contains(part)).unwrap();
+    for peak in ["peak d*", "peak gold R*"] {
+        let c = find(peak);
+        assert!(!c.applies && c.detail.contains("left out: seed 1"), "{c}");
+    }
+    assert!(find("alpha_bon").detail.contains("over seeds 1, 2, 3") || !find("alpha_bon").applies);
+    assert!(find("beta_RL").name.contains("pooled over seeds"));
+}

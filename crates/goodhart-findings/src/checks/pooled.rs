@@ -1,4 +1,4 @@
-//! Figure 1's coefficient trends pooled over seeds, with seed-level resampling: one regression on
+//! Figure 1's coefficient and peak trends pooled over seeds, with seed-level resampling: one regression on
 //! log RM size through every seed's coefficients, its interval from resampling the seeds (each a
 //! whole world, policy, gold, set of proxies and pools) and, within each drawn seed, one of its
 //! prompt resamples. A per-seed trend's interval covers only the prompts; this one covers the
@@ -7,8 +7,10 @@
 use goodhart_core::SplitMix64;
 use goodhart_laws::{bootstrap_ci, log_linear_regression};
 
-use super::{bon_coefficient, check, not_applicable, within_trust, Check};
-use crate::records::Fig1;
+use goodhart_laws::Form;
+
+use super::{bon_coefficient, check, not_applicable, peak_inside, within_trust, Check};
+use crate::records::{BonResult, Fig1};
 
 /// Resamples of the seeds behind each pooled interval.
 pub const POOLED_RESAMPLES: usize = 2000;
@@ -21,10 +23,10 @@ struct SeedCoefficients {
     resampled: Vec<Vec<Option<f64>>>,
 }
 
-fn coefficients(f: &Fig1, coef: fn(f64, f64) -> Option<f64>) -> SeedCoefficients {
-    let params = f.results.iter().map(|r| r.proxy.params as f64).collect();
+fn coefficients(results: &[&BonResult], coef: fn(f64, f64) -> Option<f64>) -> SeedCoefficients {
+    let params = results.iter().map(|r| r.proxy.params as f64).collect();
     let (points, columns): (Vec<f64>, Vec<Vec<Option<f64>>>) =
-        f.results.iter().map(|r| bon_coefficient(coef, r)).unzip();
+        results.iter().map(|r| bon_coefficient(coef, r)).unzip();
     SeedCoefficients { params, points, resampled: crate::stats::by_resample(&columns) }
 }
 
@@ -71,42 +73,113 @@ fn pooled_trend(seeds: &[SeedCoefficients], resamples: usize, seed: u64) -> Opti
     Some((slope, ci.lo, ci.hi, slopes.len()))
 }
 
-/// F3's best-of-n coefficient trends over `seeds` (every seed's figure 1), pooled: alpha_bon up,
-/// beta_bon down, each passing when its seed-level 90% interval lies on the paper's side of 0, and
-/// N/A where some seed's curve leaves the gold's trusted range.
-pub fn pooled_bon_trends(seeds: &[(u64, Fig1)]) -> Vec<Check> {
+/// One pooled trend's input: every seed's sizes (those `keep` admits), its checks' name and
+/// direction, and the curves it reads (for the trusted-range gate).
+struct Pooled<'a> {
+    name: &'a str,
+    up: bool,
+    per_seed: Vec<(u64, SeedCoefficients)>,
+    /// Seeds left out for having fewer than two admitted sizes, with why.
+    left_out: Vec<String>,
+    ranges: Vec<(String, Option<&'a crate::stats::TrustedRange>)>,
+}
+
+fn pooled_check(p: Pooled<'_>) -> Check {
+    let ids: Vec<String> = p.per_seed.iter().map(|(s, _)| s.to_string()).collect();
+    let seeds: Vec<SeedCoefficients> = p.per_seed.into_iter().map(|(_, c)| c).collect();
+    let left_out =
+        if p.left_out.is_empty() { String::new() } else { format!("; left out: {}", p.left_out.join(", ")) };
+    let c = match pooled_trend(&seeds, POOLED_RESAMPLES, 0x5EED) {
+        Some((slope, lo, hi, used)) => check(
+            p.name,
+            if p.up { lo > 0.0 } else { hi < 0.0 },
+            format!(
+                "slope {slope:+.4} per decade over seeds {}, 90% interval [{lo:+.4}, {hi:+.4}] over {used} resamples of the seeds and their prompts (needs the interval {}){left_out}",
+                ids.join(", "),
+                if p.up { "> 0" } else { "< 0" }
+            ),
+        ),
+        None => not_applicable(
+            p.name,
+            format!("needs two seeds with two sizes each; seeds: {}{left_out}", ids.join(", ")),
+        ),
+    };
+    within_trust(c, p.ranges.iter().map(|(l, t)| (l.as_str(), *t)))
+}
+
+/// F3's trends over `seeds` (every seed's figure 1), pooled: alpha_bon up, beta_bon down, the
+/// best-of-n peak's d* and R* up (each seed's sizes whose fitted peak lies inside the measured,
+/// trusted range, as the per-seed check; a seed with fewer than two such sizes is left out and
+/// named), beta_RL (shared alpha) down. Each passes when its seed-level 90% interval lies on the
+/// paper's side of 0, and is N/A where some curve it reads leaves the gold's trusted range.
+pub fn pooled_trends(seeds: &[(u64, Fig1)]) -> Vec<Check> {
     type Coefficient = fn(f64, f64) -> Option<f64>;
-    let wanted: [(&str, Coefficient, bool); 2] = [
-        ("F3 alpha_bon rises with RM size, pooled over seeds (seed-level resampling)", |a, _| Some(a), true),
-        ("F3 beta_bon falls with RM size, pooled over seeds (seed-level resampling)", |_, b| Some(b), false),
+    let bon: [(&str, Coefficient, bool, bool); 4] = [
+        (
+            "F3 alpha_bon rises with RM size, pooled over seeds (seed-level resampling)",
+            |a, _| Some(a),
+            true,
+            false,
+        ),
+        (
+            "F3 beta_bon falls with RM size, pooled over seeds (seed-level resampling)",
+            |_, b| Some(b),
+            false,
+            false,
+        ),
+        (
+            "F3 bon peak d* rises with RM size, pooled over seeds (seed-level resampling)",
+            |a, b| Form::Bon.peak(&[a, b]).map(|p| p.d),
+            true,
+            true,
+        ),
+        (
+            "F3 bon peak gold R* rises with RM size, pooled over seeds (seed-level resampling)",
+            |a, b| Form::Bon.peak(&[a, b]).map(|p| p.r),
+            true,
+            true,
+        ),
     ];
-    let ids: Vec<String> = seeds.iter().map(|(s, _)| s.to_string()).collect();
-    let labels: Vec<Vec<String>> = seeds
-        .iter()
-        .map(|(s, f)| f.results.iter().map(|r| format!("seed {s} {}", r.proxy.size)).collect())
-        .collect();
-    wanted
+    let mut out: Vec<Check> = bon
         .into_iter()
-        .map(|(name, coef, up)| {
-            let per_seed: Vec<SeedCoefficients> = seeds.iter().map(|(_, f)| coefficients(f, coef)).collect();
-            let c = match pooled_trend(&per_seed, POOLED_RESAMPLES, 0x5EED) {
-                Some((slope, lo, hi, used)) => check(
-                    name,
-                    if up { lo > 0.0 } else { hi < 0.0 },
-                    format!(
-                        "slope {slope:+.4} per decade over seeds {}, 90% interval [{lo:+.4}, {hi:+.4}] over {used} resamples of the seeds and their prompts (needs the interval {})",
-                        ids.join(", "),
-                        if up { "> 0" } else { "< 0" }
-                    ),
-                ),
-                None => not_applicable(name, format!("needs two seeds with two sizes each; seeds: {}", ids.join(", "))),
-            };
-            let ranges = seeds.iter().zip(&labels).flat_map(|((_, f), l)| {
-                f.results.iter().zip(l).map(|(r, label)| (label.as_str(), r.trusted.as_ref()))
-            });
-            within_trust(c, ranges)
+        .map(|(name, coef, up, peaks_only)| {
+            let (mut per_seed, mut left_out, mut ranges) = (Vec::new(), Vec::new(), Vec::new());
+            for (s, f) in seeds {
+                let kept: Vec<&BonResult> =
+                    f.results.iter().filter(|r| !peaks_only || peak_inside(r)).collect();
+                if kept.len() < 2 {
+                    left_out.push(format!("seed {s} ({} sizes with a measured, trusted peak)", kept.len()));
+                    continue;
+                }
+                ranges
+                    .extend(kept.iter().map(|r| (format!("seed {s} {}", r.proxy.size), r.trusted.as_ref())));
+                per_seed.push((*s, coefficients(&kept, coef)));
+            }
+            pooled_check(Pooled { name, up, per_seed, left_out, ranges })
         })
-        .collect()
+        .collect();
+    // beta_RL of the shared-alpha fit, each seed's PPO sizes
+    let (mut per_seed, mut ranges) = (Vec::new(), Vec::new());
+    for (s, f) in seeds {
+        let columns: Vec<Vec<Option<f64>>> = f.rl.iter().map(|r| r.bootstrap_beta_shared.clone()).collect();
+        per_seed.push((
+            *s,
+            SeedCoefficients {
+                params: f.rl.iter().map(|r| r.proxy.params as f64).collect(),
+                points: f.rl.iter().map(|r| r.beta_rl_shared).collect(),
+                resampled: crate::stats::by_resample(&columns),
+            },
+        ));
+        ranges.extend(f.rl.iter().map(|r| (format!("seed {s} rl {}", r.proxy.size), r.trusted.as_ref())));
+    }
+    out.push(pooled_check(Pooled {
+        name: "F3 beta_RL (shared alpha) falls with RM size, pooled over seeds (seed-level resampling)",
+        up: false,
+        per_seed,
+        left_out: Vec::new(),
+        ranges,
+    }));
+    out
 }
 
 #[cfg(test)]
