@@ -1,8 +1,9 @@
 //! Early warning of overoptimisation without the gold: signals from PPO's own logs, thresholds
 //! fixed on seed 0's runs and scored on seeds 1..3 against where each run's gold peaked.
 //!
-//! The runs are figure 1's PPO runs (every `rl.sizes` proxy, unpenalised: they overoptimise)
-//! and the KL-penalty sweep's penalised runs (which may not: the controls), on seeds 0..3
+//! The runs are figure 1's PPO runs (every `rl.sizes` proxy, unpenalised: they overoptimise),
+//! the KL-penalty sweep's penalised runs and PPO against the gold itself (which may not: the
+//! controls), on seeds 0..3
 //! resampled as `--seeds` resamples them (everything), so a store where `fig1 --seeds 4` and
 //! `fig9` ran has most of them.
 
@@ -11,7 +12,7 @@ use goodhart_ppo::PpoOutput;
 use serde::Serialize;
 
 use super::*;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Pipeline, ProxyRef};
 use crate::ReproError;
 use goodhart_findings::checks::daa::RiseAndFall;
 use goodhart_findings::checks::early_warning::{
@@ -67,7 +68,8 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
 }
 
 /// One seed's runs: every trajectory of PPO against every `rl.sizes` proxy, then of the
-/// KL-penalty sweep's penalised cells (each trajectory a run of its own to score on).
+/// KL-penalty sweep's penalised cells, then of PPO against the gold itself (each trajectory a run
+/// of its own to score on).
 fn runs(q: &Pipeline) -> Result<Vec<(String, PpoOutput)>, ReproError> {
     let w = q.world()?;
     let policy = q.policy(&w)?;
@@ -93,6 +95,14 @@ fn runs(q: &Pipeline) -> Result<Vec<(String, PpoOutput)>, ReproError> {
                 .map(|(r, run)| (format!("{} KL penalty {coef} trajectory {}", s.kl_rm_size, r + 1), run)),
         );
     }
+    // PPO against the gold itself (the gold's own control, `gold-controls`): where the gold holds
+    // it does not overoptimise, so a signal that fires on it is a false alarm
+    let judge = gold.judge(&w);
+    let itself = ProxyRef { key: &gold.key, size: &gold.eval.size, report: &gold.eval, rm: &judge };
+    let runs = q.rl_trajectories(&w, &policy, itself, &gold, &q.config.rl)?;
+    out.extend(
+        runs.into_iter().enumerate().map(|(r, run)| (format!("the gold itself trajectory {}", r + 1), run)),
+    );
     Ok(out)
 }
 
