@@ -188,6 +188,10 @@ fn malformed_files_and_overrides_name_the_place_and_the_fix() {
         ),
         (edit("uwo_lambda = 0.5", "uwo_lambda = -1.0"), &["ensembles.uwo_lambda = -1 is out of range"]),
         (
+            edit("warm_label_noise = [0.25]", "warm_label_noise = [0.3]"),
+            &["ensembles.warm_label_noise = 0.3 is out of range: one of ensembles.label_noise"],
+        ),
+        (
             edit("subset_label_noise = [0.25]", "subset_label_noise = [0.3]"),
             &["ensembles.subset_label_noise = 0.3 is out of range: one of ensembles.label_noise"],
         ),

@@ -24,6 +24,7 @@ pub mod ensemble;
 mod model;
 pub mod pairs;
 mod train;
+pub mod warm;
 
 use std::path::PathBuf;
 

@@ -93,6 +93,45 @@ pub fn ensemble_checks(cells: &[PeakCell]) -> Vec<Check> {
     out
 }
 
+/// WARM against the prediction ensemble of the same members (Ramé et al. 2024 claim weight
+/// averaging is the more robust of the two): for every `warm` cell, whether its peak gold beats
+/// the `mean-shared` cell's of the same method, size and label noise by more than
+/// [`SIGNIFICANT_SE`] standard errors. N/A without that cell, or where either curve goes beyond
+/// the gold's trusted range.
+pub fn warm_checks(cells: &[PeakCell]) -> Vec<Check> {
+    let mut out = Vec::new();
+    for warm in cells.iter().filter(|c| c.objective == "warm") {
+        let name = format!(
+            "ensembles {} {} noise {}: WARM's peak gold above the prediction mean of the same members",
+            warm.method, warm.size, warm.label_noise
+        );
+        let mean = cells.iter().find(|c| {
+            c.objective == "mean-shared"
+                && c.method == warm.method
+                && c.size == warm.size
+                && c.label_noise == warm.label_noise
+        });
+        let Some(mean) = mean else {
+            out.push(super::not_applicable(&name, "no mean-shared run of this cell".into()));
+            continue;
+        };
+        let gain = difference(warm.peak, mean.peak);
+        let ranges = [("warm", warm.trusted.as_ref()), ("mean-shared", mean.trusted.as_ref())];
+        out.push(within_trust(
+            check(
+                &name,
+                gain.mean > SIGNIFICANT_SE * gain.se,
+                format!(
+                    "peak gold {:.3} (se {:.3}) at KL {:.2} against {:.3} (se {:.3}) at KL {:.2}: {:+.3} (se {:.3}), needs > {SIGNIFICANT_SE} se",
+                    warm.peak.mean, warm.peak.se, warm.peak_kl, mean.peak.mean, mean.peak.se, mean.peak_kl, gain.mean, gain.se
+                ),
+            ),
+            ranges,
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,5 +204,17 @@ mod tests {
         single.trusted = parted;
         ensemble.trusted = None;
         assert!(!ensemble_checks(&[single, ensemble])[0].applies);
+    }
+
+    #[test]
+    fn warm_must_beat_the_prediction_mean_of_its_own_members() {
+        let warm = |mean: f64| cell("warm", mean, 0.02);
+        let shared = cell("mean-shared", 1.0, 0.02);
+        assert!(warm_checks(&[warm(1.2), shared.clone()])[0].passed);
+        // counter-examples: within noise of the prediction mean; below it
+        assert!(warm_checks(&[warm(1.03), shared.clone()])[0].fails());
+        assert!(warm_checks(&[warm(0.8), shared])[0].fails());
+        // no prediction mean of the same members to compare with: N/A
+        assert!(!warm_checks(&[warm(1.2), cell("mean", 1.0, 0.02)])[0].applies);
     }
 }

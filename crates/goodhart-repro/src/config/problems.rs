@@ -181,12 +181,19 @@ impl ExperimentConfig {
         for (key, levels) in [
             ("ensembles.rl_label_noise", &e.rl_label_noise),
             ("ensembles.subset_label_noise", &e.subset_label_noise),
+            ("ensembles.warm_label_noise", &e.warm_label_noise),
         ] {
             for &p in levels.iter().filter(|p| !e.label_noise.contains(p)) {
                 let allowed = format!("one of ensembles.label_noise ({:?})", e.label_noise);
                 check(false, key, p.to_string(), &allowed);
             }
         }
+        check(
+            e.warm_label_noise.is_empty() || self.proxies.init_lm.is_some(),
+            "ensembles.warm_label_noise",
+            format!("{:?}", e.warm_label_noise),
+            "empty unless proxies.init_lm is set (WARM averages members fine-tuned from one pretrained model)",
+        );
         check(
             e.subset_fraction > 0.0 && e.subset_fraction <= 1.0,
             "ensembles.subset_fraction",

@@ -312,6 +312,14 @@ pub struct EnsembleStage {
     /// (0 < f <= 1).
     #[serde(default = "default_subset_fraction")]
     pub subset_fraction: f64,
+    /// Label-noise levels (a subset of `label_noise`) that also get WARM (Ramé et al. 2024):
+    /// `members` further proxies fine-tuned from member 0's pretrained language model (one shared
+    /// initialisation; they differ in their head's seed and batch order), best-of-n against the
+    /// mean of their predictions (`mean-shared`) and against their weight average (`warm`), and
+    /// PPO against both where `rl_sizes` and `rl_label_noise` ask for PPO. Needs
+    /// `proxies.init_lm`. Empty: no WARM.
+    #[serde(default)]
+    pub warm_label_noise: Vec<f64>,
 }
 
 fn default_subset_fraction() -> f64 {
@@ -330,6 +338,7 @@ impl Default for EnsembleStage {
             rl_label_noise: vec![0.25],
             subset_label_noise: vec![0.25],
             subset_fraction: default_subset_fraction(),
+            warm_label_noise: vec![0.0, 0.25],
         }
     }
 }

@@ -23,13 +23,17 @@ pub enum MemberData {
     /// Member k on its own random `fraction` of them, drawn with seed
     /// `proxies.train.seed + k * MEMBER_SEED_STRIDE`.
     Subset(f64),
+    /// Every member on all the comparisons, each fine-tuned from member 0's pretrained language
+    /// model (one shared initialisation, as WARM needs), differing in its head's seed and its
+    /// batch order only.
+    SharedInit,
 }
 
 /// Member `k`'s comparisons under `data`: all of `train`, or its own random subset (at least one
 /// comparison), the same for the same `seed`.
 pub fn member_comparisons(train: &[Comparison], data: MemberData, seed: u64) -> Vec<Comparison> {
     match data {
-        MemberData::Same => train.to_vec(),
+        MemberData::Same | MemberData::SharedInit => train.to_vec(),
         MemberData::Subset(fraction) => {
             let mut order: Vec<usize> = (0..train.len()).collect();
             SplitMix64::new(seed ^ 0x5AB5E7).shuffle(&mut order);
@@ -163,14 +167,62 @@ impl Pipeline {
                 key_of(Stage::ProxyData, &(data_key, "subset", fraction, cfg.seed)),
                 std::borrow::Cow::Owned(member_comparisons(train, data, cfg.seed)),
             ),
+            MemberData::SharedInit => {
+                let name = if k == 0 { format!("proxy-{size}") } else { format!("proxy-{size}-w{k}") };
+                (name, data_key.to_string(), std::borrow::Cow::Borrowed(train))
+            }
         };
+        // the shared-initialisation members keep member 0's language model
+        let lm_offset = if data == MemberData::SharedInit { 0 } else { offset };
         let lm = plan::proxy_lm_stage(&self.config, size)
             .map(|mut c| {
-                c.pretrain.seed = c.pretrain.seed.wrapping_add(offset);
+                c.pretrain.seed = c.pretrain.seed.wrapping_add(lm_offset);
                 self.language_model(Stage::Lm, w, &c)
             })
             .transpose()?;
         self.train_proxy(w, size, &name, &data_key, &train, val, train.len(), &cfg, lm)
+    }
+
+    /// WARM: the parameter-wise mean of `ens`'s members (which must share their initialisation:
+    /// [`MemberData::SharedInit`] members of a size that starts from a pretrained language model),
+    /// recalibrated on `comparisons`' validation split as a proxy is; a stage of its own.
+    ///
+    /// # Errors
+    /// [`ReproError::Config`] when the members do not share an initialisation.
+    pub fn warm(
+        &self,
+        w: &WorldArtifacts,
+        ens: &EnsembleMembers,
+        comparisons: &ProxyData,
+    ) -> Result<TrainedRm, ReproError> {
+        if ens.data != MemberData::SharedInit || plan::proxy_lm_stage(&self.config, &ens.size).is_none() {
+            return Err(ReproError::Config(format!(
+                "WARM averages members fine-tuned from one pretrained language model: {}'s members do not \
+                 share one (set proxies.init_lm and use shared-initialisation members)",
+                ens.size
+            )));
+        }
+        let members: Vec<&str> = ens.members.iter().map(|m| m.key.as_str()).collect();
+        let inputs = ("warm", &members);
+        let key = key_of(Stage::Proxy, &inputs);
+        let config = self.model_config(&ens.size, w)?;
+        let name = format!("warm-{}", ens.size);
+        let (dir, outcome) = self.store.ensure(Stage::Proxy, &key, &inputs, |tmp| {
+            let models: Vec<&goodhart_nn::ScalarModel> = ens.members.iter().map(|m| &m.rm.model).collect();
+            let model = goodhart_rm::warm::average_weights(&models)
+                .map_err(|e| ReproError::Config(format!("WARM of {}: {e}", ens.size)))?;
+            let (rm, val_eval) = super::proxy::calibrated(&name, model, &comparisons.val, w.rm_specials());
+            let train_pairs = ens.members[0].eval.train_pairs;
+            save_rm(tmp, &rm, rm_report(&ens.size, &config, train_pairs, val_eval, rm.calibration))
+        })?;
+        self.load_trained(Stage::Proxy, key, &ens.size, &dir, outcome, |e| {
+            format!(
+                "WARM of {} members: val loss {:.4}, accuracy {:.3}",
+                members.len(),
+                e.val.loss,
+                e.val.accuracy
+            )
+        })
     }
 
     /// The proxy comparisons labelled with flip probability `label_noise` (figure 1's when it

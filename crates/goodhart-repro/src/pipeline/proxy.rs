@@ -66,29 +66,8 @@ impl Pipeline {
             let what = format!("training {name} on {pairs} pairs");
             let init = lm.as_ref().map(|(lm, _)| &lm.model);
             let model = self.train_reward_model(&what, &config, init, train, val, w, cfg)?;
-            let val_eval = evaluate(&model, val, w.rm_specials(), BATCH);
-            let sp = w.rm_specials();
-            let prompts: Vec<Vec<TokenId>> = val.iter().map(|c| c.prompt.clone()).collect();
-            let chosen = score_raw(
-                &model,
-                &prompts,
-                &val.iter().map(|c| c.chosen.clone()).collect::<Vec<_>>(),
-                sp,
-                BATCH,
-            );
-            let rejected = score_raw(
-                &model,
-                &prompts,
-                &val.iter().map(|c| c.rejected.clone()).collect::<Vec<_>>(),
-                sp,
-                BATCH,
-            );
-            let margins: Vec<f64> = chosen.iter().zip(&rejected).map(|(a, b)| a - b).collect();
-            let init: Vec<f64> = chosen.iter().chain(&rejected).copied().collect();
-            let calibration = Calibration::proxy(&init, &margins, &vec![1.0; margins.len()]);
-            let rm =
-                CalibratedRm { name: name.to_string(), model, calibration, specials: sp, batch_size: BATCH };
-            let mut report = super::rm_report(size, &config, train.len(), val_eval, calibration);
+            let (rm, val_eval) = calibrated(name, model, val, w.rm_specials());
+            let mut report = super::rm_report(size, &config, train.len(), val_eval, rm.calibration);
             report.lm_val_loss = lm.as_ref().and_then(|(_, loss)| *loss);
             save_rm(tmp, &rm, report)
         })?;
@@ -96,4 +75,24 @@ impl Pipeline {
             format!("{size}: val loss {:.4}, accuracy {:.3}", e.val.loss, e.val.accuracy)
         })
     }
+}
+
+/// A trained proxy model recentred on the validation comparisons' responses and recalibrated on
+/// their margins ([`Calibration::proxy`]), with its validation evaluation.
+pub(super) fn calibrated(
+    name: &str,
+    model: goodhart_nn::ScalarModel,
+    val: &[Comparison],
+    sp: goodhart_rm::RmSpecials,
+) -> (CalibratedRm, goodhart_rm::RmEval) {
+    let val_eval = evaluate(&model, val, sp, BATCH);
+    let prompts: Vec<Vec<TokenId>> = val.iter().map(|c| c.prompt.clone()).collect();
+    let side = |pick: fn(&Comparison) -> &Vec<TokenId>| -> Vec<f64> {
+        score_raw(&model, &prompts, &val.iter().map(|c| pick(c).clone()).collect::<Vec<_>>(), sp, BATCH)
+    };
+    let (chosen, rejected) = (side(|c| &c.chosen), side(|c| &c.rejected));
+    let margins: Vec<f64> = chosen.iter().zip(&rejected).map(|(a, b)| a - b).collect();
+    let init: Vec<f64> = chosen.iter().chain(&rejected).copied().collect();
+    let calibration = Calibration::proxy(&init, &margins, &vec![1.0; margins.len()]);
+    (CalibratedRm { name: name.to_string(), model, calibration, specials: sp, batch_size: BATCH }, val_eval)
 }

@@ -11,7 +11,7 @@ use super::*;
 use crate::fig1::{analyse_rl, bon_result, ProxyName};
 use crate::pipeline::{Base, EnsembleMembers, MemberData, Pipeline, Pools, ProxyRef};
 use crate::ReproError;
-use goodhart_findings::checks::ensembles::{ensemble_checks, PeakCell};
+use goodhart_findings::checks::ensembles::{ensemble_checks, warm_checks, PeakCell};
 
 /// What one (size, label noise) ensemble's members are like.
 #[derive(Debug, Clone, Serialize)]
@@ -88,6 +88,11 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
                 records.extend(rows);
                 cells.append(&mut new);
             }
+            if e.warm_label_noise.contains(&noise) {
+                let (rows, mut new) = warm_cells(p, &mut bon, &bon_in, size, noise, &comparisons)?;
+                records.extend(rows);
+                cells.append(&mut new);
+            }
             if e.rl_sizes.contains(size) && e.rl_label_noise.contains(&noise) {
                 let members: Vec<&dyn RewardModel> =
                     ens.members.iter().map(|m| &m.rm as &dyn RewardModel).collect();
@@ -111,6 +116,32 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
                     }));
                     labels.push(label);
                     runs.push((report, outs));
+                }
+                if e.warm_label_noise.contains(&noise) {
+                    // the shared-initialisation members: their predictions' mean, and WARM
+                    let shared =
+                        p.ensemble_members(&w, size, noise, e.members, MemberData::SharedInit, &comparisons)?;
+                    let warm = p.warm(&w, &shared, &comparisons)?;
+                    let members: Vec<&dyn RewardModel> =
+                        shared.members.iter().map(|m| &m.rm as &dyn RewardModel).collect();
+                    let mean = Ensemble::new(format!("mean-shared-{size}"), members, Objective::Mean)
+                        .map_err(|err| ReproError::Config(format!("ensembles: {err}")))?;
+                    let (mean_key, mean_report) =
+                        (shared.key(Objective::Mean), shared.report(Objective::Mean));
+                    let against: [(&'static str, ProxyRef<'_>); 2] = [
+                        ("mean-shared", ProxyRef { key: &mean_key, size, report: &mean_report, rm: &mean }),
+                        ("warm", warm.as_proxy()),
+                    ];
+                    for (label, proxy) in against {
+                        let outs = p.rl_trajectories(&w, &policy, proxy, &gold, &p.config.rl)?;
+                        let exp = experiment(label, noise);
+                        records.extend(outs.iter().flat_map(|o| o.records.iter().cloned()).map(|mut r| {
+                            r.experiment = exp.clone();
+                            r
+                        }));
+                        labels.push(label);
+                        runs.push((proxy.report.clone(), outs));
+                    }
                 }
                 let (results, _) = analyse_rl(&runs, p.config.bon.bootstrap, p.config.bon.seed)?;
                 for ((label, (report, _)), r) in labels.iter().zip(&runs).zip(results) {
@@ -139,7 +170,9 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
             })
         })
         .collect();
-    let checks = ensemble_checks(&peaks.iter().flatten().cloned().collect::<Vec<_>>());
+    let peak_cells: Vec<PeakCell> = peaks.iter().flatten().cloned().collect();
+    let mut checks = ensemble_checks(&peak_cells);
+    checks.extend(warm_checks(&peak_cells));
     let markdown = markdown(p, &summaries, &cells, &peaks, &checks);
     let figure = figure(&cells);
     let json = serde_json::json!({ "members": summaries, "cells": cells, "uwo_lambda": e.uwo_lambda });
@@ -159,6 +192,7 @@ fn cell_label(label: &str, data: MemberData) -> String {
     match data {
         MemberData::Same => label.to_string(),
         MemberData::Subset(_) => format!("{label}-subset"),
+        MemberData::SharedInit => format!("{label}-shared"),
     }
 }
 
@@ -202,6 +236,43 @@ fn bon_cells(
     Ok((records, cells))
 }
 
+/// WARM against the prediction mean of the same members (Ramé et al. 2024): `members` proxies of
+/// `size` fine-tuned from one pretrained language model ([`MemberData::SharedInit`]), best-of-n
+/// against the mean of their scores (`mean-shared`) and against their weight average (`warm`).
+fn warm_cells(
+    p: &Pipeline,
+    bon: &mut goodhart_bon::BestOfN,
+    inputs: &BonInputs<'_>,
+    size: &str,
+    noise: f64,
+    comparisons: &crate::pipeline::ProxyData,
+) -> Result<(Vec<goodhart_core::Record>, Vec<Cell>), ReproError> {
+    let e = &p.config.ensembles;
+    let w = p.world()?;
+    let shared = p.ensemble_members(&w, size, noise, e.members, MemberData::SharedInit, comparisons)?;
+    let (mut records, mut cells) = bon_cells(p, bon, inputs, &shared, &[("mean", Some(Objective::Mean))])?;
+    let warm = p.warm(&w, &shared, comparisons)?;
+    let scores = p.bon_scores(inputs.pools, &warm)?;
+    let name = format!("warm-{size}");
+    let proxy = ProxyName { name: &name, size, report: &warm.eval };
+    let exp = experiment("warm", noise);
+    let (result, rows) =
+        bon_result(p, bon, inputs.pools, proxy, &scores, inputs.gold, Some(inputs.rubric), &exp)?;
+    records.extend(rows);
+    cells.push(Cell {
+        method: "bon".into(),
+        size: size.to_string(),
+        label_noise: noise,
+        objective: "warm".into(),
+        val_accuracy: warm.eval.val.accuracy,
+        d: result.kl.iter().map(|k| k.max(0.0).sqrt()).collect(),
+        gold: result.gold.clone(),
+        proxy: result.proxy_score.clone(),
+        rubric: result.rubric.clone(),
+    });
+    Ok((records, cells))
+}
+
 /// The objective of every pooled sample from each member's scores, `[prompt][sample]`.
 fn combine_pools(objective: Objective, members: &[Vec<Vec<f64>>]) -> Result<Vec<Vec<f64>>, ReproError> {
     let prompts = members.first().map_or(0, Vec::len);
@@ -219,6 +290,7 @@ fn summary(ens: &EnsembleMembers) -> MembersSummary {
         data: match ens.data {
             MemberData::Same => "same".into(),
             MemberData::Subset(f) => format!("subset {f}"),
+            MemberData::SharedInit => "shared initialisation".into(),
         },
         label_noise: ens.label_noise,
         member_accuracy: ens.members.iter().map(|m| m.eval.val.accuracy).collect(),
