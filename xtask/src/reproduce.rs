@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use goodhart_repro::report::write_fig1;
-use goodhart_repro::targets::{reproduce, Family, Target, TARGETS};
+use goodhart_repro::targets::{reproduce, Target, TARGETS};
 use goodhart_repro::{fig1::fig1, ExperimentConfig, Pipeline};
 
 pub const USAGE: &str = "\
@@ -466,19 +466,10 @@ fn dry_run(pipeline: &Pipeline, targets: &[&Target], jobs: usize) -> Result<()> 
 }
 
 fn one(t: &Target, pipeline: &Pipeline, out: &std::path::Path, config_json: &str) -> Result<()> {
-    match t.family {
-        Family::Fig1 => {
-            let fig = fig1(pipeline)?;
-            write_fig1(out, &fig, config_json)?;
-            // the tables of fits, without the per-point curve tables
-            print!("{}", goodhart_repro::report::fig1_summary(&fig));
-        }
-        _ => {
-            let result = reproduce(t, pipeline)?;
-            result.write(out, config_json)?;
-            print!("{}", result.markdown);
-        }
-    }
+    // every target, figure 1 included, through one output: written, then its summary printed
+    let result = reproduce(t, pipeline)?;
+    result.write(out, config_json)?;
+    print!("{}", result.summary);
     Ok(())
 }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use goodhart_core::Estimate;
 use goodhart_laws::Form;
-use goodhart_plot::{spread_colour, write_png, write_svg, Figure, LineStyle, Panel, Series};
+use goodhart_plot::{spread_colour, Figure, LineStyle, Panel, Series};
 
 pub use goodhart_data::table::records_csv;
 
@@ -389,24 +389,7 @@ pub fn fig1_figure(f: &Fig1) -> Figure {
 /// Writes `fig1.csv` and `fig1.parquet` (every curve point), `fig1_fits.parquet` (every curve's
 /// fits), `fig1.json` (everything), `config.json`, `report.md` and the figure as `fig1.svg` and `fig1.png` into `out` (atomically each).
 pub fn write_fig1(out: &Path, f: &Fig1, config_json: &str) -> Result<(), ReproError> {
-    let w = |name: &str, text: &str| {
-        let path = out.join(name);
-        goodhart_core::write_atomic(&path, text.as_bytes()).map_err(|e| ReproError::io(&path, e))
-    };
-    w("fig1.csv", &records_csv(&f.records))?;
-    crate::table::write_parquet(&out.join("fig1.parquet"), &f.records)?;
-    let mut fits = goodhart_data::fits_from_records(&f.records);
-    crate::fig1::fill_fits(&mut fits, &f.results, &f.rl);
-    if !fits.is_empty() {
-        goodhart_data::fits::write_fits_parquet(&out.join("fig1_fits.parquet"), &fits)?;
-    }
-    w("fig1.json", &serde_json::to_string_pretty(f).expect("serialises"))?;
-    w("config.json", config_json)?;
-    w("report.md", &fig1_markdown(f))?;
-    let figure = fig1_figure(f);
-    let plot_err = |e: goodhart_plot::PlotError| ReproError::Artifact(e.to_string());
-    write_svg(&figure, &out.join("fig1.svg")).map_err(plot_err)?;
-    write_png(&figure, &out.join("fig1.png")).map_err(plot_err)
+    crate::targets::TargetOutput::fig1(f).write(out, config_json)
 }
 
 /// The tails of each proxy and of its error on the pools (Hill's estimator), when measured.

@@ -35,7 +35,7 @@ use goodhart_findings::checks::Check;
 /// target it is, as a type of its own (the code matches on it, never on the name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Family {
-    /// Figure 1 itself ([`crate::fig1`], written by [`crate::report::write_fig1`]).
+    /// Figure 1 itself ([`crate::fig1`], its output [`TargetOutput::fig1`]).
     Fig1,
     /// Read off figure 1's curves and fits.
     FromFig1(FromFig1),
@@ -231,7 +231,7 @@ impl Target {
         matches!(self.family, Family::Fig1 | Family::FromFig1(_))
     }
 
-    /// Whether it is figure 1 (written by [`crate::report::write_fig1`], with its own
+    /// Whether it is figure 1 (with its own
     /// `--seeds`, cells and launcher).
     pub fn is_fig1(&self) -> bool {
         self.family == Family::Fig1
@@ -265,11 +265,16 @@ pub fn is_target(name: &str) -> bool {
 pub struct TargetOutput {
     pub name: String,
     pub markdown: String,
+    /// What a run prints when it is done: the whole report, or (figure 1) its fits and verdicts
+    /// without the per-point tables.
+    pub summary: String,
     pub records: Vec<Record>,
     pub figure: Option<Figure>,
-    pub json: serde_json::Value,
+    /// The target's results as pretty JSON text, written as `<name>.json` ([`TargetOutput::json_value`]
+    /// parses it).
+    pub json: String,
     /// The paper's findings this target carries, checked on its results (written to
-    /// `<name>_checks.json`, read by `cargo xtask verify`).
+    /// `<name>_checks.json`, read by `cargo xtask verify`; figure 1's are read from its JSON).
     pub checks: Vec<Check>,
     /// The paper's form fitted to every curve of `records`, gold and proxy
     /// (`<name>_fits.parquet`), with what the target knows beyond its records filled in
@@ -285,15 +290,40 @@ impl TargetOutput {
         figure: Option<Figure>,
         json: impl Serialize,
     ) -> Self {
+        let value = serde_json::to_value(json).expect("results serialise");
         TargetOutput {
             name: name.to_string(),
+            summary: markdown.clone(),
             markdown,
             fits: fits_from_records(&records),
             records,
             figure,
-            json: serde_json::to_value(json).expect("results serialise"),
+            json: serde_json::to_string_pretty(&value).expect("serialises"),
             checks: Vec::new(),
         }
+    }
+
+    /// Figure 1 as a target's output: its rows, fits (with the intervals and proxy losses of
+    /// its results), `fig1.json` (the whole [`crate::fig1::Fig1`], in its own field order), report,
+    /// figure, and its summary (the fits and verdicts) to print.
+    pub fn fig1(f: &crate::fig1::Fig1) -> Self {
+        let mut out = TargetOutput {
+            name: FIG1.to_string(),
+            markdown: crate::report::fig1_markdown(f),
+            summary: crate::report::fig1_summary(f),
+            fits: fits_from_records(&f.records),
+            records: f.records.clone(),
+            figure: Some(crate::report::fig1_figure(f)),
+            json: serde_json::to_string_pretty(f).expect("serialises"),
+            checks: Vec::new(),
+        };
+        crate::fig1::fill_fits(&mut out.fits, &f.results, &f.rl);
+        out
+    }
+
+    /// [`TargetOutput::json`] parsed.
+    pub fn json_value(&self) -> serde_json::Value {
+        serde_json::from_str(&self.json).expect("a target's JSON is valid")
     }
 
     fn with_checks(mut self, checks: Vec<Check>) -> Self {
@@ -336,7 +366,7 @@ impl TargetOutput {
         if !self.fits.is_empty() {
             write_fits_parquet(&out.join(format!("{}_fits.parquet", self.name)), &self.fits)?;
         }
-        w(&format!("{}.json", self.name), &serde_json::to_string_pretty(&self.json).expect("serialises"))?;
+        w(&format!("{}.json", self.name), &self.json)?;
         w("config.json", config_json)?;
         if !self.checks.is_empty() {
             w(&checks_file(&self.name), &serde_json::to_string_pretty(&self.checks).expect("serialises"))?;
@@ -360,15 +390,13 @@ pub fn checks_file(target: &str) -> String {
     format!("{target}_checks.json")
 }
 
-/// Runs `t` (not figure 1, which has [`crate::report::write_fig1`]) on the pipeline's stores.
+/// Runs `t` on the pipeline's stores.
 ///
 /// # Errors
 /// [`ReproError::Config`] for figure 1; whatever its stages or checks report.
 pub fn reproduce(t: &Target, p: &Pipeline) -> Result<TargetOutput, ReproError> {
     match t.family {
-        Family::Fig1 => {
-            Err(ReproError::Config("fig1 is written by report::write_fig1, not as a TargetOutput".into()))
-        }
+        Family::Fig1 => Ok(TargetOutput::fig1(&fig1(p)?)),
         Family::FromFig1(FromFig1::Fig11) => {
             let f = fig1(p)?;
             Ok(from_fig1::fig11(&f, &chance_proxies(p)?).with_results(&f.results, &f.rl))
