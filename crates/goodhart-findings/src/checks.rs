@@ -116,6 +116,35 @@ pub fn rise_resolved(run: &str, peak: usize, step: u64) -> Check {
         format!("{peak} evaluations before the peak at step {step}"),
     )
 }
+/// F4 for one proxy size, on the two curves' means (KL, gold): RL needs at least
+/// [`MIN_KL_RATIO`] times best-of-n's KL to reach the same gold, read at a level 80% of the way
+/// from where both start (the higher of their first gold means) to the lower of their peaks;
+/// FAIL when there is no such level both climb to. Not gated by the trusted range (callers wrap
+/// it in [`within_trust`]).
+pub fn kl_spent_check(size: &str, bon_kl: &[f64], bon_gold: &[f64], rl_kl: &[f64], rl_gold: &[f64]) -> Check {
+    let top = |g: &[f64]| g.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    // 80% of the way from where both start to the lower of their peaks: a level both
+    // optimisers must climb to (a level the start already holds would compare KL 0 with 0)
+    let start = bon_gold.first().copied().unwrap_or(0.0).max(rl_gold.first().copied().unwrap_or(0.0));
+    let target = start + 0.8 * (top(bon_gold).min(top(rl_gold)) - start);
+    let name = format!("F4 rl {size}: more KL than best-of-n for the same gold");
+    match (kl_to_reach(bon_kl, bon_gold, target), kl_to_reach(rl_kl, rl_gold, target)) {
+        (Some(kb), Some(kr)) if target > start && kb > 0.0 => check(
+            &name,
+            kr >= MIN_KL_RATIO * kb,
+            format!(
+                "gold {target:.3} at KL {kr:.2} (RL) vs {kb:.2} (BoN): {:.1}x (needs >= {MIN_KL_RATIO}x)",
+                kr / kb
+            ),
+        ),
+        _ => check(
+            &name,
+            false,
+            format!("no gold level above the start ({start:.3}) that both curves climb to ({target:.3})"),
+        ),
+    }
+}
+
 /// How many times more KL RL must spend than best-of-n to reach the same gold.
 pub const MIN_KL_RATIO: f64 = 2.0;
 
@@ -407,29 +436,8 @@ pub fn fig1_checks(f: &Fig1) -> Vec<Check> {
         let bon_gold: Vec<f64> = bon.gold.iter().map(|e| e.mean).collect();
         let rl_gold: Vec<f64> = r.gold.iter().map(|e| e.mean).collect();
         let rl_kl: Vec<f64> = r.kl.iter().map(|e| e.mean).collect();
-        let top = |g: &[f64]| g.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        // 80% of the way from where both start to the lower of their peaks: a level both
-        // optimisers must climb to (a level the start already holds would compare KL 0 with 0)
-        let start = bon_gold.first().copied().unwrap_or(0.0).max(rl_gold.first().copied().unwrap_or(0.0));
-        let target = start + 0.8 * (top(&bon_gold).min(top(&rl_gold)) - start);
-        let name = format!("F4 rl {}: more KL than best-of-n for the same gold", r.proxy.size);
         let ranges = [("bon", bon.trusted.as_ref()), ("rl", r.trusted.as_ref())];
-        let mut out_push = |c: Check| out.push(within_trust(c, ranges));
-        match (kl_to_reach(&bon.kl, &bon_gold, target), kl_to_reach(&rl_kl, &rl_gold, target)) {
-            (Some(kb), Some(kr)) if target > start && kb > 0.0 => out_push(check(
-                &name,
-                kr >= MIN_KL_RATIO * kb,
-                format!(
-                    "gold {target:.3} at KL {kr:.2} (RL) vs {kb:.2} (BoN): {:.1}x (needs >= {MIN_KL_RATIO}x)",
-                    kr / kb
-                ),
-            )),
-            _ => out_push(check(
-                &name,
-                false,
-                format!("no gold level above the start ({start:.3}) that both curves climb to ({target:.3})"),
-            )),
-        }
+        out.push(within_trust(kl_spent_check(&r.proxy.size, &bon.kl, &bon_gold, &rl_kl, &rl_gold), ranges));
     }
     out
 }

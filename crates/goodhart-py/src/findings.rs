@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use goodhart_core::Estimate;
 use goodhart_data::input::{read_table, Cell};
-use goodhart_findings::checks::{fig1_checks as checks_of, Check};
+use goodhart_findings::checks::{fig1_checks as checks_of, within_trust, Check};
 use goodhart_findings::records::Fig1;
 use goodhart_findings::stats::{order_trusted_range, over_runs as combine};
 use numpy::{PyArray1, PyReadonlyArray1, PyReadonlyArray2};
@@ -19,6 +19,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_columns, m)?)?;
     m.add_function(wrap_pyfunction!(over_runs, m)?)?;
     m.add_function(wrap_pyfunction!(tail_index, m)?)?;
+    m.add_function(wrap_pyfunction!(kl_spent_check, m)?)?;
     Ok(())
 }
 
@@ -147,4 +148,42 @@ fn read_columns(py: Python<'_>, path: PathBuf) -> PyResult<String> {
         })
         .collect();
     Ok(serde_json::to_string(&columns).expect("columns serialise"))
+}
+
+/// One curve of a results table for a check: `(kl, gold, gold_se, rubric, rubric_se)` per point.
+type CurveColumns<'py> = (
+    PyReadonlyArray1<'py, f64>,
+    PyReadonlyArray1<'py, f64>,
+    PyReadonlyArray1<'py, f64>,
+    PyReadonlyArray1<'py, f64>,
+    PyReadonlyArray1<'py, f64>,
+);
+
+/// F4 (`goodhart_findings::checks::kl_spent_check`) for one proxy size from its best-of-n and PPO
+/// curves, gated by each curve's trusted range as `cargo xtask verify` gates it.
+#[pyfunction]
+fn kl_spent_check(size: &str, bon: CurveColumns<'_>, rl: CurveColumns<'_>) -> PyResult<CheckRow> {
+    let read = |(kl, gold, gold_se, rubric, rubric_se): &CurveColumns<'_>, what: &str| {
+        let v = |a: &PyReadonlyArray1<'_, f64>| a.as_array().to_vec();
+        let (kl, gold, gold_se, rubric, rubric_se) = (v(kl), v(gold), v(gold_se), v(rubric), v(rubric_se));
+        if [gold.len(), gold_se.len(), rubric.len(), rubric_se.len()].iter().any(|&n| n != kl.len()) {
+            return Err(error(format!(
+                "the {what} curve's columns have different lengths: one value per point"
+            )));
+        }
+        let est = |m: &[f64], s: &[f64]| -> Vec<Estimate> {
+            m.iter().zip(s).map(|(&mean, &se)| Estimate { mean, se, n: 0 }).collect()
+        };
+        let d: Vec<f64> = kl.iter().map(|k| k.max(0.0).sqrt()).collect();
+        let trusted = if rubric.iter().any(|r| r.is_nan()) {
+            None
+        } else {
+            order_trusted_range(&d, &est(&gold, &gold_se), &est(&rubric, &rubric_se))
+        };
+        Ok((kl, gold, trusted))
+    };
+    let (bon_kl, bon_gold, bon_trusted) = read(&bon, "best-of-n")?;
+    let (rl_kl, rl_gold, rl_trusted) = read(&rl, "PPO")?;
+    let check = goodhart_findings::checks::kl_spent_check(size, &bon_kl, &bon_gold, &rl_kl, &rl_gold);
+    Ok(row(within_trust(check, [("bon", bon_trusted.as_ref()), ("rl", rl_trusted.as_ref())])))
 }

@@ -36,6 +36,33 @@ def test_the_gold_holds_checks_on_the_parquet_table_are_the_rust_verdicts():
         assert (c.applies, c.passed, c.detail) == (w["applies"], w["passed"], w["detail"]), c.name
 
 
+def test_finding_4_on_the_parquet_table_is_the_rust_verdict():
+    want = {w["name"]: w for w in pinned() if w["name"].startswith("F4 ")}
+    got = findings.check_rl_spends_more_kl(DATA / "fig1_tiny.parquet")
+    assert want and sorted(c.name for c in got) == sorted(want)
+    for c in got:
+        w = want[c.name]
+        assert (c.applies, c.passed, c.detail) == (w["applies"], w["passed"], w["detail"]), c.name
+
+
+def test_finding_4_fails_where_rl_reaches_the_gold_as_cheaply_as_best_of_n():
+    kl = np.array([0.0, 1.0, 2.0, 3.0])
+    rows = {
+        "method": ["bon"] * 4 + ["rl"] * 4,
+        "rm_size": ["p1k"] * 8,
+        "kl": np.concatenate([kl, kl]),
+        "gold": [0.0, 0.5, 0.8, 0.9] * 2,
+        "gold_se": [0.01] * 8,
+        "rubric": [0.0, 0.5, 0.8, 0.9] * 2,
+        "rubric_se": [0.01] * 8,
+    }
+    (same,) = findings.check_rl_spends_more_kl(rows)
+    assert same.applies and not same.passed and "1.0x" in same.detail, same
+    rows["kl"] = np.concatenate([kl, 3.0 * kl])
+    (costly,) = findings.check_rl_spends_more_kl(rows)
+    assert costly.passed and "3.0x" in costly.detail, costly
+
+
 def test_trusted_ranges_from_a_data_frame_are_the_ones_the_figure_recorded():
     pl = pytest.importorskip("polars")
     fig = json.loads((DATA / "fig1_tiny.json").read_text())

@@ -8,6 +8,7 @@
 - :func:`trusted_ranges` and :func:`check_gold_holds`: the same for every curve of a results
   table (``<target>.parquet`` or ``.csv``, a data frame or a dict of columns), a PPO cell's
   trajectories read together (:func:`over_runs`).
+- :func:`check_rl_spends_more_kl`: finding 4 on a results table, as ``cargo xtask verify``.
 - :func:`tail_index`: Hill's estimate of how heavy a score's right tail is.
 - :func:`read_table`: a results file as columns.
 """
@@ -161,7 +162,7 @@ def curves(table: Any) -> Dict[Tuple[Any, ...], Dict[str, np.ndarray]]:
     """The curves of a results table, one per cell: rows that agree on every column of
     :data:`CURVE_COLUMNS` but ``seed`` (in order of first appearance) are one cell, and its seeds
     are its runs (PPO's trajectories: the table holds each one's rows), read as one curve with
-    :func:`over_runs`. Each curve: ``sqrt_kl`` (of the mean KL), ``gold``, ``gold_se``,
+    :func:`over_runs`. Each curve: ``kl`` (the mean over runs), ``sqrt_kl`` (of it), ``gold``, ``gold_se``,
     ``rubric``, ``rubric_se`` and ``runs``; a null is NaN."""
     columns = read_table(table)
     wanted = ("kl", "gold", "gold_se", "rubric", "rubric_se")
@@ -189,6 +190,7 @@ def curves(table: Any) -> Dict[Tuple[Any, ...], Dict[str, np.ndarray]]:
         gold, gold_se = over_runs(table_of("gold"), table_of("gold_se"))
         rubric, rubric_se = over_runs(table_of("rubric"), table_of("rubric_se"))
         out[key] = {
+            "kl": kl,
             "sqrt_kl": np.sqrt(np.maximum(kl, 0.0)),
             "gold": gold,
             "gold_se": gold_se,
@@ -234,11 +236,39 @@ def check_gold_holds(table: Any) -> List[Check]:
     return out
 
 
+def check_rl_spends_more_kl(table: Any) -> List[Check]:
+    """Finding 4, ``F4 rl <size>: more KL than best-of-n for the same gold``, for every proxy size
+    with both a best-of-n and a PPO curve in a results table (a PPO cell's trajectories read
+    together, :func:`curves`), as ``cargo xtask verify`` prints it: RL needs at least twice
+    best-of-n's KL to reach a gold level 80% of the way from their start to the lower of their
+    peaks; not applicable where either curve leaves the gold's trusted range."""
+    columns = read_table(table)
+    keys = [c for c in CURVE_COLUMNS if c in columns and c != "seed"]
+    by: Dict[Tuple[str, str], Dict[str, np.ndarray]] = {}
+    for key, c in curves(columns).items():
+        named = dict(zip(keys, key))
+        short = (str(named["method"]), str(named["rm_size"]))
+        if short in by:
+            raise _native.GoodhartError(
+                f"the table has several {short[0]} cells against {short[1]}: select one first"
+            )
+        by[short] = c
+    out = []
+    for (method, size), rl in by.items():
+        bon = by.get(("bon", size))
+        if method != "rl" or bon is None:
+            continue
+        columns_of = lambda c: tuple(np.ascontiguousarray(c[k], dtype=np.float64) for k in ("kl", "gold", "gold_se", "rubric", "rubric_se"))
+        out.append(Check(*_native.kl_spent_check(size, columns_of(bon), columns_of(rl))))
+    return out
+
+
 __all__ = [
     "CURVE_COLUMNS",
     "Check",
     "TrustedRange",
     "check_gold_holds",
+    "check_rl_spends_more_kl",
     "curves",
     "fig1_checks",
     "over_runs",
