@@ -107,13 +107,13 @@ pub const MIN_R2_RL: f64 = 0.8;
 pub const MIN_EVALS_BEFORE_PEAK: usize = 8;
 
 /// `{run}: the rise is resolved`: at least [`MIN_EVALS_BEFORE_PEAK`] evaluations before the
-/// measured peak (`peak`, the index of the evaluation at `step`), so that a curve's rise is seen
+/// measured peak (`peak`, the index of the evaluation, which is `at`: "step 20"), so that a curve's rise is seen
 /// and not only its fall.
-pub fn rise_resolved(run: &str, peak: usize, step: u64) -> Check {
+pub fn rise_resolved(run: &str, peak: usize, at: &str) -> Check {
     check(
         &format!("{run}: the rise is resolved (>= {MIN_EVALS_BEFORE_PEAK} evaluations before the peak)"),
         peak >= MIN_EVALS_BEFORE_PEAK,
-        format!("{peak} evaluations before the peak at step {step}"),
+        format!("{peak} evaluations before the peak at {at}"),
     )
 }
 /// F4 for one proxy size, on the two curves' means (KL, gold): RL needs at least
@@ -405,7 +405,11 @@ pub fn fig1_checks(f: &Fig1) -> Vec<Check> {
                 format!("falls by more than {SIGNIFICANT_SE} se at {}", dips.join(", "))
             },
         ));
-        out.push(rise_resolved(&format!("rl {}", r.proxy.size), r.fall.peak, r.steps[r.fall.peak]));
+        out.push(rise_resolved(
+            &format!("rl {}", r.proxy.size),
+            r.fall.peak,
+            &format!("step {}", r.steps[r.fall.peak]),
+        ));
     }
     let min_r2 = f.rl.iter().map(|r| r.r2).fold(f64::INFINITY, f64::min);
     out.push(within_trust(
@@ -525,8 +529,8 @@ mod tests {
 
     #[test]
     fn a_peak_before_the_eighth_evaluation_leaves_the_rise_unresolved() {
-        assert!(rise_resolved("rl p1k", 8, 20).passed);
-        let early = rise_resolved("rl p1k", 2, 3);
+        assert!(rise_resolved("rl p1k", 8, "step 20").passed);
+        let early = rise_resolved("rl p1k", 2, "step 3");
         assert!(early.fails() && early.detail.contains("2 evaluations before the peak at step 3"), "{early}");
     }
 

@@ -17,7 +17,8 @@ pub struct BonResult {
     /// scores, averaged over prompts): below `kl` where repeated samples tie.
     pub kl_tie_aware: Vec<f64>,
     /// Beirami et al. (2024)'s estimate on the same pools (`goodhart_kl::kl_bon_beirami_from_pool`,
-    /// averaged over prompts): between the tie-aware KL and `kl` (empty in results written before it).
+    /// averaged over prompts): at most `kl`, and (their conjecture) at least the tie-aware KL
+    /// (empty in results written before it).
     #[serde(default)]
     pub kl_beirami: Vec<f64>,
     pub gold: Vec<Estimate>,

@@ -393,8 +393,11 @@ impl PpoConfig {
             a.remove(key);
             b.remove(key);
         }
-        let differ: Vec<String> =
-            a.iter().filter(|(k, v)| b.get(*k) != Some(*v)).map(|(k, _)| k.clone()).collect();
+        // every key of either side: a field left out at its default on one side differs too
+        let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        let differ: Vec<String> = keys.into_iter().filter(|k| a.get(*k) != b.get(*k)).cloned().collect();
         (!differ.is_empty()).then(|| format!("PpoConfig fields differ: {}", differ.join(", ")))
     }
 }

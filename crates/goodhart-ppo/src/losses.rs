@@ -114,13 +114,14 @@ pub fn kl_loss(
     ref_logprob: Tensor<2>,
     mask: Tensor<2>,
 ) -> Option<Tensor<1>> {
-    let log_r = || ref_logprob.clone() - newlogprob.clone();
+    // zero outside responses, where neither log-probability means anything (exp would overflow)
+    let log_r = || (ref_logprob.clone() - newlogprob.clone()) * mask.clone();
     let k3 = || log_r().exp().sub_scalar(1.0) - log_r();
     let per_token = match placement {
         KlPlacement::K1InReward => return None,
         KlPlacement::K2AsLoss => log_r().square().mul_scalar(0.5),
         KlPlacement::K3AsLoss => k3(),
-        KlPlacement::K3ImportanceWeighted => (newlogprob.clone() - oldlogprob).exp() * k3(),
+        KlPlacement::K3ImportanceWeighted => ((newlogprob.clone() - oldlogprob) * mask.clone()).exp() * k3(),
     };
     Some(masked_mean(per_token, mask))
 }

@@ -20,7 +20,7 @@ pub(crate) struct Rollout {
     pub(crate) logprobs: Vec<f32>,
     /// `log pi_init(a_t | s_t)`.
     pub(crate) ref_logprobs: Vec<f32>,
-    /// `V(s_t)` from the value model before the update.
+    /// `V(s_t)` from the value model before the update (zeros under GRPO, which has none).
     pub(crate) values: Vec<f32>,
     pub(crate) advantages: Vec<f32>,
     pub(crate) returns: Vec<f32>,

@@ -155,6 +155,10 @@ fn resume_conflicts_name_the_fields() {
     assert_eq!(a.resume_conflict(&PpoConfig { checkpoint_every: 7, total_steps: 99, ..a.clone() }), None);
     let msg = a.resume_conflict(&PpoConfig { lr: 1.0, ..a.clone() }).unwrap();
     assert!(msg.contains("lr") && !msg.contains("vf_lr"), "{msg}");
+    // a field left out at its default on one side only still conflicts, either way round
+    let grpo = PpoConfig { advantages: Advantages::GroupRelative { group: 4 }, ..a.clone() };
+    assert!(a.resume_conflict(&grpo).is_some_and(|m| m.contains("advantages")));
+    assert!(grpo.resume_conflict(&a).is_some_and(|m| m.contains("advantages")));
 }
 
 #[test]
@@ -208,6 +212,11 @@ fn kl_losses_match_hand_computation() {
     assert!(close(loss(KlPlacement::K3AsLoss).unwrap(), (k3[0] + k3[1]) / 2.0));
     let weighted = (0.5f64.exp() * k3[0] + k3[1]) / 2.0;
     assert!(close(loss(KlPlacement::K3ImportanceWeighted).unwrap(), weighted));
+    // outside the responses nothing counts, however far apart the log-probabilities are there
+    let far = tensor(&[&[-1.5, -1.0], &[200.0, 300.0]], &device);
+    let value =
+        kl_loss(KlPlacement::K3AsLoss, new.clone(), old.clone(), far, mask.clone()).map(|t| scalar(&t));
+    assert!(close(value.unwrap(), (k3[0] + k3[1]) / 2.0), "{value:?}");
 }
 
 #[test]

@@ -101,9 +101,12 @@ pub fn daa_checks(runs: &[DaaRun]) -> Vec<Check> {
                 s.rise.mean, s.rise.se, s.fall.amount.mean, s.fall.amount.se, s.fall.peak
             ),
         ));
-        // (`step` here is the evaluation's index: DAA runs are evaluated on their own schedule)
         out.push(gated(
-            super::rise_resolved(&format!("dpo {} beta {}", r.loss, r.beta), s.fall.peak, s.fall.peak as u64),
+            super::rise_resolved(
+                &format!("dpo {} beta {}", r.loss, r.beta),
+                s.fall.peak,
+                &format!("evaluation {}", s.fall.peak),
+            ),
             &mine,
         ));
         let best = r.r2_rl.max(r.r2_bon);

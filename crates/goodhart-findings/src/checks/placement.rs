@@ -10,8 +10,8 @@
 //! prediction of its direction, so it gets no verdict.
 
 use super::sweeps::{frontier_shift, PenaltyRun};
-use super::{check, not_applicable, Check};
-use crate::stats::SIGNIFICANT_SE;
+use super::{check, not_applicable, within_trust, Check};
+use crate::stats::{TrustedRange, SIGNIFICANT_SE};
 
 /// One cell: a placement under an optimiser, at the target's coefficient.
 #[derive(Debug, Clone)]
@@ -21,6 +21,9 @@ pub struct PlacementCell {
     /// `none` (no penalty), `k1_in_reward`, `k2_as_loss`, `k3_as_loss`, `k3_importance_weighted`.
     pub placement: String,
     pub run: PenaltyRun,
+    /// How far along the cell's mean curve the gold orders its points as the rubric does
+    /// (`None`: not measured): a check that reads the cell is N/A unless it covers the curve.
+    pub trusted: Option<TrustedRange>,
 }
 
 impl PlacementCell {
@@ -71,7 +74,8 @@ const PAIRS: [(&str, (&str, &str), (&str, &str), bool); 5] = [
 /// Every check of the target: a verdict passes when the cell's trajectories lie within
 /// [`SIGNIFICANT_SE`] se of the reference's mean curve at the same KL (averaged over the
 /// evaluations after the first inside the reference's KL range); it is N/A when either cell is
-/// missing or no evaluation lies inside that range. The measurements are never verdicts.
+/// missing, no evaluation lies inside that range, or either cell's curve leaves the gold's trusted
+/// range (only the two cells it reads gate it). The measurements are never verdicts.
 pub fn placement_checks(cells: &[PlacementCell]) -> Vec<Check> {
     let find = |(o, p): (&str, &str)| cells.iter().find(|c| c.is(o, p));
     PAIRS
@@ -96,11 +100,12 @@ pub fn placement_checks(cells: &[PlacementCell]) -> Vec<Check> {
                 c.run.kl.last().copied().unwrap_or(f64::NAN),
                 r.run.kl.last().copied().unwrap_or(f64::NAN),
             );
-            if verdict {
-                check(name, shift.mean.abs() <= SIGNIFICANT_SE * shift.se, detail)
-            } else {
-                not_applicable(name, detail)
+            if !verdict {
+                return not_applicable(name, detail);
             }
+            let (cl, rl) = (c.label(), r.label());
+            let ranges = [(cl.as_str(), c.trusted.as_ref()), (rl.as_str(), r.trusted.as_ref())];
+            within_trust(check(name, shift.mean.abs() <= SIGNIFICANT_SE * shift.se, detail), ranges)
         })
         .collect()
 }
@@ -124,6 +129,7 @@ mod tests {
             optimiser: optimiser.into(),
             placement: placement.into(),
             run: PenaltyRun { coef: 0.1, kl: kl.to_vec(), gold, trajectories },
+            trusted: None,
         }
     }
 
@@ -154,6 +160,22 @@ mod tests {
         // GRPO with no PPO cell to compare: N/A, not passed
         let c = placement_checks(&[along("grpo", "k1_in_reward")]);
         assert!(c.iter().all(|c| !c.applies), "{c:?}");
+        // a cell no check reads (the unpenalised run) leaving the trusted range gates nothing
+        let at = |mean: f64| Estimate { mean, se: 0.05, n: 40 };
+        let parted = crate::stats::order_trusted_range(
+            &[0.0, 1.0, 2.0],
+            &[0.0, 1.0, 2.0].map(at),
+            &[0.0, 1.0, -1.0].map(at),
+        );
+        let mut free = along("ppo", "none");
+        free.trusted = parted;
+        let mut untrusted_k2 = along("ppo", "k2_as_loss");
+        untrusted_k2.trusted = parted;
+        let c = placement_checks(&[free, reference.clone(), along("ppo", "k2_as_loss")]);
+        assert!(c[0].passed, "{c:?}");
+        // ... while the cell a check reads does
+        let c = placement_checks(&[reference.clone(), untrusted_k2]);
+        assert!(!c[0].applies && c[0].detail.contains("trusted range"), "{c:?}");
         // a measurement never passes or fails, even far off the frontier
         let k3 = cell("ppo", "k3_as_loss", &[0.0, 1.0, 2.0], &[vec![0.0, 2.0, 2.0], vec![0.0, 2.1, 2.0]]);
         let c = placement_checks(&[reference, k3]);

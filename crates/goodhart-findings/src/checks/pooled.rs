@@ -148,7 +148,8 @@ pub fn pooled_trends(seeds: &[(u64, Fig1)]) -> Vec<Check> {
                 let kept: Vec<&BonResult> =
                     f.results.iter().filter(|r| !peaks_only || peak_inside(r)).collect();
                 if kept.len() < 2 {
-                    left_out.push(format!("seed {s} ({} sizes with a measured, trusted peak)", kept.len()));
+                    let what = if peaks_only { "sizes with a measured, trusted peak" } else { "sizes" };
+                    left_out.push(format!("seed {s} ({} {what})", kept.len()));
                     continue;
                 }
                 ranges
@@ -158,9 +159,17 @@ pub fn pooled_trends(seeds: &[(u64, Fig1)]) -> Vec<Check> {
             pooled_check(Pooled { name, up, per_seed, left_out, ranges })
         })
         .collect();
-    // beta_RL of the shared-alpha fit, each seed's PPO sizes
-    let (mut per_seed, mut ranges) = (Vec::new(), Vec::new());
+    // beta_RL of the shared-alpha fit, each seed's PPO sizes (a seed with fewer than two, or
+    // without a fit, left out and named)
+    let (mut per_seed, mut ranges, mut left_out) = (Vec::new(), Vec::new(), Vec::new());
     for (s, f) in seeds {
+        if f.rl.len() < 2 || f.rl.iter().any(|r| !r.beta_rl_shared.is_finite()) {
+            left_out.push(format!(
+                "seed {s} ({} PPO sizes with a fit)",
+                f.rl.iter().filter(|r| r.beta_rl_shared.is_finite()).count()
+            ));
+            continue;
+        }
         let columns: Vec<Vec<Option<f64>>> = f.rl.iter().map(|r| r.bootstrap_beta_shared.clone()).collect();
         per_seed.push((
             *s,
@@ -176,7 +185,7 @@ pub fn pooled_trends(seeds: &[(u64, Fig1)]) -> Vec<Check> {
         name: "F3 beta_RL (shared alpha) falls with RM size, pooled over seeds (seed-level resampling)",
         up: false,
         per_seed,
-        left_out: Vec::new(),
+        left_out,
         ranges,
     }));
     out

@@ -289,8 +289,8 @@ pub struct EnsembleStage {
     /// single-RM baseline (figure 1's proxy of that size when the label noise is figure 1's).
     pub sizes: Vec<String>,
     /// Members per ensemble (>= 2). Member k starts from a language model pretrained with seed
-    /// `proxies.init_lm.seed + 7919 k` and trains with seed `proxies.train.seed + 7919 k`, on the
-    /// same comparisons as the others.
+    /// `proxies.init_lm.seed + 7919 k` (WARM's members: all from member 0's) and trains with seed
+    /// `proxies.train.seed + 7919 k`, on the same comparisons as the others.
     pub members: usize,
     /// Label-noise levels (flip probabilities, each 0 <= p < 0.5), each with its own labels and
     /// members; Coste et al. saw ensembles help with 25% noise.
@@ -338,7 +338,8 @@ impl Default for EnsembleStage {
             rl_label_noise: vec![0.25],
             subset_label_noise: vec![0.25],
             subset_fraction: default_subset_fraction(),
-            warm_label_noise: vec![0.0, 0.25],
+            // no WARM unless asked: it needs proxies.init_lm, which a file may not set
+            warm_label_noise: Vec::new(),
         }
     }
 }

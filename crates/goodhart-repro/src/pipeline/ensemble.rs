@@ -142,9 +142,10 @@ impl Pipeline {
         })
     }
 
-    /// Member `k` of an ensemble of `size`: a proxy whose language model and training seeds are
-    /// the proxies' plus `k * MEMBER_SEED_STRIDE`, trained on `data` (member 0 on the same data
-    /// is the plain proxy, shared with figure 1 on figure 1's data).
+    /// Member `k` of an ensemble of `size`: a proxy whose training seed (head and batch order) is
+    /// the proxies' plus `k * MEMBER_SEED_STRIDE`, and so is its language model's pretraining
+    /// seed except under [`MemberData::SharedInit`] (member 0's LM for every member), trained on
+    /// `data` (member 0 on all the data is the plain proxy, shared with figure 1 on its data).
     pub fn ensemble_member(
         &self,
         w: &WorldArtifacts,

@@ -67,6 +67,8 @@ pub fn gain_over_one_round(it: &Iterated, run: &IteratedRun) -> Gain {
     let end = run.end();
     let d = rl_d(&it.one_round);
     let gain = |x: f64| at_first_crossing(&d, &it.one_round.gold, x).map(|one| difference(end.gold, one));
+    // the one-round curve is fitted alone (`analyse_rl` of one cell), so its shared-alpha fit is
+    // its free fit (the betas agree to 1e-16) and these are the resamples of the beta used below
     let betas: Vec<f64> = it.one_round.bootstrap_beta_shared.iter().flatten().copied().collect();
     let beta_sd = if betas.len() >= 2 {
         let mean = betas.iter().sum::<f64>() / betas.len() as f64;

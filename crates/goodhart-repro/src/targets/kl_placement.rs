@@ -15,7 +15,6 @@ use crate::pipeline::Pipeline;
 use crate::ReproError;
 use goodhart_findings::checks::placement::{placement_checks, PlacementCell};
 use goodhart_findings::checks::sweeps::{frontier_shift, PenaltyRun};
-use goodhart_findings::checks::within_trust;
 
 /// The target's name: its records' `experiment` prefix, its results folder.
 const NAME: &str = "kl-placement";
@@ -83,13 +82,12 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
         .map(|(cell, (_, r))| PlacementCell {
             optimiser: cell.optimiser.into(),
             placement: cell.placement_name().into(),
-            run: penalty_run(c.placement_coef, r),
+            run: penalty_run(if cell.placement.is_some() { c.placement_coef } else { 0.0 }, r),
+            trusted: r.trusted,
         })
         .collect();
-    let ranges: Vec<(&str, Option<&goodhart_findings::stats::TrustedRange>)> =
-        labelled.iter().map(|(l, r)| (l.as_str(), r.trusted.as_ref())).collect();
-    let checks: Vec<Check> =
-        placement_checks(&placement_cells).into_iter().map(|c| within_trust(c, ranges.clone())).collect();
+    // each check gated by the two cells it reads
+    let checks: Vec<Check> = placement_checks(&placement_cells);
 
     let mut s = String::new();
     line(

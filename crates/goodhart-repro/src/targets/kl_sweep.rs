@@ -70,8 +70,8 @@ pub(super) fn run(target: &str, kind: KlSweep, p: &Pipeline) -> Result<TargetOut
     let mut checks: Vec<_> =
         kl_penalty_checks(&penalty_runs).into_iter().map(|c| within_trust(c, ranges.clone())).collect();
     // each cell's rise seen before its peak (over its trajectories), as figure 1's PPO runs
-    checks.extend(
-        labelled.iter().map(|(l, r)| rise_resolved(&format!("fig9 {l}"), r.fall.peak, r.steps[r.fall.peak])),
-    );
+    checks.extend(labelled.iter().map(|(l, r)| {
+        rise_resolved(&format!("fig9 {l}"), r.fall.peak, &format!("step {}", r.steps[r.fall.peak]))
+    }));
     Ok(TargetOutput::new("fig9", s, records, Some(fig), json).with_checks(checks))
 }

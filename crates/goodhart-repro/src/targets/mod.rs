@@ -393,7 +393,7 @@ pub fn checks_file(target: &str) -> String {
 /// Runs `t` on the pipeline's stores.
 ///
 /// # Errors
-/// [`ReproError::Config`] for figure 1; whatever its stages or checks report.
+/// Whatever its stages or checks report.
 pub fn reproduce(t: &Target, p: &Pipeline) -> Result<TargetOutput, ReproError> {
     match t.family {
         Family::Fig1 => Ok(TargetOutput::fig1(&fig1(p)?)),
