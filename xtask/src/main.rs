@@ -62,7 +62,7 @@ fn message(e: &anyhow::Error) -> String {
 
 fn run(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
-        Some("test") => cargo(&["test", "--workspace"]),
+        Some("test") => cargo(&TEST_COMMAND[1..]),
         Some("invariants") => invariants::check(),
         Some("bench") => bench::run(&args[1..]),
         Some("seed-llvm") => seed_llvm::run(&args[1..]),
@@ -81,6 +81,9 @@ fn run(args: &[String]) -> Result<()> {
 }
 
 /// Runs `cargo <args>` from the workspace root and fails if it fails.
+/// The README's test command, what CI runs (`goodhart-py` is built and tested as a wheel).
+pub(crate) const TEST_COMMAND: [&str; 5] = ["cargo", "test", "--workspace", "--exclude", "goodhart-py"];
+
 pub(crate) fn cargo(args: &[&str]) -> Result<()> {
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(args)
@@ -98,4 +101,16 @@ pub(crate) fn workspace_root() -> std::path::PathBuf {
         .parent()
         .expect("xtask lives in the workspace root")
         .to_path_buf()
+}
+
+#[cfg(test)]
+mod tests {
+    /// `cargo xtask test` runs exactly the README's test command (which the docs test keeps
+    /// equal to CI's).
+    #[test]
+    fn the_test_task_runs_the_readmes_test_command() {
+        let readme = std::fs::read_to_string(super::workspace_root().join("README.md")).unwrap();
+        let command = super::TEST_COMMAND.join(" ");
+        assert!(readme.lines().any(|l| l.trim() == command), "README has no line `{command}`");
+    }
 }
