@@ -64,7 +64,8 @@ fn run(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         // the two tasks without options: anything after them is a mistake, not a reason to run
         Some(task @ ("test" | "invariants")) if args.len() > 1 => {
-            let what = if task == "test" { "runs the README's test command" } else { "checks the invariants" };
+            let what =
+                if task == "test" { "runs the README's test command" } else { "checks the invariants" };
             bail!("`cargo xtask {task}` takes no options ({what}); got {:?}", &args[1..])
         }
         Some("test") => cargo(&TEST_COMMAND[1..]),

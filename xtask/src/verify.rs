@@ -18,6 +18,7 @@ per check with its number, named by finding (F1 .. F9); exits non-zero if any ch
 target that carries checks has no results. A check that does not apply to these results (say, a
 preset too small for it) prints N/A and why, and neither passes nor fails.
 
+  --markdown   print the verdicts over seeds as Markdown tables, one row per check (for docs)
   --explain    print every check's definition (docs/checks.md): what it reads, when it passes or
                is N/A, and the unit test whose counter-example fails it
   --gold G     the results of `reproduce <target> --gold G` (rubric: the rubric as gold,
@@ -58,11 +59,19 @@ struct Args {
     gold: goodhart_repro::config::GoldKind,
     seed: u64,
     out: Option<PathBuf>,
+    /// Print each target's verdicts over seeds as a Markdown table (one row per check).
+    markdown: bool,
 }
 
 fn parse(args: &[String]) -> Result<Args> {
-    let mut a =
-        Args { target: String::new(), preset: "laptop".into(), gold: Default::default(), seed: 0, out: None };
+    let mut a = Args {
+        target: String::new(),
+        preset: "laptop".into(),
+        gold: Default::default(),
+        seed: 0,
+        out: None,
+        markdown: false,
+    };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -77,6 +86,7 @@ fn parse(args: &[String]) -> Result<Args> {
                 print!("{USAGE}");
                 std::process::exit(0);
             }
+            "--markdown" => a.markdown = true,
             "--explain" => {
                 print!("{CHECKS}");
                 std::process::exit(0);
@@ -101,6 +111,8 @@ struct Tally {
     not_run: Vec<String>,
     /// Missing results are an error rather than a "not run" line.
     strict: bool,
+    /// Verdicts over seeds as Markdown table rows.
+    markdown: bool,
 }
 
 impl Tally {
@@ -121,11 +133,42 @@ impl Tally {
         } else {
             "settings were chosen on seed 0, shown for reference"
         };
-        println!("verdicts on seeds 1..={} ({reference_note}): {}", seeds.len(), dir.display());
+        let ids: Vec<u64> = seeds.iter().map(|(s, _)| *s).collect();
+        let listed: Vec<String> = ids.iter().map(u64::to_string).collect();
+        println!("verdicts on seeds {} ({reference_note}): {}", listed.join(", "), dir.display());
+        let has_reference = !reference.is_empty();
+        if self.markdown {
+            let columns: Vec<String> = has_reference
+                .then(|| "seed 0 (ref)".to_string())
+                .into_iter()
+                .chain(ids.iter().map(|s| format!("seed {s}")))
+                .collect();
+            println!("\n| check | {} | over seeds |", columns.join(" | "));
+            println!("|---|{}---|", "---|".repeat(columns.len()));
+        }
         for c in &across_seeds(seeds) {
-            print!("{c}");
-            if let Some(r) = reference.iter().find(|r| r.name == c.name) {
-                println!("    seed 0 (reference): {} {}", if r.passed { "pass" } else { "fail" }, r.detail);
+            let seed0 = reference.iter().find(|r| r.name == c.name);
+            if self.markdown {
+                let outcome = |r: &Check| {
+                    if !r.applies {
+                        "N/A"
+                    } else if r.passed {
+                        "pass"
+                    } else {
+                        "FAIL"
+                    }
+                };
+                let first = has_reference.then(|| seed0.map_or("-", outcome));
+                println!("{}", c.markdown_row(&ids, first));
+            } else {
+                print!("{c}");
+                if let Some(r) = seed0 {
+                    println!(
+                        "    seed 0 (reference): {} {}",
+                        if r.passed { "pass" } else { "fail" },
+                        r.detail
+                    );
+                }
             }
             if c.applies_nowhere() {
                 self.not_applicable += 1;
@@ -159,7 +202,7 @@ pub fn run(args: &[String]) -> Result<()> {
     } else {
         bail!("unknown target {:?}: `cargo xtask reproduce list` shows the targets", a.target);
     };
-    let mut tally = Tally::default();
+    let mut tally = Tally { markdown: a.markdown, ..Tally::default() };
     for &t in &targets {
         let target = t.name;
         let dir = match &a.out {
@@ -257,10 +300,16 @@ fn read_or_not_run(target: &str, path: &Path, reproduce: &str, tally: &mut Tally
     }
 }
 
-/// Whether `dir` holds results of seeds 1.. (`seed-1/<file>`) but none of seed 0: the verdicts
+/// The seeds 1..=64 whose results `dir` holds (`seed-S/<file>`), in order: a seed still running
+/// (or never run) between two others leaves a gap, not an end.
+fn seed_dirs(dir: &Path, file: &str) -> Vec<u64> {
+    (1..=64).filter(|s| dir.join(format!("seed-{s}")).join(file).exists()).collect()
+}
+
+/// Whether `dir` holds results of seeds 1.. (`seed-S/<file>`) but none of seed 0: the verdicts
 /// are then read from those seeds with no reference column.
 fn seeds_without_seed_0(dir: &Path, file: &str) -> bool {
-    !dir.join(file).exists() && dir.join("seed-1").join(file).exists()
+    !dir.join(file).exists() && !seed_dirs(dir, file).is_empty()
 }
 
 /// Figure 1's checks; across seeds 1 .. K-1 when `reproduce fig1 --seeds K` wrote them.
@@ -268,10 +317,9 @@ fn fig1(dir: &Path, path: &Path, tally: &mut Tally) -> Result<()> {
     let checks = if path.exists() { fig1_checks(&load(path)?) } else { Vec::new() };
     with_seeds(dir, "fig1.json", checks, |p| Ok(fig1_checks(&load(p)?)), tally)?;
     // F3's trends once more, pooled over the seeds with the seeds themselves resampled
-    let seeds: Vec<(u64, Fig1)> = (1..)
-        .map(|s| (s, dir.join(format!("seed-{s}")).join("fig1.json")))
-        .take_while(|(_, p)| p.exists())
-        .map(|(s, p)| load(&p).map(|f| (s, f)))
+    let seeds: Vec<(u64, Fig1)> = seed_dirs(dir, "fig1.json")
+        .into_iter()
+        .map(|s| load(&dir.join(format!("seed-{s}")).join("fig1.json")).map(|f| (s, f)))
         .collect::<Result<_>>()?;
     if seeds.len() >= 2 {
         println!("pooled over seeds 1..={} (one regression, seeds and prompts resampled):", seeds.len());
@@ -290,12 +338,8 @@ fn with_seeds(
     tally: &mut Tally,
 ) -> Result<()> {
     let mut seeds = Vec::new();
-    for s in 1.. {
-        let seed_path = dir.join(format!("seed-{s}")).join(file);
-        if !seed_path.exists() {
-            break;
-        }
-        seeds.push((s, checks_of(&seed_path)?));
+    for s in seed_dirs(dir, file) {
+        seeds.push((s, checks_of(&dir.join(format!("seed-{s}")).join(file))?));
     }
     if seeds.is_empty() {
         tally.add(&checks);

@@ -489,6 +489,37 @@ impl std::fmt::Display for SeedCheck {
     }
 }
 
+impl SeedCheck {
+    /// One row of a Markdown table with a column per seed of `seeds` (`pass`, `FAIL`, `N/A` or
+    /// `-` where the seed has no such check) and the verdict: `| name | seed columns | verdict |`.
+    /// `reference` (seed 0's outcome, where settings were chosen) goes first when given.
+    pub fn markdown_row(&self, seeds: &[u64], reference: Option<&str>) -> String {
+        let cell = |seed: u64| {
+            if let Some(r) = self.per_seed.iter().find(|r| r.0 == seed) {
+                if r.1 {
+                    "pass"
+                } else {
+                    "FAIL"
+                }
+            } else if self.not_applicable.iter().any(|r| r.0 == seed) {
+                "N/A"
+            } else {
+                "-"
+            }
+        };
+        let passed = self.per_seed.iter().filter(|r| r.1).count();
+        let verdict = if self.applies_nowhere() {
+            "not applicable".to_string()
+        } else {
+            let word = if self.reproduced { "reproduced" } else { "not reproduced" };
+            format!("{word} ({passed} of {} seeds)", self.per_seed.len())
+        };
+        let mut cells: Vec<String> = reference.into_iter().map(str::to_string).collect();
+        cells.extend(seeds.iter().map(|&s| cell(s).to_string()));
+        format!("| {} | {} | {verdict} |", self.name.replace('|', "\\|"), cells.join(" | "))
+    }
+}
+
 /// The checks of several seeds, matched by name: a check is reproduced when it passes on more
 /// than half of the seeds where it applies; one that applies on no seed is kept, with each seed's
 /// reason, and gives no verdict. Seeds are the evaluation seeds (not the one settings were chosen
@@ -532,6 +563,15 @@ mod tests {
         assert!(rise_resolved("rl p1k", 8, "step 20").passed);
         let early = rise_resolved("rl p1k", 2, "step 3");
         assert!(early.fails() && early.detail.contains("2 evaluations before the peak at step 3"), "{early}");
+    }
+
+    #[test]
+    fn a_seed_check_is_one_markdown_row_per_seed_and_a_verdict() {
+        let c = |passed: bool| check("F1 x", passed, String::new());
+        let na = not_applicable("F1 x", "beyond the range".into());
+        let seeds = vec![(1, vec![c(true)]), (2, vec![na]), (3, vec![c(false)])];
+        let row = across_seeds(&seeds)[0].markdown_row(&[1, 2, 3, 4], Some("pass"));
+        assert_eq!(row, "| F1 x | pass | pass | N/A | FAIL | - | not reproduced (1 of 2 seeds) |");
     }
 
     #[test]
