@@ -164,16 +164,21 @@ fn verify_counts_a_targets_checks_over_its_seed_directories() {
         let checks = serde_json::json!([check("gain a", a), check("gain b", b)]);
         std::fs::write(d.join("ensembles_checks.json"), checks.to_string()).unwrap();
     };
+    let verify = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["verify", "ensembles"])
+            .args(extra)
+            .arg("--out")
+            .arg(dir.path())
+            .output()
+            .unwrap()
+    };
     // seed 0 passes both (where settings were chosen); seeds 1..3: a on 2 of 3, b on 1 of 3
     write("", true, true);
     write("seed-1", true, false);
     write("seed-2", false, true);
     write("seed-3", true, false);
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["verify", "ensembles", "--out"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = verify(&[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "b is not reproduced, so verify fails: {stdout}");
     assert!(stdout.contains("verdicts on seeds 1, 2, 3"), "{stdout}");
@@ -183,21 +188,13 @@ fn verify_counts_a_targets_checks_over_its_seed_directories() {
 
     // seeds 1..3 without seed 0 (never run there): the same verdicts, no reference column
     std::fs::remove_file(dir.path().join("ensembles_checks.json")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["verify", "ensembles", "--out"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = verify(&[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("seed 0, not run here") && !stdout.contains("seed 0 (reference)"), "{stdout}");
     assert!(stdout.contains("2 checks: 1 passed, 1 failed"), "{stdout}");
     // a seed missing between two others (still running) leaves a gap: seeds 1 and 3 are read
     std::fs::remove_dir_all(dir.path().join("seed-2")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["verify", "ensembles", "--markdown", "--out"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = verify(&["--markdown"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("verdicts on seeds 1, 3"), "{stdout}");
     assert!(stdout.contains("| check | seed 1 | seed 3 | over seeds |"), "{stdout}");
@@ -209,11 +206,7 @@ fn verify_counts_a_targets_checks_over_its_seed_directories() {
     for s in 1..=3 {
         std::fs::remove_dir_all(dir.path().join(format!("seed-{s}"))).unwrap();
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["verify", "ensembles", "--out"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = verify(&[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
 }
 

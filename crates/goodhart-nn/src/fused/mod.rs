@@ -121,21 +121,3 @@ fn record<O: Backward<Flex, N>, const N: usize>(
         OpsKind::UnTracked(prep) => prep.finish(forward(false).0),
     }
 }
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn matmul_is_the_row_major_product() {
-        let (m, n, k) = (5, 7, 3);
-        let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
-        let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.91).cos()).collect();
-        let mut out = vec![f32::NAN; m * n];
-        super::matmul(m, n, k, &a, &b, &mut out);
-        for i in 0..m {
-            for j in 0..n {
-                let want: f32 = (0..k).map(|l| a[i * k + l] * b[l * n + j]).sum();
-                assert!((out[i * n + j] - want).abs() < 1e-5, "({i}, {j}): {} vs {want}", out[i * n + j]);
-            }
-        }
-    }
-}
