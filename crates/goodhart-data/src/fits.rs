@@ -103,21 +103,12 @@ impl FitRow {
     }
 }
 
-/// The schema of `<target>_fits.parquet`: the fields of [`FitRow`], in order.
+/// The schema of `<target>_fits.parquet`: the fields of [`FitRow`], in order (the cell's first,
+/// [`crate::cell::cell_schema`]).
 pub fn fits_schema() -> Vec<(&'static str, DataType)> {
     let (s, u, f) = (DataType::String, DataType::UInt64, DataType::Float64);
-    let mut cols = vec![
-        ("experiment", s.clone()),
-        ("method", s.clone()),
-        ("rm_size", s.clone()),
-        ("rm_params", u.clone()),
-        ("data_size", u.clone()),
-        ("policy_size", s.clone()),
-        ("kl_penalty", f.clone()),
-        ("seed", u.clone()),
-        ("score", s.clone()),
-        ("form", s),
-    ];
+    let mut cols = crate::cell::cell_schema();
+    cols.extend([("score", s.clone()), ("form", s)]);
     for name in ["alpha", "alpha_lo", "alpha_hi", "beta", "beta_lo", "beta_hi", "r2", "rmse"] {
         cols.push((name, f.clone()));
     }
@@ -139,17 +130,8 @@ pub fn fits_schema() -> Vec<(&'static str, DataType)> {
 /// The fits as a polars frame with [`fits_schema`]'s columns.
 pub fn fits_frame(fits: &[FitRow]) -> PolarsResult<DataFrame> {
     let text = |f: fn(&FitRow) -> String| fits.iter().map(f).collect::<Vec<String>>();
-    let count = |f: fn(&FitRow) -> u64| fits.iter().map(f).collect::<Vec<u64>>();
     let float = |f: fn(&FitRow) -> f64| fits.iter().map(f).collect::<Vec<f64>>();
-    df!(
-        "experiment" => text(|r| r.experiment.clone()),
-        "method" => text(|r| r.method.to_string()),
-        "rm_size" => text(|r| r.rm_size.clone()),
-        "rm_params" => count(|r| r.rm_params),
-        "data_size" => count(|r| r.data_size),
-        "policy_size" => text(|r| r.policy_size.clone()),
-        "kl_penalty" => float(|r| r.kl_penalty),
-        "seed" => count(|r| r.seed),
+    let law = df!(
         "score" => text(|r| r.score.clone()),
         "form" => text(|r| r.form.clone()),
         "alpha" => float(|r| r.alpha),
@@ -160,7 +142,7 @@ pub fn fits_frame(fits: &[FitRow]) -> PolarsResult<DataFrame> {
         "beta_hi" => float(|r| r.beta_hi),
         "r2" => float(|r| r.r2),
         "rmse" => float(|r| r.rmse),
-        "n_points" => count(|r| r.n_points),
+        "n_points" => fits.iter().map(|r| r.n_points).collect::<Vec<u64>>(),
         "peak_d" => float(|r| r.peak_d),
         "peak_score" => float(|r| r.peak_score),
         "measured_peak_d" => float(|r| r.measured_peak_d),
@@ -168,7 +150,9 @@ pub fn fits_frame(fits: &[FitRow]) -> PolarsResult<DataFrame> {
         "max_d" => float(|r| r.max_d),
         "rm_val_loss" => float(|r| r.rm_val_loss),
         "rm_val_accuracy" => float(|r| r.rm_val_accuracy),
-    )
+    )?;
+    let cells: Vec<crate::cell::Cell<'_>> = fits.iter().map(Into::into).collect();
+    crate::cell::with_cells(&cells, law)
 }
 
 /// Writes the fits to `path` as Parquet, atomically.
@@ -198,17 +182,9 @@ pub fn form_of(method: Method) -> Form {
     }
 }
 
-/// Whether two records come from the same curve: the same experiment, method, RM, data, policy,
-/// penalty and seed.
+/// Whether two records come from the same curve: the same cell ([`crate::cell::Cell`]).
 fn same_cell(a: &Record, b: &Record) -> bool {
-    a.experiment == b.experiment
-        && a.method == b.method
-        && a.rm_size == b.rm_size
-        && a.rm_params == b.rm_params
-        && a.data_size == b.data_size
-        && a.policy_size == b.policy_size
-        && a.kl_penalty.to_bits() == b.kl_penalty.to_bits()
-        && a.seed == b.seed
+    crate::cell::Cell::from(a) == crate::cell::Cell::from(b)
 }
 
 /// Fits the paper's form of each curve in `records` ([`form_of`] its method) to its gold and to

@@ -23,6 +23,7 @@
 //! ```
 
 pub mod analyze;
+pub mod cell;
 pub mod fits;
 pub mod input;
 pub mod runs;

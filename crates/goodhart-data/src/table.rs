@@ -11,48 +11,24 @@ use polars::prelude::*;
 
 use crate::DataError;
 
-/// The schema of `<target>.parquet`: column names and types, in order.
+/// The schema of `<target>.parquet`: column names and types, in order (the cell's first,
+/// [`crate::cell::cell_schema`]).
 pub fn schema() -> Vec<(&'static str, DataType)> {
-    let (s, u, f) = (DataType::String, DataType::UInt64, DataType::Float64);
-    vec![
-        ("experiment", s.clone()),
-        ("method", s.clone()),
-        ("rm_size", s.clone()),
-        ("rm_params", u.clone()),
-        ("data_size", u.clone()),
-        ("policy_size", s),
-        ("kl_penalty", f.clone()),
-        ("seed", u.clone()),
-        ("n", u.clone()),
-        ("step", u),
-        ("kl", f.clone()),
-        ("sqrt_kl", f.clone()),
-        ("gold", f.clone()),
-        ("gold_se", f.clone()),
-        ("proxy", f.clone()),
-        ("proxy_se", f.clone()),
-        ("rubric", f.clone()),
-        ("rubric_se", f.clone()),
-        ("fidelity", f),
-    ]
+    let (u, f) = (DataType::UInt64, DataType::Float64);
+    let mut cols = crate::cell::cell_schema();
+    cols.extend([("n", u.clone()), ("step", u)]);
+    for name in ["kl", "sqrt_kl", "gold", "gold_se", "proxy", "proxy_se", "rubric", "rubric_se", "fidelity"] {
+        cols.push((name, f.clone()));
+    }
+    cols
 }
 
 /// The records as a polars frame with [`schema`]'s columns (`n` and `step` null where a row has
 /// none; `rubric` and `fidelity` NaN where they were not measured).
 pub fn records_frame(records: &[Record]) -> PolarsResult<DataFrame> {
-    let text = |f: fn(&Record) -> String| records.iter().map(f).collect::<Vec<String>>();
-    let count = |f: fn(&Record) -> u64| records.iter().map(f).collect::<Vec<u64>>();
     let maybe = |f: fn(&Record) -> Option<u64>| records.iter().map(f).collect::<Vec<Option<u64>>>();
     let float = |f: fn(&Record) -> f64| records.iter().map(f).collect::<Vec<f64>>();
-    df!(
-        "experiment" => text(|r| r.experiment.clone()),
-        "method" => text(|r| r.method.to_string()),
-        "rm_size" => text(|r| r.rm_size.clone()),
-        "rm_params" => count(|r| r.rm_params),
-        "data_size" => count(|r| r.data_size),
-        "policy_size" => text(|r| r.policy_size.clone()),
-        "kl_penalty" => float(|r| r.kl_penalty),
-        "seed" => count(|r| r.seed),
+    let point = df!(
         "n" => maybe(|r| r.n),
         "step" => maybe(|r| r.step),
         "kl" => float(|r| r.kl),
@@ -64,7 +40,9 @@ pub fn records_frame(records: &[Record]) -> PolarsResult<DataFrame> {
         "rubric" => float(|r| r.rubric),
         "rubric_se" => float(|r| r.rubric_se),
         "fidelity" => float(|r| r.fidelity),
-    )
+    )?;
+    let cells: Vec<crate::cell::Cell<'_>> = records.iter().map(Into::into).collect();
+    crate::cell::with_cells(&cells, point)
 }
 
 /// Writes the records to `path` as Parquet, atomically (temporary file, fsync, rename).
