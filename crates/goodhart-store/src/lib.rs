@@ -39,6 +39,7 @@
 
 mod cost;
 mod error;
+pub mod graph;
 pub mod integrity;
 pub mod inventory;
 pub mod progress;
