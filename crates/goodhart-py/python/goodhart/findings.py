@@ -201,13 +201,12 @@ def curves(table: Any) -> Dict[Tuple[Any, ...], Dict[str, np.ndarray]]:
     return out
 
 
-def trusted_ranges(table: Any) -> Dict[Tuple[str, str], Optional[TrustedRange]]:
-    """:func:`trusted_range` of every curve of a results table (:func:`curves`: a PPO cell's
-    trajectories read together), by ``(method, rm_size)``.
+def curves_by_size(table: Any) -> Dict[Tuple[str, str], Dict[str, np.ndarray]]:
+    """:func:`curves` by ``(method, rm_size)``.
 
     A table with several cells of one method and size (other data sizes, policies or KL
     penalties) is refused: select one with your data frame library first."""
-    found: Dict[Tuple[str, str], Optional[TrustedRange]] = {}
+    found: Dict[Tuple[str, str], Dict[str, np.ndarray]] = {}
     columns = read_table(table)
     keys = [c for c in CURVE_COLUMNS if c in columns and c != "seed"]
     for key, c in curves(columns).items():
@@ -218,8 +217,17 @@ def trusted_ranges(table: Any) -> Dict[Tuple[str, str], Optional[TrustedRange]]:
                 f"the table has several {short[0]} cells against {short[1]} (see the columns "
                 f"{', '.join(k for k in keys if k not in ('method', 'rm_size'))}): select one first"
             )
-        found[short] = trusted_range(c["sqrt_kl"], c["gold"], c["gold_se"], c["rubric"], c["rubric_se"])
+        found[short] = c
     return found
+
+
+def trusted_ranges(table: Any) -> Dict[Tuple[str, str], Optional[TrustedRange]]:
+    """:func:`trusted_range` of every curve of a results table (:func:`curves`: a PPO cell's
+    trajectories read together), by ``(method, rm_size)`` (:func:`curves_by_size`)."""
+    return {
+        short: trusted_range(c["sqrt_kl"], c["gold"], c["gold_se"], c["rubric"], c["rubric_se"])
+        for short, c in curves_by_size(table).items()
+    }
 
 
 def check_gold_holds(table: Any) -> List[Check]:
@@ -242,17 +250,7 @@ def check_rl_spends_more_kl(table: Any) -> List[Check]:
     together, :func:`curves`), as ``cargo xtask verify`` prints it: RL needs at least twice
     best-of-n's KL to reach a gold level 80% of the way from their start to the lower of their
     peaks; not applicable where either curve leaves the gold's trusted range."""
-    columns = read_table(table)
-    keys = [c for c in CURVE_COLUMNS if c in columns and c != "seed"]
-    by: Dict[Tuple[str, str], Dict[str, np.ndarray]] = {}
-    for key, c in curves(columns).items():
-        named = dict(zip(keys, key))
-        short = (str(named["method"]), str(named["rm_size"]))
-        if short in by:
-            raise _native.GoodhartError(
-                f"the table has several {short[0]} cells against {short[1]}: select one first"
-            )
-        by[short] = c
+    by = curves_by_size(table)
     out = []
     for (method, size), rl in by.items():
         bon = by.get(("bon", size))
@@ -270,6 +268,7 @@ __all__ = [
     "check_gold_holds",
     "check_rl_spends_more_kl",
     "curves",
+    "curves_by_size",
     "fig1_checks",
     "over_runs",
     "TailIndex",
