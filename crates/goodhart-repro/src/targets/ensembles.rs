@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::*;
 use crate::fig1::{analyse_rl, bon_result, ProxyName};
-use crate::pipeline::{Base, EnsembleMembers, MemberData, Pipeline, Pools, ProxyRef};
+use crate::pipeline::{Base, EnsembleMembers, MemberData, Pipeline, Pools, ProxyRef, RmReport};
 use crate::ReproError;
 use goodhart_findings::checks::ensembles::{ensemble_checks, warm_checks, PeakCell};
 
@@ -88,11 +88,19 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
                 records.extend(rows);
                 cells.append(&mut new);
             }
-            if e.warm_label_noise.contains(&noise) {
-                let (rows, mut new) = warm_cells(p, &mut bon, &bon_in, size, noise, &comparisons)?;
+            // WARM's shared-initialisation members and their weight average, once per cell
+            let warm = if e.warm_label_noise.contains(&noise) {
+                let data = MemberData::SharedInit;
+                let shared = p.ensemble_members(&w, size, noise, e.members, data, &comparisons)?;
+                summaries.push(summary(&shared));
+                let averaged = p.warm(&w, &shared, &comparisons)?;
+                let (rows, mut new) = warm_cells(p, &mut bon, &bon_in, &shared, &averaged)?;
                 records.extend(rows);
                 cells.append(&mut new);
-            }
+                Some((shared, averaged))
+            } else {
+                None
+            };
             if e.rl_sizes.contains(size) && e.rl_label_noise.contains(&noise) {
                 let members: Vec<&dyn RewardModel> =
                     ens.members.iter().map(|m| &m.rm as &dyn RewardModel).collect();
@@ -117,11 +125,8 @@ pub(super) fn run(p: &Pipeline) -> Result<TargetOutput, ReproError> {
                     labels.push(label);
                     runs.push((report, outs));
                 }
-                if e.warm_label_noise.contains(&noise) {
+                if let Some((shared, warm)) = &warm {
                     // the shared-initialisation members: their predictions' mean, and WARM
-                    let shared =
-                        p.ensemble_members(&w, size, noise, e.members, MemberData::SharedInit, &comparisons)?;
-                    let warm = p.warm(&w, &shared, &comparisons)?;
                     let members: Vec<&dyn RewardModel> =
                         shared.members.iter().map(|m| &m.rm as &dyn RewardModel).collect();
                     let mean = Ensemble::new(format!("mean-shared-{size}"), members, Objective::Mean)
@@ -215,61 +220,58 @@ fn bon_cells(
             None => (ens.members[0].eval.clone(), member_scores[0].clone()),
             Some(o) => (ens.report(o), combine_pools(o, &member_scores)?),
         };
-        let name = format!("{label}-{size}");
-        let proxy = ProxyName { name: &name, size, report: &report };
-        let exp = experiment(&label, ens.label_noise);
-        let (result, rows) =
-            bon_result(p, bon, inputs.pools, proxy, &scores, inputs.gold, Some(inputs.rubric), &exp)?;
+        let (rows, cell) = bon_cell(p, bon, inputs, (size, ens.label_noise, &label), &report, &scores)?;
         records.extend(rows);
-        cells.push(Cell {
-            method: "bon".into(),
-            size: size.clone(),
-            label_noise: ens.label_noise,
-            objective: label,
-            val_accuracy: report.val.accuracy,
-            d: result.kl.iter().map(|k| k.max(0.0).sqrt()).collect(),
-            gold: result.gold.clone(),
-            proxy: result.proxy_score.clone(),
-            rubric: result.rubric.clone(),
-        });
+        cells.push(cell);
     }
     Ok((records, cells))
 }
 
-/// WARM against the prediction mean of the same members (Ramé et al. 2024): `members` proxies of
-/// `size` fine-tuned from one pretrained language model ([`MemberData::SharedInit`]), best-of-n
-/// against the mean of their scores (`mean-shared`) and against their weight average (`warm`).
-fn warm_cells(
+/// Best-of-n against pool `scores` of one objective (`(size, label noise, label)`, its `report`):
+/// its records and its cell.
+fn bon_cell(
     p: &Pipeline,
     bon: &mut goodhart_bon::BestOfN,
     inputs: &BonInputs<'_>,
-    size: &str,
-    noise: f64,
-    comparisons: &crate::pipeline::ProxyData,
-) -> Result<(Vec<goodhart_core::Record>, Vec<Cell>), ReproError> {
-    let e = &p.config.ensembles;
-    let w = p.world()?;
-    let shared = p.ensemble_members(&w, size, noise, e.members, MemberData::SharedInit, comparisons)?;
-    let (mut records, mut cells) = bon_cells(p, bon, inputs, &shared, &[("mean", Some(Objective::Mean))])?;
-    let warm = p.warm(&w, &shared, comparisons)?;
-    let scores = p.bon_scores(inputs.pools, &warm)?;
-    let name = format!("warm-{size}");
-    let proxy = ProxyName { name: &name, size, report: &warm.eval };
-    let exp = experiment("warm", noise);
+    (size, noise, label): (&str, f64, &str),
+    report: &RmReport,
+    scores: &[Vec<f64>],
+) -> Result<(Vec<goodhart_core::Record>, Cell), ReproError> {
+    let name = format!("{label}-{size}");
+    let proxy = ProxyName { name: &name, size, report };
+    let exp = experiment(label, noise);
     let (result, rows) =
-        bon_result(p, bon, inputs.pools, proxy, &scores, inputs.gold, Some(inputs.rubric), &exp)?;
-    records.extend(rows);
-    cells.push(Cell {
+        bon_result(p, bon, inputs.pools, proxy, scores, inputs.gold, Some(inputs.rubric), &exp)?;
+    let cell = Cell {
         method: "bon".into(),
         size: size.to_string(),
         label_noise: noise,
-        objective: "warm".into(),
-        val_accuracy: warm.eval.val.accuracy,
+        objective: label.to_string(),
+        val_accuracy: report.val.accuracy,
         d: result.kl.iter().map(|k| k.max(0.0).sqrt()).collect(),
         gold: result.gold.clone(),
         proxy: result.proxy_score.clone(),
         rubric: result.rubric.clone(),
-    });
+    };
+    Ok((rows, cell))
+}
+
+/// WARM against the prediction mean of the same members (Ramé et al. 2024): best-of-n against
+/// the mean of `shared`'s scores (`mean-shared`; members fine-tuned from one pretrained language
+/// model, [`MemberData::SharedInit`]) and against their weight average `warm`.
+fn warm_cells(
+    p: &Pipeline,
+    bon: &mut goodhart_bon::BestOfN,
+    inputs: &BonInputs<'_>,
+    shared: &EnsembleMembers,
+    warm: &crate::pipeline::TrainedRm,
+) -> Result<(Vec<goodhart_core::Record>, Vec<Cell>), ReproError> {
+    let (mut records, mut cells) = bon_cells(p, bon, inputs, shared, &[("mean", Some(Objective::Mean))])?;
+    let scores = p.bon_scores(inputs.pools, warm)?;
+    let what = (shared.size.as_str(), shared.label_noise, "warm");
+    let (rows, cell) = bon_cell(p, bon, inputs, what, &warm.eval, &scores)?;
+    records.extend(rows);
+    cells.push(cell);
     Ok((records, cells))
 }
 
